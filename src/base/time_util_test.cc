@@ -1,0 +1,46 @@
+#include "base/time_util.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+namespace cairn {
+namespace {
+
+TEST(TimeTest, Rfc3339) {
+  auto t = ParseTime("2026-11-26T10:00:00Z");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(*t, 1795687200LL * 1000000000LL);
+  auto t2 = ParseTime("2026-11-26T11:00:00+01:00");
+  ASSERT_TRUE(t2.ok());
+  EXPECT_EQ(*t2, *t);
+  auto t3 = ParseTime("2026-11-26T10:00:00.5Z");
+  ASSERT_TRUE(t3.ok());
+  EXPECT_EQ(*t3 - *t, 500000000LL);
+  EXPECT_EQ(FormatRfc3339(*t), "2026-11-26T10:00:00Z");
+  EXPECT_EQ(FormatRfc3339(*t3), "2026-11-26T10:00:00.5Z");
+}
+
+TEST(TimeTest, LocalForms) {
+  setenv("TZ", "UTC", 1);
+  tzset();
+  auto a = ParseTime("2026-11-26 10:00");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(*a, 1795687200LL * 1000000000LL);
+  auto b = ParseTime("2026-11-26 10:00:30");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*b - *a, 30LL * 1000000000LL);
+  auto day = ParseTime("2026-11-26");
+  ASSERT_TRUE(day.ok());
+  EXPECT_GT(*day, *b);  // a bare date means the end of that day
+  EXPECT_LT(*day, *a + 14LL * 3600 * 1000000000LL);
+}
+
+TEST(TimeTest, Rejects) {
+  EXPECT_FALSE(ParseTime("yesterday").ok());
+  EXPECT_FALSE(ParseTime("2026-13-01").ok());
+  EXPECT_FALSE(ParseTime("2026-11-26T10:00:00").ok());  // RFC 3339 without offset
+  EXPECT_FALSE(ParseTime("2026-11-26T10:00:00+0100").ok());
+}
+
+}  // namespace
+}  // namespace cairn
