@@ -1,0 +1,54 @@
+#include <cstdio>
+
+#include "checker/checker.h"
+#include "cmd/cairn/commands.h"
+
+namespace cairn::cli {
+
+int RunCheck(Context& ctx, const CheckOptions& o) {
+  Status sub = checker::ValidateSubset(o.subset);
+  if (!sub.ok()) return ctx.Fail(sub);
+  auto repo = ctx.OpenRepository(false, false);
+  if (!repo.ok()) return ctx.Fail(repo.error());
+  auto lock = ctx.Lock(**repo, false, "check");
+  if (!lock.ok()) return ctx.Fail(lock.error());
+  checker::CheckOptions co;
+  co.read_data = o.read_data;
+  co.subset = o.subset;
+  if (ctx.ShowProgress())
+    co.progress = [](uint64_t done, uint64_t total) {
+      ProgressLine("reading data: " + std::to_string(done) + "/" + std::to_string(total) + " packs");
+    };
+  auto report = checker::RunCheck(**repo, co);
+  ProgressDone();
+  if (!report.ok()) return ctx.Fail(report.error());
+  const auto& r = *report;
+  if (ctx.json()) {
+    ctx.PrintJson({{"ok", r.ok()},
+                   {"errors", r.errors},
+                   {"warnings", r.warnings},
+                   {"affected_files", r.affected_files},
+                   {"packs", r.packs},
+                   {"blobs", r.blobs},
+                   {"index_objects", r.index_objects},
+                   {"segments", r.segments},
+                   {"records", r.records},
+                   {"packs_read", r.packs_read},
+                   {"bytes_read", r.bytes_read}});
+  } else {
+    for (const auto& w : r.warnings) ctx.Warn(w);
+    for (const auto& e : r.errors) std::fprintf(stderr, "error: %s\n", e.c_str());
+    if (!r.affected_files.empty()) {
+      std::fprintf(stderr, "affected files:\n");
+      for (const auto& f : r.affected_files) std::fprintf(stderr, "  %s\n", ShowPath(f).c_str());
+    }
+    ctx.Info("checked " + std::to_string(r.packs) + " packs, " + std::to_string(r.blobs) +
+             " chunks, " + std::to_string(r.segments) + " version segments (" +
+             std::to_string(r.records) + " versions)" +
+             (o.read_data ? ", read " + HumanBytes(r.bytes_read) + " of data" : std::string()) +
+             (r.ok() ? ": no errors" : ": " + std::to_string(r.errors.size()) + " errors"));
+  }
+  return r.ok() ? kExitOk : kExitFailed;
+}
+
+}  // namespace cairn::cli

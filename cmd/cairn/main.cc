@@ -1,0 +1,123 @@
+// cairn: the command-line interface. Exit codes are listed in docs/cli.md.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cmd/cairn/commands.h"
+#include "crypto/crypto.h"
+
+#ifndef CAIRN_VERSION
+#define CAIRN_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  using namespace cairn::cli;
+  cairn::crypto::Init();
+  CLI::App app{"cairn: encrypted, deduplicated, versioned backups of your files"};
+  app.set_version_flag("--version", std::string("cairn ") + CAIRN_VERSION);
+  app.require_subcommand(1);
+  GlobalOptions g;
+  app.add_option("-r,--repo", g.repo,
+                 "repository location (a folder); default $CAIRN_REPOSITORY or "
+                 "~/.local/share/cairn/repo");
+  app.add_option("--password-file", g.password_file, "read the repository secret from FILE");
+  app.add_option("--config", g.config_file, "settings file (default ./config/settings.yaml)");
+  app.add_option("--device", g.device, "device name (default $DEVICE_ID or the host name)");
+  app.add_flag("--all-devices", g.all_devices, "show every device's files");
+  app.add_flag("--json", g.json, "machine-readable output");
+  app.add_flag("-q,--quiet", g.quiet, "print only errors");
+  app.add_flag("--no-progress", g.no_progress, "no progress line");
+
+  int code = 0;
+  auto run = [&](auto fn) {
+    return [&, fn] {
+      Context ctx(g);
+      cairn::Status st = ctx.Init();
+      if (!st.ok()) {
+        code = ctx.Fail(st);
+        return;
+      }
+      code = fn(ctx);
+    };
+  };
+
+  InitOptions init;
+  auto* c_init = app.add_subcommand("init", "create a new repository");
+  c_init->add_option("--label", init.label, "a label for the first key");
+  c_init->callback(run([&](Context& ctx) { return RunInit(ctx, init); }));
+
+  BackupOptions backup;
+  auto* c_backup = app.add_subcommand("backup", "back up folders and files (default: the configured ones)");
+  c_backup->add_option("paths", backup.paths, "files or folders to back up");
+  c_backup->add_flag("--init", backup.init_if_missing, "create the repository first if there is none");
+  c_backup->add_option("--exclude", backup.excludes, "exclude a pattern (in addition to the settings)");
+  c_backup->callback(run([&](Context& ctx) { return RunBackup(ctx, backup); }));
+
+  LsOptions ls;
+  auto* c_ls = app.add_subcommand("ls", "list backed-up files in a folder");
+  c_ls->add_option("path", ls.path, "folder or file (default /)");
+  c_ls->add_option("--at", ls.at, "as of a time: RFC 3339 or YYYY-MM-DD[ HH:MM[:SS]]");
+  c_ls->add_flag("-R,--recursive", ls.recursive, "list everything below");
+  c_ls->add_flag("-l,--long", ls.long_format, "show size, time and mode");
+  c_ls->callback(run([&](Context& ctx) { return RunLs(ctx, ls); }));
+
+  std::string versions_file;
+  auto* c_versions = app.add_subcommand("versions", "list every version of a file");
+  c_versions->add_option("file", versions_file, "the file")->required();
+  c_versions->callback(run([&](Context& ctx) { return RunVersions(ctx, versions_file); }));
+
+  std::string pattern;
+  auto* c_find = app.add_subcommand("find", "find files by name pattern (* ? [..])");
+  c_find->add_option("pattern", pattern, "pattern matched against names and paths")->required();
+  c_find->callback(run([&](Context& ctx) { return RunFind(ctx, pattern); }));
+
+  RestoreOptions restore;
+  auto* c_restore = app.add_subcommand("restore", "restore a file or folder");
+  c_restore->add_option("path", restore.path, "the original path")->required();
+  auto* o_version = c_restore->add_option("--version", restore.version, "version number (see `cairn versions`)");
+  auto* o_at = c_restore->add_option("--at", restore.at, "as of a time");
+  o_version->excludes(o_at);
+  c_restore->add_option("--to", restore.to, "restore under this folder instead of in place");
+  c_restore->add_flag("--overwrite", restore.overwrite, "replace existing files");
+  c_restore->callback(run([&](Context& ctx) { return RunRestore(ctx, restore); }));
+
+  CheckOptions check;
+  auto* c_check = app.add_subcommand("check", "verify the repository");
+  c_check->add_option("--read-data", check.subset,
+                      "also read and verify the data (optionally a subset: n/m or p%)")
+      ->expected(0, 1)
+      ->default_str("");
+  c_check->callback(run([&](Context& ctx) {
+    check.read_data = c_check->count("--read-data") > 0;
+    return RunCheck(ctx, check);
+  }));
+
+  auto* c_key = app.add_subcommand("key", "manage the repository's keys");
+  c_key->require_subcommand(1);
+  std::string new_pw_file, key_label, key_id;
+  auto* c_key_add = c_key->add_subcommand("add", "add a key (another password)");
+  c_key_add->add_option("--new-password-file", new_pw_file, "read the new password from FILE");
+  c_key_add->add_option("--label", key_label, "a label for the key");
+  c_key_add->callback(run([&](Context& ctx) { return RunKeyAdd(ctx, new_pw_file, key_label); }));
+  auto* c_key_list = c_key->add_subcommand("list", "list keys");
+  c_key_list->callback(run([&](Context& ctx) { return RunKeyList(ctx); }));
+  auto* c_key_rm = c_key->add_subcommand("remove", "remove a key");
+  c_key_rm->add_option("id", key_id, "the key's ID (a unique prefix is enough)")->required();
+  c_key_rm->callback(run([&](Context& ctx) { return RunKeyRemove(ctx, key_id); }));
+  auto* c_key_pw = c_key->add_subcommand("passwd", "change the password of the key in use");
+  c_key_pw->add_option("--new-password-file", new_pw_file, "read the new password from FILE");
+  c_key_pw->callback(run([&](Context& ctx) { return RunKeyPasswd(ctx, new_pw_file); }));
+
+  auto* c_stats = app.add_subcommand("stats", "repository statistics");
+  c_stats->callback(run([&](Context& ctx) { return RunStats(ctx); }));
+  auto* c_recover = app.add_subcommand("recover", "rebuild the local catalog from the repository");
+  c_recover->callback(run([&](Context& ctx) { return RunRecover(ctx); }));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitFailed;
+  }
+  return code;
+}

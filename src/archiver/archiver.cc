@@ -1,0 +1,474 @@
+#include "archiver/archiver.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "archiver/file_reader.h"
+#include "config/settings.h"
+#include "crypto/crypto.h"
+
+namespace cairn::archiver {
+
+namespace {
+
+using repo::FileType;
+using repo::VersionRecord;
+
+std::string JoinPath(const std::string& dir, const std::string& name) {
+  if (dir == "/") return "/" + name;
+  return dir + "/" + name;
+}
+
+// Same file content and metadata as the catalog's latest version: skip it.
+bool Unchanged(const VersionRecord& now, const VersionRecord& prev) {
+  return prev.type == now.type && prev.size == now.size && prev.mtime == now.mtime &&
+         prev.ctime == now.ctime && prev.inode == now.inode && prev.mode == now.mode &&
+         prev.uid == now.uid && prev.gid == now.gid && prev.link_target == now.link_target &&
+         prev.rdev == now.rdev;
+}
+
+class Run {
+ public:
+  Run(repo::Repository& repo, catalog::Catalog& catalog, const BackupOptions& options)
+      : repo_(repo), catalog_(catalog), options_(options), chunker_(repo.config().chunker) {}
+
+  Result<BackupSummary> Execute();
+
+ private:
+  struct FileJob {
+    VersionRecord rec;
+    bool existed;  // had a previous version
+  };
+
+  void Worker();
+  void ProgressLoop(std::stop_token st);
+  Status WalkRoot(const std::string& root);
+  Status WalkDir(const std::string& dir);
+  Status Visit(const std::string& path, const struct stat& st,
+               const std::optional<VersionRecord>& prev);
+  Status TombstoneTree(const std::string& path);
+  void Submit(FileJob job);
+  void AddRecord(VersionRecord rec);
+  void AddError(std::string msg);
+  void AddWarning(std::string msg);
+  Status MaybeCheckpoint(bool final);
+  Status Checkpoint(bool final);
+  TimeNs Tick();
+
+  repo::Repository& repo_;
+  catalog::Catalog& catalog_;
+  const BackupOptions& options_;
+  chunk::Chunker chunker_;
+  BackupSummary summary_;
+  Id run_id_ = crypto::RandomId();
+  uint32_t sequence_ = 0;
+
+  std::mutex clock_mu_;
+  TimeNs last_time_ = 0;
+
+  // Work queue.
+  std::mutex mu_;
+  std::condition_variable queue_cv_, space_cv_, idle_cv_;
+  std::deque<FileJob> queue_;
+  size_t busy_ = 0;
+  bool stopping_ = false;
+  Status fatal_;
+
+  // Results waiting for the next checkpoint.
+  std::vector<VersionRecord> done_;
+  std::unordered_map<uint64_t, std::unordered_map<uint64_t, std::string>> hardlinks_;
+
+  std::atomic<uint64_t> files_seen_{0}, files_done_{0}, files_unchanged_{0}, bytes_seen_{0},
+      bytes_done_{0};
+  std::atomic<bool> walking_{true};
+  std::chrono::steady_clock::time_point last_checkpoint_ = std::chrono::steady_clock::now();
+  uint64_t bytes_at_checkpoint_ = 0;
+};
+
+TimeNs Run::Tick() {
+  std::lock_guard lock(clock_mu_);
+  last_time_ = std::max(NowNs(), last_time_ + 1);
+  return last_time_;
+}
+
+void Run::AddRecord(VersionRecord rec) {
+  rec.device = options_.device;
+  rec.backup_time = Tick();
+  std::lock_guard lock(mu_);
+  done_.push_back(std::move(rec));
+}
+
+void Run::AddError(std::string msg) {
+  std::lock_guard lock(mu_);
+  summary_.errors.push_back(std::move(msg));
+}
+
+void Run::AddWarning(std::string msg) {
+  std::lock_guard lock(mu_);
+  summary_.warnings.push_back(std::move(msg));
+}
+
+void Run::Submit(FileJob job) {
+  std::unique_lock lock(mu_);
+  space_cv_.wait(lock, [&] { return queue_.size() < 256 || !fatal_.ok(); });
+  queue_.push_back(std::move(job));
+  queue_cv_.notify_one();
+}
+
+void Run::Worker() {
+  while (true) {
+    FileJob job;
+    {
+      std::unique_lock lock(mu_);
+      queue_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      ++busy_;
+      space_cv_.notify_one();
+    }
+    Status st;
+    bool skip = false;
+    if (fatal_.ok()) {
+      for (int attempt = 0; attempt < 3; ++attempt) {
+        st = ReadFileContent(job.rec.path, chunker_, repo_, job.rec,
+                             [&](uint64_t n) { bytes_done_ += n; });
+        if (st.code() != StatusCode::kCancelled) break;
+        // Changed while being read: look again and retry with fresh metadata.
+        struct stat s;
+        if (lstat(job.rec.path.c_str(), &s) != 0 || !S_ISREG(s.st_mode)) break;
+        FillMetadata(job.rec.path, s, job.rec);
+      }
+      if (st.ok()) {
+        Status xs = ReadXattrs(job.rec.path, job.rec.xattrs);
+        (void)xs;
+      }
+    } else {
+      skip = true;
+    }
+    bool repo_error = !st.ok() && st.code() != StatusCode::kNotFound &&
+                      st.code() != StatusCode::kPermissionDenied &&
+                      st.code() != StatusCode::kCancelled && st.code() != StatusCode::kIOError;
+    if (st.ok()) {
+      uint64_t size = job.rec.size;
+      {
+        std::lock_guard lock(mu_);
+        if (job.existed)
+          ++summary_.files_changed;
+        else
+          ++summary_.files_new;
+        summary_.bytes_read += size;
+      }
+      AddRecord(std::move(job.rec));
+    } else if (!skip) {
+      if (repo_error) {
+        std::lock_guard lock(mu_);
+        if (fatal_.ok()) fatal_ = st;
+        space_cv_.notify_all();
+      } else if (st.code() == StatusCode::kNotFound) {
+        AddWarning(job.rec.path + " vanished before it could be read");
+      } else {
+        AddError(st.message());
+      }
+    }
+    ++files_done_;
+    std::lock_guard lock(mu_);
+    --busy_;
+    if (busy_ == 0 && queue_.empty()) idle_cv_.notify_all();
+  }
+}
+
+Status Run::TombstoneTree(const std::string& path) {
+  std::vector<std::string> gone;
+  CAIRN_RETURN_IF_ERROR(catalog_.ListTree(options_.device, path, catalog::kLatest, true,
+                                          [&](const VersionRecord& r) {
+                                            gone.push_back(r.path);
+                                            return Status::OK();
+                                          }));
+  for (auto& p : gone) {
+    VersionRecord t;
+    t.path = std::move(p);
+    t.deleted = true;
+    AddRecord(std::move(t));
+    ++summary_.deleted;
+  }
+  return Status::OK();
+}
+
+Status Run::Visit(const std::string& path, const struct stat& st,
+                  const std::optional<VersionRecord>& prev) {
+  if (!options_.exclude_patterns.empty() &&
+      config::MatchesExclude(options_.exclude_patterns, path))
+    return Status::OK();
+  VersionRecord rec;
+  if (!FillMetadata(path, st, rec)) {
+    ++summary_.skipped_special;
+    AddWarning(path + ": unknown file type, skipped");
+    return Status::OK();
+  }
+  ++files_seen_;
+  if (rec.type == FileType::kFile && st.st_nlink > 1) {
+    auto& by_ino = hardlinks_[rec.dev];
+    auto it = by_ino.find(rec.inode);
+    if (it != by_ino.end()) {
+      rec.type = FileType::kHardlink;
+      rec.link_target = it->second;
+      rec.size = 0;
+    } else {
+      by_ino.emplace(rec.inode, path);
+    }
+  }
+  if (prev && Unchanged(rec, *prev)) {
+    ++files_unchanged_;
+    ++summary_.files_unchanged;
+    if (rec.type == FileType::kDir) return WalkDir(path);
+    return Status::OK();
+  }
+  switch (rec.type) {
+    case FileType::kFile:
+      if (options_.max_file_size && rec.size > options_.max_file_size) {
+        ++summary_.skipped_size;
+        AddWarning(path + " is larger than max_file_size_mb, skipped");
+        return Status::OK();
+      }
+      bytes_seen_ += rec.size;
+      Submit(FileJob{std::move(rec), prev.has_value()});
+      return Status::OK();
+    case FileType::kDir: {
+      (void)ReadXattrs(path, rec.xattrs);
+      ++summary_.dirs;
+      AddRecord(rec);
+      return WalkDir(path);
+    }
+    default:
+      (void)ReadXattrs(path, rec.xattrs);
+      ++summary_.others;
+      AddRecord(std::move(rec));
+      return Status::OK();
+  }
+}
+
+Status Run::WalkDir(const std::string& dir) {
+  {
+    std::lock_guard lock(mu_);
+    if (!fatal_.ok()) return fatal_;
+  }
+  CAIRN_RETURN_IF_ERROR(MaybeCheckpoint(false));
+  DIR* d = opendir(dir.c_str());
+  if (!d) {
+    AddError("cannot read folder " + dir + ": " + strerror(errno));
+    return Status::OK();
+  }
+  std::vector<std::string> names;
+  errno = 0;
+  while (struct dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    names.emplace_back(e->d_name);
+  }
+  bool complete = errno == 0;
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  // The catalog's view of this folder: latest versions of its children.
+  std::map<std::string, VersionRecord> known;
+  CAIRN_RETURN_IF_ERROR(catalog_.ListTree(options_.device, dir, catalog::kLatest, false,
+                                          [&](const VersionRecord& r) {
+                                            known.emplace(r.path, r);
+                                            return Status::OK();
+                                          }));
+  for (const std::string& name : names) {
+    std::string path = JoinPath(dir, name);
+    struct stat st;
+    std::optional<VersionRecord> prev;
+    auto it = known.find(path);
+    if (it != known.end()) {
+      prev = std::move(it->second);
+      known.erase(it);
+    }
+    if (lstat(path.c_str(), &st) != 0) {
+      if (errno != ENOENT) AddError("cannot stat " + path + ": " + strerror(errno));
+      else if (prev) known.emplace(path, *prev);  // vanished: a deletion
+      continue;
+    }
+    CAIRN_RETURN_IF_ERROR(Visit(path, st, prev));
+  }
+  if (complete) {
+    for (auto& [path, rec] : known) {
+      if (!options_.exclude_patterns.empty() &&
+          config::MatchesExclude(options_.exclude_patterns, path))
+        continue;
+      CAIRN_RETURN_IF_ERROR(TombstoneTree(path));
+    }
+  }
+  return Status::OK();
+}
+
+Status Run::WalkRoot(const std::string& root) {
+  struct stat st;
+  CAIRN_ASSIGN_OR_RETURN(auto prev, catalog_.LatestForSkip(options_.device, root));
+  if (lstat(root.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      if (prev) return TombstoneTree(root);
+      AddWarning(root + " does not exist");
+      return Status::OK();
+    }
+    AddError("cannot stat " + root + ": " + strerror(errno));
+    return Status::OK();
+  }
+  // Parent folders of a root are recorded too (metadata only), so a restore
+  // recreates them with their permissions.
+  std::string parent = root;
+  std::vector<std::string> parents;
+  while (true) {
+    size_t slash = parent.find_last_of('/');
+    if (slash == std::string::npos || slash == 0) break;
+    parent.resize(slash);
+    parents.push_back(parent);
+  }
+  for (auto it = parents.rbegin(); it != parents.rend(); ++it) {
+    struct stat pst;
+    if (lstat(it->c_str(), &pst) != 0 || !S_ISDIR(pst.st_mode)) continue;
+    VersionRecord rec;
+    FillMetadata(*it, pst, rec);
+    CAIRN_ASSIGN_OR_RETURN(auto pprev, catalog_.LatestForSkip(options_.device, *it));
+    if (pprev && Unchanged(rec, *pprev)) continue;
+    AddRecord(std::move(rec));
+  }
+  return Visit(root, st, prev);
+}
+
+Status Run::MaybeCheckpoint(bool final) {
+  auto now = std::chrono::steady_clock::now();
+  if (!final && now - last_checkpoint_ < options_.checkpoint_interval &&
+      bytes_done_.load() - bytes_at_checkpoint_ < options_.checkpoint_bytes)
+    return Status::OK();
+  last_checkpoint_ = now;
+  bytes_at_checkpoint_ = bytes_done_.load();
+  return Checkpoint(final);
+}
+
+Status Run::Checkpoint(bool final) {
+  std::vector<VersionRecord> records;
+  {
+    std::lock_guard lock(mu_);
+    if (!fatal_.ok()) return fatal_;
+    records.swap(done_);
+  }
+  if (records.empty() && !final) return Status::OK();
+  // Packs and index first, then the segment that references them.
+  CAIRN_RETURN_IF_ERROR(repo_.Flush());
+  repo::VersionSegment seg;
+  seg.run_id = run_id_;
+  seg.sequence = sequence_++;
+  seg.final = final;
+  seg.device = options_.device;
+  seg.created = NowNs();
+  seg.roots = options_.paths;
+  if (final) {
+    auto stats = repo_.store_stats();
+    seg.files_new = summary_.files_new;
+    seg.files_changed = summary_.files_changed;
+    seg.files_unchanged = summary_.files_unchanged;
+    seg.bytes_read = summary_.bytes_read;
+    seg.bytes_stored = stats.bytes_stored_new;
+    seg.errors = summary_.errors.size();
+  }
+  seg.records = std::move(records);
+  CAIRN_ASSIGN_OR_RETURN(Id seg_id, repo_.SaveSegment(seg));
+  ++summary_.segments;
+  // Only now, with the segment durable, does the catalog learn of it.
+  CAIRN_RETURN_IF_ERROR(catalog_.AddSegment(seg_id, seg.records));
+  return Status::OK();
+}
+
+void Run::ProgressLoop(std::stop_token st) {
+  while (!st.stop_requested()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    if (st.stop_requested()) break;
+    Progress p;
+    p.files_seen = files_seen_;
+    p.files_done = files_done_ + files_unchanged_;
+    p.files_unchanged = files_unchanged_;
+    p.bytes_seen = bytes_seen_;
+    p.bytes_done = bytes_done_;
+    p.bytes_stored = repo_.store_stats().bytes_stored_new;
+    p.walking = walking_;
+    options_.progress(p);
+  }
+}
+
+Result<BackupSummary> Run::Execute() {
+  auto t0 = std::chrono::steady_clock::now();
+  CAIRN_ASSIGN_OR_RETURN(last_time_, catalog_.MaxBackupTime());
+  summary_.run_id = run_id_;
+  unsigned n = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::jthread> workers;
+  for (unsigned i = 0; i < n; ++i) workers.emplace_back([this] { Worker(); });
+  std::jthread progress;
+  if (options_.progress) progress = std::jthread([this](std::stop_token st) { ProgressLoop(st); });
+
+  Status walk;
+  for (const std::string& root : options_.paths) {
+    walk = WalkRoot(root);
+    if (!walk.ok()) break;
+  }
+  walking_ = false;
+  {
+    std::unique_lock lock(mu_);
+    idle_cv_.wait(lock, [&] { return (queue_.empty() && busy_ == 0) || !fatal_.ok(); });
+    stopping_ = true;
+    queue_cv_.notify_all();
+  }
+  for (auto& w : workers) w.join();
+  if (walk.ok()) {
+    std::lock_guard lock(mu_);
+    walk = fatal_;
+  }
+  // Whatever completed is checkpointed even when the run failed, so work is
+  // never thrown away (unless the repository itself is what failed).
+  Status cp = Checkpoint(walk.ok());
+  if (progress.joinable()) {
+    progress.request_stop();
+    progress.join();
+  }
+  if (!walk.ok()) return walk;
+  CAIRN_RETURN_IF_ERROR(cp);
+  auto stats = repo_.store_stats();
+  summary_.bytes_new_raw = stats.bytes_raw_new;
+  summary_.bytes_stored = stats.bytes_stored_new;
+  summary_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (options_.progress) {
+    Progress p;
+    p.files_seen = files_seen_;
+    p.files_done = files_done_ + files_unchanged_;
+    p.files_unchanged = files_unchanged_;
+    p.bytes_seen = bytes_seen_;
+    p.bytes_done = bytes_done_;
+    p.bytes_stored = stats.bytes_stored_new;
+    p.walking = false;
+    options_.progress(p);
+  }
+  return summary_;
+}
+
+}  // namespace
+
+Result<BackupSummary> RunBackup(repo::Repository& repo, catalog::Catalog& catalog,
+                                const BackupOptions& options) {
+  for (const auto& p : options.paths)
+    if (p.empty() || p[0] != '/')
+      return Status::InvalidArgument("backup paths must be absolute: " + p);
+  Run run(repo, catalog, options);
+  return run.Execute();
+}
+
+}  // namespace cairn::archiver

@@ -1,0 +1,71 @@
+// The archiver: backs up paths into a repository and records their versions.
+//
+// A run walks the given paths, skips files whose metadata (size, mtime,
+// ctime, inode, mode, owner) equals their latest version in the catalog,
+// reads changed files on a pool of worker threads (read, chunk, hash,
+// compress, encrypt, pack), and writes version segments in checkpoints: every
+// checkpoint first flushes packs and index, then saves a segment with the
+// records completed so far, then ingests it into the catalog. A run killed at
+// any moment therefore leaves every checkpointed file restorable and the next
+// run reuses the packs already written.
+//
+// Deletions: for every directory the run reads completely, children that the
+// catalog knows but that are gone get a tombstone; a root path that no longer
+// exists gets one too (with everything below it).
+//
+// One file's error never aborts the run: it is reported in the summary, and
+// the run is "partial". Repository errors (disk full, lost connection) abort
+// the run; what was checkpointed before stays valid.
+// Thread-safety: one Archiver runs one backup at a time.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "chunk/chunker.h"
+#include "repo/repository.h"
+
+namespace cairn::archiver {
+
+struct Progress {
+  uint64_t files_seen = 0, files_done = 0, files_unchanged = 0;
+  uint64_t bytes_seen = 0, bytes_done = 0;  // of files to read
+  uint64_t bytes_stored = 0;                // new sealed bytes
+  bool walking = true;                      // still discovering files
+  std::string current;                      // a path being read
+};
+
+struct BackupOptions {
+  std::vector<std::string> paths;  // absolute paths
+  std::string device;
+  std::vector<std::string> exclude_patterns;
+  uint64_t max_file_size = 0;  // bytes, 0 = no limit
+  unsigned threads = 0;        // 0 = hardware concurrency
+  std::chrono::milliseconds checkpoint_interval{20000};
+  uint64_t checkpoint_bytes = 512ull << 20;
+  // Called about every 250 ms from a background thread, and once at the end.
+  std::function<void(const Progress&)> progress;
+};
+
+struct BackupSummary {
+  Id run_id;
+  uint64_t files_new = 0, files_changed = 0, files_unchanged = 0, dirs = 0, others = 0,
+           deleted = 0, skipped_special = 0, skipped_size = 0;
+  uint64_t bytes_read = 0, bytes_new_raw = 0, bytes_stored = 0;
+  uint64_t segments = 0;
+  std::vector<std::string> errors;    // files that could not be read: partial
+  std::vector<std::string> warnings;  // notices that do not make the run partial
+  double seconds = 0;
+  bool partial() const { return !errors.empty(); }
+};
+
+// Runs a backup. The catalog must be in sync with the repository (engine's
+// SyncCatalog). Returns a non-OK status only for errors that stop the run.
+Result<BackupSummary> RunBackup(repo::Repository& repo, catalog::Catalog& catalog,
+                                const BackupOptions& options);
+
+}  // namespace cairn::archiver

@@ -1,0 +1,210 @@
+#include "archiver/file_reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <unordered_map>
+
+#include "crypto/crypto.h"
+
+namespace cairn::archiver {
+
+namespace {
+
+Status ErrnoStatus(int err, const std::string& what) {
+  std::string msg = what + ": " + strerror(err);
+  switch (err) {
+    case ENOENT: return Status::NotFound(msg);
+    case EACCES:
+    case EPERM: return Status::PermissionDenied(msg);
+    default: return Status::IOError(msg);
+  }
+}
+
+std::string UserName(uid_t uid) {
+  static std::mutex mu;
+  static std::unordered_map<uid_t, std::string> cache;
+  std::lock_guard lock(mu);
+  auto it = cache.find(uid);
+  if (it != cache.end()) return it->second;
+  struct passwd pw, *res = nullptr;
+  char buf[4096];
+  std::string name;
+  if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res) name = res->pw_name;
+  cache[uid] = name;
+  return name;
+}
+
+std::string GroupName(gid_t gid) {
+  static std::mutex mu;
+  static std::unordered_map<gid_t, std::string> cache;
+  std::lock_guard lock(mu);
+  auto it = cache.find(gid);
+  if (it != cache.end()) return it->second;
+  struct group gr, *res = nullptr;
+  char buf[4096];
+  std::string name;
+  if (getgrgid_r(gid, &gr, buf, sizeof(buf), &res) == 0 && res) name = res->gr_name;
+  cache[gid] = name;
+  return name;
+}
+
+TimeNs ToNs(const struct timespec& ts) {
+  return static_cast<TimeNs>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+}  // namespace
+
+bool FillMetadata(const std::string& path, const struct stat& st, repo::VersionRecord& rec) {
+  using repo::FileType;
+  switch (st.st_mode & S_IFMT) {
+    case S_IFREG: rec.type = FileType::kFile; break;
+    case S_IFDIR: rec.type = FileType::kDir; break;
+    case S_IFLNK: rec.type = FileType::kSymlink; break;
+    case S_IFIFO: rec.type = FileType::kFifo; break;
+    case S_IFSOCK: rec.type = FileType::kSocket; break;
+    case S_IFCHR: rec.type = FileType::kCharDevice; break;
+    case S_IFBLK: rec.type = FileType::kBlockDevice; break;
+    default: return false;
+  }
+  rec.path = path;
+  rec.size = rec.type == FileType::kFile ? static_cast<uint64_t>(st.st_size) : 0;
+  rec.mode = st.st_mode & 07777;
+  rec.uid = st.st_uid;
+  rec.gid = st.st_gid;
+  rec.user = UserName(st.st_uid);
+  rec.group = GroupName(st.st_gid);
+  rec.mtime = ToNs(st.st_mtim);
+  rec.ctime = ToNs(st.st_ctim);
+  rec.inode = st.st_ino;
+  rec.dev = st.st_dev;
+  rec.rdev = (rec.type == FileType::kCharDevice || rec.type == FileType::kBlockDevice)
+                 ? static_cast<uint64_t>(st.st_rdev)
+                 : 0;
+  rec.sparse = rec.type == FileType::kFile && st.st_size > 0 &&
+               static_cast<uint64_t>(st.st_blocks) * 512 < static_cast<uint64_t>(st.st_size);
+  if (rec.type == FileType::kSymlink) {
+    std::string target(static_cast<size_t>(st.st_size > 0 ? st.st_size : 256) + 1, '\0');
+    while (true) {
+      ssize_t n = readlink(path.c_str(), target.data(), target.size());
+      if (n < 0) break;
+      if (static_cast<size_t>(n) < target.size()) {
+        target.resize(static_cast<size_t>(n));
+        break;
+      }
+      target.resize(target.size() * 2);
+    }
+    rec.link_target = target;
+  }
+  return true;
+}
+
+Status ReadXattrs(const std::string& path, std::vector<repo::Xattr>& out) {
+  out.clear();
+  ssize_t n = llistxattr(path.c_str(), nullptr, 0);
+  if (n < 0) {
+    if (errno == ENOTSUP || errno == ENODATA) return Status::OK();
+    return ErrnoStatus(errno, "listing extended attributes of " + path);
+  }
+  if (n == 0) return Status::OK();
+  std::string names(static_cast<size_t>(n), '\0');
+  n = llistxattr(path.c_str(), names.data(), names.size());
+  if (n < 0) return ErrnoStatus(errno, "listing extended attributes of " + path);
+  names.resize(static_cast<size_t>(n));
+  for (size_t pos = 0; pos < names.size();) {
+    std::string name(names.c_str() + pos);
+    pos += name.size() + 1;
+    if (name.empty()) continue;
+    ssize_t vn = lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
+    if (vn < 0) continue;  // vanished
+    Bytes value(static_cast<size_t>(vn));
+    vn = lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
+    if (vn < 0) continue;
+    value.resize(static_cast<size_t>(vn));
+    out.push_back(repo::Xattr{name, std::move(value)});
+  }
+  return Status::OK();
+}
+
+Status ReadFileContent(const std::string& path, const chunk::Chunker& chunker,
+                       repo::Repository& repo, repo::VersionRecord& rec,
+                       const std::function<void(uint64_t)>& on_bytes) {
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open " + path);
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd};
+  struct stat before;
+  if (fstat(fd, &before) != 0) return ErrnoStatus(errno, "cannot stat " + path);
+  if (!S_ISREG(before.st_mode) || before.st_ino != rec.inode)
+    return Status::Cancelled(path + " was replaced while being backed up");
+  posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+
+  const size_t max = chunker.params().max_size;
+  thread_local Bytes buf;
+  if (buf.size() < 2 * max) buf.resize(2 * max);
+  size_t start = 0, end = 0;
+  bool eof = false;
+  crypto::Sha256 sha;
+  rec.chunks.clear();
+  uint64_t total = 0;
+  while (true) {
+    while (!eof && end - start < max) {
+      if (buf.size() - end < max) {  // compact: move the unconsumed tail to the front
+        std::memmove(buf.data(), buf.data() + start, end - start);
+        end -= start;
+        start = 0;
+      }
+      ssize_t n = read(fd, buf.data() + end, buf.size() - end);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus(errno, "cannot read " + path);
+      }
+      if (n == 0) {
+        eof = true;
+        break;
+      }
+      end += static_cast<size_t>(n);
+      total += static_cast<uint64_t>(n);
+      if (on_bytes) on_bytes(static_cast<uint64_t>(n));
+    }
+    if (start == end) break;
+    ByteView avail(buf.data() + start, end - start);
+    size_t cut = chunker.Cut(avail);
+    ByteView chunk = avail.subspan(0, cut);
+    sha.Update(chunk);
+    Id id = crypto::KeyedId(repo.keys().id_key, chunk);
+    auto stored = repo.StoreBlob(repo::BlobType::kData, id, chunk);
+    if (!stored.ok()) return stored.error();
+    rec.chunks.push_back(id);
+    start += cut;
+  }
+  struct stat after;
+  if (fstat(fd, &after) != 0) return ErrnoStatus(errno, "cannot stat " + path);
+  if (after.st_size != before.st_size || after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+      after.st_mtim.tv_nsec != before.st_mtim.tv_nsec ||
+      after.st_ctim.tv_sec != before.st_ctim.tv_sec ||
+      after.st_ctim.tv_nsec != before.st_ctim.tv_nsec ||
+      total != static_cast<uint64_t>(after.st_size))
+    return Status::Cancelled(path + " changed while being read");
+  rec.content_sha256 = sha.Final();
+  rec.size = total;
+  rec.mtime = ToNs(after.st_mtim);
+  rec.ctime = ToNs(after.st_ctim);
+  rec.mode = after.st_mode & 07777;
+  rec.uid = after.st_uid;
+  rec.gid = after.st_gid;
+  rec.sparse = total > 0 && static_cast<uint64_t>(after.st_blocks) * 512 < total;
+  return Status::OK();
+}
+
+}  // namespace cairn::archiver

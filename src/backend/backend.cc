@@ -1,0 +1,78 @@
+#include "backend/backend.h"
+
+#include <cctype>
+
+#include "backend/local/local_backend.h"
+
+namespace cairn::backend {
+
+std::string_view ObjectTypeDir(ObjectType t) {
+  switch (t) {
+    case ObjectType::kConfig:
+      return "config";
+    case ObjectType::kKey:
+      return "keys";
+    case ObjectType::kPack:
+      return "data";
+    case ObjectType::kIndex:
+      return "index";
+    case ObjectType::kVersions:
+      return "versions";
+    case ObjectType::kLock:
+      return "locks";
+  }
+  return "unknown";
+}
+
+std::string ObjectName::Path() const {
+  if (type == ObjectType::kConfig) return "config";
+  std::string path(ObjectTypeDir(type));
+  path += '/';
+  if (type == ObjectType::kPack) {
+    // Packs are spread over 256 subdirectories by the first two hex digits of
+    // their ID so no directory grows past a few thousand entries.
+    path += std::string_view(name).substr(0, 2);
+    path += '/';
+  }
+  path += name;
+  return path;
+}
+
+namespace {
+
+// "scheme://..." with an alphanumeric scheme; a Windows drive ("C:\") or a
+// plain path never matches.
+std::string_view UrlScheme(std::string_view location) {
+  size_t pos = location.find("://");
+  if (pos == std::string_view::npos || pos == 0) return {};
+  for (char c : location.substr(0, pos)) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') return {};
+  }
+  return location.substr(0, pos);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Backend>> OpenBackend(const std::string& location) {
+  std::string_view loc = location;
+  if (loc.empty()) {
+    return Status::InvalidArgument("no repository location given: pass a directory path");
+  }
+  std::string_view scheme = UrlScheme(loc);
+  if (scheme == "azure") {
+    return Status::InvalidArgument("the Azure backend is not available yet in this build");
+  }
+  if (!scheme.empty()) {
+    return Status::InvalidArgument("unknown repository location scheme \"" + std::string(scheme) +
+                                   "://\" in \"" + location +
+                                   "\": use a directory path or azure://CONTAINER[/PREFIX]");
+  }
+  if (loc.starts_with("local:")) loc.remove_prefix(6);
+  if (loc.empty()) {
+    return Status::InvalidArgument("\"local:\" needs a directory path after it");
+  }
+  CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<LocalBackend> local, LocalBackend::Open(std::string(loc)));
+  return std::shared_ptr<Backend>(std::move(local));
+}
+
+}  // namespace cairn::backend

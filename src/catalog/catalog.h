@@ -1,0 +1,147 @@
+// The catalog: a local SQLite database caching every version record found in
+// the repository, so that listing, search and version history need no
+// repository access. It is only a cache: delete it (Catalog::Remove) and it is
+// rebuilt from the repository's version segments. It remembers which segments
+// it has ingested, so ingestion is incremental and idempotent.
+//
+// Time selection: "the state at `at`" of a path is its newest version with
+// backup_time <= at; ties on backup_time are broken by ingestion order (later
+// wins). When that version is a tombstone the path does not exist at `at`.
+// Use kLatest for "now".
+//
+// Devices: every query takes a device; an empty device means all devices. The
+// same path on two devices is two separate paths; results covering several
+// devices are ordered by (path bytes, device).
+//
+// Errors: a file that is not a catalog, is damaged, or has another schema
+// version yields Corruption (from Open or from any later call): the caller
+// should Remove() the file and rebuild. A catalog being written by another
+// process is waited for up to a few seconds, then Locked.
+//
+// Thread-safety: a Catalog is not thread-safe; use it from one thread at a
+// time. Several Catalog objects (in one or several processes) may open the
+// same file. The callbacks of ListTree/Find must not write to the catalog.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "base/time_util.h"
+#include "repo/version_record.h"
+
+namespace cairn::catalog {
+
+// "The latest state": pass as `at`.
+inline constexpr TimeNs kLatest = std::numeric_limits<TimeNs>::max();
+
+class Catalog {
+ public:
+  // Bumped whenever the schema changes; a catalog with another version is
+  // reported as Corruption (rebuild it).
+  static constexpr int kSchemaVersion = 1;
+
+  struct OpenOptions {
+    // Also run SQLite's quick_check, which reads the whole file (about 0.3 s
+    // per 100k versions). Without it, damage inside the file is still
+    // reported as Corruption, by the first call that reads the damaged part.
+    bool check_integrity = false;
+  };
+
+  // Opens or creates the database at `path` (parent directories are created
+  // with mode 0700, the file with 0600), in WAL mode. Returns Corruption for a
+  // file that is not an SQLite database, not a catalog, of another schema
+  // version, or (with check_integrity) damaged.
+  static Result<std::unique_ptr<Catalog>> Open(const std::string& path, const OpenOptions& options);
+  static Result<std::unique_ptr<Catalog>> Open(const std::string& path) {
+    return Open(path, OpenOptions());
+  }
+  // Deletes the database at `path` with its -wal/-shm files. OK if absent.
+  // REQUIRES: no Catalog has it open.
+  static Status Remove(const std::string& path);
+
+  ~Catalog();
+  Catalog(const Catalog&) = delete;
+  Catalog& operator=(const Catalog&) = delete;
+
+  // ---- Ingestion -------------------------------------------------------
+
+  // Ingests one segment's records atomically. A segment already ingested is
+  // skipped (OK). Records must have a non-empty path.
+  Status AddSegment(const Id& segment_id, const std::vector<repo::VersionRecord>& records);
+  // Ingests many segments in one transaction: all or nothing.
+  Status AddSegments(const std::vector<std::pair<Id, std::vector<repo::VersionRecord>>>& segments);
+  Result<bool> HasSegment(const Id& segment_id);
+  // All ingested segment ids, in ingestion order.
+  Result<std::vector<Id>> Segments();
+  // Drops every record, segment and meta entry (before a rebuild).
+  Status Clear();
+
+  // Explicit transactions around many writes (much faster than one
+  // transaction per AddSegment). Calls nest: only the outermost Commit makes
+  // the changes durable; Rollback undoes the changes since the matching Begin.
+  // REQUIRES for Commit/Rollback: a matching Begin.
+  Status Begin();
+  Status Commit();
+  Status Rollback();
+
+  // Key/value metadata, e.g. the identity of the repository the catalog
+  // belongs to (so a catalog of another repository is never used).
+  Status SetMeta(std::string_view key, std::string_view value);
+  Result<std::optional<std::string>> GetMeta(std::string_view key);
+
+  // ---- Queries ---------------------------------------------------------
+
+  // The state of `path` at `at`; nullopt if it has no version then or the
+  // version is a tombstone. With an empty device, the newest over all devices.
+  Result<std::optional<repo::VersionRecord>> Lookup(std::string_view device, std::string_view path,
+                                                    TimeNs at);
+  // Every version of `path`, tombstones included, oldest first: ordered by
+  // (backup_time, ingestion order). The index + 1 is the user-visible
+  // version number.
+  Result<std::vector<repo::VersionRecord>> Versions(std::string_view device, std::string_view path);
+  // Streams the state at `at` of every existing path equal to `root` or under
+  // `root/` (recursive), or of the direct children of `root` (non-recursive;
+  // root itself excluded), sorted by path bytes (then device). "/" is the
+  // whole tree; a trailing '/' on root is ignored. Stops at, and returns, the
+  // first non-OK status from fn. InvalidArgument if root is not absolute.
+  Status ListTree(std::string_view device, std::string_view root, TimeNs at, bool recursive,
+                  const std::function<Status(const repo::VersionRecord&)>& fn);
+  // Streams the latest, non-deleted version of every path whose full path or
+  // base name matches `pattern` (see glob_match.h; case-insensitive for
+  // ASCII), sorted by path bytes (then device).
+  Status Find(std::string_view device, std::string_view pattern,
+              const std::function<Status(const repo::VersionRecord&)>& fn);
+  // The archiver's "unchanged file" test: the latest version of `path` on
+  // `device` (one indexed lookup, prepared once); nullopt if none or a
+  // tombstone. REQUIRES: !device.empty().
+  Result<std::optional<repo::VersionRecord>> LatestForSkip(std::string_view device,
+                                                           std::string_view path);
+
+  // The greatest backup_time of any version (0 if empty): the floor of the
+  // hybrid logical clock.
+  Result<TimeNs> MaxBackupTime();
+  // Every device with its number of versions (tombstones included), by name.
+  Result<std::vector<std::pair<std::string, uint64_t>>> Devices();
+  struct Totals {
+    uint64_t versions = 0;      // all versions, tombstones included
+    uint64_t paths = 0;         // paths that exist now (latest version not a tombstone)
+    uint64_t latest_bytes = 0;  // sum of the sizes of the regular files among those
+  };
+  Result<Totals> GetTotals(std::string_view device);
+
+ private:
+  class Impl;
+  explicit Catalog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cairn::catalog

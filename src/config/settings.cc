@@ -1,0 +1,766 @@
+#include "config/settings.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <system_error>
+#include <utility>
+
+namespace cairn::config {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint64_t kMaxFileBytes = 1 << 20;  // a settings file larger than this is a mistake
+
+// ---------------------------------------------------------------------------
+// Small string helpers.
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string Join(const std::vector<std::string_view>& items, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += sep;
+    out += items[i];
+  }
+  return out;
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean 'x'?)" when `name` is a likely typo of one of `allowed`.
+std::string Suggestion(std::string_view name, const std::vector<std::string_view>& allowed) {
+  std::string lower = Lower(name);
+  std::string_view best;
+  size_t best_distance = 3;  // suggest only within two edits
+  for (std::string_view candidate : allowed) {
+    size_t d = EditDistance(lower, candidate);
+    if (d < best_distance && d < candidate.size()) {
+      best = candidate;
+      best_distance = d;
+    }
+  }
+  if (best.empty()) return "";
+  return " (did you mean '" + std::string(best) + "'?)";
+}
+
+// ---------------------------------------------------------------------------
+// Validators shared by the file and the environment. Each returns the value
+// to store, or InvalidArgument with a message that does not yet say where.
+
+Result<std::string> NotEmpty(std::string_view v) {
+  if (v.empty())
+    return Status::InvalidArgument("must not be empty; remove the key to leave it unset");
+  return std::string(v);
+}
+
+Result<std::string> NormalizeCompression(std::string_view v) {
+  std::string lower = Lower(v);
+  if (lower == "zstd" || lower == "gzip" || lower == "none") return lower;
+  return Status::InvalidArgument("'" + std::string(v) + "' is not allowed; use zstd, gzip or none");
+}
+
+Result<std::string> NormalizeLogLevel(std::string_view v) {
+  std::string lower = Lower(v);
+  if (lower == "warn") return std::string("warning");
+  if (lower == "fatal") return std::string("critical");
+  for (std::string_view level : {"trace", "debug", "info", "warning", "error", "critical"}) {
+    if (lower == level) return lower;
+  }
+  return Status::InvalidArgument("'" + std::string(v) +
+                                 "' is not allowed; use trace, debug, info, warning, error or "
+                                 "critical");
+}
+
+Result<std::string> ValidateHost(std::string_view v) {
+  if (v.empty()) return Status::InvalidArgument("must not be empty");
+  for (char c : v) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == '/') {
+      return Status::InvalidArgument("'" + std::string(v) +
+                                     "' is not a host name or address (e.g. 127.0.0.1)");
+    }
+  }
+  return std::string(v);
+}
+
+// The device id names this machine's history in a shared repository.
+Result<std::string> ValidateDeviceId(std::string_view v) {
+  if (v.empty()) return Status::InvalidArgument("must not be empty");
+  if (v.size() > 128) return Status::InvalidArgument("is longer than 128 characters");
+  for (char c : v) {
+    if (c == '/' || c == '\\' || static_cast<unsigned char>(c) < ' ' || c == 0x7f) {
+      return Status::InvalidArgument("'" + std::string(v) +
+                                     "' must not contain '/', '\\' or control characters");
+    }
+  }
+  return std::string(v);
+}
+
+// Azure's rules: 3..63 characters of lower-case letters, digits and '-',
+// starting and ending with a letter or digit, no "--".
+Result<std::string> ValidateContainer(std::string_view v) {
+  bool ok = v.size() >= 3 && v.size() <= 63 && v.front() != '-' && v.back() != '-' &&
+            v.find("--") == std::string_view::npos;
+  for (char c : v) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) ok = false;
+  }
+  if (ok) return std::string(v);
+  return Status::InvalidArgument(
+      "'" + std::string(v) +
+      "' is not a valid Azure container name (3 to 63 lower-case letters, digits and single "
+      "hyphens, starting and ending with a letter or digit)");
+}
+
+Result<std::string> ValidatePrefix(std::string_view v) {
+  if (!v.empty() && (v.front() == '/' || v.back() == '/')) {
+    return Status::InvalidArgument("'" + std::string(v) +
+                                   "' must not start or end with '/' (e.g. cairn or team/cairn)");
+  }
+  return std::string(v);
+}
+
+Result<std::string> NormalizeAccessTier(std::string_view v) {
+  std::string lower = Lower(v);
+  if (lower == "hot") return std::string("Hot");
+  if (lower == "cool") return std::string("Cool");
+  if (lower == "cold") return std::string("Cold");
+  if (lower == "archive") {
+    return Status::InvalidArgument(
+        "'" + std::string(v) +
+        "' is not allowed: archived blobs cannot be read without hours of rehydration; use Hot, "
+        "Cool or Cold");
+  }
+  return Status::InvalidArgument("'" + std::string(v) + "' is not allowed; use Hot, Cool or Cold");
+}
+
+// A repository location: a URL (scheme://...) is kept, a path is ~-expanded.
+Result<std::string> NormalizeLocation(std::string_view v) {
+  if (v.empty())
+    return Status::InvalidArgument("must not be empty; remove the key to leave it unset");
+  if (v.find("://") != std::string_view::npos) return std::string(v);
+  return ExpandHome(v);
+}
+
+Result<std::string> NormalizePath(std::string_view v) {
+  if (v.empty())
+    return Status::InvalidArgument("must not be empty; remove the key to leave it unset");
+  return ExpandHome(v);
+}
+
+Result<std::string> NormalizeWatchedDirectory(std::string_view v) {
+  if (v.empty()) return Status::InvalidArgument("must not be empty");
+  std::string expanded = ExpandHome(v);
+  if (!expanded.empty() && expanded[0] == '~' && (expanded.size() == 1 || expanded[1] == '/')) {
+    return Status::InvalidArgument("'" + std::string(v) +
+                                   "' cannot be expanded because HOME is not set");
+  }
+  if (expanded.empty() || expanded[0] != '/') {
+    return Status::InvalidArgument("'" + std::string(v) +
+                                   "' is relative; use an absolute path or one starting with ~/");
+  }
+  std::string normal = fs::path(expanded).lexically_normal().string();
+  while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+  return normal;
+}
+
+Result<std::string> ValidatePattern(std::string_view v) {
+  if (v.empty()) return Status::InvalidArgument("an empty pattern matches nothing; remove it");
+  return std::string(v);
+}
+
+// ---------------------------------------------------------------------------
+// Reading YAML nodes.
+
+// Where a value sits: its key path and its line.
+struct Where {
+  std::string path;
+  YAML::Mark mark;
+};
+
+class Reporter {
+ public:
+  explicit Reporter(std::string_view source) : source_(source) {}
+
+  Status Error(const Where& where, std::string_view what) const {
+    std::string m;
+    if (!source_.empty()) m.append(source_).append(": ");
+    if (!where.path.empty()) m.append(where.path).append(": ");
+    m.append(what);
+    if (!where.mark.is_null())
+      m.append(" (line ").append(std::to_string(where.mark.line + 1)).append(")");
+    return Status::InvalidArgument(std::move(m));
+  }
+
+ private:
+  std::string_view source_;
+};
+
+std::string Describe(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Null:
+      return "no value";
+    case YAML::NodeType::Scalar:
+      return "'" + n.Scalar() + "'";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "an undefined value";
+}
+
+YAML::Mark MarkOf(const YAML::Node& value, const YAML::Mark& fallback) {
+  YAML::Mark m = value.Mark();
+  return m.is_null() ? fallback : m;
+}
+
+Result<std::string> ReadText(const Reporter& r, const Where& w, const YAML::Node& n) {
+  if (n.IsNull()) {
+    bool item = !w.path.empty() && w.path.back() == ']';
+    return r.Error(
+        w, item ? "is an empty item; remove it" : "has no value; give one or remove the key");
+  }
+  if (!n.IsScalar()) return r.Error(w, "expected a single value, got " + Describe(n));
+  return n.Scalar();
+}
+
+struct Integer {
+  bool negative = false;
+  uint64_t magnitude = 0;
+};
+
+Result<Integer> ReadInteger(const Reporter& r, const Where& w, const YAML::Node& n) {
+  if (n.IsNull()) return r.Error(w, "has no value; give a number or remove the key");
+  if (!n.IsScalar()) return r.Error(w, "expected a number, got " + Describe(n));
+  const std::string& text = n.Scalar();
+  // A quoted scalar ("5") or one tagged as text (!!str 5) is text, even if it
+  // looks like a number; "?" is the tag of a plain scalar.
+  if (n.Tag() == "!") {
+    return r.Error(w, "expected a number, got the quoted text '" + text + "'; remove the quotes");
+  }
+  if (n.Tag() != "?" && n.Tag() != "tag:yaml.org,2002:int") {
+    return r.Error(w, "expected a number, got '" + text + "' tagged " + n.Tag());
+  }
+  std::string_view digits = text;
+  Integer v;
+  if (!digits.empty() && (digits[0] == '-' || digits[0] == '+')) {
+    v.negative = digits[0] == '-';
+    digits.remove_prefix(1);
+  }
+  bool all_digits = !digits.empty() && std::all_of(digits.begin(), digits.end(),
+                                                   [](char c) { return c >= '0' && c <= '9'; });
+  if (!all_digits) return r.Error(w, "expected a whole number, got '" + text + "'");
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v.magnitude);
+  if (ec != std::errc() || end != digits.data() + digits.size()) {
+    return r.Error(w, "'" + text + "' is too large");
+  }
+  if (v.magnitude == 0) v.negative = false;
+  return v;
+}
+
+Result<uint64_t> ReadUnsigned(const Reporter& r, const Where& w, const YAML::Node& n, uint64_t min,
+                              uint64_t max) {
+  CAIRN_ASSIGN_OR_RETURN(Integer v, ReadInteger(r, w, n));
+  if (v.negative) return r.Error(w, "must not be negative, got " + n.Scalar());
+  if (v.magnitude < min || v.magnitude > max) {
+    return r.Error(w, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                          ", got " + n.Scalar());
+  }
+  return v.magnitude;
+}
+
+Result<int> ReadSigned(const Reporter& r, const Where& w, const YAML::Node& n) {
+  CAIRN_ASSIGN_OR_RETURN(Integer v, ReadInteger(r, w, n));
+  constexpr uint64_t kLimit = 1000000;  // far outside every algorithm's scale
+  if (v.magnitude > kLimit) return r.Error(w, "'" + n.Scalar() + "' is out of range");
+  int magnitude = static_cast<int>(v.magnitude);
+  return v.negative ? -magnitude : magnitude;
+}
+
+Result<std::vector<std::string>> ReadList(const Reporter& r, const Where& w, const YAML::Node& n,
+                                          Result<std::string> (*normalize)(std::string_view)) {
+  std::vector<std::string> out;
+  if (n.IsNull()) return out;  // "key:" with nothing after it: an empty list
+  if (!n.IsSequence()) {
+    return r.Error(w,
+                   "expected a list such as [a, b] or one '- item' per line, got " + Describe(n));
+  }
+  size_t index = 0;
+  for (const YAML::Node& item : n) {
+    // yaml-cpp marks an empty item at the token after it; use the key's line.
+    Where iw{w.path + "[" + std::to_string(index++) + "]",
+             item.IsNull() ? w.mark : MarkOf(item, w.mark)};
+    CAIRN_ASSIGN_OR_RETURN(std::string text, ReadText(r, iw, item));
+    Result<std::string> normal = normalize(text);
+    if (!normal.ok()) return r.Error(iw, normal.error().message());
+    out.push_back(std::move(normal).value());
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The schema: sections, their keys and how each key is read.
+
+struct ParseState {
+  Settings s;
+  std::optional<Where> level_where;  // where compression_level was given
+};
+
+using Apply = std::function<Status(const Reporter&, const Where&, const YAML::Node&, ParseState&)>;
+
+struct KeySpec {
+  std::string_view name;
+  Apply apply;
+};
+
+struct SectionSpec {
+  std::string_view name;
+  std::vector<KeySpec> keys;
+};
+
+template <typename T>
+KeySpec UnsignedKey(std::string_view name, T Settings::*field, uint64_t min, uint64_t max) {
+  return {name, [=](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+            CAIRN_ASSIGN_OR_RETURN(uint64_t v, ReadUnsigned(r, w, n, min, max));
+            st.s.*field = static_cast<T>(v);
+            return Status::OK();
+          }};
+}
+
+KeySpec TextKey(std::string_view name, std::string Settings::*field,
+                Result<std::string> (*normalize)(std::string_view)) {
+  return {name, [=](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+            CAIRN_ASSIGN_OR_RETURN(std::string text, ReadText(r, w, n));
+            Result<std::string> normal = normalize(text);
+            if (!normal.ok()) return r.Error(w, normal.error().message());
+            st.s.*field = std::move(normal).value();
+            return Status::OK();
+          }};
+}
+
+KeySpec ListKey(std::string_view name, std::vector<std::string> Settings::*field,
+                Result<std::string> (*normalize)(std::string_view)) {
+  return {name, [=](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+            CAIRN_ASSIGN_OR_RETURN(st.s.*field, ReadList(r, w, n, normalize));
+            return Status::OK();
+          }};
+}
+
+constexpr uint64_t kU32Max = std::numeric_limits<uint32_t>::max();
+constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
+
+const std::vector<SectionSpec>& Schema() {
+  static const std::vector<SectionSpec>* const schema = new std::vector<SectionSpec>{
+      {"backup",
+       {
+           ListKey("watched_directories", &Settings::watched_directories,
+                   NormalizeWatchedDirectory),
+           ListKey("exclude_patterns", &Settings::exclude_patterns, ValidatePattern),
+           TextKey("compression", &Settings::compression, NormalizeCompression),
+           {"compression_level",
+            [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+              CAIRN_ASSIGN_OR_RETURN(int level, ReadSigned(r, w, n));
+              st.s.compression_level = level;
+              st.level_where = w;  // checked against the algorithm once the section is read
+              return Status::OK();
+            }},
+           // Sizes are converted to bytes later; keep that from overflowing.
+           UnsignedKey("max_file_size_mb", &Settings::max_file_size_mb, 0, kU64Max >> 20),
+           UnsignedKey("backup_interval_minutes", &Settings::backup_interval_minutes, 1, kU32Max),
+           UnsignedKey("pack_size_mb", &Settings::pack_size_mb, 1, 512),
+           UnsignedKey("threads", &Settings::threads, 0, 1024),
+       }},
+      {"versioning",
+       {
+           UnsignedKey("max_versions_per_file", &Settings::max_versions_per_file, 0, kU32Max),
+           UnsignedKey("retention_days", &Settings::retention_days, 0, kU32Max),
+       }},
+      {"web",
+       {
+           TextKey("host", &Settings::web_host, ValidateHost),
+           UnsignedKey("port", &Settings::web_port, 1, 65535),
+       }},
+      {"logging",
+       {
+           TextKey("level", &Settings::log_level, NormalizeLogLevel),
+       }},
+      {"repository",
+       {
+           TextKey("location", &Settings::repository, NormalizeLocation),
+           TextKey("device_id", &Settings::device_id, ValidateDeviceId),
+           TextKey("password_file", &Settings::password_file, NormalizePath),
+       }},
+      {"azure",
+       {
+           TextKey("connection_string", &Settings::azure_connection_string, NotEmpty),
+           TextKey("container", &Settings::azure_container, ValidateContainer),
+           TextKey("prefix", &Settings::azure_prefix, ValidatePrefix),
+           TextKey("access_tier", &Settings::azure_access_tier, NormalizeAccessTier),
+           UnsignedKey("connections", &Settings::azure_connections, 1, 128),
+           UnsignedKey("limit_upload_kib", &Settings::azure_limit_upload_kib, 0, kU64Max >> 10),
+           UnsignedKey("limit_download_kib", &Settings::azure_limit_download_kib, 0, kU64Max >> 10),
+       }},
+  };
+  return *schema;
+}
+
+// Reads the key of a mapping entry; keys must be plain names.
+Result<std::string> ReadKey(const Reporter& r, const std::string& parent, const YAML::Node& key) {
+  if (!key.IsScalar()) {
+    return r.Error({parent, key.Mark()}, "expected key names, got " + Describe(key) + " as a key");
+  }
+  return key.Scalar();
+}
+
+Status ParseSection(const Reporter& r, const SectionSpec& spec, const Where& where,
+                    const YAML::Node& node, ParseState& st) {
+  if (node.IsNull()) return Status::OK();  // "section:" with only comments under it
+  if (!node.IsMap()) {
+    return r.Error(where, "expected keys such as '" + std::string(spec.keys.front().name) +
+                              ": ...' under the section, got " + Describe(node));
+  }
+  std::vector<std::string_view> allowed;
+  for (const KeySpec& k : spec.keys) allowed.push_back(k.name);
+  std::set<std::string> seen;
+  for (const auto& entry : node) {
+    CAIRN_ASSIGN_OR_RETURN(std::string name, ReadKey(r, where.path, entry.first));
+    Where kw{where.path + "." + name, entry.first.Mark()};
+    auto it = std::find_if(spec.keys.begin(), spec.keys.end(),
+                           [&](const KeySpec& k) { return k.name == name; });
+    if (it == spec.keys.end()) {
+      return r.Error(kw, "unknown key" + Suggestion(name, allowed) + "; allowed keys in " +
+                             std::string(spec.name) + ": " + Join(allowed, ", "));
+    }
+    if (!seen.insert(name).second) return r.Error(kw, "is given twice");
+    CAIRN_RETURN_IF_ERROR(it->apply(r, kw, entry.second, st));
+  }
+  return Status::OK();
+}
+
+Status CheckCompressionLevel(const Reporter& r, const ParseState& st) {
+  if (!st.s.compression_level) return Status::OK();
+  int level = *st.s.compression_level;
+  const std::string& algorithm = st.s.compression;
+  if (algorithm == "none") {
+    return r.Error(*st.level_where, "has no meaning with compression none; remove it");
+  }
+  int max = algorithm == "zstd" ? 19 : 9;
+  if (level < 1 || level > max) {
+    return r.Error(*st.level_where, std::to_string(level) + " is out of range for " + algorithm +
+                                        "; use 1.." + std::to_string(max));
+  }
+  return Status::OK();
+}
+
+Status ParseRoot(const Reporter& r, const YAML::Node& root, ParseState& st) {
+  const std::vector<SectionSpec>& schema = Schema();
+  std::vector<std::string_view> allowed;
+  for (const SectionSpec& s : schema) allowed.push_back(s.name);
+  if (!root.IsMap()) {
+    return r.Error({"", root.Mark()},
+                   "expected sections such as 'backup:' at the top level, got " + Describe(root));
+  }
+  std::set<std::string> seen;
+  for (const auto& entry : root) {
+    CAIRN_ASSIGN_OR_RETURN(std::string name, ReadKey(r, "", entry.first));
+    Where sw{name, entry.first.Mark()};
+    auto it = std::find_if(schema.begin(), schema.end(),
+                           [&](const SectionSpec& s) { return s.name == name; });
+    if (it == schema.end()) {
+      return r.Error(sw, "unknown section" + Suggestion(name, allowed) +
+                             "; allowed sections: " + Join(allowed, ", "));
+    }
+    if (!seen.insert(name).second) return r.Error(sw, "section is given twice");
+    CAIRN_RETURN_IF_ERROR(ParseSection(r, *it, sw, entry.second, st));
+  }
+  return CheckCompressionLevel(r, st);
+}
+
+std::string Prefix(std::string_view source) {
+  return source.empty() ? std::string() : std::string(source) + ": ";
+}
+
+// ---------------------------------------------------------------------------
+// Glob matching (Python fnmatch semantics; see the header).
+
+// One character of a path or pattern: a UTF-8 code point, or a single byte
+// that is not valid UTF-8 (given a value no code point has).
+struct Unit {
+  uint32_t value;
+  size_t size;
+};
+
+Unit Decode(std::string_view s, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char b = byte(i);
+  if (b < 0x80) return {b, 1};
+  size_t n;
+  uint32_t v;
+  uint32_t min;
+  if ((b & 0xE0) == 0xC0) {
+    n = 2, v = b & 0x1F, min = 0x80;
+  } else if ((b & 0xF0) == 0xE0) {
+    n = 3, v = b & 0x0F, min = 0x800;
+  } else if ((b & 0xF8) == 0xF0) {
+    n = 4, v = b & 0x07, min = 0x10000;
+  } else {
+    return {0x110000u + b, 1};
+  }
+  if (i + n > s.size()) return {0x110000u + b, 1};
+  for (size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return {0x110000u + b, 1};
+    v = (v << 6) | (byte(i + k) & 0x3F);
+  }
+  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return {0x110000u + b, 1};
+  return {v, n};
+}
+
+// If pattern[p] opens a character class, returns the index of its closing
+// ']' (as Python's fnmatch.translate finds it); otherwise npos.
+size_t ClassEnd(std::string_view pattern, size_t p) {
+  size_t j = p + 1;
+  if (j < pattern.size() && pattern[j] == '!') ++j;
+  if (j < pattern.size() && pattern[j] == ']') ++j;
+  while (j < pattern.size() && pattern[j] != ']') ++j;
+  return j < pattern.size() ? j : std::string_view::npos;
+}
+
+bool InClass(std::string_view set, uint32_t c) {
+  size_t k = 0;
+  while (k < set.size()) {
+    Unit lo = Decode(set, k);
+    k += lo.size;
+    if (k + 1 < set.size() && set[k] == '-') {
+      Unit hi = Decode(set, k + 1);
+      k += 1 + hi.size;
+      if (lo.value <= c && c <= hi.value) return true;
+    } else if (lo.value == c) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Matches the pattern element at pattern[p] (not '*') against one text
+// character; on success sets *next to the index after the element.
+bool MatchOne(std::string_view pattern, size_t p, Unit c, size_t* next) {
+  if (pattern[p] == '?') {
+    *next = p + 1;
+    return true;
+  }
+  if (pattern[p] == '[') {
+    size_t end = ClassEnd(pattern, p);
+    if (end != std::string_view::npos) {
+      size_t start = p + 1;
+      bool negate = pattern[start] == '!';
+      if (negate) ++start;
+      *next = end + 1;
+      return InClass(pattern.substr(start, end - start), c.value) != negate;
+    }
+    // An unclosed '[' is a literal.
+  }
+  Unit literal = Decode(pattern, p);
+  *next = p + literal.size;
+  return literal.value == c.value;
+}
+
+// Whole-string glob match. Backtracks only to the most recent '*', which is
+// complete because '*' matches any run: O(|pattern| x |text|) at worst.
+bool GlobMatch(std::string_view pattern, std::string_view text) {
+  constexpr size_t kNone = std::string_view::npos;
+  size_t p = 0;
+  size_t t = 0;
+  size_t star_p = kNone;  // the pattern index after the last '*' seen
+  size_t star_t = 0;      // where the text resumes if we backtrack to it
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      while (p < pattern.size() && pattern[p] == '*') ++p;
+      if (p == pattern.size()) return true;  // a trailing '*' takes the rest
+      star_p = p;
+      star_t = t;
+      continue;
+    }
+    Unit c = Decode(text, t);
+    size_t next;
+    if (p < pattern.size() && MatchOne(pattern, p, c, &next)) {
+      p = next;
+      t += c.size;
+      continue;
+    }
+    if (star_p == kNone) return false;
+    star_t += Decode(text, star_t).size;  // let the '*' take one more character
+    t = star_t;
+    p = star_p;
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+Result<Settings> ParseSettings(std::string_view yaml_text, std::string_view source_name) {
+  Reporter r(source_name);
+  ParseState st;
+  st.s.source = std::string(source_name);
+  try {
+    YAML::Node root = YAML::Load(std::string(yaml_text));
+    if (root.IsNull()) return st.s;  // empty, or only comments: all defaults
+    CAIRN_RETURN_IF_ERROR(ParseRoot(r, root, st));
+  } catch (const YAML::Exception& e) {
+    std::string where;
+    if (!e.mark.is_null()) {
+      where = "line " + std::to_string(e.mark.line + 1) + ", column " +
+              std::to_string(e.mark.column + 1) + ": ";
+    }
+    return Status::InvalidArgument(Prefix(source_name) + where + "not valid YAML: " + e.msg);
+  }
+  return std::move(st.s);
+}
+
+Result<Settings> LoadSettingsFile(const std::string& path) {
+  std::error_code ec;
+  fs::file_status status = fs::status(path, ec);
+  if (status.type() == fs::file_type::not_found) {
+    return Status::NotFound("config file '" + path + "' does not exist");
+  }
+  if (ec) return Status::IOError("cannot access config file '" + path + "': " + ec.message());
+  if (status.type() == fs::file_type::directory) {
+    return Status::InvalidArgument("config file '" + path + "' is a directory");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    int err = errno;
+    if (err == EACCES) {
+      return Status::PermissionDenied("cannot read config file '" + path +
+                                      "': " + std::strerror(err));
+    }
+    return Status::IOError("cannot read config file '" + path + "': " + std::strerror(err));
+  }
+  std::string text;
+  char buffer[8192];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxFileBytes) {
+      return Status::InvalidArgument("config file '" + path +
+                                     "' is larger than 1 MiB; is it "
+                                     "really a settings file?");
+    }
+  }
+  if (in.bad()) return Status::IOError("error reading config file '" + path + "'");
+  return ParseSettings(text, path);
+}
+
+Result<Settings> LoadSettings(const std::optional<std::string>& explicit_path) {
+  if (explicit_path) return LoadSettingsFile(*explicit_path);
+
+  std::vector<std::string> candidates = {"config/settings.yaml"};
+  const char* xdg = std::getenv("XDG_CONFIG_HOME");
+  const char* home = std::getenv("HOME");
+  if (xdg != nullptr && xdg[0] == '/') {
+    candidates.push_back(std::string(xdg) + "/cairn/settings.yaml");
+  } else if (home != nullptr && home[0] != '\0') {
+    candidates.push_back(std::string(home) + "/.config/cairn/settings.yaml");
+  }
+  for (const std::string& candidate : candidates) {
+    std::error_code ec;
+    bool exists = fs::exists(candidate, ec);
+    if (ec) return Status::IOError("cannot access '" + candidate + "': " + ec.message());
+    if (exists) return LoadSettingsFile(candidate);
+  }
+  return Settings{};
+}
+
+Status ApplyEnvironment(Settings& s, const std::function<const char*(const char*)>& getenv_fn) {
+  struct Override {
+    const char* variable;
+    std::string Settings::*field;
+    Result<std::string> (*normalize)(std::string_view);
+  };
+  static constexpr Override kOverrides[] = {
+      {"AZURE_STORAGE_CONNECTION_STRING", &Settings::azure_connection_string, NotEmpty},
+      {"AZURE_CONTAINER_NAME", &Settings::azure_container, ValidateContainer},
+      {"DEVICE_ID", &Settings::device_id, ValidateDeviceId},
+      {"BACKUP_LOG_LEVEL", &Settings::log_level, NormalizeLogLevel},
+      {"CAIRN_REPOSITORY", &Settings::repository, NormalizeLocation},
+  };
+  Settings updated = s;
+  for (const Override& o : kOverrides) {
+    const char* value = getenv_fn(o.variable);
+    if (value == nullptr || value[0] == '\0') continue;
+    Result<std::string> normal = o.normalize(value);
+    if (!normal.ok()) {
+      return Status::InvalidArgument("environment variable " + std::string(o.variable) + ": " +
+                                     normal.error().message());
+    }
+    updated.*o.field = std::move(normal).value();
+  }
+  s = std::move(updated);
+  return Status::OK();
+}
+
+bool MatchesExclude(const std::vector<std::string>& patterns, std::string_view absolute_path) {
+  size_t slash = absolute_path.rfind('/');
+  std::string_view base =
+      slash == std::string_view::npos ? absolute_path : absolute_path.substr(slash + 1);
+  for (const std::string& pattern : patterns) {
+    if (pattern.empty()) continue;
+    if (pattern.find('/') == std::string::npos) {
+      if (GlobMatch(pattern, base) || GlobMatch(pattern, absolute_path)) return true;
+      continue;
+    }
+    for (size_t start = 0; start <= absolute_path.size();) {
+      if (GlobMatch(pattern, absolute_path.substr(start))) return true;
+      size_t next = absolute_path.find('/', start);
+      if (next == std::string_view::npos) break;
+      start = next + 1;
+    }
+  }
+  return false;
+}
+
+std::string ExpandHome(std::string_view path) {
+  if (path.empty() || path[0] != '~' || (path.size() > 1 && path[1] != '/')) {
+    return std::string(path);
+  }
+  const char* home_env = std::getenv("HOME");
+  if (home_env == nullptr || home_env[0] == '\0') return std::string(path);
+  std::string home = home_env;
+  while (home.size() > 1 && home.back() == '/') home.pop_back();
+  std::string_view rest = path.substr(1);  // "" or "/..."
+  if (home == "/") return rest.empty() ? home : std::string(rest);
+  return home + std::string(rest);
+}
+
+}  // namespace cairn::config

@@ -1,0 +1,144 @@
+// Settings: cairn's configuration.
+//
+// Settings come from a YAML file laid out as the original (Python) design's
+// config/settings.yaml (sections backup, versioning, web, logging) plus
+// cairn's own sections (repository, azure); see config/settings.example.yaml.
+// Precedence, lowest first: built-in defaults < the file < environment
+// variables (ApplyEnvironment) < command-line flags (applied by the CLI).
+//
+// Parsing is strict: an unknown section or key, a value of the wrong type or
+// out of range is an InvalidArgument error whose message names the file, the
+// key path (e.g. "backup.compression") and the line, so a typo never silently
+// falls back to a default.
+//
+// Thread-safety: all functions may be called concurrently, provided no thread
+// changes the process environment (setenv) or the working directory meanwhile;
+// ParseSettings, ExpandHome and LoadSettings read $HOME (and LoadSettings
+// $XDG_CONFIG_HOME and the working directory).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace cairn::config {
+
+struct Settings {
+  // backup:
+  // Directories to back up; "~" is expanded to $HOME and each entry must then
+  // be absolute. Empty: the CLI picks defaults.
+  std::vector<std::string> watched_directories;
+  // Glob patterns of paths not to back up; see MatchesExclude. Empty: none.
+  std::vector<std::string> exclude_patterns;
+  std::string compression = "zstd";  // "zstd", "gzip" or "none" (always lower case)
+  // On the algorithm's own scale (zstd 1..19, gzip 1..9); unset: the
+  // algorithm's default (zstd 3, gzip 6). Never set when compression is none.
+  std::optional<int> compression_level;
+  uint64_t max_file_size_mb = 0;          // files larger than this are skipped; 0 = no limit
+  uint32_t backup_interval_minutes = 60;  // >= 1
+  uint32_t pack_size_mb = 16;             // target pack size, 1..512
+  uint32_t threads = 0;                   // 0 = number of cores; at most 1024
+
+  // versioning:
+  uint32_t max_versions_per_file = 0;  // 0 = keep all versions
+  uint32_t retention_days = 0;         // 0 = keep forever
+
+  // web:
+  std::string web_host = "127.0.0.1";
+  uint16_t web_port = 5000;  // 1..65535
+
+  // logging:
+  // One of trace, debug, info, warning, error, critical (always lower case).
+  std::string log_level = "info";
+
+  // repository:
+  std::string repository;     // location: a path ("~" expanded) or a URL such as azure://...
+  std::string device_id;      // "" = not configured
+  std::string password_file;  // "~" expanded; "" = not configured
+
+  // azure:
+  std::string azure_connection_string;
+  std::string azure_container = "backups";  // a valid Azure container name
+  std::string azure_prefix = "cairn";       // blob name prefix; no leading or trailing '/'
+  std::string azure_access_tier = "Hot";    // "Hot", "Cool" or "Cold"
+  uint32_t azure_connections = 8;           // concurrent connections, 1..128
+  uint64_t azure_limit_upload_kib = 0;      // KiB/s; 0 = unlimited
+  uint64_t azure_limit_download_kib = 0;    // KiB/s; 0 = unlimited
+
+  std::string source;  // the file these settings came from; "" for built-in defaults
+};
+
+// Parses the YAML text of a settings file. `source_name` (usually the file's
+// path) prefixes error messages and is stored in Settings::source.
+// Empty text, or text holding only comments, yields the defaults. A section
+// may be empty (e.g. "repository:" followed only by comments).
+// Errors are InvalidArgument, e.g.
+//   "config/settings.yaml: backup.compression: 'lz4' is not allowed; use zstd, gzip or none (line
+//   3)"
+// An unknown key's message lists the keys allowed in its section.
+// Compression names and log levels are case-insensitive ("INFO" is accepted)
+// and stored in lower case; "warn" and "fatal" are accepted for warning and
+// critical, as Python's logging accepts them.
+Result<Settings> ParseSettings(std::string_view yaml_text, std::string_view source_name);
+
+// Reads and parses the file at `path`. NotFound if it does not exist;
+// IOError if it cannot be read; InvalidArgument if it is not valid YAML (the
+// message gives line and column) or not valid settings (see ParseSettings).
+Result<Settings> LoadSettingsFile(const std::string& path);
+
+// Loads the settings file to use, the first of:
+//   1. `explicit_path`, if given (NotFound if it does not exist; no fallback);
+//   2. ./config/settings.yaml, if it exists (the original design's location);
+//   3. $XDG_CONFIG_HOME/cairn/settings.yaml, if it exists ($XDG_CONFIG_HOME
+//      defaults to $HOME/.config, and a relative value is ignored as the XDG
+//      specification requires);
+// or, if none exists, the defaults with source "". Does not apply the
+// environment; call ApplyEnvironment next.
+Result<Settings> LoadSettings(const std::optional<std::string>& explicit_path);
+
+// Applies the environment variables the original design's users know, which
+// beat the file:
+//   AZURE_STORAGE_CONNECTION_STRING -> azure_connection_string
+//   AZURE_CONTAINER_NAME            -> azure_container (validated)
+//   DEVICE_ID                       -> device_id (validated)
+//   BACKUP_LOG_LEVEL                -> log_level (validated, normalized)
+//   CAIRN_REPOSITORY                -> repository ("~" expanded)
+// A variable that is unset or empty is ignored. `getenv_fn` behaves like
+// std::getenv (returns nullptr when unset). On error (InvalidArgument naming
+// the variable) `s` is left unchanged.
+Status ApplyEnvironment(Settings& s, const std::function<const char*(const char*)>& getenv_fn);
+
+// Returns whether `absolute_path` is excluded by any of `patterns`.
+//
+// The pattern language is Python's fnmatch, as in the original design:
+//   '*'      any run of characters, including '/' and the empty run;
+//   '?'      exactly one character (one UTF-8 code point);
+//   [abc]    one character of the set; ranges like [a-z]; [!abc] negates;
+//            a ']' first in the set is literal; a '[' with no closing ']'
+//            is literal;
+//   anything else, including '\', matches itself. Matching is case-sensitive.
+// Where a pattern is applied:
+//   - a pattern without '/' (e.g. "*.tmp") matches if it matches the base
+//     name (the part after the last '/') or the whole path;
+//   - a pattern with '/' (e.g. ".git/*") matches if it matches any suffix of
+//     the path that starts at a component boundary (the whole path, or just
+//     after a '/'). So ".git/*" excludes "/home/u/p/.git/config" and
+//     "/home/u/p/.git/objects/ab/cd", but not "/home/u/legit/file".
+// Every pattern must match the whole of the string it is applied to.
+// A directory can be tested with a trailing '/': ".git/*" matches
+// "/home/u/p/.git/", which lets a walker skip the directory entirely.
+// Empty patterns match nothing. Cost: O(patterns x path length x pattern
+// length) in the worst case; no allocation.
+bool MatchesExclude(const std::vector<std::string>& patterns, std::string_view absolute_path);
+
+// Expands a leading "~" to $HOME: "~" -> "$HOME", "~/x" -> "$HOME/x".
+// Anything else ("~user/x", "a/~", "") and any path when HOME is unset or
+// empty is returned unchanged.
+std::string ExpandHome(std::string_view path);
+
+}  // namespace cairn::config

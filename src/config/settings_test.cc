@@ -1,0 +1,576 @@
+#include "config/settings.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+namespace cairn::config {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// Sets an environment variable for the life of the object, then restores it.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    const char* old = std::getenv(name);
+    if (old != nullptr) old_ = old;
+    if (value != nullptr) {
+      setenv(name, value, 1);
+    } else {
+      unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      unsetenv(name_.c_str());
+    }
+  }
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+// A fresh temporary directory, removed at the end.
+class TempDir {
+ public:
+  TempDir() {
+    std::string templ = (fs::temp_directory_path() / "cairn_config_test.XXXXXX").string();
+    char* made = mkdtemp(templ.data());
+    EXPECT_NE(made, nullptr);
+    path_ = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+  void Write(const fs::path& relative, const std::string& text) const {
+    fs::path p = path_ / relative;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+  }
+
+ private:
+  fs::path path_;
+};
+
+// Changes the working directory for the life of the object.
+class ScopedCwd {
+ public:
+  explicit ScopedCwd(const fs::path& dir) : old_(fs::current_path()) { fs::current_path(dir); }
+  ~ScopedCwd() { fs::current_path(old_); }
+
+ private:
+  fs::path old_;
+};
+
+std::string ErrorOf(const Result<Settings>& r) {
+  EXPECT_FALSE(r.ok());
+  if (r.ok()) return "";
+  EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument) << r.error().ToString();
+  return r.error().message();
+}
+
+// --- Parsing ---------------------------------------------------------------
+
+TEST(ParseSettings, EmptyTextGivesDefaults) {
+  for (std::string_view text : {"", "\n", "# only a comment\n"}) {
+    Result<Settings> r = ParseSettings(text, "x.yaml");
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+    const Settings& s = *r;
+    EXPECT_TRUE(s.watched_directories.empty());
+    EXPECT_TRUE(s.exclude_patterns.empty());
+    EXPECT_EQ(s.compression, "zstd");
+    EXPECT_FALSE(s.compression_level.has_value());
+    EXPECT_EQ(s.max_file_size_mb, 0u);
+    EXPECT_EQ(s.backup_interval_minutes, 60u);
+    EXPECT_EQ(s.pack_size_mb, 16u);
+    EXPECT_EQ(s.threads, 0u);
+    EXPECT_EQ(s.max_versions_per_file, 0u);
+    EXPECT_EQ(s.retention_days, 0u);
+    EXPECT_EQ(s.web_host, "127.0.0.1");
+    EXPECT_EQ(s.web_port, 5000);
+    EXPECT_EQ(s.log_level, "info");
+    EXPECT_EQ(s.repository, "");
+    EXPECT_EQ(s.azure_container, "backups");
+    EXPECT_EQ(s.azure_prefix, "cairn");
+    EXPECT_EQ(s.azure_access_tier, "Hot");
+    EXPECT_EQ(s.azure_connections, 8u);
+    EXPECT_EQ(s.source, "x.yaml");
+  }
+}
+
+void ExpectOriginalValues(const Settings& s) {
+  EXPECT_THAT(s.watched_directories,
+              ::testing::ElementsAre("/home/tester/Documents", "/home/tester/Pictures"));
+  EXPECT_THAT(s.exclude_patterns, ::testing::ElementsAre("*.tmp", "*.log", ".git/*"));
+  EXPECT_EQ(s.compression, "zstd");
+  EXPECT_EQ(s.compression_level, 6);
+  EXPECT_EQ(s.max_file_size_mb, 100u);
+  EXPECT_EQ(s.backup_interval_minutes, 60u);
+  EXPECT_EQ(s.max_versions_per_file, 5u);
+  EXPECT_EQ(s.retention_days, 90u);
+  EXPECT_EQ(s.web_host, "127.0.0.1");
+  EXPECT_EQ(s.web_port, 5000);
+  EXPECT_EQ(s.log_level, "info");
+}
+
+TEST(ParseSettings, OriginalDesignFile) {
+  ScopedEnv home("HOME", "/home/tester");
+  constexpr std::string_view kOriginal = R"(
+backup:   {watched_directories: [~/Documents, ~/Pictures], exclude_patterns: ["*.tmp", "*.log", ".git/*"],
+           compression_level: 6, max_file_size_mb: 100, backup_interval_minutes: 60}
+versioning: {max_versions_per_file: 5, retention_days: 90}
+web:      {host: 127.0.0.1, port: 5000}
+logging:  {level: INFO}
+)";
+  Result<Settings> r = ParseSettings(kOriginal, "config/settings.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ExpectOriginalValues(*r);
+  EXPECT_EQ(r->source, "config/settings.yaml");
+}
+
+TEST(ParseSettings, ShippedExampleFile) {
+  ScopedEnv home("HOME", "/home/tester");
+  std::string path = std::string(CAIRN_SOURCE_DIR) + "/config/settings.example.yaml";
+  Result<Settings> r = LoadSettingsFile(path);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ExpectOriginalValues(*r);
+  // cairn's own keys are commented out there, so they keep their defaults.
+  EXPECT_EQ(r->pack_size_mb, 16u);
+  EXPECT_EQ(r->repository, "");
+  EXPECT_EQ(r->azure_container, "backups");
+  EXPECT_EQ(r->source, path);
+}
+
+TEST(ParseSettings, AllKeys) {
+  ScopedEnv home("HOME", "/home/tester");
+  Result<Settings> r = ParseSettings(R"(
+backup:
+  watched_directories: [/data/photos/, "~"]
+  compression: GZIP
+  compression_level: 9
+  pack_size_mb: 64
+  threads: 4
+web: {host: 0.0.0.0, port: 8080}
+logging: {level: Warn}
+repository:
+  location: ~/repo
+  device_id: laptop-1
+  password_file: ~/.cairn-pass
+azure:
+  connection_string: "AccountName=a;AccountKey=b"
+  container: my-backups
+  prefix: team/cairn
+  access_tier: cool
+  connections: 16
+  limit_upload_kib: 1024
+  limit_download_kib: 2048
+)",
+                                     "s.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  const Settings& s = *r;
+  EXPECT_THAT(s.watched_directories, ::testing::ElementsAre("/data/photos", "/home/tester"));
+  EXPECT_EQ(s.compression, "gzip");
+  EXPECT_EQ(s.compression_level, 9);
+  EXPECT_EQ(s.pack_size_mb, 64u);
+  EXPECT_EQ(s.threads, 4u);
+  EXPECT_EQ(s.web_host, "0.0.0.0");
+  EXPECT_EQ(s.web_port, 8080);
+  EXPECT_EQ(s.log_level, "warning");
+  EXPECT_EQ(s.repository, "/home/tester/repo");
+  EXPECT_EQ(s.device_id, "laptop-1");
+  EXPECT_EQ(s.password_file, "/home/tester/.cairn-pass");
+  EXPECT_EQ(s.azure_connection_string, "AccountName=a;AccountKey=b");
+  EXPECT_EQ(s.azure_container, "my-backups");
+  EXPECT_EQ(s.azure_prefix, "team/cairn");
+  EXPECT_EQ(s.azure_access_tier, "Cool");
+  EXPECT_EQ(s.azure_connections, 16u);
+  EXPECT_EQ(s.azure_limit_upload_kib, 1024u);
+  EXPECT_EQ(s.azure_limit_download_kib, 2048u);
+}
+
+TEST(ParseSettings, AzureUrlIsNotExpanded) {
+  Result<Settings> r = ParseSettings("repository: {location: 'azure://backups/cairn'}", "");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->repository, "azure://backups/cairn");
+}
+
+TEST(ParseSettings, EmptySectionIsAllowed) {
+  Result<Settings> r = ParseSettings("repository:\n  # location: /x\nweb:\n  port: 6000\n", "");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->repository, "");
+  EXPECT_EQ(r->web_port, 6000);
+}
+
+TEST(ParseSettings, UnknownKeyIsNamedWithAllowedKeys) {
+  std::string m = ErrorOf(ParseSettings("backup:\n  compresion: gzip\n", "config/settings.yaml"));
+  EXPECT_THAT(m, HasSubstr("config/settings.yaml: backup.compresion: unknown key"));
+  EXPECT_THAT(m, HasSubstr("did you mean 'compression'?"));
+  EXPECT_THAT(m, HasSubstr("allowed keys in backup: watched_directories, exclude_patterns, "
+                           "compression, compression_level, max_file_size_mb, "
+                           "backup_interval_minutes, pack_size_mb, threads"));
+  EXPECT_THAT(m, HasSubstr("(line 2)"));
+}
+
+TEST(ParseSettings, UnknownSectionListsSections) {
+  std::string m = ErrorOf(ParseSettings("loging:\n  level: debug\n", "s.yaml"));
+  EXPECT_THAT(m, HasSubstr("s.yaml: loging: unknown section (did you mean 'logging'?)"));
+  EXPECT_THAT(m,
+              HasSubstr("allowed sections: backup, versioning, web, logging, repository, azure"));
+}
+
+TEST(ParseSettings, UnrelatedUnknownKeyGetsNoSuggestion) {
+  std::string m = ErrorOf(ParseSettings("web:\n  colour: blue\n", "s.yaml"));
+  EXPECT_THAT(m, HasSubstr("web.colour: unknown key; allowed keys in web: host, port"));
+  EXPECT_THAT(m, Not(HasSubstr("did you mean")));
+}
+
+TEST(ParseSettings, BadCompression) {
+  std::string m = ErrorOf(ParseSettings("backup:\n  compression: lz4\n", "config/settings.yaml"));
+  EXPECT_THAT(m, HasSubstr("config/settings.yaml: backup.compression: 'lz4' is not allowed; use "
+                           "zstd, gzip or none"));
+}
+
+TEST(ParseSettings, LevelIsCheckedAgainstTheAlgorithm) {
+  // 12 is a fine zstd level but not a gzip one, whatever the key order.
+  EXPECT_TRUE(ParseSettings("backup: {compression_level: 12}", "").ok());
+  EXPECT_TRUE(ParseSettings("backup: {compression: gzip, compression_level: 1}", "").ok());
+  std::string m =
+      ErrorOf(ParseSettings("backup: {compression_level: 12, compression: gzip}", "s.yaml"));
+  EXPECT_THAT(m, HasSubstr("backup.compression_level: 12 is out of range for gzip; use 1..9"));
+  m = ErrorOf(ParseSettings("backup: {compression_level: 20}", "s.yaml"));
+  EXPECT_THAT(m, HasSubstr("backup.compression_level: 20 is out of range for zstd; use 1..19"));
+  m = ErrorOf(ParseSettings("backup: {compression_level: 0}", "s.yaml"));
+  EXPECT_THAT(m, HasSubstr("0 is out of range for zstd"));
+  m = ErrorOf(ParseSettings("backup: {compression_level: -1}", "s.yaml"));
+  EXPECT_THAT(m, HasSubstr("-1 is out of range for zstd"));
+  m = ErrorOf(ParseSettings("backup: {compression: none, compression_level: 3}", "s.yaml"));
+  EXPECT_THAT(m, HasSubstr("backup.compression_level: has no meaning with compression none"));
+}
+
+TEST(ParseSettings, PortOutOfRange) {
+  std::string m = ErrorOf(ParseSettings("web:\n  port: 70000\n", "s.yaml"));
+  EXPECT_THAT(m, HasSubstr("s.yaml: web.port: must be between 1 and 65535, got 70000 (line 2)"));
+  EXPECT_THAT(ErrorOf(ParseSettings("web: {port: 0}", "")), HasSubstr("web.port"));
+}
+
+TEST(ParseSettings, NegativeSize) {
+  std::string m = ErrorOf(ParseSettings("backup: {max_file_size_mb: -5}", "s.yaml"));
+  EXPECT_THAT(m, HasSubstr("backup.max_file_size_mb: must not be negative, got -5"));
+}
+
+TEST(ParseSettings, HugeNumber) {
+  std::string m =
+      ErrorOf(ParseSettings("versioning: {retention_days: 99999999999999999999999}", ""));
+  EXPECT_THAT(m, HasSubstr("versioning.retention_days: '99999999999999999999999' is too large"));
+  m = ErrorOf(ParseSettings("versioning: {retention_days: 4294967296}", ""));
+  EXPECT_THAT(m, HasSubstr("versioning.retention_days: must be between 0 and 4294967295"));
+}
+
+TEST(ParseSettings, WrongTypes) {
+  EXPECT_THAT(ErrorOf(ParseSettings("backup: {backup_interval_minutes: hourly}", "")),
+              HasSubstr("backup.backup_interval_minutes: expected a whole number, got 'hourly'"));
+  EXPECT_THAT(ErrorOf(ParseSettings("backup: {pack_size_mb: 1.5}", "")),
+              HasSubstr("backup.pack_size_mb: expected a whole number, got '1.5'"));
+  EXPECT_THAT(ErrorOf(ParseSettings("web: {port: \"5000\"}", "")),
+              HasSubstr("web.port: expected a number, got the quoted text '5000'"));
+  EXPECT_THAT(ErrorOf(ParseSettings("web: {port: !!str 5000}", "")),
+              HasSubstr("web.port: expected a number, got '5000' tagged tag:yaml.org,2002:str"));
+  EXPECT_TRUE(ParseSettings("web: {port: !!int 5000}", "").ok());
+  EXPECT_THAT(ErrorOf(ParseSettings("backup:\n  exclude_patterns:\n    - a\n    -\n", "")),
+              HasSubstr("backup.exclude_patterns[1]: is an empty item; remove it (line 2)"));
+  EXPECT_THAT(ErrorOf(ParseSettings("web: {port: [1, 2]}", "")),
+              HasSubstr("web.port: expected a number, got a list"));
+  EXPECT_THAT(ErrorOf(ParseSettings("backup: {watched_directories: ~/Documents}", "")),
+              HasSubstr("backup.watched_directories: expected a list"));
+  EXPECT_THAT(ErrorOf(ParseSettings("backup: {exclude_patterns: [[a]]}", "")),
+              HasSubstr("backup.exclude_patterns[0]: expected a single value, got a list"));
+  EXPECT_THAT(ErrorOf(ParseSettings("logging: {level: {a: 1}}", "")),
+              HasSubstr("logging.level: expected a single value, got a mapping"));
+  EXPECT_THAT(ErrorOf(ParseSettings("web: {host: }", "")), HasSubstr("web.host: has no value"));
+  EXPECT_THAT(ErrorOf(ParseSettings("backup: 5", "")), HasSubstr("backup: expected keys"));
+  EXPECT_THAT(ErrorOf(ParseSettings("- backup", "")),
+              HasSubstr("expected sections such as 'backup:' at the top level, got a list"));
+}
+
+TEST(ParseSettings, OtherBadValues) {
+  EXPECT_THAT(ErrorOf(ParseSettings("logging: {level: verbose}", "")),
+              HasSubstr("logging.level: 'verbose' is not allowed"));
+  EXPECT_THAT(ErrorOf(ParseSettings("backup: {pack_size_mb: 1024}", "")),
+              HasSubstr("backup.pack_size_mb: must be between 1 and 512"));
+  EXPECT_THAT(ErrorOf(ParseSettings("backup: {backup_interval_minutes: 0}", "")),
+              HasSubstr("backup.backup_interval_minutes: must be between 1"));
+  EXPECT_THAT(ErrorOf(ParseSettings("backup: {watched_directories: [docs]}", "")),
+              HasSubstr("backup.watched_directories[0]: 'docs' is relative"));
+  EXPECT_THAT(ErrorOf(ParseSettings("azure: {container: My_Backups}", "")),
+              HasSubstr("azure.container: 'My_Backups' is not a valid Azure container name"));
+  EXPECT_THAT(ErrorOf(ParseSettings("azure: {access_tier: Archive}", "")),
+              HasSubstr("azure.access_tier: 'Archive' is not allowed"));
+  EXPECT_THAT(ErrorOf(ParseSettings("azure: {prefix: /cairn}", "")),
+              HasSubstr("azure.prefix: '/cairn' must not start or end with '/'"));
+  EXPECT_THAT(ErrorOf(ParseSettings("repository: {device_id: a/b}", "")),
+              HasSubstr("repository.device_id: 'a/b' must not contain '/'"));
+  EXPECT_THAT(ErrorOf(ParseSettings("web: {port: 1, port: 2}", "")),
+              HasSubstr("web.port: is given twice"));
+}
+
+TEST(ParseSettings, UnexpandableTildeNeedsHome) {
+  ScopedEnv home("HOME", nullptr);
+  EXPECT_THAT(ErrorOf(ParseSettings("backup: {watched_directories: [~/Documents]}", "")),
+              HasSubstr("cannot be expanded because HOME is not set"));
+}
+
+TEST(ParseSettings, SyntaxErrorGivesLine) {
+  std::string m =
+      ErrorOf(ParseSettings("backup:\n  compression: zstd\n  exclude_patterns: [a, b\n"
+                            "web:\n  port: 1\n",
+                            "config/settings.yaml"));
+  EXPECT_THAT(m, HasSubstr("config/settings.yaml: line "));
+  EXPECT_THAT(m, HasSubstr("not valid YAML"));
+  m = ErrorOf(ParseSettings("web:\n  host: a\n    port: 1\n", "s.yaml"));
+  EXPECT_THAT(m, HasSubstr("s.yaml: line 3,"));
+}
+
+TEST(LoadSettingsFile, MissingFileIsNotFound) {
+  TempDir dir;
+  Result<Settings> r = LoadSettingsFile((dir.path() / "nope.yaml").string());
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.error().IsNotFound()) << r.error().ToString();
+}
+
+TEST(LoadSettingsFile, ErrorsNameTheFileAndLine) {
+  TempDir dir;
+  dir.Write("s.yaml", "web:\n  host: 127.0.0.1\n  port: -1\n");
+  std::string path = (dir.path() / "s.yaml").string();
+  EXPECT_THAT(ErrorOf(LoadSettingsFile(path)), HasSubstr(path + ": web.port: must not be negative, "
+                                                                "got -1 (line 3)"));
+}
+
+// --- Environment -----------------------------------------------------------
+
+std::function<const char*(const char*)> FakeEnv(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](const char* name) -> const char* {
+    auto it = vars.find(name);
+    return it == vars.end() ? nullptr : it->second.c_str();
+  };
+}
+
+TEST(ApplyEnvironment, OverridesTheFile) {
+  ScopedEnv home("HOME", "/home/tester");
+  Settings s;
+  s.device_id = "from-file";
+  s.log_level = "info";
+  Status st = ApplyEnvironment(s, FakeEnv({{"AZURE_STORAGE_CONNECTION_STRING", "AccountName=x"},
+                                           {"AZURE_CONTAINER_NAME", "other"},
+                                           {"DEVICE_ID", "desk"},
+                                           {"BACKUP_LOG_LEVEL", "DEBUG"},
+                                           {"CAIRN_REPOSITORY", "~/r"}}));
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(s.azure_connection_string, "AccountName=x");
+  EXPECT_EQ(s.azure_container, "other");
+  EXPECT_EQ(s.device_id, "desk");
+  EXPECT_EQ(s.log_level, "debug");
+  EXPECT_EQ(s.repository, "/home/tester/r");
+}
+
+TEST(ApplyEnvironment, UnsetOrEmptyKeepsTheFile) {
+  Settings s;
+  s.device_id = "from-file";
+  s.azure_container = "mine";
+  ASSERT_TRUE(ApplyEnvironment(s, FakeEnv({{"DEVICE_ID", ""}})).ok());
+  EXPECT_EQ(s.device_id, "from-file");
+  EXPECT_EQ(s.azure_container, "mine");
+}
+
+TEST(ApplyEnvironment, RejectsBadLevelAndChangesNothing) {
+  Settings s;
+  Status st =
+      ApplyEnvironment(s, FakeEnv({{"DEVICE_ID", "desk"}, {"BACKUP_LOG_LEVEL", "verbose"}}));
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(st.message(), HasSubstr("BACKUP_LOG_LEVEL: 'verbose' is not allowed"));
+  EXPECT_EQ(s.log_level, "info");
+  EXPECT_EQ(s.device_id, "");  // DEVICE_ID was valid, but the update is all or nothing
+}
+
+TEST(ApplyEnvironment, RejectsBadContainer) {
+  Settings s;
+  Status st = ApplyEnvironment(s, FakeEnv({{"AZURE_CONTAINER_NAME", "No"}}));
+  EXPECT_THAT(st.message(), HasSubstr("AZURE_CONTAINER_NAME: 'No' is not a valid"));
+}
+
+// --- Exclude patterns -------------------------------------------------------
+
+TEST(MatchesExclude, BaseNamePatterns) {
+  const std::vector<std::string> p = {"*.tmp", "*.log"};
+  EXPECT_TRUE(MatchesExclude(p, "/home/u/a.tmp"));
+  EXPECT_TRUE(MatchesExclude(p, "/home/u/deep/dir/server.log"));
+  EXPECT_FALSE(MatchesExclude(p, "/home/u/a.tmp.txt"));
+  EXPECT_FALSE(MatchesExclude(p, "/home/u/tmp"));
+  EXPECT_FALSE(MatchesExclude(p, "/home/u/logs/readme"));
+}
+
+TEST(MatchesExclude, PatternWithoutSlashAlsoMatchesWholePath) {
+  // '*' crosses '/', as in fnmatch, so this one matches the full path.
+  EXPECT_TRUE(MatchesExclude({"*/cache*"}, "/home/u/cache/x"));
+  EXPECT_TRUE(MatchesExclude({"*cache*"}, "/home/u/.cache/thumbs/x.png"));
+  EXPECT_FALSE(MatchesExclude({"cache"}, "/home/u/cache/x"));
+  EXPECT_TRUE(MatchesExclude({"cache"}, "/home/u/cache"));
+}
+
+TEST(MatchesExclude, GitDirectoryAnywhere) {
+  const std::vector<std::string> p = {".git/*"};
+  EXPECT_TRUE(MatchesExclude(p, "/home/u/p/.git/config"));
+  EXPECT_TRUE(MatchesExclude(p, "/home/u/p/.git/objects/ab/cdef"));
+  EXPECT_TRUE(MatchesExclude(p, "/home/u/p/.git/"));  // the directory itself, for pruning
+  EXPECT_FALSE(MatchesExclude(p, "/home/u/legit/file"));
+  EXPECT_FALSE(MatchesExclude(p, "/home/u/p/.gitignore"));
+  EXPECT_FALSE(MatchesExclude(p, "/home/u/p/x.git/config"));
+}
+
+TEST(MatchesExclude, AbsolutePatternAnchorsAtRoot) {
+  EXPECT_TRUE(MatchesExclude({"/home/u/tmp/*"}, "/home/u/tmp/a/b"));
+  EXPECT_FALSE(MatchesExclude({"/home/u/tmp/*"}, "/data/home/u/tmp/a"));
+}
+
+TEST(MatchesExclude, QuestionMarkAndClasses) {
+  EXPECT_TRUE(MatchesExclude({"file?.txt"}, "/d/file1.txt"));
+  EXPECT_FALSE(MatchesExclude({"file?.txt"}, "/d/file12.txt"));
+  EXPECT_FALSE(MatchesExclude({"file?.txt"}, "/d/file.txt"));
+  EXPECT_TRUE(MatchesExclude({"?.txt"}, "/d/\xc3\xa9.txt"));  // one character, two bytes
+  EXPECT_TRUE(MatchesExclude({"[ab].bak"}, "/d/a.bak"));
+  EXPECT_TRUE(MatchesExclude({"[ab].bak"}, "/d/b.bak"));
+  EXPECT_FALSE(MatchesExclude({"[ab].bak"}, "/d/c.bak"));
+  EXPECT_TRUE(MatchesExclude({"[!ab].bak"}, "/d/c.bak"));
+  EXPECT_FALSE(MatchesExclude({"[!ab].bak"}, "/d/a.bak"));
+  EXPECT_TRUE(MatchesExclude({"v[0-9]"}, "/d/v7"));
+  EXPECT_FALSE(MatchesExclude({"v[0-9]"}, "/d/vx"));
+  EXPECT_TRUE(MatchesExclude({"[]x]"}, "/d/]"));   // ']' first is literal
+  EXPECT_TRUE(MatchesExclude({"a[b"}, "/d/a[b"));  // unclosed '[' is literal
+  EXPECT_FALSE(MatchesExclude({"a[b"}, "/d/ab"));
+}
+
+TEST(MatchesExclude, Backtracking) {
+  EXPECT_TRUE(MatchesExclude({"*a*b*c"}, "/d/xaxxbxxc"));
+  EXPECT_FALSE(MatchesExclude({"*a*b*c"}, "/d/xaxxcxxb"));
+  EXPECT_TRUE(MatchesExclude({"**.tmp"}, "/d/x.tmp"));
+  EXPECT_FALSE(MatchesExclude({}, "/d/x.tmp"));
+  EXPECT_FALSE(MatchesExclude({""}, "/d/x.tmp"));
+}
+
+// --- ExpandHome -------------------------------------------------------------
+
+TEST(ExpandHome, Expands) {
+  ScopedEnv home("HOME", "/home/tester/");
+  EXPECT_EQ(ExpandHome("~"), "/home/tester");
+  EXPECT_EQ(ExpandHome("~/Documents"), "/home/tester/Documents");
+  EXPECT_EQ(ExpandHome("~other/x"), "~other/x");
+  EXPECT_EQ(ExpandHome("/abs/~/x"), "/abs/~/x");
+  EXPECT_EQ(ExpandHome("rel"), "rel");
+  EXPECT_EQ(ExpandHome(""), "");
+}
+
+TEST(ExpandHome, RootHomeAndUnsetHome) {
+  {
+    ScopedEnv home("HOME", "/");
+    EXPECT_EQ(ExpandHome("~/x"), "/x");
+    EXPECT_EQ(ExpandHome("~"), "/");
+  }
+  ScopedEnv home("HOME", nullptr);
+  EXPECT_EQ(ExpandHome("~/x"), "~/x");
+}
+
+// --- Which file LoadSettings reads -------------------------------------------
+
+class LoadSettingsTest : public ::testing::Test {
+ protected:
+  TempDir work_;  // the working directory
+  TempDir xdg_;   // XDG_CONFIG_HOME
+  TempDir home_;  // HOME
+  ScopedEnv xdg_env_{"XDG_CONFIG_HOME", xdg_.path().c_str()};
+  ScopedEnv home_env_{"HOME", home_.path().c_str()};
+  ScopedCwd cwd_{work_.path()};
+};
+
+TEST_F(LoadSettingsTest, NoFileGivesDefaults) {
+  Result<Settings> r = LoadSettings(std::nullopt);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->source, "");
+  EXPECT_EQ(r->web_port, 5000);
+}
+
+TEST_F(LoadSettingsTest, XdgFileWhenNoLocalFile) {
+  xdg_.Write("cairn/settings.yaml", "web: {port: 6001}\n");
+  Result<Settings> r = LoadSettings(std::nullopt);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->web_port, 6001);
+  EXPECT_EQ(r->source, (xdg_.path() / "cairn/settings.yaml").string());
+}
+
+TEST_F(LoadSettingsTest, LocalFileBeatsXdg) {
+  xdg_.Write("cairn/settings.yaml", "web: {port: 6001}\n");
+  work_.Write("config/settings.yaml", "web: {port: 6002}\n");
+  Result<Settings> r = LoadSettings(std::nullopt);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->web_port, 6002);
+  EXPECT_EQ(r->source, "config/settings.yaml");
+}
+
+TEST_F(LoadSettingsTest, ExplicitPathBeatsAll) {
+  xdg_.Write("cairn/settings.yaml", "web: {port: 6001}\n");
+  work_.Write("config/settings.yaml", "web: {port: 6002}\n");
+  work_.Write("mine.yaml", "web: {port: 6003}\n");
+  Result<Settings> r = LoadSettings(std::string("mine.yaml"));
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->web_port, 6003);
+  EXPECT_EQ(r->source, "mine.yaml");
+}
+
+TEST_F(LoadSettingsTest, MissingExplicitPathIsNotFoundWithoutFallback) {
+  work_.Write("config/settings.yaml", "web: {port: 6002}\n");
+  Result<Settings> r = LoadSettings(std::string("missing.yaml"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.error().IsNotFound()) << r.error().ToString();
+  EXPECT_THAT(r.error().message(), HasSubstr("missing.yaml"));
+}
+
+TEST_F(LoadSettingsTest, XdgDefaultsToHomeDotConfig) {
+  ScopedEnv unset("XDG_CONFIG_HOME", nullptr);
+  home_.Write(".config/cairn/settings.yaml", "web: {port: 6004}\n");
+  Result<Settings> r = LoadSettings(std::nullopt);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->web_port, 6004);
+}
+
+TEST_F(LoadSettingsTest, RelativeXdgIsIgnored) {
+  ScopedEnv relative("XDG_CONFIG_HOME", "xdg");
+  work_.Write("xdg/cairn/settings.yaml", "web: {port: 6005}\n");
+  home_.Write(".config/cairn/settings.yaml", "web: {port: 6004}\n");
+  Result<Settings> r = LoadSettings(std::nullopt);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->web_port, 6004);
+}
+
+TEST_F(LoadSettingsTest, BadLocalFileIsAnErrorNotSkipped) {
+  xdg_.Write("cairn/settings.yaml", "web: {port: 6001}\n");
+  work_.Write("config/settings.yaml", "web: {port: nope}\n");
+  EXPECT_THAT(ErrorOf(LoadSettings(std::nullopt)),
+              HasSubstr("config/settings.yaml: web.port: expected a whole number"));
+}
+
+}  // namespace
+}  // namespace cairn::config

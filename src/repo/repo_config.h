@@ -1,0 +1,30 @@
+// The repository config object: format version, repository id and the
+// parameters every writer must share (chunker, pack size). Sealed with the
+// meta key (kind "config", name "config").
+#pragma once
+
+#include <string>
+
+#include "base/bytes.h"
+#include "base/time_util.h"
+#include "chunk/chunker.h"
+
+namespace cairn::repo {
+
+constexpr int kFormatMajor = 1;
+constexpr int kFormatMinor = 0;
+
+struct RepoConfig {
+  int format_major = kFormatMajor;
+  int format_minor = kFormatMinor;
+  Id repo_id;
+  TimeNs created = 0;
+  chunk::ChunkerParams chunker;
+  uint64_t pack_size = 16ull << 20;  // target size of data packs
+};
+
+Bytes EncodeRepoConfig(const RepoConfig& c);
+// Corruption for malformed content; Unsupported for a newer major format.
+Result<RepoConfig> DecodeRepoConfig(ByteView json_text);
+
+}  // namespace cairn::repo

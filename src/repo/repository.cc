@@ -1,0 +1,346 @@
+#include "repo/repository.h"
+
+#include "repo/envelope.h"
+
+namespace cairn::repo {
+
+using backend::ObjectName;
+using backend::ObjectType;
+
+namespace {
+const ObjectName kConfigName{ObjectType::kConfig, "config"};
+
+const crypto::Key& KeyFor(const MasterKeys& k, BlobType t) {
+  return t == BlobType::kData ? k.data_key : k.meta_key;
+}
+}  // namespace
+
+Repository::Repository(std::shared_ptr<backend::Backend> be, RepoConfig config, MasterKeys keys,
+                       Id slot)
+    : backend_(std::move(be)), config_(std::move(config)), keys_(std::move(keys)),
+      slot_in_use_(slot) {}
+
+Repository::~Repository() {
+  std::unique_lock lock(mu_);
+  uploads_done_.wait(lock, [&] { return uploads_in_flight_ == 0; });
+}
+
+Result<std::unique_ptr<Repository>> Repository::Init(std::shared_ptr<backend::Backend> be,
+                                                     std::string_view secret,
+                                                     const InitOptions& options) {
+  crypto::Init();
+  CAIRN_RETURN_IF_ERROR(be->Create());
+  CAIRN_ASSIGN_OR_RETURN(bool has_objects, be->HasAnyObject());
+  if (has_objects)
+    return Status::AlreadyExists(be->Location() +
+                                 " already holds data; choose an empty location for a new "
+                                 "repository");
+  RepoConfig config;
+  config.repo_id = crypto::RandomId();
+  config.created = NowNs();
+  config.chunker = options.chunker;
+  crypto::RandomBytes(config.chunker.seed);
+  CAIRN_RETURN_IF_ERROR(config.chunker.Validate());
+  config.pack_size = options.pack_size;
+  MasterKeys keys = MasterKeys::Generate(config.repo_id);
+  CAIRN_ASSIGN_OR_RETURN(KeySlot slot, MakeKeySlot(keys, secret, options.kdf, options.key_label));
+  // The key slot first: a config without any key would be unusable.
+  CAIRN_RETURN_IF_ERROR(
+      be->Save(ObjectName{ObjectType::kKey, slot.slot_id.Hex()}, EncodeKeySlot(slot)));
+  Bytes sealed;
+  SealEnvelope(keys.meta_key, "config", "config", compress::Algorithm::kNone, 0,
+               EncodeRepoConfig(config), sealed);
+  CAIRN_RETURN_IF_ERROR(be->Save(kConfigName, sealed));
+  return std::unique_ptr<Repository>(new Repository(std::move(be), config, keys, slot.slot_id));
+}
+
+Result<std::unique_ptr<Repository>> Repository::Open(std::shared_ptr<backend::Backend> be,
+                                                     std::string_view secret) {
+  crypto::Init();
+  auto sealed_config = be->Load(kConfigName, 0, 0);
+  if (!sealed_config.ok()) {
+    if (sealed_config.error().IsNotFound())
+      return Status::NoRepository("there is no cairn repository at " + be->Location() +
+                                  ": create one with `cairn init` or point --repo at it");
+    return sealed_config.error();
+  }
+  std::vector<Id> slot_ids;
+  CAIRN_RETURN_IF_ERROR(be->List(ObjectType::kKey, [&](const backend::ObjectInfo& info) {
+    auto id = Id::FromHex(info.name.name);
+    if (id.ok()) slot_ids.push_back(*id);
+    return Status::OK();
+  }));
+  if (slot_ids.empty())
+    return Status::Corruption("the repository at " + be->Location() + " has no key slots");
+  Status last = Status::WrongPassword(
+      "wrong password: no key slot of the repository at " + be->Location() +
+      " opens with the given secret (check --password-file, CAIRN_PASSWORD or "
+      "BACKUP_ENCRYPTION_KEY)");
+  for (const Id& sid : slot_ids) {
+    auto data = be->Load(ObjectName{ObjectType::kKey, sid.Hex()}, 0, 0);
+    if (!data.ok()) continue;
+    auto slot = DecodeKeySlot(sid, *data);
+    if (!slot.ok()) {
+      if (slot.error().code() == StatusCode::kUnsupported) last = slot.error();
+      continue;
+    }
+    auto keys = UnwrapKeySlot(*slot, secret);
+    if (!keys.ok()) {
+      if (keys.error().code() != StatusCode::kWrongPassword) return keys.error();
+      continue;
+    }
+    auto body = OpenEnvelope(keys->meta_key, "config", "config", *sealed_config);
+    if (!body.ok()) return Status::Corruption("the config object does not authenticate with the "
+                                              "repository keys: it was altered or replaced");
+    CAIRN_ASSIGN_OR_RETURN(RepoConfig config, DecodeRepoConfig(*body));
+    if (config.repo_id != keys->repo_id)
+      return Status::Corruption("key slot and config belong to different repositories");
+    return std::unique_ptr<Repository>(new Repository(std::move(be), config, *keys, sid));
+  }
+  return last;
+}
+
+Status Repository::LoadIndex(bool adopt_orphan_packs) {
+  std::vector<Id> ids;
+  CAIRN_RETURN_IF_ERROR(backend_->List(ObjectType::kIndex, [&](const backend::ObjectInfo& info) {
+    auto id = Id::FromHex(info.name.name);
+    if (id.ok()) ids.push_back(*id);
+    return Status::OK();
+  }));
+  for (const Id& id : ids) {
+    auto body = LoadSealed(ObjectType::kIndex, "index", id);
+    if (!body.ok()) {
+      if (body.error().code() != StatusCode::kCorruption) return body.error();
+      warnings_.push_back("index " + id.Hex() + ": " + body.error().message());
+      continue;
+    }
+    auto packs = DecodeIndexBody(*body);
+    if (!packs.ok()) {
+      warnings_.push_back("index " + id.Hex() + ": " + packs.error().message());
+      continue;
+    }
+    for (const IndexedPack& p : *packs) index_.AddPack(p.pack_id, p.entries);
+  }
+  if (!adopt_orphan_packs) return Status::OK();
+  std::vector<backend::ObjectInfo> orphans;
+  CAIRN_RETURN_IF_ERROR(backend_->List(ObjectType::kPack, [&](const backend::ObjectInfo& info) {
+    auto id = Id::FromHex(info.name.name);
+    if (id.ok() && !index_.HasPack(*id)) orphans.push_back(info);
+    return Status::OK();
+  }));
+  for (const auto& info : orphans) {
+    Id pid = *Id::FromHex(info.name.name);
+    auto entries = ReadPackHeader(*backend_, keys_.meta_key, pid, info.size);
+    if (!entries.ok()) {
+      warnings_.push_back("unindexed pack " + pid.Hex() + " is unreadable: " +
+                          entries.error().message());
+      continue;
+    }
+    index_.AddPack(pid, *entries);
+    std::lock_guard lock(mu_);
+    unindexed_.push_back(IndexedPack{pid, *entries});
+  }
+  return Status::OK();
+}
+
+void Repository::SetCompression(compress::Algorithm algo, int level) {
+  algo_ = algo;
+  level_ = level;
+}
+
+Result<bool> Repository::StoreBlob(BlobType type, const Id& id, ByteView plaintext) {
+  if (index_.Contains(id)) {
+    std::lock_guard lock(mu_);
+    ++stats_.blobs_duplicate;
+    return false;
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (!upload_error_.ok()) return upload_error_;
+    if (pending_.count(id)) {
+      ++stats_.blobs_duplicate;
+      return false;
+    }
+  }
+  thread_local Bytes sealed;
+  sealed.clear();
+  SealEnvelope(KeyFor(keys_, type), BlobKind(type), id.Hex(), algo_, level_, plaintext, sealed);
+  OpenPack ready;
+  bool have_ready = false;
+  {
+    std::lock_guard lock(mu_);
+    if (pending_.count(id) || index_.Contains(id)) {
+      ++stats_.blobs_duplicate;
+      return false;
+    }
+    pending_.insert(id);
+    PackEntry e;
+    e.type = type;
+    e.id = id;
+    e.offset = static_cast<uint32_t>(current_.data.size());
+    e.length = static_cast<uint32_t>(sealed.size());
+    e.raw_length = static_cast<uint32_t>(plaintext.size());
+    current_.entries.push_back(e);
+    if (current_.data.empty()) current_.data.reserve(config_.pack_size + (1 << 20));
+    current_.data.insert(current_.data.end(), sealed.begin(), sealed.end());
+    ++stats_.blobs_new;
+    stats_.bytes_raw_new += plaintext.size();
+    stats_.bytes_stored_new += sealed.size();
+    if (current_.data.size() >= config_.pack_size) {
+      ready = std::move(current_);
+      current_ = OpenPack();
+      have_ready = true;
+      ++uploads_in_flight_;
+    }
+  }
+  if (sealed.capacity() > (16u << 20)) Bytes().swap(sealed);
+  if (have_ready) UploadPack(std::move(ready));
+  return true;
+}
+
+void Repository::UploadPack(OpenPack pack) {
+  Id pack_id = crypto::RandomId();
+  FinishPack(keys_.meta_key, pack_id, pack.entries, pack.data);
+  Status st = backend_->Save(ObjectName{ObjectType::kPack, pack_id.Hex()}, pack.data);
+  std::lock_guard lock(mu_);
+  if (st.ok()) {
+    index_.AddPack(pack_id, pack.entries);
+    ++stats_.packs_written;
+  } else if (upload_error_.ok()) {
+    upload_error_ = st.WithContext("saving a pack");
+  }
+  for (const PackEntry& e : pack.entries) pending_.erase(e.id);
+  if (st.ok()) unindexed_.push_back(IndexedPack{pack_id, std::move(pack.entries)});
+  --uploads_in_flight_;
+  uploads_done_.notify_all();
+}
+
+Status Repository::Flush() {
+  OpenPack ready;
+  bool have_ready = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!current_.entries.empty()) {
+      ready = std::move(current_);
+      current_ = OpenPack();
+      have_ready = true;
+      ++uploads_in_flight_;
+    }
+  }
+  if (have_ready) UploadPack(std::move(ready));
+  std::vector<IndexedPack> to_index;
+  {
+    std::unique_lock lock(mu_);
+    uploads_done_.wait(lock, [&] { return uploads_in_flight_ == 0; });
+    if (!upload_error_.ok()) return upload_error_;
+    to_index.swap(unindexed_);
+  }
+  if (to_index.empty()) return Status::OK();
+  Id index_id = crypto::RandomId();
+  Status st = SaveSealed(ObjectType::kIndex, "index", index_id, EncodeIndexBody(to_index));
+  std::lock_guard lock(mu_);
+  if (!st.ok()) {
+    // Keep them: a later Flush retries, and a later run adopts the packs.
+    unindexed_.insert(unindexed_.end(), to_index.begin(), to_index.end());
+    return st.WithContext("saving an index object");
+  }
+  ++stats_.index_objects_written;
+  return Status::OK();
+}
+
+Result<Bytes> Repository::OpenBlob(const Id& id, const BlobLocation& loc, ByteView sealed) {
+  auto plain = OpenEnvelope(KeyFor(keys_, loc.type), BlobKind(loc.type), id.Hex(), sealed,
+                            loc.raw_length);
+  if (!plain.ok())
+    return plain.error().WithContext("chunk " + id.Hex().substr(0, 16) + " in pack " +
+                                     index_.PackId(loc.pack).Hex().substr(0, 16));
+  return plain;
+}
+
+Result<Bytes> Repository::LoadBlob(const Id& id) {
+  auto loc = index_.Find(id);
+  if (!loc) return Status::NotFound("chunk " + id.Hex() + " is not in the index");
+  Id pack = index_.PackId(loc->pack);
+  auto sealed = backend_->Load(ObjectName{ObjectType::kPack, pack.Hex()}, loc->offset, loc->length);
+  if (!sealed.ok()) {
+    if (sealed.error().IsNotFound())
+      return Status::Corruption("pack " + pack.Hex() + " is missing");
+    return sealed.error();
+  }
+  return OpenBlob(id, *loc, *sealed);
+}
+
+StoreStats Repository::store_stats() {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+Status Repository::SaveSealed(ObjectType type, std::string_view kind, const Id& id,
+                              ByteView body) {
+  Bytes sealed;
+  SealEnvelope(keys_.meta_key, kind, id.Hex(), compress::Algorithm::kZstd, 3, body, sealed);
+  return backend_->Save(ObjectName{type, id.Hex()}, sealed);
+}
+
+Result<Bytes> Repository::LoadSealed(ObjectType type, std::string_view kind, const Id& id) {
+  CAIRN_ASSIGN_OR_RETURN(Bytes sealed, backend_->Load(ObjectName{type, id.Hex()}, 0, 0));
+  return OpenEnvelope(keys_.meta_key, kind, id.Hex(), sealed);
+}
+
+Result<Id> Repository::SaveSegment(const VersionSegment& segment) {
+  Id id = crypto::RandomId();
+  CAIRN_RETURN_IF_ERROR(SaveSealed(ObjectType::kVersions, "versions", id, EncodeSegmentBody(segment)));
+  return id;
+}
+
+Status Repository::ListSegments(const std::function<Status(const Id&)>& fn) {
+  return backend_->List(ObjectType::kVersions, [&](const backend::ObjectInfo& info) {
+    auto id = Id::FromHex(info.name.name);
+    if (!id.ok()) return Status::OK();
+    return fn(*id);
+  });
+}
+
+Result<VersionSegment> Repository::LoadSegment(const Id& id) {
+  auto body = LoadSealed(ObjectType::kVersions, "versions", id);
+  if (!body.ok()) return body.error().WithContext("version segment " + id.Hex());
+  auto seg = DecodeSegmentBody(*body);
+  if (!seg.ok()) return seg.error().WithContext("version segment " + id.Hex());
+  return seg;
+}
+
+Result<std::vector<KeySlot>> Repository::ListKeySlots() {
+  std::vector<KeySlot> out;
+  CAIRN_RETURN_IF_ERROR(backend_->List(ObjectType::kKey, [&](const backend::ObjectInfo& info) {
+    auto id = Id::FromHex(info.name.name);
+    if (!id.ok()) return Status::OK();
+    CAIRN_ASSIGN_OR_RETURN(Bytes data, backend_->Load(info.name, 0, 0));
+    CAIRN_ASSIGN_OR_RETURN(KeySlot slot, DecodeKeySlot(*id, data));
+    out.push_back(std::move(slot));
+    return Status::OK();
+  }));
+  std::sort(out.begin(), out.end(),
+            [](const KeySlot& a, const KeySlot& b) { return a.created < b.created; });
+  return out;
+}
+
+Result<Id> Repository::AddKeySlot(std::string_view secret, const crypto::KdfParams& kdf,
+                                  std::string label) {
+  CAIRN_ASSIGN_OR_RETURN(KeySlot slot, MakeKeySlot(keys_, secret, kdf, std::move(label)));
+  CAIRN_RETURN_IF_ERROR(
+      backend_->Save(ObjectName{ObjectType::kKey, slot.slot_id.Hex()}, EncodeKeySlot(slot)));
+  return slot.slot_id;
+}
+
+Status Repository::RemoveKeySlot(const Id& slot_id) {
+  CAIRN_ASSIGN_OR_RETURN(auto slots, ListKeySlots());
+  bool found = false;
+  for (const auto& s : slots) found |= s.slot_id == slot_id;
+  if (!found) return Status::NotFound("no key slot " + slot_id.Hex());
+  if (slots.size() <= 1)
+    return Status::InvalidArgument("refusing to remove the last key: the repository would be "
+                                   "unreadable forever");
+  return backend_->Remove(ObjectName{ObjectType::kKey, slot_id.Hex()});
+}
+
+}  // namespace cairn::repo

@@ -1,0 +1,127 @@
+// Repository: an unlocked repository on a backend. Owns the master keys, the
+// config and the in-memory chunk index; stores and loads blobs through packs;
+// saves and loads index objects, version segments and key slots.
+//
+// Write ordering (docs/design.md "Write ordering"): a pack is saved before
+// the index object that lists it, and Flush() must return OK before a version
+// segment that references blobs stored earlier is saved.
+// Thread-safety: StoreBlob, LoadBlob and the index are safe from many
+// threads; the other methods are called from one thread.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "backend/backend.h"
+#include "compress/compressor.h"
+#include "repo/index.h"
+#include "repo/keys.h"
+#include "repo/repo_config.h"
+#include "repo/version_segment.h"
+
+namespace cairn::repo {
+
+struct InitOptions {
+  crypto::KdfParams kdf = crypto::DefaultKdfParams();
+  chunk::ChunkerParams chunker;  // seed is generated
+  uint64_t pack_size = 16ull << 20;
+  std::string key_label;
+};
+
+struct StoreStats {
+  uint64_t blobs_new = 0, blobs_duplicate = 0;
+  uint64_t bytes_raw_new = 0;     // plaintext bytes of new blobs
+  uint64_t bytes_stored_new = 0;  // sealed bytes of new blobs
+  uint64_t packs_written = 0, index_objects_written = 0;
+};
+
+class Repository {
+ public:
+  // Creates a new repository at an empty location. AlreadyExists when the
+  // location holds objects.
+  static Result<std::unique_ptr<Repository>> Init(std::shared_ptr<backend::Backend> be,
+                                                  std::string_view secret,
+                                                  const InitOptions& options);
+  // Opens an existing repository: NoRepository when there is no config,
+  // WrongPassword when no key slot opens with the secret, Unsupported for a
+  // newer format.
+  static Result<std::unique_ptr<Repository>> Open(std::shared_ptr<backend::Backend> be,
+                                                  std::string_view secret);
+  ~Repository();
+
+  backend::Backend& backend() { return *backend_; }
+  std::shared_ptr<backend::Backend> shared_backend() { return backend_; }
+  const RepoConfig& config() const { return config_; }
+  const MasterKeys& keys() const { return keys_; }
+  const Id& key_slot_in_use() const { return slot_in_use_; }
+  Index& index() { return index_; }
+
+  // Loads every index object. With adopt_orphan_packs, packs that no index
+  // lists (left by an interrupted backup) are read (header only) and added;
+  // the next Flush() writes an index object for them so their chunks are
+  // reused. Unreadable index objects are skipped and reported in warnings().
+  Status LoadIndex(bool adopt_orphan_packs);
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+  void SetCompression(compress::Algorithm algo, int level);
+
+  // Stores a blob unless one with this ID is already stored or pending.
+  // Returns true when it was new. Returns the first pack-upload error, once
+  // one happened (the run must stop; everything flushed before is intact).
+  Result<bool> StoreBlob(BlobType type, const Id& id, ByteView plaintext);
+  // Writes the open pack, waits for uploads in flight and saves an index
+  // object for every pack not yet indexed. On OK, every blob stored so far
+  // is durable and findable by a later Open.
+  Status Flush();
+  // Decrypts and decompresses a blob. NotFound when the index has no such
+  // blob; Corruption when the stored bytes do not authenticate.
+  Result<Bytes> LoadBlob(const Id& id);
+  // Opens one blob from bytes already loaded (restore reads packs whole).
+  Result<Bytes> OpenBlob(const Id& id, const BlobLocation& loc, ByteView sealed);
+  StoreStats store_stats();
+
+  Result<Id> SaveSegment(const VersionSegment& segment);
+  Status ListSegments(const std::function<Status(const Id&)>& fn);
+  Result<VersionSegment> LoadSegment(const Id& id);
+
+  Result<std::vector<KeySlot>> ListKeySlots();
+  Result<Id> AddKeySlot(std::string_view secret, const crypto::KdfParams& kdf, std::string label);
+  // Refuses to remove the last slot.
+  Status RemoveKeySlot(const Id& slot_id);
+
+  // Generic sealed metadata objects (locks).
+  Status SaveSealed(backend::ObjectType type, std::string_view kind, const Id& id, ByteView body);
+  Result<Bytes> LoadSealed(backend::ObjectType type, std::string_view kind, const Id& id);
+
+ private:
+  Repository(std::shared_ptr<backend::Backend> be, RepoConfig config, MasterKeys keys, Id slot);
+  struct OpenPack {
+    Bytes data;
+    std::vector<PackEntry> entries;
+  };
+  void UploadPack(OpenPack pack);
+
+  std::shared_ptr<backend::Backend> backend_;
+  RepoConfig config_;
+  MasterKeys keys_;
+  Id slot_in_use_;
+  Index index_;
+  std::vector<std::string> warnings_;
+  compress::Algorithm algo_ = compress::Algorithm::kZstd;
+  int level_ = 3;
+
+  std::mutex mu_;
+  std::condition_variable uploads_done_;
+  OpenPack current_;
+  std::unordered_set<Id, IdHash> pending_;  // in an open or uploading pack
+  std::vector<IndexedPack> unindexed_;      // saved packs without an index object
+  int uploads_in_flight_ = 0;
+  Status upload_error_;
+  StoreStats stats_;
+};
+
+}  // namespace cairn::repo

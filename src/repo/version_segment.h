@@ -1,0 +1,32 @@
+// Version segments: the objects versions/<id> that carry version records.
+// A backup run writes one or more segments (a checkpoint every few seconds or
+// megabytes, and a last one marked final). The body is CBOR (RFC 8949), see
+// docs/design.md "Version segments" for the exact keys.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "repo/version_record.h"
+
+namespace cairn::repo {
+
+struct VersionSegment {
+  Id run_id;              // the backup run that wrote it
+  uint32_t sequence = 0;  // 0, 1, 2... within the run
+  bool final = false;     // the run finished (its last segment)
+  std::string device;
+  TimeNs created = 0;
+  std::vector<std::string> roots;    // paths the run was asked to back up
+  std::vector<Id> supersedes;        // segments this one replaces (compaction)
+  std::vector<VersionRecord> records;
+  // Run statistics (present in the final segment).
+  uint64_t files_new = 0, files_changed = 0, files_unchanged = 0, bytes_read = 0,
+           bytes_stored = 0, errors = 0;
+};
+
+Bytes EncodeSegmentBody(const VersionSegment& s);
+Result<VersionSegment> DecodeSegmentBody(ByteView body);
+
+}  // namespace cairn::repo

@@ -1,0 +1,71 @@
+#include "repo/version_segment.h"
+
+#include <gtest/gtest.h>
+
+namespace cairn::repo {
+namespace {
+
+TEST(VersionSegmentTest, EveryFieldRoundTrips) {
+  VersionSegment s;
+  s.run_id.bytes[0] = 9;
+  s.sequence = 3;
+  s.final = true;
+  s.device = "desk";
+  s.created = 123456789;
+  s.roots = {"/home/u", std::string("/odd\xfe\n")};
+  s.files_new = 5;
+  s.bytes_stored = 99;
+  VersionRecord f;
+  f.path = std::string("/home/u/na\nme \xff");
+  f.device = "desk";
+  f.backup_time = 77;
+  f.type = FileType::kFile;
+  f.size = 1000;
+  f.mode = 0644;
+  f.uid = 1000;
+  f.gid = 1000;
+  f.user = "u";
+  f.group = "g";
+  f.mtime = 111;
+  f.ctime = 222;
+  f.inode = 333;
+  f.dev = 444;
+  f.sparse = true;
+  f.content_sha256.bytes[5] = 1;
+  Id c1, c2;
+  c1.bytes[0] = 1;
+  c2.bytes[1] = 2;
+  f.chunks = {c1, c2};
+  f.xattrs = {{"user.a", Bytes{1, 2, 0, 3}}};
+  VersionRecord l;
+  l.path = "/home/u/link";
+  l.device = "other-device";
+  l.backup_time = 78;
+  l.type = FileType::kSymlink;
+  l.link_target = "../x";
+  VersionRecord t;
+  t.path = "/home/u/gone";
+  t.device = "desk";
+  t.backup_time = 79;
+  t.deleted = true;
+  s.records = {f, l, t};
+  auto back = DecodeSegmentBody(EncodeSegmentBody(s));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->records, s.records);
+  EXPECT_EQ(back->roots, s.roots);
+  EXPECT_EQ(back->run_id, s.run_id);
+  EXPECT_EQ(back->sequence, 3u);
+  EXPECT_TRUE(back->final);
+  EXPECT_EQ(back->files_new, 5u);
+  EXPECT_EQ(back->bytes_stored, 99u);
+}
+
+TEST(VersionSegmentTest, MalformedIsCorruption) {
+  Bytes junk = {0xa1, 0x61, 0x76, 0x05};  // {"v": 5}
+  EXPECT_FALSE(DecodeSegmentBody(junk).ok());
+  Bytes garbage = {0xff, 0x00, 0x13};
+  EXPECT_EQ(DecodeSegmentBody(garbage).status().code(), StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace cairn::repo

@@ -1,0 +1,428 @@
+#include "restorer/restorer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "crypto/crypto.h"
+
+namespace cairn::restorer {
+
+namespace {
+
+using repo::FileType;
+using repo::VersionRecord;
+
+std::string Errno(const std::string& what) { return what + ": " + strerror(errno); }
+
+bool IsZero(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (p[i]) return false;
+  return true;
+}
+
+struct timespec ToTimespec(TimeNs t) {
+  struct timespec ts;
+  ts.tv_sec = static_cast<time_t>(t / 1000000000LL);
+  ts.tv_nsec = static_cast<long>(t % 1000000000LL);
+  if (ts.tv_nsec < 0) {
+    ts.tv_nsec += 1000000000L;
+    ts.tv_sec -= 1;
+  }
+  return ts;
+}
+
+class Restore {
+ public:
+  Restore(repo::Repository& repo, catalog::Catalog& catalog, const RestoreOptions& o)
+      : repo_(repo), catalog_(catalog), o_(o) {}
+  Result<RestoreSummary> Execute();
+
+ private:
+  Status Collect();
+  std::string Dest(const std::string& path) const { return o_.target.empty() ? path : o_.target + path; }
+  bool ParentChainSafe(const std::string& dest) const;
+  Status MakeDirs(const std::string& dest_dir);
+  void RestoreFile(const VersionRecord& rec);
+  Status WriteContent(const VersionRecord& rec, int fd, uint64_t& written);
+  void ApplyMetadata(const VersionRecord& rec, const std::string& dest, int fd);
+  void Error(std::string msg) {
+    std::lock_guard lock(mu_);
+    summary_.errors.push_back(std::move(msg));
+  }
+
+  repo::Repository& repo_;
+  catalog::Catalog& catalog_;
+  const RestoreOptions& o_;
+  std::string root_dest_;  // nothing is written outside it
+  std::vector<VersionRecord> records_;
+  RestoreSummary summary_;
+  std::mutex mu_;
+  std::atomic<uint64_t> bytes_done_{0}, files_done_{0};
+  bool is_root_ = geteuid() == 0;
+};
+
+bool Restore::ParentChainSafe(const std::string& dest) const {
+  // Every existing component strictly between root_dest_ and dest must be a
+  // real folder, not a symlink.
+  size_t pos = root_dest_.size();
+  while (true) {
+    size_t next = dest.find('/', pos + 1);
+    if (next == std::string::npos) return true;
+    std::string comp = dest.substr(0, next);
+    struct stat st;
+    if (lstat(comp.c_str(), &st) != 0) return errno == ENOENT;
+    if (!S_ISDIR(st.st_mode)) return false;
+    pos = next;
+  }
+}
+
+Status Restore::MakeDirs(const std::string& dest_dir) {
+  if (!ParentChainSafe(dest_dir + "/x"))
+    return Status::PermissionDenied("refusing to write through a symlink under " + dest_dir);
+  std::string cur;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    size_t next = dest_dir.find('/', pos + 1);
+    cur = dest_dir.substr(0, next);
+    pos = next;
+    if (cur.empty()) continue;
+    if (mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST)
+      return Status::IOError(Errno("cannot create folder " + cur));
+  }
+  return Status::OK();
+}
+
+Status Restore::Collect() {
+  if (o_.version) {
+    CAIRN_ASSIGN_OR_RETURN(auto versions, catalog_.Versions(o_.device, o_.path));
+    int n = *o_.version;
+    if (n < 1 || n > static_cast<int>(versions.size()))
+      return Status::NotFound(o_.path + " has " + std::to_string(versions.size()) +
+                              " versions; there is no version " + std::to_string(n));
+    const VersionRecord& r = versions[static_cast<size_t>(n - 1)];
+    if (r.deleted)
+      return Status::NotFound("version " + std::to_string(n) + " of " + o_.path +
+                              " records its deletion; pick another version");
+    records_.push_back(r);
+    return Status::OK();
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto top, catalog_.Lookup(o_.device, o_.path, o_.at));
+  if (!top)
+    return Status::NotFound("nothing backed up at " + o_.path +
+                            (o_.at == catalog::kLatest ? std::string()
+                                                       : " at " + FormatLocal(o_.at)) +
+                            " for device " + o_.device + " (see `cairn ls`, or --device)");
+  records_.push_back(*top);
+  if (top->type == FileType::kDir) {
+    CAIRN_RETURN_IF_ERROR(catalog_.ListTree(o_.device, o_.path, o_.at, true,
+                                            [&](const VersionRecord& r) {
+                                              if (r.path != o_.path) records_.push_back(r);
+                                              return Status::OK();
+                                            }));
+  }
+  return Status::OK();
+}
+
+Status Restore::WriteContent(const VersionRecord& rec, int fd, uint64_t& written) {
+  crypto::Sha256 sha;
+  uint64_t offset = 0;
+  for (const Id& id : rec.chunks) {
+    CAIRN_ASSIGN_OR_RETURN(Bytes data, repo_.LoadBlob(id));
+    sha.Update(data);
+    size_t pos = 0;
+    while (pos < data.size()) {
+      size_t n = std::min<size_t>(data.size() - pos, 64 * 1024);
+      if (rec.sparse && IsZero(data.data() + pos, n)) {  // leave a hole
+        pos += n;
+        continue;
+      }
+      ssize_t w = pwrite(fd, data.data() + pos, n, static_cast<off_t>(offset + pos));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        if (errno == ENOSPC) return Status::NoSpace(Errno("disk full restoring " + rec.path));
+        return Status::IOError(Errno("cannot write " + rec.path));
+      }
+      pos += static_cast<size_t>(w);
+    }
+    offset += data.size();
+    bytes_done_ += data.size();
+  }
+  if (ftruncate(fd, static_cast<off_t>(offset)) != 0)
+    return Status::IOError(Errno("cannot size " + rec.path));
+  written = offset;
+  if (offset != rec.size || sha.Final() != rec.content_sha256)
+    return Status::Corruption("restored content of " + rec.path +
+                              " does not match its recorded SHA-256; the file was not restored");
+  return Status::OK();
+}
+
+void Restore::ApplyMetadata(const VersionRecord& rec, const std::string& dest, int fd) {
+  for (const auto& x : rec.xattrs) {
+    if (fd >= 0)
+      fsetxattr(fd, x.name.c_str(), x.value.data(), x.value.size(), 0);
+    else
+      lsetxattr(dest.c_str(), x.name.c_str(), x.value.data(), x.value.size(), 0);
+  }
+  if (is_root_) {
+    if (fd >= 0) {
+      if (fchown(fd, rec.uid, rec.gid) != 0) {}
+    } else if (lchown(dest.c_str(), rec.uid, rec.gid) != 0) {
+    }
+  }
+  struct timespec times[2] = {ToTimespec(rec.mtime), ToTimespec(rec.mtime)};
+  if (rec.type != FileType::kSymlink) {
+    if (fd >= 0) {
+      fchmod(fd, rec.mode);
+      futimens(fd, times);
+    } else {
+      chmod(dest.c_str(), rec.mode);
+      utimensat(AT_FDCWD, dest.c_str(), times, AT_SYMLINK_NOFOLLOW);
+    }
+  } else {
+    utimensat(AT_FDCWD, dest.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  }
+}
+
+void Restore::RestoreFile(const VersionRecord& rec) {
+  std::string dest = Dest(rec.path);
+  if (!ParentChainSafe(dest)) {
+    Error("refusing to restore " + rec.path + ": a symlink in its parent folders");
+    return;
+  }
+  size_t slash = dest.find_last_of('/');
+  Status st = MakeDirs(dest.substr(0, slash));
+  if (!st.ok()) {
+    Error(st.message());
+    return;
+  }
+  struct stat existing;
+  bool exists = lstat(dest.c_str(), &existing) == 0;
+  if (exists && !o_.overwrite) {
+    std::lock_guard lock(mu_);
+    summary_.skipped_existing.push_back(dest);
+    return;
+  }
+  std::string write_path = dest;
+  if (exists) {
+    write_path = dest.substr(0, slash + 1) + ".cairn-restore-" + crypto::RandomId().Hex().substr(0, 12);
+  }
+  int fd = open(write_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    Error(Errno("cannot create " + dest));
+    return;
+  }
+  if (rec.size > 0 && !rec.sparse) posix_fallocate(fd, 0, static_cast<off_t>(rec.size));
+  uint64_t written = 0;
+  st = WriteContent(rec, fd, written);
+  if (st.ok()) {
+    ApplyMetadata(rec, dest, fd);
+    if (exists && fsync(fd) != 0) st = Status::IOError(Errno("cannot sync " + dest));
+  }
+  close(fd);
+  if (st.ok() && exists && rename(write_path.c_str(), dest.c_str()) != 0)
+    st = Status::IOError(Errno("cannot replace " + dest));
+  if (!st.ok()) {
+    unlink(write_path.c_str());
+    Error(st.message());
+    return;
+  }
+  std::lock_guard lock(mu_);
+  ++summary_.files;
+  summary_.bytes += written;
+}
+
+Result<RestoreSummary> Restore::Execute() {
+  auto t0 = std::chrono::steady_clock::now();
+  if (!IsNormalAbsolutePath(o_.path))
+    return Status::InvalidArgument("restore needs an absolute path without . or ..: " + o_.path);
+  if (!o_.target.empty() && (o_.target[0] != '/' || !IsNormalAbsolutePath(o_.target == "/" ? "/x" : o_.target)))
+    return Status::InvalidArgument("--to needs an absolute folder path: " + o_.target);
+  CAIRN_RETURN_IF_ERROR(Collect());
+  // The restore root: the requested path (in place) or its image under --to.
+  std::string base = o_.path;
+  root_dest_ = o_.target.empty() ? base.substr(0, std::max<size_t>(1, base.find_last_of('/')))
+                                 : (o_.target == "/" ? std::string() : o_.target);
+  if (root_dest_ == "/") root_dest_.clear();
+  std::vector<const VersionRecord*> dirs, files, hardlinks, symlinks, others;
+  for (const VersionRecord& r : records_) {
+    bool inside = r.path == o_.path || (r.path.size() > o_.path.size() &&
+                                        r.path.compare(0, o_.path.size(), o_.path) == 0 &&
+                                        (o_.path == "/" || r.path[o_.path.size()] == '/'));
+    if (!IsNormalAbsolutePath(r.path) || !inside) {
+      Error("refusing to restore unsafe path from the repository: " + r.path);
+      continue;
+    }
+    switch (r.type) {
+      case FileType::kDir: dirs.push_back(&r); break;
+      case FileType::kFile: files.push_back(&r); break;
+      case FileType::kHardlink: hardlinks.push_back(&r); break;
+      case FileType::kSymlink: symlinks.push_back(&r); break;
+      default: others.push_back(&r); break;
+    }
+  }
+  if (!o_.target.empty()) {
+    if (mkdir(o_.target.c_str(), 0700) != 0 && errno != EEXIST)
+      return Status::IOError(Errno("cannot create " + o_.target));
+  }
+  for (const VersionRecord* d : dirs) {
+    std::string dest = Dest(d->path);
+    Status st = MakeDirs(dest);
+    if (!st.ok()) Error(st.message());
+    else ++summary_.dirs;
+  }
+  // Files, in parallel: biggest first so the tail is short.
+  std::sort(files.begin(), files.end(),
+            [](const VersionRecord* a, const VersionRecord* b) { return a->size > b->size; });
+  RestoreProgress prog;
+  for (auto* f : files) prog.bytes_total += f->size;
+  prog.files_total = files.size();
+  std::atomic<size_t> next{0};
+  unsigned n = o_.threads ? o_.threads : std::max(2u, std::thread::hardware_concurrency());
+  {
+    std::vector<std::jthread> workers;
+    for (unsigned i = 0; i < n; ++i)
+      workers.emplace_back([&] {
+        while (true) {
+          size_t k = next++;
+          if (k >= files.size()) return;
+          RestoreFile(*files[k]);
+          ++files_done_;
+        }
+      });
+    if (o_.progress) {
+      std::jthread reporter([&](std::stop_token st) {
+        while (!st.stop_requested()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(250));
+          RestoreProgress p = prog;
+          p.files_done = files_done_;
+          p.bytes_done = bytes_done_;
+          o_.progress(p);
+        }
+      });
+      for (auto& w : workers) w.join();
+    }
+  }
+  // Hard links: to the restored target when it is part of this restore,
+  // otherwise the content of the target's version is restored as a copy.
+  std::unordered_map<std::string, const VersionRecord*> restored_files;
+  for (auto* f : files) restored_files[f->path] = f;
+  for (const VersionRecord* h : hardlinks) {
+    std::string dest = Dest(h->path);
+    if (!ParentChainSafe(dest)) {
+      Error("refusing to restore " + h->path + ": a symlink in its parent folders");
+      continue;
+    }
+    auto it = restored_files.find(h->link_target);
+    struct stat st;
+    if (lstat(dest.c_str(), &st) == 0) {
+      if (!o_.overwrite) {
+        summary_.skipped_existing.push_back(dest);
+        continue;
+      }
+      unlink(dest.c_str());
+    }
+    if (it != restored_files.end() && link(Dest(h->link_target).c_str(), dest.c_str()) == 0) {
+      ++summary_.links;
+      continue;
+    }
+    auto target = catalog_.Lookup(o_.device, h->link_target, o_.at);
+    if (target.ok() && *target && (*target)->type == FileType::kFile) {
+      VersionRecord copy = **target;
+      copy.path = h->path;
+      RestoreFile(copy);
+    } else {
+      Error("hard link " + h->path + ": its target " + h->link_target + " is not in the backup");
+    }
+  }
+  for (const VersionRecord* s : symlinks) {
+    std::string dest = Dest(s->path);
+    if (!ParentChainSafe(dest) || !MakeDirs(dest.substr(0, dest.find_last_of('/'))).ok()) {
+      Error("refusing to restore " + s->path + ": a symlink in its parent folders");
+      continue;
+    }
+    struct stat st;
+    if (lstat(dest.c_str(), &st) == 0) {
+      if (!o_.overwrite) {
+        summary_.skipped_existing.push_back(dest);
+        continue;
+      }
+      unlink(dest.c_str());
+    }
+    if (symlink(s->link_target.c_str(), dest.c_str()) != 0) {
+      Error(Errno("cannot create symlink " + dest));
+      continue;
+    }
+    ApplyMetadata(*s, dest, -1);
+    ++summary_.links;
+  }
+  for (const VersionRecord* o : others) {
+    std::string dest = Dest(o->path);
+    if (!ParentChainSafe(dest)) continue;
+    struct stat st;
+    if (lstat(dest.c_str(), &st) == 0) continue;
+    int rc = -1;
+    if (o->type == FileType::kFifo) rc = mkfifo(dest.c_str(), o->mode);
+    else if (o->type == FileType::kCharDevice && is_root_) rc = mknod(dest.c_str(), S_IFCHR | o->mode, o->rdev);
+    else if (o->type == FileType::kBlockDevice && is_root_) rc = mknod(dest.c_str(), S_IFBLK | o->mode, o->rdev);
+    else continue;  // sockets are recreated by their programs; devices need root
+    if (rc == 0) {
+      ApplyMetadata(*o, dest, -1);
+      ++summary_.others;
+    }
+  }
+  // Folder metadata last, deepest first, so restoring children does not
+  // disturb their mtimes.
+  std::sort(dirs.begin(), dirs.end(),
+            [](const VersionRecord* a, const VersionRecord* b) { return a->path > b->path; });
+  for (const VersionRecord* d : dirs) {
+    std::string dest = Dest(d->path);
+    if (ParentChainSafe(dest)) ApplyMetadata(*d, dest, -1);
+  }
+  // A fresh restore is written directly; one sync makes it durable.
+  if (!o_.target.empty()) {
+    int fd = open(o_.target.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+      syncfs(fd);
+      close(fd);
+    }
+  } else {
+    sync();
+  }
+  summary_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return summary_;
+}
+
+}  // namespace
+
+bool IsNormalAbsolutePath(std::string_view path) {
+  if (path.empty() || path[0] != '/') return false;
+  if (path == "/") return true;
+  if (path.find('\0') != std::string_view::npos) return false;
+  size_t pos = 1;
+  while (pos <= path.size()) {
+    size_t next = path.find('/', pos);
+    if (next == std::string_view::npos) next = path.size();
+    std::string_view comp = path.substr(pos, next - pos);
+    if (comp.empty() || comp == "." || comp == "..") return false;
+    pos = next + 1;
+  }
+  return true;
+}
+
+Result<RestoreSummary> RunRestore(repo::Repository& repo, catalog::Catalog& catalog,
+                                  const RestoreOptions& options) {
+  Restore r(repo, catalog, options);
+  return r.Execute();
+}
+
+}  // namespace cairn::restorer

@@ -1,0 +1,56 @@
+// The restorer: writes a file or a folder as it was at a time (or one given
+// version of a file) to its original place or under a target folder.
+//
+// Safety: every record's path must be absolute and normal (no "." or ".."
+// components, no empty ones) and lie at or under the requested path;
+// destinations are computed lexically and checked to stay under the target
+// root; symlinks are created last and no file is written through a symlink
+// in its parent chain (below the target root), so a crafted repository
+// cannot make a restore write outside its target.
+// Integrity: each restored file's SHA-256 is compared with the recorded one;
+// a mismatch is an error and the file is removed.
+// Order: folders, files (in parallel), hard links, symlinks and special
+// files, then folder metadata deepest first (so mtimes stick).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "repo/repository.h"
+
+namespace cairn::restorer {
+
+struct RestoreProgress {
+  uint64_t files_total = 0, files_done = 0, bytes_total = 0, bytes_done = 0;
+};
+
+struct RestoreOptions {
+  std::string path;    // absolute path of the file or folder to restore
+  std::string device;  // whose versions
+  TimeNs at = catalog::kLatest;
+  std::optional<int> version;  // 1-based, a single file
+  std::string target;          // "" = in place; else re-rooted under this folder
+  bool overwrite = false;
+  unsigned threads = 0;
+  std::function<void(const RestoreProgress&)> progress;
+};
+
+struct RestoreSummary {
+  uint64_t files = 0, dirs = 0, links = 0, others = 0, bytes = 0;
+  std::vector<std::string> errors;          // files not restored (partial)
+  std::vector<std::string> skipped_existing;  // existed, no --overwrite
+  double seconds = 0;
+};
+
+// NotFound when the path has no version at that time (or no such version).
+Result<RestoreSummary> RunRestore(repo::Repository& repo, catalog::Catalog& catalog,
+                                  const RestoreOptions& options);
+
+// Lexical checks, exposed for tests: true when `path` is absolute, has no
+// empty, "." or ".." components and no NUL.
+bool IsNormalAbsolutePath(std::string_view path);
+
+}  // namespace cairn::restorer
