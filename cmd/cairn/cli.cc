@@ -1,6 +1,7 @@
 #include "cmd/cairn/cli.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 

@@ -259,9 +259,34 @@ TEST_F(CatalogTest, VersionsOrderedByTimeThenIngestion) {
   EXPECT_EQ((*all)[1].device, "other");
   EXPECT_EQ((*all)[1].size, 99u);
 
-  // The tie at t=20 resolves to the later ingested version.
+  // The tie at t=20 resolves to the later ingested version, in every query.
   EXPECT_EQ(SizeAt("d", "/f", 20), 22);
   EXPECT_EQ(SizeAt("d", "/f", 24), 22);
+  auto tree_size = [&](TimeNs at) {
+    int64_t size = -1;
+    EXPECT_OK(cat_->ListTree("d", "/f", at, true, [&](const VersionRecord& r) {
+      size = static_cast<int64_t>(r.size);
+      return Status::OK();
+    }));
+    return size;
+  };
+  EXPECT_EQ(tree_size(24), 22);
+  EXPECT_EQ(tree_size(kLatest), 3);
+
+  // A tie on the latest time: the later ingested one is the latest.
+  ASSERT_OK(cat_->AddSegment(MakeId(5), {Rec("d", "/t", 50, 1), Rec("d", "/t", 50, 2)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(6), {Rec("d", "/t", 50, 3)}));
+  EXPECT_EQ(SizeAt("d", "/t", kLatest), 3);
+  auto skip = cat_->LatestForSkip("d", "/t");
+  ASSERT_OK(skip);
+  ASSERT_TRUE(skip->has_value());
+  EXPECT_EQ((*skip)->size, 3u);
+  int64_t listed = -1;
+  ASSERT_OK(cat_->ListTree("d", "/", kLatest, false, [&](const VersionRecord& r) {
+    if (r.path == "/t") listed = static_cast<int64_t>(r.size);
+    return Status::OK();
+  }));
+  EXPECT_EQ(listed, 3);
 }
 
 TEST_F(CatalogTest, LookupAtTimesAndTombstones) {

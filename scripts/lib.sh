@@ -1,0 +1,37 @@
+# Shared by scripts/run and scripts/test: install what is missing, configure, build.
+# Quick when nothing changed: a dpkg query, a no-op ninja.
+set -euo pipefail
+
+CAIRN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CAIRN_BUILD="${CAIRN_BUILD_DIR:-$CAIRN_ROOT/build}"
+
+CAIRN_PACKAGES=(
+  build-essential cmake ninja-build pkg-config ccache clang-format
+  libsodium-dev libssl-dev libzstd-dev zlib1g-dev libsqlite3-dev
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  attr acl
+)
+
+cairn_install_deps() {
+  local missing=()
+  for p in "${CAIRN_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}" >&2
+    local sudo=""
+    if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+cairn_build() {
+  if [[ ! -f "$CAIRN_BUILD/build.ninja" ]]; then
+    cmake -S "$CAIRN_ROOT" -B "$CAIRN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  fi
+  ninja -C "$CAIRN_BUILD" -j"$(nproc)" --quiet "$@"
+}
