@@ -7,7 +7,7 @@ namespace cairn::cli {
 // Creates the repository at ctx.Location(); shared by `init` and `backup --init`.
 Status CreateRepository(Context& ctx, const std::string& label) {
   CAIRN_ASSIGN_OR_RETURN(auto be, backend::OpenBackend(ctx.Location()));
-  CAIRN_RETURN_IF_ERROR(be->Create());
+  // Checked before anything is created, so a refused init leaves no trace.
   CAIRN_ASSIGN_OR_RETURN(bool has, be->HasAnyObject());
   if (has)
     return Status::AlreadyExists(ctx.Location() +

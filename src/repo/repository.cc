@@ -29,12 +29,12 @@ Result<std::unique_ptr<Repository>> Repository::Init(std::shared_ptr<backend::Ba
                                                      std::string_view secret,
                                                      const InitOptions& options) {
   crypto::Init();
-  CAIRN_RETURN_IF_ERROR(be->Create());
   CAIRN_ASSIGN_OR_RETURN(bool has_objects, be->HasAnyObject());
   if (has_objects)
     return Status::AlreadyExists(be->Location() +
                                  " already holds data; choose an empty location for a new "
                                  "repository");
+  CAIRN_RETURN_IF_ERROR(be->Create());
   RepoConfig config;
   config.repo_id = crypto::RandomId();
   config.created = NowNs();

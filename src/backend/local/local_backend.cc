@@ -339,6 +339,21 @@ Result<bool> LocalBackend::HasAnyObject() {
     return PosixError(errno, "stat", root_);
   }
   if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument(root_ + " is not a directory");
+  // Anything that is not part of a repository's layout is someone's data:
+  // a repository must not be created over it.
+  if (DIR* d = opendir(root_.c_str())) {
+    bool foreign = false;
+    while (struct dirent* e = readdir(d)) {
+      std::string_view n = e->d_name;
+      if (n == "." || n == ".." || n == "config" || n == "keys" || n == "data" || n == "index" ||
+          n == "versions" || n == "locks" || n == ".replace.lock")
+        continue;
+      foreign = true;
+      break;
+    }
+    closedir(d);
+    if (foreign) return true;
+  }
   for (ObjectType t : kAllTypes) {
     bool found = false;
     Status s = List(t, [&found](const ObjectInfo&) {

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Deterministic mutation that looks like real work: about 1% of the files are
+edited (bytes inserted in the middle, appended, or rewritten), a few are added
+and a few deleted. Usage: mutate.py TREE [SEED]. Prints what it did."""
+import os
+import random
+import sys
+
+
+def main():
+    root = sys.argv[1]
+    rng = random.Random(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
+    files = []
+    for d, dirs, names in os.walk(root):
+        dirs.sort()
+        for n in sorted(names):
+            p = os.path.join(d, n)
+            if os.path.isfile(p) and not os.path.islink(p):
+                files.append(p)
+    k = max(1, len(files) // 100)
+    chosen = rng.sample(files, k + 20)
+    edited, deleted, added = chosen[:k], chosen[k:k + 10], 0
+    for i, p in enumerate(edited):
+        with open(p, "rb") as f:
+            data = f.read()
+        kind = i % 3
+        blob = ("/* cairn bench edit %d */\n" % i).encode() * (1 + i % 5)
+        if kind == 0:  # insert in the middle
+            mid = len(data) // 2
+            data = data[:mid] + blob + data[mid:]
+        elif kind == 1:  # append
+            data = data + blob
+        else:  # rewrite a region in place
+            pos = len(data) // 3
+            data = data[:pos] + blob + data[pos + len(blob):]
+        with open(p, "wb") as f:
+            f.write(data)
+    for p in deleted:
+        os.remove(p)
+    for i, p in enumerate(chosen[k + 10:k + 20]):
+        with open(p + ".added-%d" % i, "wb") as f:
+            f.write(rng.randbytes(1000 + 5000 * i))
+        added += 1
+    print("edited %d, deleted %d, added %d of %d files" % (len(edited), len(deleted), added, len(files)))
+
+
+if __name__ == "__main__":
+    main()
