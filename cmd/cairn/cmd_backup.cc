@@ -1,5 +1,6 @@
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdio>
 
 #include "archiver/archiver.h"
@@ -65,12 +66,21 @@ int RunBackup(Context& ctx, const BackupOptions& o) {
   if (const char* ci = std::getenv("CAIRN_CHECKPOINT_SECONDS"))
     bo.checkpoint_interval = std::chrono::milliseconds(static_cast<int64_t>(std::atof(ci) * 1000));
   if (ctx.ShowProgress()) {
-    bo.progress = [](const archiver::Progress& p) {
+    auto start = std::chrono::steady_clock::now();
+    bo.progress = [start](const archiver::Progress& p) {
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      double rate = secs > 0 ? p.bytes_done / secs : 0;
+      std::string eta;
+      if (!p.walking && rate > 0 && p.bytes_seen > p.bytes_done) {
+        int left = static_cast<int>((p.bytes_seen - p.bytes_done) / rate);
+        eta = ", ETA " + std::to_string(left / 60) + "m" + std::to_string(left % 60) + "s";
+      }
       char buf[256];
-      snprintf(buf, sizeof(buf), "%s%llu files (%llu unchanged), %s of %s read, %s stored",
+      snprintf(buf, sizeof(buf), "%s%llu files (%llu unchanged), %s of %s read, %s/s%s",
                p.walking ? "scanning: " : "", static_cast<unsigned long long>(p.files_done),
                static_cast<unsigned long long>(p.files_unchanged), HumanBytes(p.bytes_done).c_str(),
-               HumanBytes(p.bytes_seen).c_str(), HumanBytes(p.bytes_stored).c_str());
+               HumanBytes(p.bytes_seen).c_str(), HumanBytes(static_cast<uint64_t>(rate)).c_str(),
+               eta.c_str());
       ProgressLine(buf);
     };
   }

@@ -1,3 +1,4 @@
+#include <chrono>
 #include <cstdio>
 
 #include "cmd/cairn/commands.h"
@@ -22,12 +23,21 @@ int RunRestore(Context& ctx, const RestoreOptions& o) {
   ro.overwrite = o.overwrite;
   ro.threads = ctx.settings().threads;
   if (ctx.ShowProgress()) {
-    ro.progress = [](const restorer::RestoreProgress& p) {
+    auto start = std::chrono::steady_clock::now();
+    ro.progress = [start](const restorer::RestoreProgress& p) {
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      double rate = secs > 0 ? p.bytes_done / secs : 0;
+      std::string eta;
+      if (rate > 0 && p.bytes_total > p.bytes_done) {
+        int left = static_cast<int>((p.bytes_total - p.bytes_done) / rate);
+        eta = ", ETA " + std::to_string(left / 60) + "m" + std::to_string(left % 60) + "s";
+      }
       char buf[200];
-      snprintf(buf, sizeof(buf), "restoring: %llu/%llu files, %s of %s",
+      snprintf(buf, sizeof(buf), "restoring: %llu/%llu files, %s of %s, %s/s%s",
                static_cast<unsigned long long>(p.files_done),
                static_cast<unsigned long long>(p.files_total), HumanBytes(p.bytes_done).c_str(),
-               HumanBytes(p.bytes_total).c_str());
+               HumanBytes(p.bytes_total).c_str(), HumanBytes(static_cast<uint64_t>(rate)).c_str(),
+               eta.c_str());
       ProgressLine(buf);
     };
   }

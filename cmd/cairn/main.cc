@@ -1,6 +1,8 @@
 // cairn: the command-line interface. Exit codes are listed in docs/cli.md.
 #include <CLI/CLI.hpp>
 
+#include <malloc.h>
+
 #include <iostream>
 
 #include "cmd/cairn/commands.h"
@@ -12,10 +14,15 @@
 
 int main(int argc, char** argv) {
   using namespace cairn::cli;
+  // Pack and read buffers are megabytes each: keep them out of the heap so
+  // freeing them returns memory (glibc would otherwise raise its mmap
+  // threshold and keep freed buffers as resident heap).
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   cairn::crypto::Init();
   CLI::App app{"cairn: encrypted, deduplicated, versioned backups of your files"};
   app.set_version_flag("--version", std::string("cairn ") + CAIRN_VERSION);
   app.require_subcommand(1);
+  app.fallthrough();  // global options are accepted after the subcommand too
   GlobalOptions g;
   app.add_option("-r,--repo", g.repo,
                  "repository location (a folder); default $CAIRN_REPOSITORY or "

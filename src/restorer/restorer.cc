@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -271,8 +272,9 @@ Result<RestoreSummary> Restore::Execute() {
     }
   }
   if (!o_.target.empty()) {
-    if (mkdir(o_.target.c_str(), 0700) != 0 && errno != EEXIST)
-      return Status::IOError(Errno("cannot create " + o_.target));
+    std::error_code ec;
+    std::filesystem::create_directories(o_.target, ec);
+    if (ec) return Status::IOError("cannot create " + o_.target + ": " + ec.message());
   }
   for (const VersionRecord* d : dirs) {
     std::string dest = Dest(d->path);
