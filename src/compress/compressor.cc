@@ -18,6 +18,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <vector>
+
 #include <algorithm>
 #include <climits>
 #include <memory>
@@ -250,12 +252,28 @@ Status ValidateLevel(Algorithm a, int level) {
   return Status::OK();
 }
 
+namespace {
+// Inputs at least this large are sampled before being compressed whole.
+constexpr size_t kSampleThreshold = 256 * 1024;
+constexpr size_t kSampleSize = 64 * 1024;
+}  // namespace
+
 Algorithm CompressAppend(Algorithm algo, int level, ByteView in, Bytes& out) {
   const size_t old = out.size();
   switch (algo) {
     case Algorithm::kZstd: {
       ZSTD_CCtx* cctx = ThreadCCtx();
       if (cctx == nullptr) return Algorithm::kNone;
+      if (in.size() >= kSampleThreshold) {
+        // Photos, videos, archives: a quick look at a sample from the middle
+        // at the fastest level saves compressing a whole chunk for nothing.
+        thread_local std::vector<uint8_t> sample_out(ZSTD_compressBound(kSampleSize));
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 1);
+        const uint8_t* mid = in.data() + (in.size() - kSampleSize) / 2;
+        const size_t n =
+            ZSTD_compress2(cctx, sample_out.data(), sample_out.size(), mid, kSampleSize);
+        if (ZSTD_isError(n) || !WorthIt(kSampleSize, n)) return Algorithm::kNone;
+      }
       level = std::clamp(level, kZstdMinLevel, kZstdMaxLevel);
       if (ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level))) {
         return Algorithm::kNone;

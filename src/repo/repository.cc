@@ -21,8 +21,39 @@ Repository::Repository(std::shared_ptr<backend::Backend> be, RepoConfig config, 
       slot_in_use_(slot) {}
 
 Repository::~Repository() {
+  {
+    std::unique_lock lock(mu_);
+    uploads_done_.wait(lock, [&] { return uploads_in_flight_ == 0; });
+  }
+  for (auto& t : uploaders_) t.request_stop();
+  upload_cv_.notify_all();
+  uploaders_.clear();  // joins
+}
+
+void Repository::EnqueueUpload(OpenPack pack) {
   std::unique_lock lock(mu_);
-  uploads_done_.wait(lock, [&] { return uploads_in_flight_ == 0; });
+  if (uploaders_.empty()) {
+    // Two uploaders: one pack is written (and fsynced) while the next fills.
+    for (int i = 0; i < 2; ++i)
+      uploaders_.emplace_back([this](std::stop_token st) { UploaderLoop(st); });
+  }
+  upload_cv_.wait(lock, [&] { return upload_queue_.size() < kMaxQueuedPacks; });
+  upload_queue_.push_back(std::move(pack));
+  upload_cv_.notify_all();
+}
+
+void Repository::UploaderLoop(std::stop_token stop) {
+  while (true) {
+    OpenPack pack;
+    {
+      std::unique_lock lock(mu_);
+      if (!upload_cv_.wait(lock, stop, [&] { return !upload_queue_.empty(); })) return;
+      pack = std::move(upload_queue_.front());
+      upload_queue_.pop_front();
+      upload_cv_.notify_all();
+    }
+    UploadPack(std::move(pack));
+  }
 }
 
 Result<std::unique_ptr<Repository>> Repository::Init(std::shared_ptr<backend::Backend> be,
@@ -194,7 +225,7 @@ Result<bool> Repository::StoreBlob(BlobType type, const Id& id, ByteView plainte
     }
   }
   if (sealed.capacity() > (16u << 20)) Bytes().swap(sealed);
-  if (have_ready) UploadPack(std::move(ready));
+  if (have_ready) EnqueueUpload(std::move(ready));
   return true;
 }
 

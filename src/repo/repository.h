@@ -10,6 +10,8 @@
 #pragma once
 
 #include <condition_variable>
+#include <deque>
+#include <thread>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -104,6 +106,12 @@ class Repository {
     std::vector<PackEntry> entries;
   };
   void UploadPack(OpenPack pack);
+  // Hands a full pack to the uploader threads; waits while kMaxQueuedPacks
+  // are already queued (bounded memory). REQUIRES: uploads_in_flight_ was
+  // incremented for it.
+  void EnqueueUpload(OpenPack pack);
+  void UploaderLoop(std::stop_token stop);
+  static constexpr size_t kMaxQueuedPacks = 2;
 
   std::shared_ptr<backend::Backend> backend_;
   RepoConfig config_;
@@ -119,7 +127,10 @@ class Repository {
   OpenPack current_;
   std::unordered_set<Id, IdHash> pending_;  // in an open or uploading pack
   std::vector<IndexedPack> unindexed_;      // saved packs without an index object
-  int uploads_in_flight_ = 0;
+  int uploads_in_flight_ = 0;  // queued + being uploaded
+  std::deque<OpenPack> upload_queue_;
+  std::condition_variable_any upload_cv_;  // queue changed
+  std::vector<std::jthread> uploaders_;    // started on the first full pack
   Status upload_error_;
   StoreStats stats_;
 };
