@@ -230,7 +230,8 @@ Status Run::Visit(const std::string& path, const struct stat& st,
   }
   if (prev && Unchanged(rec, *prev)) {
     ++files_unchanged_;
-    ++summary_.files_unchanged;
+    // Counted like files_new and files_changed: regular files only.
+    if (rec.type == FileType::kFile) ++summary_.files_unchanged;
     if (rec.type == FileType::kDir) return WalkDir(path);
     return Status::OK();
   }

@@ -13,8 +13,10 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "crypto/crypto.h"
+#include "restorer/pack_cache.h"
 
 namespace cairn::restorer {
 
@@ -45,14 +47,23 @@ struct timespec ToTimespec(TimeNs t) {
 class Restore {
  public:
   Restore(repo::Repository& repo, catalog::Catalog& catalog, const RestoreOptions& o)
-      : repo_(repo), catalog_(catalog), o_(o) {}
+      : repo_(repo), catalog_(catalog), o_(o), cache_(repo, 6, 64ull << 20) {}
   Result<RestoreSummary> Execute();
 
  private:
   Status Collect();
   std::string Dest(const std::string& path) const { return o_.target.empty() ? path : o_.target + path; }
-  bool ParentChainSafe(const std::string& dest) const;
+  bool ParentChainSafe(const std::string& dest);
   Status MakeDirs(const std::string& dest_dir);
+  // Folders this restore created or checked (real folders, no symlink in
+  // their chain below the root). Symlinks are only created after every file
+  // is written, so a folder once checked stays safe for the file phase.
+  bool IsVerifiedDir(const std::string& dir) {
+    std::lock_guard lock(dirs_mu_);
+    return verified_dirs_.count(dir) > 0;
+  }
+  std::mutex dirs_mu_;
+  std::unordered_set<std::string> verified_dirs_;
   void RestoreFile(const VersionRecord& rec);
   Status WriteContent(const VersionRecord& rec, int fd, uint64_t& written);
   void ApplyMetadata(const VersionRecord& rec, const std::string& dest, int fd);
@@ -64,6 +75,7 @@ class Restore {
   repo::Repository& repo_;
   catalog::Catalog& catalog_;
   const RestoreOptions& o_;
+  PackCache cache_;
   std::string root_dest_;  // nothing is written outside it
   std::vector<VersionRecord> records_;
   RestoreSummary summary_;
@@ -72,7 +84,10 @@ class Restore {
   bool is_root_ = geteuid() == 0;
 };
 
-bool Restore::ParentChainSafe(const std::string& dest) const {
+bool Restore::ParentChainSafe(const std::string& dest) {
+  if (size_t slash = dest.find_last_of('/'); slash != std::string::npos && slash > 0 &&
+                                             IsVerifiedDir(dest.substr(0, slash)))
+    return true;
   // Every existing component strictly between root_dest_ and dest must be a
   // real folder, not a symlink.
   size_t pos = root_dest_.size();
@@ -88,18 +103,22 @@ bool Restore::ParentChainSafe(const std::string& dest) const {
 }
 
 Status Restore::MakeDirs(const std::string& dest_dir) {
-  if (!ParentChainSafe(dest_dir + "/x"))
-    return Status::PermissionDenied("refusing to write through a symlink under " + dest_dir);
-  std::string cur;
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    size_t next = dest_dir.find('/', pos + 1);
-    cur = dest_dir.substr(0, next);
-    pos = next;
-    if (cur.empty()) continue;
-    if (mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST)
-      return Status::IOError(Errno("cannot create folder " + cur));
-  }
+  // Inductive: the parent chain is made and verified first, so each call
+  // costs one mkdir and one lstat for a folder not seen before, none after.
+  if (dest_dir.empty() || dest_dir == "/" || IsVerifiedDir(dest_dir)) return Status::OK();
+  size_t slash = dest_dir.find_last_of('/');
+  if (slash != std::string::npos && slash > 0)
+    CAIRN_RETURN_IF_ERROR(MakeDirs(dest_dir.substr(0, slash)));
+  bool below_root = dest_dir.size() > root_dest_.size();
+  if (mkdir(dest_dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return Status::IOError(Errno("cannot create folder " + dest_dir));
+  struct stat st;
+  if (lstat(dest_dir.c_str(), &st) != 0) return Status::IOError(Errno("cannot stat " + dest_dir));
+  if (below_root && !S_ISDIR(st.st_mode))
+    return Status::PermissionDenied("refusing to write through " + dest_dir +
+                                    ": it is not a folder (a symlink or a file)");
+  std::lock_guard lock(dirs_mu_);
+  verified_dirs_.insert(dest_dir);
   return Status::OK();
 }
 
@@ -118,6 +137,16 @@ Status Restore::Collect() {
     return Status::OK();
   }
   CAIRN_ASSIGN_OR_RETURN(auto top, catalog_.Lookup(o_.device, o_.path, o_.at));
+  if (!top && o_.path == "/") {
+    // No run records "/" itself (only the roots and their parents): restoring
+    // everything is the tree below it.
+    CAIRN_RETURN_IF_ERROR(catalog_.ListTree(o_.device, "/", o_.at, true,
+                                            [&](const VersionRecord& r) {
+                                              records_.push_back(r);
+                                              return Status::OK();
+                                            }));
+    if (!records_.empty()) return Status::OK();
+  }
   if (!top)
     return Status::NotFound("nothing backed up at " + o_.path +
                             (o_.at == catalog::kLatest ? std::string()
@@ -138,7 +167,9 @@ Status Restore::WriteContent(const VersionRecord& rec, int fd, uint64_t& written
   crypto::Sha256 sha;
   uint64_t offset = 0;
   for (const Id& id : rec.chunks) {
-    CAIRN_ASSIGN_OR_RETURN(Bytes data, repo_.LoadBlob(id));
+    auto loaded = cache_.LoadBlob(id);
+    if (!loaded.ok()) return loaded.error().WithContext("cannot restore " + rec.path);
+    Bytes data = std::move(*loaded);
     sha.Update(data);
     size_t pos = 0;
     while (pos < data.size()) {
@@ -158,7 +189,8 @@ Status Restore::WriteContent(const VersionRecord& rec, int fd, uint64_t& written
     offset += data.size();
     bytes_done_ += data.size();
   }
-  if (ftruncate(fd, static_cast<off_t>(offset)) != 0)
+  // Needed for a hole at the end of a sparse file (and harmless otherwise).
+  if (rec.sparse && ftruncate(fd, static_cast<off_t>(offset)) != 0)
     return Status::IOError(Errno("cannot size " + rec.path));
   written = offset;
   if (offset != rec.size || sha.Final() != rec.content_sha256)
@@ -206,23 +238,29 @@ void Restore::RestoreFile(const VersionRecord& rec) {
     Error(st.message());
     return;
   }
-  struct stat existing;
-  bool exists = lstat(dest.c_str(), &existing) == 0;
-  if (exists && !o_.overwrite) {
-    std::lock_guard lock(mu_);
-    summary_.skipped_existing.push_back(dest);
-    return;
-  }
+  // A fresh destination is created directly (O_EXCL also tells whether
+  // something is already there, without a separate lstat).
   std::string write_path = dest;
-  if (exists) {
-    write_path = dest.substr(0, slash + 1) + ".cairn-restore-" + crypto::RandomId().Hex().substr(0, 12);
+  bool exists = false;
+  int fd = open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == EEXIST) {
+    exists = true;
+    if (!o_.overwrite) {
+      std::lock_guard lock(mu_);
+      summary_.skipped_existing.push_back(dest);
+      return;
+    }
+    write_path =
+        dest.substr(0, slash + 1) + ".cairn-restore-" + crypto::RandomId().Hex().substr(0, 12);
+    fd = open(write_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   }
-  int fd = open(write_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     Error(Errno("cannot create " + dest));
     return;
   }
-  if (rec.size > 0 && !rec.sparse) posix_fallocate(fd, 0, static_cast<off_t>(rec.size));
+  // Pre-allocating helps large files stay contiguous; for small ones it is
+  // only an extra system call.
+  if (rec.size >= (1u << 20) && !rec.sparse) posix_fallocate(fd, 0, static_cast<off_t>(rec.size));
   uint64_t written = 0;
   st = WriteContent(rec, fd, written);
   if (st.ok()) {
@@ -282,9 +320,25 @@ Result<RestoreSummary> Restore::Execute() {
     if (!st.ok()) Error(st.message());
     else ++summary_.dirs;
   }
-  // Files, in parallel: biggest first so the tail is short.
-  std::sort(files.begin(), files.end(),
-            [](const VersionRecord* a, const VersionRecord* b) { return a->size > b->size; });
+  // Files, in parallel, in the order their data lies in the packs, so that
+  // each pack is read once, sequentially (see PackCache).
+  auto data_position = [&](const VersionRecord* r) {
+    if (r->chunks.empty()) return std::pair<uint32_t, uint32_t>(0, 0);
+    auto loc = repo_.index().Find(r->chunks.front());
+    return loc ? std::pair<uint32_t, uint32_t>(loc->pack, loc->offset)
+               : std::pair<uint32_t, uint32_t>(UINT32_MAX, 0);
+  };
+  std::vector<std::pair<std::pair<uint32_t, uint32_t>, const VersionRecord*>> ordered;
+  ordered.reserve(files.size());
+  for (const VersionRecord* f : files) ordered.emplace_back(data_position(f), f);
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Id> planned;
+  for (size_t i = 0; i < ordered.size(); ++i) {
+    files[i] = ordered[i].second;
+    planned.insert(planned.end(), files[i]->chunks.begin(), files[i]->chunks.end());
+  }
+  cache_.Plan(planned);
   RestoreProgress prog;
   for (auto* f : files) prog.bytes_total += f->size;
   prog.files_total = files.size();
