@@ -69,11 +69,16 @@ std::string Prompt(const std::string& text) {
 
 int ExitCodeFor(const Status& st) {
   switch (st.code()) {
-    case StatusCode::kOk: return kExitOk;
-    case StatusCode::kNoRepository: return kExitNoRepository;
-    case StatusCode::kLocked: return kExitLocked;
-    case StatusCode::kWrongPassword: return kExitWrongPassword;
-    default: return kExitFailed;
+    case StatusCode::kOk:
+      return kExitOk;
+    case StatusCode::kNoRepository:
+      return kExitNoRepository;
+    case StatusCode::kLocked:
+      return kExitLocked;
+    case StatusCode::kWrongPassword:
+      return kExitWrongPassword;
+    default:
+      return kExitFailed;
   }
 }
 
@@ -81,7 +86,8 @@ Status Context::Init() {
   std::optional<std::string> explicit_config;
   if (!g_.config_file.empty()) explicit_config = g_.config_file;
   CAIRN_ASSIGN_OR_RETURN(settings_, config::LoadSettings(explicit_config));
-  CAIRN_RETURN_IF_ERROR(config::ApplyEnvironment(settings_, [](const char* n) { return std::getenv(n); }));
+  CAIRN_RETURN_IF_ERROR(
+      config::ApplyEnvironment(settings_, [](const char* n) { return std::getenv(n); }));
   return Status::OK();
 }
 
@@ -145,7 +151,8 @@ Result<std::string> Context::Secret(bool for_init) {
   int fd = open(generated.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IOError("cannot create the secret file " + generated);
   std::string line = secret + "\n";
-  bool ok = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && fsync(fd) == 0;
+  bool ok =
+      write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && fsync(fd) == 0;
   close(fd);
   if (!ok) return Status::IOError("cannot write the secret file " + generated);
   Warn("Generated a random secret for the new repository in " + generated +
@@ -179,7 +186,8 @@ Result<std::unique_ptr<catalog::Catalog>> Context::OpenCatalog(repo::Repository&
   bool progress = ShowProgress();
   auto stats = engine::SyncCatalog(repo, *cat, &warnings, [&](uint64_t done, uint64_t total) {
     if (progress && total > 20)
-      ProgressLine("reading version history: " + std::to_string(done) + "/" + std::to_string(total));
+      ProgressLine("reading version history: " + std::to_string(done) + "/" +
+                   std::to_string(total));
   });
   if (progress) ProgressDone();
   if (!stats.ok()) return stats.error();
@@ -193,7 +201,8 @@ Result<std::unique_ptr<repo::RepoLock>> Context::Lock(repo::Repository& repo, bo
   o.exclusive = exclusive;
   o.device = Device();
   o.operation = operation;
-  if (std::string ttl = Env("CAIRN_LOCK_TTL"); !ttl.empty()) o.ttl = std::chrono::seconds(std::stoll(ttl));
+  if (std::string ttl = Env("CAIRN_LOCK_TTL"); !ttl.empty())
+    o.ttl = std::chrono::seconds(std::stoll(ttl));
   std::string wait = Env("CAIRN_LOCK_WAIT");
   o.wait = std::chrono::seconds(wait.empty() ? (exclusive ? 60 : 10) : std::stoll(wait));
   return repo::RepoLock::Acquire(repo, o);
@@ -212,7 +221,8 @@ void Context::Warn(const std::string& line) const { std::cerr << "warning: " << 
 int Context::Fail(const Status& st) const {
   ProgressDone();
   if (g_.json) {
-    nlohmann::json j = {{"error", st.message()}, {"code", std::string(StatusCodeName(st.code()))},
+    nlohmann::json j = {{"error", st.message()},
+                        {"code", std::string(StatusCodeName(st.code()))},
                         {"exit_code", ExitCodeFor(st)}};
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
@@ -233,8 +243,10 @@ std::string HumanBytes(uint64_t n) {
     ++u;
   }
   char buf[32];
-  if (u == 0) snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(n));
-  else snprintf(buf, sizeof(buf), "%.1f %s", v, units[u]);
+  if (u == 0)
+    snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(n));
+  else
+    snprintf(buf, sizeof(buf), "%.1f %s", v, units[u]);
   return buf;
 }
 

@@ -49,10 +49,10 @@ class Context {
   const config::Settings& settings() const { return settings_; }
   const GlobalOptions& global() const { return g_; }
 
-  std::string Location() const;      // the repository location
-  std::string Device() const;        // DEVICE_ID / --device / hostname
-  std::string QueryDevice() const;   // "" with --all-devices
-  std::string CacheDir() const;      // $XDG_CACHE_HOME/cairn
+  std::string Location() const;     // the repository location
+  std::string Device() const;       // DEVICE_ID / --device / hostname
+  std::string QueryDevice() const;  // "" with --all-devices
+  std::string CacheDir() const;     // $XDG_CACHE_HOME/cairn
   // The secret, first found wins: --password-file, repository.password_file,
   // CAIRN_PASSWORD, BACKUP_ENCRYPTION_KEY, the generated secret file of the
   // default location, a prompt on a terminal.
@@ -63,7 +63,8 @@ class Context {
   // Opens the repository (and loads its index when asked).
   Result<std::unique_ptr<repo::Repository>> OpenRepository(bool load_index, bool adopt_orphans);
   // Opens the catalog and brings it up to date with the repository.
-  Result<std::unique_ptr<catalog::Catalog>> OpenCatalog(repo::Repository& repo, bool rebuild = false);
+  Result<std::unique_ptr<catalog::Catalog>> OpenCatalog(repo::Repository& repo,
+                                                        bool rebuild = false);
   Result<std::unique_ptr<repo::RepoLock>> Lock(repo::Repository& repo, bool exclusive,
                                                const std::string& operation);
 

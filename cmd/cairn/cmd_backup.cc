@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
 #include "archiver/archiver.h"
 #include "cmd/cairn/commands.h"
@@ -33,6 +34,19 @@ int RunBackup(Context& ctx, const BackupOptions& o) {
   std::vector<std::string> paths;
   for (const auto& p : o.paths) paths.push_back(AbsolutePath(p));
   if (paths.empty()) paths = DefaultPaths(ctx);
+  // A folder given by a symlink (~/Documents -> /data/Documents) is backed up
+  // as the folder it points to: that is what the user means.
+  for (auto& p : paths) {
+    struct stat lst, st;
+    if (lstat(p.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode) && stat(p.c_str(), &st) == 0 &&
+        S_ISDIR(st.st_mode)) {
+      if (char* real = realpath(p.c_str(), nullptr)) {
+        ctx.Warn(p + " is a symlink; backing up the folder it points to, " + real);
+        p = real;
+        free(real);
+      }
+    }
+  }
   if (paths.empty())
     return ctx.Fail(Status::InvalidArgument(
         "nothing to back up: pass folders (`cairn backup ~/Documents`) or set "

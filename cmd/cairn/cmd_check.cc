@@ -17,7 +17,8 @@ int RunCheck(Context& ctx, const CheckOptions& o) {
   co.subset = o.subset;
   if (ctx.ShowProgress())
     co.progress = [](uint64_t done, uint64_t total) {
-      ProgressLine("reading data: " + std::to_string(done) + "/" + std::to_string(total) + " packs");
+      ProgressLine("reading data: " + std::to_string(done) + "/" + std::to_string(total) +
+                   " packs");
     };
   auto report = checker::RunCheck(**repo, co);
   ProgressDone();

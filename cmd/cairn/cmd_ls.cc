@@ -10,20 +10,30 @@ namespace {
 const char* TypeName(const repo::VersionRecord& r) {
   if (r.deleted) return "deleted";
   switch (r.type) {
-    case repo::FileType::kFile: return "file";
-    case repo::FileType::kDir: return "dir";
-    case repo::FileType::kSymlink: return "symlink";
-    case repo::FileType::kHardlink: return "hardlink";
-    case repo::FileType::kFifo: return "fifo";
-    case repo::FileType::kSocket: return "socket";
-    case repo::FileType::kCharDevice: return "chardev";
-    case repo::FileType::kBlockDevice: return "blockdev";
+    case repo::FileType::kFile:
+      return "file";
+    case repo::FileType::kDir:
+      return "dir";
+    case repo::FileType::kSymlink:
+      return "symlink";
+    case repo::FileType::kHardlink:
+      return "hardlink";
+    case repo::FileType::kFifo:
+      return "fifo";
+    case repo::FileType::kSocket:
+      return "socket";
+    case repo::FileType::kCharDevice:
+      return "chardev";
+    case repo::FileType::kBlockDevice:
+      return "blockdev";
   }
   return "?";
 }
 
 std::string ModeString(const repo::VersionRecord& r) {
-  std::string s = r.type == repo::FileType::kDir ? "d" : r.type == repo::FileType::kSymlink ? "l" : "-";
+  std::string s = r.type == repo::FileType::kDir       ? "d"
+                  : r.type == repo::FileType::kSymlink ? "l"
+                                                       : "-";
   const char* rwx = "rwxrwxrwx";
   for (int i = 0; i < 9; ++i) s += (r.mode & (0400 >> i)) ? rwx[i] : '-';
   return s;
@@ -77,10 +87,10 @@ int RunLs(Context& ctx, const LsOptions& o) {
     if (ctx.json()) {
       items.push_back(RecordJson(r));
     } else if (o.long_format) {
-      std::printf("%s %12llu %s  %s%s\n", ModeString(r).c_str(),
-                  static_cast<unsigned long long>(r.size), FormatLocal(r.mtime).c_str(),
-                  ShowPath(r.path).c_str(),
-                  r.type == repo::FileType::kSymlink ? (" -> " + ShowPath(r.link_target)).c_str() : "");
+      std::printf(
+          "%s %12llu %s  %s%s\n", ModeString(r).c_str(), static_cast<unsigned long long>(r.size),
+          FormatLocal(r.mtime).c_str(), ShowPath(r.path).c_str(),
+          r.type == repo::FileType::kSymlink ? (" -> " + ShowPath(r.link_target)).c_str() : "");
     } else {
       std::printf("%s%s\n", ShowPath(r.path).c_str(), r.type == repo::FileType::kDir ? "/" : "");
     }
@@ -110,7 +120,8 @@ int RunVersions(Context& ctx, const std::string& file) {
   auto versions = opened->cat->Versions(ctx.QueryDevice(), path);
   if (!versions.ok()) return ctx.Fail(versions.error());
   if (versions->empty())
-    return ctx.Fail(Status::NotFound("no versions of " + path + " for device " + ctx.QueryDevice()));
+    return ctx.Fail(
+        Status::NotFound("no versions of " + path + " for device " + ctx.QueryDevice()));
   if (ctx.json()) {
     nlohmann::json arr = nlohmann::json::array();
     int n = 0;
@@ -143,8 +154,10 @@ int RunFind(Context& ctx, const std::string& pattern) {
   if (!opened.ok()) return ctx.Fail(opened.error());
   nlohmann::json items = nlohmann::json::array();
   Status st = opened->cat->Find(ctx.QueryDevice(), pattern, [&](const repo::VersionRecord& r) {
-    if (ctx.json()) items.push_back(RecordJson(r));
-    else std::printf("%s\n", ShowPath(r.path).c_str());
+    if (ctx.json())
+      items.push_back(RecordJson(r));
+    else
+      std::printf("%s\n", ShowPath(r.path).c_str());
     return Status::OK();
   });
   if (!st.ok()) return ctx.Fail(st);

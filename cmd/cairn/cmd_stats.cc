@@ -11,11 +11,12 @@ int RunStats(Context& ctx) {
   auto cat = ctx.OpenCatalog(**repo);
   if (!cat.ok()) return ctx.Fail(cat.error());
   uint64_t pack_bytes = 0, packs = 0;
-  Status st = (*repo)->backend().List(backend::ObjectType::kPack, [&](const backend::ObjectInfo& i) {
-    pack_bytes += i.size;
-    ++packs;
-    return Status::OK();
-  });
+  Status st =
+      (*repo)->backend().List(backend::ObjectType::kPack, [&](const backend::ObjectInfo& i) {
+        pack_bytes += i.size;
+        ++packs;
+        return Status::OK();
+      });
   if (!st.ok()) return ctx.Fail(st);
   auto totals = (*cat)->GetTotals(ctx.QueryDevice());
   if (!totals.ok()) return ctx.Fail(totals.error());
@@ -60,9 +61,9 @@ int RunRecover(Context& ctx) {
                    {"segments", segs.ok() ? segs->size() : 0}});
   else
     ctx.Info("rebuilt the catalog " + engine::CatalogPath(**repo, ctx.CacheDir()) + " from " +
-             std::to_string(segs.ok() ? segs->size() : 0) + " version segments: " +
-             std::to_string(totals->versions) + " versions of " + std::to_string(totals->paths) +
-             " paths");
+             std::to_string(segs.ok() ? segs->size() : 0) +
+             " version segments: " + std::to_string(totals->versions) + " versions of " +
+             std::to_string(totals->paths) + " paths");
   return kExitOk;
 }
 

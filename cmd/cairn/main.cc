@@ -54,10 +54,13 @@ int main(int argc, char** argv) {
   c_init->callback(run([&](Context& ctx) { return RunInit(ctx, init); }));
 
   BackupOptions backup;
-  auto* c_backup = app.add_subcommand("backup", "back up folders and files (default: the configured ones)");
+  auto* c_backup =
+      app.add_subcommand("backup", "back up folders and files (default: the configured ones)");
   c_backup->add_option("paths", backup.paths, "files or folders to back up");
-  c_backup->add_flag("--init", backup.init_if_missing, "create the repository first if there is none");
-  c_backup->add_option("--exclude", backup.excludes, "exclude a pattern (in addition to the settings)");
+  c_backup->add_flag("--init", backup.init_if_missing,
+                     "create the repository first if there is none");
+  c_backup->add_option("--exclude", backup.excludes,
+                       "exclude a pattern (in addition to the settings)");
   c_backup->callback(run([&](Context& ctx) { return RunBackup(ctx, backup); }));
 
   LsOptions ls;
@@ -81,7 +84,8 @@ int main(int argc, char** argv) {
   RestoreOptions restore;
   auto* c_restore = app.add_subcommand("restore", "restore a file or folder");
   c_restore->add_option("path", restore.path, "the original path")->required();
-  auto* o_version = c_restore->add_option("--version", restore.version, "version number (see `cairn versions`)");
+  auto* o_version =
+      c_restore->add_option("--version", restore.version, "version number (see `cairn versions`)");
   auto* o_at = c_restore->add_option("--at", restore.at, "as of a time");
   o_version->excludes(o_at);
   c_restore->add_option("--to", restore.to, "restore under this folder instead of in place");
@@ -90,8 +94,9 @@ int main(int argc, char** argv) {
 
   CheckOptions check;
   auto* c_check = app.add_subcommand("check", "verify the repository");
-  c_check->add_option("--read-data", check.subset,
-                      "also read and verify the data (optionally a subset: n/m or p%)")
+  c_check
+      ->add_option("--read-data", check.subset,
+                   "also read and verify the data (optionally a subset: n/m or p%)")
       ->expected(0, 1)
       ->default_str("");
   c_check->callback(run([&](Context& ctx) {

@@ -190,11 +190,11 @@ void Run::Worker() {
 
 Status Run::TombstoneTree(const std::string& path) {
   std::vector<std::string> gone;
-  CAIRN_RETURN_IF_ERROR(catalog_.ListTree(options_.device, path, catalog::kLatest, true,
-                                          [&](const VersionRecord& r) {
-                                            gone.push_back(r.path);
-                                            return Status::OK();
-                                          }));
+  CAIRN_RETURN_IF_ERROR(
+      catalog_.ListTree(options_.device, path, catalog::kLatest, true, [&](const VersionRecord& r) {
+        gone.push_back(r.path);
+        return Status::OK();
+      }));
   for (auto& p : gone) {
     VersionRecord t;
     t.path = std::move(p);
@@ -207,8 +207,7 @@ Status Run::TombstoneTree(const std::string& path) {
 
 Status Run::Visit(const std::string& path, const struct stat& st,
                   const std::optional<VersionRecord>& prev) {
-  if (!options_.exclude_patterns.empty() &&
-      config::MatchesExclude(options_.exclude_patterns, path))
+  if (!options_.exclude_patterns.empty() && config::MatchesExclude(options_.exclude_patterns, path))
     return Status::OK();
   VersionRecord rec;
   if (!FillMetadata(path, st, rec)) {
@@ -281,11 +280,11 @@ Status Run::WalkDir(const std::string& dir) {
   std::sort(names.begin(), names.end());
   // The catalog's view of this folder: latest versions of its children.
   std::map<std::string, VersionRecord> known;
-  CAIRN_RETURN_IF_ERROR(catalog_.ListTree(options_.device, dir, catalog::kLatest, false,
-                                          [&](const VersionRecord& r) {
-                                            known.emplace(r.path, r);
-                                            return Status::OK();
-                                          }));
+  CAIRN_RETURN_IF_ERROR(
+      catalog_.ListTree(options_.device, dir, catalog::kLatest, false, [&](const VersionRecord& r) {
+        known.emplace(r.path, r);
+        return Status::OK();
+      }));
   for (const std::string& name : names) {
     std::string path = JoinPath(dir, name);
     struct stat st;
@@ -296,8 +295,10 @@ Status Run::WalkDir(const std::string& dir) {
       known.erase(it);
     }
     if (lstat(path.c_str(), &st) != 0) {
-      if (errno != ENOENT) AddError("cannot stat " + path + ": " + strerror(errno));
-      else if (prev) known.emplace(path, *prev);  // vanished: a deletion
+      if (errno != ENOENT)
+        AddError("cannot stat " + path + ": " + strerror(errno));
+      else if (prev)
+        known.emplace(path, *prev);  // vanished: a deletion
       continue;
     }
     CAIRN_RETURN_IF_ERROR(Visit(path, st, prev));
@@ -411,7 +412,8 @@ Result<BackupSummary> Run::Execute() {
   auto t0 = std::chrono::steady_clock::now();
   CAIRN_ASSIGN_OR_RETURN(last_time_, catalog_.MaxBackupTime());
   summary_.run_id = run_id_;
-  unsigned n = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned n =
+      options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::jthread> workers;
   for (unsigned i = 0; i < n; ++i) workers.emplace_back([this] { Worker(); });
   std::jthread progress;

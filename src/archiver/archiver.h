@@ -53,8 +53,8 @@ struct BackupOptions {
 
 struct BackupSummary {
   Id run_id;
-  uint64_t files_new = 0, files_changed = 0, files_unchanged = 0, dirs = 0, others = 0,
-           deleted = 0, skipped_special = 0, skipped_size = 0;
+  uint64_t files_new = 0, files_changed = 0, files_unchanged = 0, dirs = 0, others = 0, deleted = 0,
+           skipped_special = 0, skipped_size = 0;
   uint64_t bytes_read = 0, bytes_new_raw = 0, bytes_stored = 0;
   uint64_t segments = 0;
   std::vector<std::string> errors;    // files that could not be read: partial

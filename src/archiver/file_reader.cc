@@ -21,10 +21,13 @@ namespace {
 Status ErrnoStatus(int err, const std::string& what) {
   std::string msg = what + ": " + strerror(err);
   switch (err) {
-    case ENOENT: return Status::NotFound(msg);
+    case ENOENT:
+      return Status::NotFound(msg);
     case EACCES:
-    case EPERM: return Status::PermissionDenied(msg);
-    default: return Status::IOError(msg);
+    case EPERM:
+      return Status::PermissionDenied(msg);
+    default:
+      return Status::IOError(msg);
   }
 }
 
@@ -65,14 +68,29 @@ TimeNs ToNs(const struct timespec& ts) {
 bool FillMetadata(const std::string& path, const struct stat& st, repo::VersionRecord& rec) {
   using repo::FileType;
   switch (st.st_mode & S_IFMT) {
-    case S_IFREG: rec.type = FileType::kFile; break;
-    case S_IFDIR: rec.type = FileType::kDir; break;
-    case S_IFLNK: rec.type = FileType::kSymlink; break;
-    case S_IFIFO: rec.type = FileType::kFifo; break;
-    case S_IFSOCK: rec.type = FileType::kSocket; break;
-    case S_IFCHR: rec.type = FileType::kCharDevice; break;
-    case S_IFBLK: rec.type = FileType::kBlockDevice; break;
-    default: return false;
+    case S_IFREG:
+      rec.type = FileType::kFile;
+      break;
+    case S_IFDIR:
+      rec.type = FileType::kDir;
+      break;
+    case S_IFLNK:
+      rec.type = FileType::kSymlink;
+      break;
+    case S_IFIFO:
+      rec.type = FileType::kFifo;
+      break;
+    case S_IFSOCK:
+      rec.type = FileType::kSocket;
+      break;
+    case S_IFCHR:
+      rec.type = FileType::kCharDevice;
+      break;
+    case S_IFBLK:
+      rec.type = FileType::kBlockDevice;
+      break;
+    default:
+      return false;
   }
   rec.path = path;
   rec.size = rec.type == FileType::kFile ? static_cast<uint64_t>(st.st_size) : 0;

@@ -75,8 +75,7 @@ class Backend {
   virtual Status Save(const ObjectName& name, ByteView data) = 0;
   virtual Result<std::string> Replace(const ObjectName& name, ByteView data,
                                       const std::string& if_match) = 0;
-  virtual Result<Bytes> Load(const ObjectName& name, uint64_t offset = 0,
-                             uint64_t length = 0) = 0;
+  virtual Result<Bytes> Load(const ObjectName& name, uint64_t offset = 0, uint64_t length = 0) = 0;
   virtual Result<ObjectInfo> Stat(const ObjectName& name) = 0;
   virtual Status List(ObjectType type, const std::function<Status(const ObjectInfo&)>& fn) = 0;
   // OK when the object did not exist.

@@ -4,21 +4,36 @@ namespace cairn {
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "ok";
-    case StatusCode::kNotFound: return "not found";
-    case StatusCode::kAlreadyExists: return "already exists";
-    case StatusCode::kCorruption: return "corruption";
-    case StatusCode::kIOError: return "I/O error";
-    case StatusCode::kUnavailable: return "unavailable";
-    case StatusCode::kPermissionDenied: return "permission denied";
-    case StatusCode::kLocked: return "locked";
-    case StatusCode::kInvalidArgument: return "invalid argument";
-    case StatusCode::kWrongPassword: return "wrong password";
-    case StatusCode::kNoSpace: return "no space left";
-    case StatusCode::kUnsupported: return "unsupported";
-    case StatusCode::kPreconditionFailed: return "precondition failed";
-    case StatusCode::kCancelled: return "cancelled";
-    case StatusCode::kNoRepository: return "no repository";
+    case StatusCode::kOk:
+      return "ok";
+    case StatusCode::kNotFound:
+      return "not found";
+    case StatusCode::kAlreadyExists:
+      return "already exists";
+    case StatusCode::kCorruption:
+      return "corruption";
+    case StatusCode::kIOError:
+      return "I/O error";
+    case StatusCode::kUnavailable:
+      return "unavailable";
+    case StatusCode::kPermissionDenied:
+      return "permission denied";
+    case StatusCode::kLocked:
+      return "locked";
+    case StatusCode::kInvalidArgument:
+      return "invalid argument";
+    case StatusCode::kWrongPassword:
+      return "wrong password";
+    case StatusCode::kNoSpace:
+      return "no space left";
+    case StatusCode::kUnsupported:
+      return "unsupported";
+    case StatusCode::kPreconditionFailed:
+      return "precondition failed";
+    case StatusCode::kCancelled:
+      return "cancelled";
+    case StatusCode::kNoRepository:
+      return "no repository";
   }
   return "unknown";
 }

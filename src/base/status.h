@@ -22,14 +22,14 @@ enum class StatusCode {
   kAlreadyExists,
   kCorruption,
   kIOError,
-  kUnavailable,        // transient: network, server busy
+  kUnavailable,  // transient: network, server busy
   kPermissionDenied,
   kLocked,
   kInvalidArgument,
   kWrongPassword,
   kNoSpace,
-  kUnsupported,        // e.g. a newer repository format
-  kPreconditionFailed, // a conditional write lost the race
+  kUnsupported,         // e.g. a newer repository format
+  kPreconditionFailed,  // a conditional write lost the race
   kCancelled,
   kNoRepository,
 };
@@ -47,7 +47,9 @@ class [[nodiscard]] Status {
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
   static Status IOError(std::string m) { return {StatusCode::kIOError, std::move(m)}; }
-  static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m), true}; }
+  static Status Unavailable(std::string m) {
+    return {StatusCode::kUnavailable, std::move(m), true};
+  }
   static Status PermissionDenied(std::string m) {
     return {StatusCode::kPermissionDenied, std::move(m)};
   }
@@ -84,7 +86,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}  // NOLINT
   // REQUIRES for the Status constructor: !status.ok().
 
@@ -114,10 +116,10 @@ class [[nodiscard]] Result {
 #define CAIRN_CONCAT_INNER(a, b) a##b
 #define CAIRN_CONCAT(a, b) CAIRN_CONCAT_INNER(a, b)
 
-#define CAIRN_RETURN_IF_ERROR(expr)          \
-  do {                                       \
-    ::cairn::Status _st = (expr);            \
-    if (!_st.ok()) return _st;               \
+#define CAIRN_RETURN_IF_ERROR(expr) \
+  do {                              \
+    ::cairn::Status _st = (expr);   \
+    if (!_st.ok()) return _st;      \
   } while (0)
 
 #define CAIRN_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \

@@ -160,7 +160,8 @@ Result<CheckReport> RunCheck(repo::Repository& repo, const CheckOptions& options
           bad_blobs.insert(e.id);
           continue;
         }
-        if (e.type == repo::BlobType::kData && crypto::KeyedId(repo.keys().id_key, *plain) != e.id) {
+        if (e.type == repo::BlobType::kData &&
+            crypto::KeyedId(repo.keys().id_key, *plain) != e.id) {
           report.errors.push_back("pack " + pid.Hex() + ": chunk " + e.id.Hex().substr(0, 16) +
                                   " does not match its ID");
           bad_blobs.insert(e.id);
@@ -191,8 +192,10 @@ Result<CheckReport> RunCheck(repo::Repository& repo, const CheckOptions& options
       if (r.deleted) continue;
       bool missing = false, damaged = false;
       for (const Id& c : r.chunks) {
-        if (!index.Contains(c)) missing = true;
-        else if (bad_blobs.count(c)) damaged = true;
+        if (!index.Contains(c))
+          missing = true;
+        else if (bad_blobs.count(c))
+          damaged = true;
       }
       if (missing || damaged)
         affected.insert(r.device + ":" + r.path + " (version of " + FormatLocal(r.backup_time) +

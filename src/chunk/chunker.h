@@ -18,7 +18,7 @@ struct ChunkerParams {
   uint32_t min_size = 256 * 1024;
   uint32_t avg_size = 1024 * 1024;  // a power of two
   uint32_t max_size = 4 * 1024 * 1024;
-  std::array<uint8_t, 32> seed{};   // secret; from the repository config
+  std::array<uint8_t, 32> seed{};  // secret; from the repository config
 
   // InvalidArgument unless min < avg < max, avg a power of two, min >= 64.
   Status Validate() const;

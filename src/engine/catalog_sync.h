@@ -19,9 +19,9 @@ struct SyncStats {
 // holds segments the repository no longer has (compaction, prune, another
 // repository), it is cleared and rebuilt. Unreadable segments are reported in
 // `warnings` and skipped (check names them).
-Result<SyncStats> SyncCatalog(repo::Repository& repo, catalog::Catalog& catalog,
-                              std::vector<std::string>* warnings,
-                              const std::function<void(uint64_t done, uint64_t total)>& progress = {});
+Result<SyncStats> SyncCatalog(
+    repo::Repository& repo, catalog::Catalog& catalog, std::vector<std::string>* warnings,
+    const std::function<void(uint64_t done, uint64_t total)>& progress = {});
 
 // Opens the catalog for `repo` in `cache_dir` (one file per repository id).
 // A corrupt, foreign or unreadable catalog file is deleted and recreated

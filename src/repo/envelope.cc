@@ -17,7 +17,8 @@ size_t SealEnvelope(const crypto::Key& key, std::string_view kind, std::string_v
   payload.push_back(0);
   PutU64(payload, body.size());
   compress::Algorithm used = compress::Algorithm::kNone;
-  if (algo != compress::Algorithm::kNone) used = compress::CompressAppend(algo, level, body, payload);
+  if (algo != compress::Algorithm::kNone)
+    used = compress::CompressAppend(algo, level, body, payload);
   if (used == compress::Algorithm::kNone) {
     payload.resize(1);
     payload.insert(payload.end(), body.begin(), body.end());

@@ -46,7 +46,9 @@ Result<KeySlot> MakeKeySlot(const MasterKeys& keys, std::string_view secret,
 Result<MasterKeys> UnwrapKeySlot(const KeySlot& slot, std::string_view secret) {
   CAIRN_ASSIGN_OR_RETURN(crypto::Key kek, crypto::DeriveKey(secret, slot.kdf));
   auto plain = crypto::Open(kek, slot.wrapped, SlotAd(slot.slot_id));
-  if (!plain.ok()) return Status::WrongPassword("the secret does not open key slot " + slot.slot_id.Hex().substr(0, 8));
+  if (!plain.ok())
+    return Status::WrongPassword("the secret does not open key slot " +
+                                 slot.slot_id.Hex().substr(0, 8));
   if (plain->size() != 128) return Status::Corruption("key slot holds malformed keys");
   MasterKeys k;
   k.id_key = crypto::Key(ByteView(plain->data(), 32));
@@ -92,7 +94,8 @@ Result<KeySlot> DecodeKeySlot(const Id& slot_id, ByteView data) {
     slot.kdf.opslimit = j.at("opslimit").get<uint64_t>();
     slot.kdf.memlimit = j.at("memlimit").get<uint64_t>();
     CAIRN_ASSIGN_OR_RETURN(Bytes salt, Base64Decode(j.at("salt").get<std::string>()));
-    if (salt.size() != slot.kdf.salt.size()) return Status::Corruption("key slot salt has the wrong size");
+    if (salt.size() != slot.kdf.salt.size())
+      return Status::Corruption("key slot salt has the wrong size");
     std::copy(salt.begin(), salt.end(), slot.kdf.salt.begin());
     CAIRN_ASSIGN_OR_RETURN(slot.wrapped, Base64Decode(j.at("wrapped").get<std::string>()));
     auto created = ParseTime(j.value("created", std::string("1970-01-01T00:00:00Z")));
@@ -100,7 +103,8 @@ Result<KeySlot> DecodeKeySlot(const Id& slot_id, ByteView data) {
     slot.label = j.value("label", std::string());
     return slot;
   } catch (const std::exception& e) {
-    return Status::Corruption("key slot " + slot_id.Hex().substr(0, 8) + " is malformed: " + e.what());
+    return Status::Corruption("key slot " + slot_id.Hex().substr(0, 8) +
+                              " is malformed: " + e.what());
   }
 }
 

@@ -56,7 +56,8 @@ Result<std::vector<PackEntry>> ParsePackTrailer(const crypto::Key& meta_key, con
                                                 ByteView pack) {
   if (pack.size() < 4) return Status::Corruption("pack " + pack_id.Hex() + " is truncated");
   uint32_t hlen = GetU32(pack.data() + pack.size() - 4);
-  if (hlen + 4ull > pack.size()) return Status::Corruption("pack " + pack_id.Hex() + " is truncated");
+  if (hlen + 4ull > pack.size())
+    return Status::Corruption("pack " + pack_id.Hex() + " is truncated");
   ByteView sealed(pack.data() + pack.size() - 4 - hlen, hlen);
   auto h = OpenEnvelope(meta_key, "packheader", pack_id.Hex(), sealed);
   if (!h.ok()) return h.error().WithContext("pack " + pack_id.Hex());

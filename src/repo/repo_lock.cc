@@ -20,8 +20,9 @@ std::string HostName() {
 }
 
 Bytes EncodeLock(const LockInfo& l) {
-  json j = {{"host", l.host},           {"pid", l.pid},         {"device", l.device},
-            {"operation", l.operation}, {"exclusive", l.exclusive}, {"created", l.created},
+  json j = {{"host", l.host},           {"pid", l.pid},
+            {"device", l.device},       {"operation", l.operation},
+            {"exclusive", l.exclusive}, {"created", l.created},
             {"expires", l.expires}};
   std::string s = j.dump();
   return Bytes(s.begin(), s.end());
@@ -116,7 +117,8 @@ Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(Repository& repo, const Lock
           info.created = NowNs();
           std::unique_ptr<RepoLock> lock(new RepoLock(repo, info, ttl));
           CAIRN_RETURN_IF_ERROR(lock->Write());
-          lock->refresher_ = std::jthread([l = lock.get()](std::stop_token st) { l->RefreshLoop(st); });
+          lock->refresher_ =
+              std::jthread([l = lock.get()](std::stop_token st) { l->RefreshLoop(st); });
           return lock;
         }
       }

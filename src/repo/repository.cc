@@ -17,7 +17,9 @@ const crypto::Key& KeyFor(const MasterKeys& k, BlobType t) {
 
 Repository::Repository(std::shared_ptr<backend::Backend> be, RepoConfig config, MasterKeys keys,
                        Id slot)
-    : backend_(std::move(be)), config_(std::move(config)), keys_(std::move(keys)),
+    : backend_(std::move(be)),
+      config_(std::move(config)),
+      keys_(std::move(keys)),
       slot_in_use_(slot) {}
 
 Repository::~Repository() {
@@ -121,8 +123,10 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::shared_ptr<backend::Ba
       continue;
     }
     auto body = OpenEnvelope(keys->meta_key, "config", "config", *sealed_config);
-    if (!body.ok()) return Status::Corruption("the config object does not authenticate with the "
-                                              "repository keys: it was altered or replaced");
+    if (!body.ok())
+      return Status::Corruption(
+          "the config object does not authenticate with the "
+          "repository keys: it was altered or replaced");
     CAIRN_ASSIGN_OR_RETURN(RepoConfig config, DecodeRepoConfig(*body));
     if (config.repo_id != keys->repo_id)
       return Status::Corruption("key slot and config belong to different repositories");
@@ -163,8 +167,8 @@ Status Repository::LoadIndex(bool adopt_orphan_packs) {
     Id pid = *Id::FromHex(info.name.name);
     auto entries = ReadPackHeader(*backend_, keys_.meta_key, pid, info.size);
     if (!entries.ok()) {
-      warnings_.push_back("unindexed pack " + pid.Hex() + " is unreadable: " +
-                          entries.error().message());
+      warnings_.push_back("unindexed pack " + pid.Hex() +
+                          " is unreadable: " + entries.error().message());
       continue;
     }
     index_.AddPack(pid, *entries);
@@ -280,8 +284,8 @@ Status Repository::Flush() {
 }
 
 Result<Bytes> Repository::OpenBlob(const Id& id, const BlobLocation& loc, ByteView sealed) {
-  auto plain = OpenEnvelope(KeyFor(keys_, loc.type), BlobKind(loc.type), id.Hex(), sealed,
-                            loc.raw_length);
+  auto plain =
+      OpenEnvelope(KeyFor(keys_, loc.type), BlobKind(loc.type), id.Hex(), sealed, loc.raw_length);
   if (!plain.ok())
     return plain.error().WithContext("chunk " + id.Hex().substr(0, 16) + " in pack " +
                                      index_.PackId(loc.pack).Hex().substr(0, 16));
@@ -306,8 +310,7 @@ StoreStats Repository::store_stats() {
   return stats_;
 }
 
-Status Repository::SaveSealed(ObjectType type, std::string_view kind, const Id& id,
-                              ByteView body) {
+Status Repository::SaveSealed(ObjectType type, std::string_view kind, const Id& id, ByteView body) {
   Bytes sealed;
   SealEnvelope(keys_.meta_key, kind, id.Hex(), compress::Algorithm::kZstd, 3, body, sealed);
   return backend_->Save(ObjectName{type, id.Hex()}, sealed);
@@ -320,7 +323,8 @@ Result<Bytes> Repository::LoadSealed(ObjectType type, std::string_view kind, con
 
 Result<Id> Repository::SaveSegment(const VersionSegment& segment) {
   Id id = crypto::RandomId();
-  CAIRN_RETURN_IF_ERROR(SaveSealed(ObjectType::kVersions, "versions", id, EncodeSegmentBody(segment)));
+  CAIRN_RETURN_IF_ERROR(
+      SaveSealed(ObjectType::kVersions, "versions", id, EncodeSegmentBody(segment)));
   return id;
 }
 
@@ -369,8 +373,9 @@ Status Repository::RemoveKeySlot(const Id& slot_id) {
   for (const auto& s : slots) found |= s.slot_id == slot_id;
   if (!found) return Status::NotFound("no key slot " + slot_id.Hex());
   if (slots.size() <= 1)
-    return Status::InvalidArgument("refusing to remove the last key: the repository would be "
-                                   "unreadable forever");
+    return Status::InvalidArgument(
+        "refusing to remove the last key: the repository would be "
+        "unreadable forever");
   return backend_->Remove(ObjectName{ObjectType::kKey, slot_id.Hex()});
 }
 

@@ -11,10 +11,10 @@
 
 #include <condition_variable>
 #include <deque>
-#include <thread>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -127,7 +127,7 @@ class Repository {
   OpenPack current_;
   std::unordered_set<Id, IdHash> pending_;  // in an open or uploading pack
   std::vector<IndexedPack> unindexed_;      // saved packs without an index object
-  int uploads_in_flight_ = 0;  // queued + being uploaded
+  int uploads_in_flight_ = 0;               // queued + being uploaded
   std::deque<OpenPack> upload_queue_;
   std::condition_variable_any upload_cv_;  // queue changed
   std::vector<std::jthread> uploaders_;    // started on the first full pack

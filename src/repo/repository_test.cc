@@ -100,7 +100,8 @@ TEST(RepositoryTest, OrphanPacksAreAdoptedAndReused) {
   }
   // Remove any index objects written (there should be none).
   size_t index_objects = 0;
-  for (auto& e : std::filesystem::directory_iterator(dir.path() + "/index")) (void)e, ++index_objects;
+  for (auto& e : std::filesystem::directory_iterator(dir.path() + "/index"))
+    (void)e, ++index_objects;
   EXPECT_EQ(index_objects, 0u);
   auto repo = *Repository::Open(Local(dir.path()), "pw");
   ASSERT_TRUE(repo->LoadIndex(true).ok());
@@ -166,7 +167,11 @@ TEST(RepositoryTest, SegmentsRoundTrip) {
   auto id = repo->SaveSegment(s);
   ASSERT_TRUE(id.ok());
   std::vector<Id> ids;
-  ASSERT_TRUE(repo->ListSegments([&](const Id& i) { ids.push_back(i); return Status::OK(); }).ok());
+  ASSERT_TRUE(repo->ListSegments([&](const Id& i) {
+                    ids.push_back(i);
+                    return Status::OK();
+                  })
+                  .ok());
   ASSERT_EQ(ids.size(), 1u);
   auto back = repo->LoadSegment(ids[0]);
   ASSERT_TRUE(back.ok());

@@ -34,9 +34,9 @@ struct Xattr {
 struct VersionRecord {
   // Absolute path as raw bytes (any bytes but NUL; not necessarily UTF-8).
   std::string path;
-  std::string device;     // DEVICE_ID of the machine that backed it up
-  TimeNs backup_time = 0; // ordering time: hybrid logical clock, see design.md
-  bool deleted = false;   // a tombstone: the path no longer exists
+  std::string device;      // DEVICE_ID of the machine that backed it up
+  TimeNs backup_time = 0;  // ordering time: hybrid logical clock, see design.md
+  bool deleted = false;    // a tombstone: the path no longer exists
   FileType type = FileType::kFile;
 
   uint64_t size = 0;

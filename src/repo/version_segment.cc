@@ -92,7 +92,8 @@ VersionRecord DecodeRecord(const json& j, const std::string& segment_device) {
     const auto& c = j.at("c").get_binary();
     if (c.size() % 32) throw std::runtime_error("a chunk list has a bad length");
     r.chunks.resize(c.size() / 32);
-    for (size_t i = 0; i < r.chunks.size(); ++i) r.chunks[i] = Id::FromBytes(ByteView(c.data() + 32 * i, 32));
+    for (size_t i = 0; i < r.chunks.size(); ++i)
+      r.chunks[i] = Id::FromBytes(ByteView(c.data() + 32 * i, 32));
   }
   if (j.contains("x")) {
     for (const json& x : j["x"]) {
@@ -125,9 +126,12 @@ Bytes EncodeSegmentBody(const VersionSegment& s) {
   for (const auto& r : s.records) recs.push_back(EncodeRecord(r, s.device));
   j["records"] = std::move(recs);
   if (s.final) {
-    j["stats"] = {{"files_new", s.files_new},         {"files_changed", s.files_changed},
-                  {"files_unchanged", s.files_unchanged}, {"bytes_read", s.bytes_read},
-                  {"bytes_stored", s.bytes_stored},   {"errors", s.errors}};
+    j["stats"] = {{"files_new", s.files_new},
+                  {"files_changed", s.files_changed},
+                  {"files_unchanged", s.files_unchanged},
+                  {"bytes_read", s.bytes_read},
+                  {"bytes_stored", s.bytes_stored},
+                  {"errors", s.errors}};
   }
   return json::to_cbor(j);
 }
@@ -136,7 +140,9 @@ Result<VersionSegment> DecodeSegmentBody(ByteView body) {
   try {
     json j = json::from_cbor(body.begin(), body.end());
     int v = j.at("v").get<int>();
-    if (v > 1) return Status::Unsupported("version segment format " + std::to_string(v) + " is newer than this cairn");
+    if (v > 1)
+      return Status::Unsupported("version segment format " + std::to_string(v) +
+                                 " is newer than this cairn");
     VersionSegment s;
     s.run_id = IdFromBin(j.at("run"));
     s.sequence = j.at("seq").get<uint32_t>();

@@ -18,12 +18,12 @@ struct VersionSegment {
   bool final = false;     // the run finished (its last segment)
   std::string device;
   TimeNs created = 0;
-  std::vector<std::string> roots;    // paths the run was asked to back up
-  std::vector<Id> supersedes;        // segments this one replaces (compaction)
+  std::vector<std::string> roots;  // paths the run was asked to back up
+  std::vector<Id> supersedes;      // segments this one replaces (compaction)
   std::vector<VersionRecord> records;
   // Run statistics (present in the final segment).
-  uint64_t files_new = 0, files_changed = 0, files_unchanged = 0, bytes_read = 0,
-           bytes_stored = 0, errors = 0;
+  uint64_t files_new = 0, files_changed = 0, files_unchanged = 0, bytes_read = 0, bytes_stored = 0,
+           errors = 0;
 };
 
 Bytes EncodeSegmentBody(const VersionSegment& s);

@@ -30,8 +30,9 @@ Result<std::shared_ptr<const Bytes>> PackCache::GetPack(uint32_t pack) {
   if (data.ok()) {
     e.data = std::make_shared<const Bytes>(std::move(*data));
   } else {
-    e.status = data.error().IsNotFound() ? Status::Corruption("pack " + pack_id.Hex() + " is missing")
-                                         : data.error();
+    e.status = data.error().IsNotFound()
+                   ? Status::Corruption("pack " + pack_id.Hex() + " is missing")
+                   : data.error();
   }
   // Evict the least recently used finished packs beyond capacity.
   while (lru_.size() > capacity_) {

@@ -48,7 +48,7 @@ class PackCache {
   std::mutex mu_;
   std::condition_variable loaded_;
   std::unordered_map<uint32_t, Entry> entries_;
-  std::list<uint32_t> lru_;  // most recent first
+  std::list<uint32_t> lru_;                  // most recent first
   std::unordered_map<uint32_t, Span> plan_;  // only packs worth reading as a range
 };
 

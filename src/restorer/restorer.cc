@@ -52,7 +52,9 @@ class Restore {
 
  private:
   Status Collect();
-  std::string Dest(const std::string& path) const { return o_.target.empty() ? path : o_.target + path; }
+  std::string Dest(const std::string& path) const {
+    return o_.target.empty() ? path : o_.target + path;
+  }
   bool ParentChainSafe(const std::string& dest);
   Status MakeDirs(const std::string& dest_dir);
   // Folders this restore created or checked (real folders, no symlink in
@@ -85,8 +87,8 @@ class Restore {
 };
 
 bool Restore::ParentChainSafe(const std::string& dest) {
-  if (size_t slash = dest.find_last_of('/'); slash != std::string::npos && slash > 0 &&
-                                             IsVerifiedDir(dest.substr(0, slash)))
+  if (size_t slash = dest.find_last_of('/');
+      slash != std::string::npos && slash > 0 && IsVerifiedDir(dest.substr(0, slash)))
     return true;
   // Every existing component strictly between root_dest_ and dest must be a
   // real folder, not a symlink.
@@ -140,25 +142,25 @@ Status Restore::Collect() {
   if (!top && o_.path == "/") {
     // No run records "/" itself (only the roots and their parents): restoring
     // everything is the tree below it.
-    CAIRN_RETURN_IF_ERROR(catalog_.ListTree(o_.device, "/", o_.at, true,
-                                            [&](const VersionRecord& r) {
-                                              records_.push_back(r);
-                                              return Status::OK();
-                                            }));
+    CAIRN_RETURN_IF_ERROR(
+        catalog_.ListTree(o_.device, "/", o_.at, true, [&](const VersionRecord& r) {
+          records_.push_back(r);
+          return Status::OK();
+        }));
     if (!records_.empty()) return Status::OK();
   }
   if (!top)
-    return Status::NotFound("nothing backed up at " + o_.path +
-                            (o_.at == catalog::kLatest ? std::string()
-                                                       : " at " + FormatLocal(o_.at)) +
-                            " for device " + o_.device + " (see `cairn ls`, or --device)");
+    return Status::NotFound(
+        "nothing backed up at " + o_.path +
+        (o_.at == catalog::kLatest ? std::string() : " at " + FormatLocal(o_.at)) + " for device " +
+        o_.device + " (see `cairn ls`, or --device)");
   records_.push_back(*top);
   if (top->type == FileType::kDir) {
-    CAIRN_RETURN_IF_ERROR(catalog_.ListTree(o_.device, o_.path, o_.at, true,
-                                            [&](const VersionRecord& r) {
-                                              if (r.path != o_.path) records_.push_back(r);
-                                              return Status::OK();
-                                            }));
+    CAIRN_RETURN_IF_ERROR(
+        catalog_.ListTree(o_.device, o_.path, o_.at, true, [&](const VersionRecord& r) {
+          if (r.path != o_.path) records_.push_back(r);
+          return Status::OK();
+        }));
   }
   return Status::OK();
 }
@@ -208,7 +210,8 @@ void Restore::ApplyMetadata(const VersionRecord& rec, const std::string& dest, i
   }
   if (is_root_) {
     if (fd >= 0) {
-      if (fchown(fd, rec.uid, rec.gid) != 0) {}
+      if (fchown(fd, rec.uid, rec.gid) != 0) {
+      }
     } else if (lchown(dest.c_str(), rec.uid, rec.gid) != 0) {
     }
   }
@@ -284,7 +287,8 @@ Result<RestoreSummary> Restore::Execute() {
   auto t0 = std::chrono::steady_clock::now();
   if (!IsNormalAbsolutePath(o_.path))
     return Status::InvalidArgument("restore needs an absolute path without . or ..: " + o_.path);
-  if (!o_.target.empty() && (o_.target[0] != '/' || !IsNormalAbsolutePath(o_.target == "/" ? "/x" : o_.target)))
+  if (!o_.target.empty() &&
+      (o_.target[0] != '/' || !IsNormalAbsolutePath(o_.target == "/" ? "/x" : o_.target)))
     return Status::InvalidArgument("--to needs an absolute folder path: " + o_.target);
   CAIRN_RETURN_IF_ERROR(Collect());
   // The restore root: the requested path (in place) or its image under --to.
@@ -302,11 +306,21 @@ Result<RestoreSummary> Restore::Execute() {
       continue;
     }
     switch (r.type) {
-      case FileType::kDir: dirs.push_back(&r); break;
-      case FileType::kFile: files.push_back(&r); break;
-      case FileType::kHardlink: hardlinks.push_back(&r); break;
-      case FileType::kSymlink: symlinks.push_back(&r); break;
-      default: others.push_back(&r); break;
+      case FileType::kDir:
+        dirs.push_back(&r);
+        break;
+      case FileType::kFile:
+        files.push_back(&r);
+        break;
+      case FileType::kHardlink:
+        hardlinks.push_back(&r);
+        break;
+      case FileType::kSymlink:
+        symlinks.push_back(&r);
+        break;
+      default:
+        others.push_back(&r);
+        break;
     }
   }
   if (!o_.target.empty()) {
@@ -317,8 +331,10 @@ Result<RestoreSummary> Restore::Execute() {
   for (const VersionRecord* d : dirs) {
     std::string dest = Dest(d->path);
     Status st = MakeDirs(dest);
-    if (!st.ok()) Error(st.message());
-    else ++summary_.dirs;
+    if (!st.ok())
+      Error(st.message());
+    else
+      ++summary_.dirs;
   }
   // Files, in parallel, in the order their data lies in the packs, so that
   // each pack is read once, sequentially (see PackCache).
@@ -427,10 +443,14 @@ Result<RestoreSummary> Restore::Execute() {
     struct stat st;
     if (lstat(dest.c_str(), &st) == 0) continue;
     int rc = -1;
-    if (o->type == FileType::kFifo) rc = mkfifo(dest.c_str(), o->mode);
-    else if (o->type == FileType::kCharDevice && is_root_) rc = mknod(dest.c_str(), S_IFCHR | o->mode, o->rdev);
-    else if (o->type == FileType::kBlockDevice && is_root_) rc = mknod(dest.c_str(), S_IFBLK | o->mode, o->rdev);
-    else continue;  // sockets are recreated by their programs; devices need root
+    if (o->type == FileType::kFifo)
+      rc = mkfifo(dest.c_str(), o->mode);
+    else if (o->type == FileType::kCharDevice && is_root_)
+      rc = mknod(dest.c_str(), S_IFCHR | o->mode, o->rdev);
+    else if (o->type == FileType::kBlockDevice && is_root_)
+      rc = mknod(dest.c_str(), S_IFBLK | o->mode, o->rdev);
+    else
+      continue;  // sockets are recreated by their programs; devices need root
     if (rc == 0) {
       ApplyMetadata(*o, dest, -1);
       ++summary_.others;

@@ -40,7 +40,7 @@ struct RestoreOptions {
 
 struct RestoreSummary {
   uint64_t files = 0, dirs = 0, links = 0, others = 0, bytes = 0;
-  std::vector<std::string> errors;          // files not restored (partial)
+  std::vector<std::string> errors;            // files not restored (partial)
   std::vector<std::string> skipped_existing;  // existed, no --overwrite
   double seconds = 0;
 };
