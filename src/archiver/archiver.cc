@@ -209,6 +209,7 @@ Status Run::Visit(const std::string& path, const struct stat& st,
                   const std::optional<VersionRecord>& prev) {
   if (!options_.exclude_patterns.empty() && config::MatchesExclude(options_.exclude_patterns, path))
     return Status::OK();
+  if ((files_seen_.load() & 1023) == 0) CAIRN_RETURN_IF_ERROR(MaybeCheckpoint(false));
   VersionRecord rec;
   if (!FillMetadata(path, st, rec)) {
     ++summary_.skipped_special;
@@ -350,8 +351,14 @@ Status Run::WalkRoot(const std::string& root) {
 
 Status Run::MaybeCheckpoint(bool final) {
   auto now = std::chrono::steady_clock::now();
+  size_t pending_records;
+  {
+    std::lock_guard lock(mu_);
+    pending_records = done_.size();
+  }
   if (!final && now - last_checkpoint_ < options_.checkpoint_interval &&
-      bytes_done_.load() - bytes_at_checkpoint_ < options_.checkpoint_bytes)
+      bytes_done_.load() - bytes_at_checkpoint_ < options_.checkpoint_bytes &&
+      pending_records < options_.checkpoint_records)
     return Status::OK();
   last_checkpoint_ = now;
   bytes_at_checkpoint_ = bytes_done_.load();

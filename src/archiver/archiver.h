@@ -47,6 +47,9 @@ struct BackupOptions {
   unsigned threads = 0;        // 0 = hardware concurrency
   std::chrono::milliseconds checkpoint_interval{20000};
   uint64_t checkpoint_bytes = 512ull << 20;
+  // Also checkpoint after this many records, which bounds the memory used to
+  // hold and encode them (about 1 KiB per record while encoding).
+  size_t checkpoint_records = 20000;
   // Called about every 250 ms from a background thread, and once at the end.
   std::function<void(const Progress&)> progress;
 };

@@ -35,8 +35,9 @@ Repository::~Repository() {
 void Repository::EnqueueUpload(OpenPack pack) {
   std::unique_lock lock(mu_);
   if (uploaders_.empty()) {
-    // Two uploaders: one pack is written (and fsynced) while the next fills.
-    for (int i = 0; i < 2; ++i)
+    // One pack is written (and fsynced) while the next fills; memory in
+    // packs stays within (2 + kMaxQueuedPacks) * pack_size.
+    for (int i = 0; i < 1; ++i)
       uploaders_.emplace_back([this](std::stop_token st) { UploaderLoop(st); });
   }
   upload_cv_.wait(lock, [&] { return upload_queue_.size() < kMaxQueuedPacks; });

@@ -111,7 +111,7 @@ class Repository {
   // incremented for it.
   void EnqueueUpload(OpenPack pack);
   void UploaderLoop(std::stop_token stop);
-  static constexpr size_t kMaxQueuedPacks = 2;
+  static constexpr size_t kMaxQueuedPacks = 1;
 
   std::shared_ptr<backend::Backend> backend_;
   RepoConfig config_;

@@ -47,7 +47,7 @@ struct timespec ToTimespec(TimeNs t) {
 class Restore {
  public:
   Restore(repo::Repository& repo, catalog::Catalog& catalog, const RestoreOptions& o)
-      : repo_(repo), catalog_(catalog), o_(o), cache_(repo, 6, 64ull << 20) {}
+      : repo_(repo), catalog_(catalog), o_(o), cache_(repo, 3, 64ull << 20) {}
   Result<RestoreSummary> Execute();
 
  private:
