@@ -1,9 +1,12 @@
 #include "checker/checker.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -133,42 +136,62 @@ Result<CheckReport> RunCheck(repo::Repository& repo, const CheckOptions& options
       ++k;
       if (pick) to_read.push_back(pid);
     }
+    // Packs are verified on a few threads (reading, decrypting, decompressing
+    // and hashing overlap); results are merged under one lock.
+    std::mutex mu;
+    std::atomic<size_t> next{0};
     uint64_t done = 0;
-    for (const Id& pid : to_read) {
+    auto verify_pack = [&](const Id& pid) {
+      const std::vector<repo::PackEntry>& entries = indexed.at(pid);
       auto data = be.Load(ObjectName{ObjectType::kPack, pid.Hex()}, 0, 0);
+      std::vector<std::string> errors;
+      std::vector<Id> bad;
+      uint64_t bytes = 0;
       if (!data.ok()) {
-        report.errors.push_back("pack " + pid.Hex() + ": " + data.error().message());
-        for (auto& e : indexed[pid]) bad_blobs.insert(e.id);
-        continue;
-      }
-      ++report.packs_read;
-      report.bytes_read += data->size();
-      for (const repo::PackEntry& e : indexed[pid]) {
-        if (static_cast<uint64_t>(e.offset) + e.length > data->size()) {
-          report.errors.push_back("pack " + pid.Hex() + " is truncated");
-          bad_blobs.insert(e.id);
-          continue;
-        }
-        repo::BlobLocation loc{0, e.offset, e.length, e.raw_length, e.type};
-        auto plain = repo::OpenEnvelope(
-            e.type == repo::BlobType::kData ? repo.keys().data_key : repo.keys().meta_key,
-            repo::BlobKind(e.type), e.id.Hex(), ByteView(data->data() + e.offset, e.length),
-            e.raw_length);
-        if (!plain.ok()) {
-          report.errors.push_back("pack " + pid.Hex() + ": chunk " + e.id.Hex().substr(0, 16) +
-                                  ": " + plain.error().message());
-          bad_blobs.insert(e.id);
-          continue;
-        }
-        if (e.type == repo::BlobType::kData &&
-            crypto::KeyedId(repo.keys().id_key, *plain) != e.id) {
-          report.errors.push_back("pack " + pid.Hex() + ": chunk " + e.id.Hex().substr(0, 16) +
-                                  " does not match its ID");
-          bad_blobs.insert(e.id);
+        errors.push_back("pack " + pid.Hex() + ": " + data.error().message());
+        for (auto& e : entries) bad.push_back(e.id);
+      } else {
+        bytes = data->size();
+        for (const repo::PackEntry& e : entries) {
+          if (static_cast<uint64_t>(e.offset) + e.length > data->size()) {
+            errors.push_back("pack " + pid.Hex() + " is truncated");
+            bad.push_back(e.id);
+            continue;
+          }
+          auto plain = repo::OpenEnvelope(
+              e.type == repo::BlobType::kData ? repo.keys().data_key : repo.keys().meta_key,
+              repo::BlobKind(e.type), e.id.Hex(), ByteView(data->data() + e.offset, e.length),
+              e.raw_length);
+          if (!plain.ok()) {
+            errors.push_back("pack " + pid.Hex() + ": chunk " + e.id.Hex().substr(0, 16) + ": " +
+                             plain.error().message());
+            bad.push_back(e.id);
+            continue;
+          }
+          if (e.type == repo::BlobType::kData &&
+              crypto::KeyedId(repo.keys().id_key, *plain) != e.id) {
+            errors.push_back("pack " + pid.Hex() + ": chunk " + e.id.Hex().substr(0, 16) +
+                             " does not match its ID");
+            bad.push_back(e.id);
+          }
         }
       }
+      std::lock_guard lock(mu);
+      if (data.ok()) {
+        ++report.packs_read;
+        report.bytes_read += bytes;
+      }
+      report.errors.insert(report.errors.end(), errors.begin(), errors.end());
+      bad_blobs.insert(bad.begin(), bad.end());
       if (options.progress) options.progress(++done, to_read.size());
-    }
+    };
+    unsigned n = std::max(2u, std::thread::hardware_concurrency());
+    std::vector<std::jthread> workers;
+    for (unsigned i = 0; i < n; ++i)
+      workers.emplace_back([&] {
+        for (size_t k = next++; k < to_read.size(); k = next++) verify_pack(to_read[k]);
+      });
+    workers.clear();  // joins
   }
 
   // Version segments: every one opens; every referenced chunk is indexed and
