@@ -1,173 +1,325 @@
 #include "repo/version_segment.h"
 
-#include <nlohmann/json.hpp>
+#include "repo/cbor.h"
+
+#include <optional>
 
 namespace cairn::repo {
 
-using json = nlohmann::json;
-
 namespace {
 
-json Bin(ByteView b) { return json::binary(std::vector<uint8_t>(b.begin(), b.end())); }
-json Bin(std::string_view s) { return Bin(AsBytes(s)); }
+constexpr int kSegmentVersion = 1;
 
-std::string StrFromBin(const json& j) {
-  const auto& b = j.get_binary();
-  return std::string(b.begin(), b.end());
-}
-
-Id IdFromBin(const json& j) {
-  const auto& b = j.get_binary();
-  if (b.size() != 32) throw std::runtime_error("an ID must be 32 bytes");
-  return Id::FromBytes(b);
-}
-
-json EncodeRecord(const VersionRecord& r, const std::string& segment_device) {
-  json j = json::object();
-  j["p"] = Bin(r.path);
-  if (r.device != segment_device) j["dv"] = r.device;
-  j["bt"] = r.backup_time;
+void EncodeRecord(CborWriter& w, const VersionRecord& r, const std::string& segment_device) {
+  bool has_device = r.device != segment_device;
   if (r.deleted) {
-    j["del"] = true;
-    return j;
+    w.Map(3 + (has_device ? 1 : 0));
+    w.Text("p");
+    w.ByteString(r.path);
+    if (has_device) {
+      w.Text("dv");
+      w.Text(r.device);
+    }
+    w.Text("bt");
+    w.Int(r.backup_time);
+    w.Text("del");
+    w.Bool(true);
+    return;
   }
-  j["t"] = static_cast<int>(r.type);
-  j["s"] = r.size;
-  j["m"] = r.mode;
-  j["u"] = r.uid;
-  j["g"] = r.gid;
-  if (!r.user.empty()) j["un"] = r.user;
-  if (!r.group.empty()) j["gn"] = r.group;
-  j["mt"] = r.mtime;
-  j["ct"] = r.ctime;
-  j["ino"] = r.inode;
-  j["dev"] = r.dev;
-  if (r.rdev) j["rdev"] = r.rdev;
-  if (r.sparse) j["sp"] = true;
-  if (!r.link_target.empty()) j["l"] = Bin(r.link_target);
-  if (r.type == FileType::kFile) {
-    j["h"] = Bin(r.content_sha256.bytes);
-    std::vector<uint8_t> chunks;
+  bool is_file = r.type == FileType::kFile;
+  // Always present: p bt t s m u g mt ct ino dev (11); the rest as counted.
+  uint64_t n = 11 + (has_device ? 1 : 0) + (!r.user.empty()) + (!r.group.empty()) + (r.rdev != 0) +
+               (r.sparse ? 1 : 0) + (!r.link_target.empty()) + (is_file ? 2 : 0) +
+               (!r.xattrs.empty());
+  w.Map(n);
+  w.Text("p");
+  w.ByteString(r.path);
+  if (has_device) {
+    w.Text("dv");
+    w.Text(r.device);
+  }
+  w.Text("bt");
+  w.Int(r.backup_time);
+  w.Text("t");
+  w.Uint(static_cast<uint64_t>(r.type));
+  w.Text("s");
+  w.Uint(r.size);
+  w.Text("m");
+  w.Uint(r.mode);
+  w.Text("u");
+  w.Uint(r.uid);
+  w.Text("g");
+  w.Uint(r.gid);
+  if (!r.user.empty()) {
+    w.Text("un");
+    w.Text(r.user);
+  }
+  if (!r.group.empty()) {
+    w.Text("gn");
+    w.Text(r.group);
+  }
+  w.Text("mt");
+  w.Int(r.mtime);
+  w.Text("ct");
+  w.Int(r.ctime);
+  w.Text("ino");
+  w.Uint(r.inode);
+  w.Text("dev");
+  w.Uint(r.dev);
+  if (r.rdev) {
+    w.Text("rdev");
+    w.Uint(r.rdev);
+  }
+  if (r.sparse) {
+    w.Text("sp");
+    w.Bool(true);
+  }
+  if (!r.link_target.empty()) {
+    w.Text("l");
+    w.ByteString(r.link_target);
+  }
+  if (is_file) {
+    w.Text("h");
+    w.ByteString(r.content_sha256.bytes);
+    w.Text("c");
+    Bytes chunks;
     chunks.reserve(r.chunks.size() * 32);
     for (const Id& c : r.chunks) chunks.insert(chunks.end(), c.bytes.begin(), c.bytes.end());
-    j["c"] = json::binary(std::move(chunks));
+    w.ByteString(chunks);
   }
   if (!r.xattrs.empty()) {
-    json xs = json::array();
-    for (const Xattr& x : r.xattrs) xs.push_back(json::array({Bin(x.name), Bin(x.value)}));
-    j["x"] = std::move(xs);
-  }
-  return j;
-}
-
-VersionRecord DecodeRecord(const json& j, const std::string& segment_device) {
-  VersionRecord r;
-  r.path = StrFromBin(j.at("p"));
-  if (r.path.empty() || r.path.find('\0') != std::string::npos)
-    throw std::runtime_error("a record has an empty path or one with NUL");
-  r.device = j.contains("dv") ? j["dv"].get<std::string>() : segment_device;
-  r.backup_time = j.at("bt").get<int64_t>();
-  if (j.value("del", false)) {
-    r.deleted = true;
-    return r;
-  }
-  int t = j.at("t").get<int>();
-  if (t < 1 || t > 8) throw std::runtime_error("a record has an unknown file type");
-  r.type = static_cast<FileType>(t);
-  r.size = j.at("s").get<uint64_t>();
-  r.mode = j.at("m").get<uint32_t>();
-  r.uid = j.at("u").get<uint32_t>();
-  r.gid = j.at("g").get<uint32_t>();
-  r.user = j.value("un", std::string());
-  r.group = j.value("gn", std::string());
-  r.mtime = j.at("mt").get<int64_t>();
-  r.ctime = j.at("ct").get<int64_t>();
-  r.inode = j.value("ino", uint64_t{0});
-  r.dev = j.value("dev", uint64_t{0});
-  r.rdev = j.value("rdev", uint64_t{0});
-  r.sparse = j.value("sp", false);
-  if (j.contains("l")) r.link_target = StrFromBin(j["l"]);
-  if (r.type == FileType::kFile) {
-    r.content_sha256 = IdFromBin(j.at("h"));
-    const auto& c = j.at("c").get_binary();
-    if (c.size() % 32) throw std::runtime_error("a chunk list has a bad length");
-    r.chunks.resize(c.size() / 32);
-    for (size_t i = 0; i < r.chunks.size(); ++i)
-      r.chunks[i] = Id::FromBytes(ByteView(c.data() + 32 * i, 32));
-  }
-  if (j.contains("x")) {
-    for (const json& x : j["x"]) {
-      const auto& v = x.at(1).get_binary();
-      r.xattrs.push_back(Xattr{StrFromBin(x.at(0)), Bytes(v.begin(), v.end())});
+    w.Text("x");
+    w.Array(r.xattrs.size());
+    for (const Xattr& x : r.xattrs) {
+      w.Array(2);
+      w.ByteString(x.name);
+      w.ByteString(x.value);
     }
   }
-  return r;
+}
+
+Result<Id> ReadId(CborReader& r) {
+  CAIRN_ASSIGN_OR_RETURN(std::string b, r.ByteString());
+  if (b.size() != 32) return Status::Corruption("an ID must be 32 bytes");
+  return Id::FromBytes(AsBytes(b));
+}
+
+#define SEG_READ(lhs, expr) CAIRN_ASSIGN_OR_RETURN(lhs, expr)
+
+Result<VersionRecord> DecodeRecord(CborReader& r, const std::string& segment_device) {
+  VersionRecord rec;
+  rec.device = segment_device;
+  SEG_READ(uint64_t n, r.Map());
+  bool has_path = false, has_type = false;
+  for (uint64_t i = 0; i < n; ++i) {
+    SEG_READ(std::string key, r.Text());
+    if (key == "p") {
+      SEG_READ(rec.path, r.ByteString());
+      has_path = true;
+    } else if (key == "dv") {
+      SEG_READ(rec.device, r.Text());
+    } else if (key == "bt") {
+      SEG_READ(rec.backup_time, r.Int());
+    } else if (key == "del") {
+      SEG_READ(rec.deleted, r.Bool());
+    } else if (key == "t") {
+      SEG_READ(uint64_t t, r.Uint());
+      if (t < 1 || t > 8) return Status::Corruption("a record has an unknown file type");
+      rec.type = static_cast<FileType>(t);
+      has_type = true;
+    } else if (key == "s") {
+      SEG_READ(rec.size, r.Uint());
+    } else if (key == "m") {
+      SEG_READ(uint64_t m, r.Uint());
+      rec.mode = static_cast<uint32_t>(m);
+    } else if (key == "u") {
+      SEG_READ(uint64_t u, r.Uint());
+      rec.uid = static_cast<uint32_t>(u);
+    } else if (key == "g") {
+      SEG_READ(uint64_t g, r.Uint());
+      rec.gid = static_cast<uint32_t>(g);
+    } else if (key == "un") {
+      SEG_READ(rec.user, r.Text());
+    } else if (key == "gn") {
+      SEG_READ(rec.group, r.Text());
+    } else if (key == "mt") {
+      SEG_READ(rec.mtime, r.Int());
+    } else if (key == "ct") {
+      SEG_READ(rec.ctime, r.Int());
+    } else if (key == "ino") {
+      SEG_READ(rec.inode, r.Uint());
+    } else if (key == "dev") {
+      SEG_READ(rec.dev, r.Uint());
+    } else if (key == "rdev") {
+      SEG_READ(rec.rdev, r.Uint());
+    } else if (key == "sp") {
+      SEG_READ(rec.sparse, r.Bool());
+    } else if (key == "l") {
+      SEG_READ(rec.link_target, r.ByteString());
+    } else if (key == "h") {
+      SEG_READ(rec.content_sha256, ReadId(r));
+    } else if (key == "c") {
+      SEG_READ(std::string c, r.ByteString());
+      if (c.size() % 32) return Status::Corruption("a chunk list has a bad length");
+      rec.chunks.resize(c.size() / 32);
+      for (size_t k = 0; k < rec.chunks.size(); ++k)
+        rec.chunks[k] = Id::FromBytes(AsBytes(std::string_view(c).substr(32 * k, 32)));
+    } else if (key == "x") {
+      SEG_READ(uint64_t nx, r.Array());
+      for (uint64_t k = 0; k < nx; ++k) {
+        SEG_READ(uint64_t two, r.Array());
+        if (two != 2) return Status::Corruption("an extended attribute is malformed");
+        SEG_READ(std::string name, r.ByteString());
+        SEG_READ(std::string value, r.ByteString());
+        rec.xattrs.push_back(Xattr{std::move(name), Bytes(value.begin(), value.end())});
+      }
+    } else {
+      CAIRN_RETURN_IF_ERROR(r.Skip());  // a field from a newer minor version
+    }
+  }
+  if (!has_path || rec.path.empty() || rec.path.find('\0') != std::string::npos)
+    return Status::Corruption("a record has an empty path or one with NUL");
+  if (!rec.deleted && !has_type) return Status::Corruption("a record has no file type");
+  if (rec.deleted) {  // a tombstone carries nothing else
+    VersionRecord t;
+    t.path = std::move(rec.path);
+    t.device = std::move(rec.device);
+    t.backup_time = rec.backup_time;
+    t.deleted = true;
+    return t;
+  }
+  return rec;
+}
+
+Result<VersionSegment> Decode(ByteView body) {
+  CborReader r(body);
+  VersionSegment s;
+  SEG_READ(uint64_t n, r.Map());
+  bool has_version = false;
+  // The device must be known before records are decoded: remember where the
+  // records are and decode them after the map is read.
+  std::optional<CborReader> records_at;
+  for (uint64_t i = 0; i < n; ++i) {
+    SEG_READ(std::string key, r.Text());
+    if (key == "v") {
+      SEG_READ(uint64_t v, r.Uint());
+      if (v > kSegmentVersion)
+        return Status::Unsupported("version segment format " + std::to_string(v) +
+                                   " is newer than this cairn; upgrade cairn");
+      has_version = true;
+    } else if (key == "run") {
+      SEG_READ(s.run_id, ReadId(r));
+    } else if (key == "seq") {
+      SEG_READ(uint64_t q, r.Uint());
+      s.sequence = static_cast<uint32_t>(q);
+    } else if (key == "final") {
+      SEG_READ(s.final, r.Bool());
+    } else if (key == "device") {
+      SEG_READ(s.device, r.Text());
+    } else if (key == "created") {
+      SEG_READ(s.created, r.Int());
+    } else if (key == "roots") {
+      SEG_READ(uint64_t nr, r.Array());
+      for (uint64_t k = 0; k < nr; ++k) {
+        SEG_READ(std::string root, r.ByteString());
+        s.roots.push_back(std::move(root));
+      }
+    } else if (key == "supersedes") {
+      SEG_READ(uint64_t ns, r.Array());
+      for (uint64_t k = 0; k < ns; ++k) {
+        SEG_READ(Id id, ReadId(r));
+        s.supersedes.push_back(id);
+      }
+    } else if (key == "records") {
+      records_at = r;
+      CAIRN_RETURN_IF_ERROR(r.Skip());
+    } else if (key == "stats") {
+      SEG_READ(uint64_t nst, r.Map());
+      for (uint64_t k = 0; k < nst; ++k) {
+        SEG_READ(std::string name, r.Text());
+        SEG_READ(uint64_t v, r.Uint());
+        if (name == "files_new")
+          s.files_new = v;
+        else if (name == "files_changed")
+          s.files_changed = v;
+        else if (name == "files_unchanged")
+          s.files_unchanged = v;
+        else if (name == "bytes_read")
+          s.bytes_read = v;
+        else if (name == "bytes_stored")
+          s.bytes_stored = v;
+        else if (name == "errors")
+          s.errors = v;
+      }
+    } else {
+      CAIRN_RETURN_IF_ERROR(r.Skip());
+    }
+  }
+  if (!r.AtEnd()) return Status::Corruption("version segment has trailing data");
+  if (!has_version || !records_at) return Status::Corruption("version segment lacks fields");
+  SEG_READ(uint64_t nrec, records_at->Array());
+  s.records.reserve(nrec);
+  for (uint64_t k = 0; k < nrec; ++k) {
+    SEG_READ(VersionRecord rec, DecodeRecord(*records_at, s.device));
+    s.records.push_back(std::move(rec));
+  }
+  return s;
 }
 
 }  // namespace
 
 Bytes EncodeSegmentBody(const VersionSegment& s) {
-  json j = json::object();
-  j["v"] = 1;
-  j["run"] = Bin(s.run_id.bytes);
-  j["seq"] = s.sequence;
-  j["final"] = s.final;
-  j["device"] = s.device;
-  j["created"] = s.created;
-  json roots = json::array();
-  for (const auto& r : s.roots) roots.push_back(Bin(r));
-  j["roots"] = std::move(roots);
+  Bytes out;
+  out.reserve(256 + s.records.size() * (160 + 32));
+  CborWriter w(out);
+  w.Map(8 + (s.supersedes.empty() ? 0 : 1) + (s.final ? 1 : 0));
+  w.Text("v");
+  w.Uint(kSegmentVersion);
+  w.Text("run");
+  w.ByteString(s.run_id.bytes);
+  w.Text("seq");
+  w.Uint(s.sequence);
+  w.Text("final");
+  w.Bool(s.final);
+  w.Text("device");
+  w.Text(s.device);
+  w.Text("created");
+  w.Int(s.created);
+  w.Text("roots");
+  w.Array(s.roots.size());
+  for (const auto& r : s.roots) w.ByteString(r);
   if (!s.supersedes.empty()) {
-    json sup = json::array();
-    for (const Id& id : s.supersedes) sup.push_back(Bin(id.bytes));
-    j["supersedes"] = std::move(sup);
+    w.Text("supersedes");
+    w.Array(s.supersedes.size());
+    for (const Id& id : s.supersedes) w.ByteString(id.bytes);
   }
-  json recs = json::array();
-  for (const auto& r : s.records) recs.push_back(EncodeRecord(r, s.device));
-  j["records"] = std::move(recs);
+  w.Text("records");
+  w.Array(s.records.size());
+  for (const auto& r : s.records) EncodeRecord(w, r, s.device);
   if (s.final) {
-    j["stats"] = {{"files_new", s.files_new},
-                  {"files_changed", s.files_changed},
-                  {"files_unchanged", s.files_unchanged},
-                  {"bytes_read", s.bytes_read},
-                  {"bytes_stored", s.bytes_stored},
-                  {"errors", s.errors}};
+    w.Text("stats");
+    w.Map(6);
+    w.Text("files_new");
+    w.Uint(s.files_new);
+    w.Text("files_changed");
+    w.Uint(s.files_changed);
+    w.Text("files_unchanged");
+    w.Uint(s.files_unchanged);
+    w.Text("bytes_read");
+    w.Uint(s.bytes_read);
+    w.Text("bytes_stored");
+    w.Uint(s.bytes_stored);
+    w.Text("errors");
+    w.Uint(s.errors);
   }
-  return json::to_cbor(j);
+  return out;
 }
 
 Result<VersionSegment> DecodeSegmentBody(ByteView body) {
-  try {
-    json j = json::from_cbor(body.begin(), body.end());
-    int v = j.at("v").get<int>();
-    if (v > 1)
-      return Status::Unsupported("version segment format " + std::to_string(v) +
-                                 " is newer than this cairn");
-    VersionSegment s;
-    s.run_id = IdFromBin(j.at("run"));
-    s.sequence = j.at("seq").get<uint32_t>();
-    s.final = j.at("final").get<bool>();
-    s.device = j.at("device").get<std::string>();
-    s.created = j.at("created").get<int64_t>();
-    for (const json& r : j.at("roots")) s.roots.push_back(StrFromBin(r));
-    if (j.contains("supersedes"))
-      for (const json& id : j["supersedes"]) s.supersedes.push_back(IdFromBin(id));
-    const json& recs = j.at("records");
-    s.records.reserve(recs.size());
-    for (const json& r : recs) s.records.push_back(DecodeRecord(r, s.device));
-    if (j.contains("stats")) {
-      const json& st = j["stats"];
-      s.files_new = st.value("files_new", uint64_t{0});
-      s.files_changed = st.value("files_changed", uint64_t{0});
-      s.files_unchanged = st.value("files_unchanged", uint64_t{0});
-      s.bytes_read = st.value("bytes_read", uint64_t{0});
-      s.bytes_stored = st.value("bytes_stored", uint64_t{0});
-      s.errors = st.value("errors", uint64_t{0});
-    }
-    return s;
-  } catch (const std::exception& e) {
-    return Status::Corruption(std::string("version segment is malformed: ") + e.what());
-  }
+  auto s = Decode(body);
+  if (!s.ok() && s.error().code() != StatusCode::kUnsupported)
+    return Status::Corruption("version segment is malformed: " + s.error().message());
+  return s;
 }
 
 }  // namespace cairn::repo

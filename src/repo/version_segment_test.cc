@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 namespace cairn::repo {
 namespace {
 
@@ -58,6 +60,61 @@ TEST(VersionSegmentTest, EveryFieldRoundTrips) {
   EXPECT_TRUE(back->final);
   EXPECT_EQ(back->files_new, 5u);
   EXPECT_EQ(back->bytes_stored, 99u);
+}
+
+TEST(VersionSegmentTest, OutputIsStandardCbor) {
+  // An independent CBOR decoder reads what we write, with the documented keys.
+  VersionSegment s;
+  s.device = "desk";
+  s.final = true;
+  VersionRecord f;
+  f.path = "/a\xff";
+  f.device = "other";
+  f.backup_time = -5;
+  f.size = 70000;
+  f.user = "u";
+  f.rdev = 7;
+  f.sparse = true;
+  f.link_target = "t";
+  f.chunks = {Id{}};
+  f.xattrs = {{"user.k", Bytes{9}}};
+  VersionRecord t;
+  t.path = "/gone";
+  t.device = "desk";
+  t.deleted = true;
+  s.records = {f, t};
+  Bytes body = EncodeSegmentBody(s);
+  nlohmann::json j = nlohmann::json::from_cbor(body);
+  EXPECT_EQ(j["v"], 1);
+  EXPECT_EQ(j["device"], "desk");
+  ASSERT_EQ(j["records"].size(), 2u);
+  const auto& r0 = j["records"][0];
+  EXPECT_EQ(r0["dv"], "other");
+  EXPECT_EQ(r0["bt"], -5);
+  EXPECT_EQ(r0["s"], 70000);
+  EXPECT_EQ(r0["rdev"], 7);
+  EXPECT_EQ(r0["c"].get_binary().size(), 32u);
+  EXPECT_EQ(r0["x"][0][1].get_binary()[0], 9);
+  EXPECT_EQ(j["records"][1]["del"], true);
+  EXPECT_EQ(j["stats"]["files_new"], 0);
+  // And we read what a general encoder writes for the same content.
+  auto back = DecodeSegmentBody(nlohmann::json::to_cbor(j));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->records, s.records);
+}
+
+TEST(VersionSegmentTest, TruncatedIsCorruptionNeverACrash) {
+  VersionSegment s;
+  s.device = "d";
+  VersionRecord f;
+  f.path = "/x";
+  f.chunks = {Id{}, Id{}};
+  s.records = {f, f};
+  Bytes body = EncodeSegmentBody(s);
+  for (size_t n = 0; n < body.size(); ++n) {
+    auto r = DecodeSegmentBody(ByteView(body.data(), n));
+    EXPECT_FALSE(r.ok()) << n;
+  }
 }
 
 TEST(VersionSegmentTest, MalformedIsCorruption) {
