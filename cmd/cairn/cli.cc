@@ -123,6 +123,13 @@ crypto::KdfParams Context::KdfParamsForNewKey() const {
 }
 
 Result<std::string> Context::Secret(bool for_init) {
+  if (secret_) return *secret_;
+  auto secret = FindSecret(for_init);
+  if (secret.ok()) secret_ = *secret;
+  return secret;
+}
+
+Result<std::string> Context::FindSecret(bool for_init) {
   if (!g_.password_file.empty()) return ReadSecretFile(config::ExpandHome(g_.password_file));
   if (!settings_.password_file.empty()) return ReadSecretFile(settings_.password_file);
   if (std::string p = Env("CAIRN_PASSWORD"); !p.empty()) return p;

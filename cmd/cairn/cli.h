@@ -57,6 +57,7 @@ class Context {
   // CAIRN_PASSWORD, BACKUP_ENCRYPTION_KEY, the generated secret file of the
   // default location, a prompt on a terminal.
   Result<std::string> Secret(bool for_init);
+  Result<std::string> FindSecret(bool for_init);
   std::string GeneratedSecretPath() const;
   crypto::KdfParams KdfParamsForNewKey() const;
 
@@ -80,6 +81,7 @@ class Context {
  private:
   GlobalOptions g_;
   config::Settings settings_;
+  std::optional<std::string> secret_;  // asked once per process
 };
 
 // "1.2 GiB", "512 B"

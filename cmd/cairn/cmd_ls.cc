@@ -153,7 +153,13 @@ int RunFind(Context& ctx, const std::string& pattern) {
   auto opened = OpenForQuery(ctx);
   if (!opened.ok()) return ctx.Fail(opened.error());
   nlohmann::json items = nlohmann::json::array();
-  Status st = opened->cat->Find(ctx.QueryDevice(), pattern, [&](const repo::VersionRecord& r) {
+  // A plain word finds every name containing it; a pattern with * ? [ ] is
+  // matched as given.
+  std::string glob =
+      pattern.find_first_of("*?[") == std::string::npos ? "*" + pattern + "*" : pattern;
+  uint64_t found = 0;
+  Status st = opened->cat->Find(ctx.QueryDevice(), glob, [&](const repo::VersionRecord& r) {
+    ++found;
     if (ctx.json())
       items.push_back(RecordJson(r));
     else
@@ -161,7 +167,10 @@ int RunFind(Context& ctx, const std::string& pattern) {
     return Status::OK();
   });
   if (!st.ok()) return ctx.Fail(st);
-  if (ctx.json()) ctx.PrintJson(items);
+  if (ctx.json())
+    ctx.PrintJson(items);
+  else if (found == 0)
+    std::fprintf(stderr, "no backed-up file matches %s\n", glob.c_str());
   return kExitOk;
 }
 

@@ -59,6 +59,7 @@ int RunRestore(Context& ctx, const RestoreOptions& o) {
                    {"bytes", s.bytes},
                    {"errors", s.errors},
                    {"skipped_existing", s.skipped_existing},
+                   {"already_present", s.already_present},
                    {"seconds", s.seconds},
                    {"partial", partial}});
   } else {
@@ -68,9 +69,12 @@ int RunRestore(Context& ctx, const RestoreOptions& o) {
     char secs[32];
     snprintf(secs, sizeof(secs), "%.2f s", s.seconds);
     ctx.Info("restored " + std::to_string(s.files) + " files (" + HumanBytes(s.bytes) + "), " +
-             std::to_string(s.dirs) + " folders, " + std::to_string(s.links) + " links to " +
-             (ro.target.empty() ? std::string("their original place") : ro.target) + " in " + secs +
-             "; every file verified against its SHA-256");
+             std::to_string(s.dirs) + " folders, " + std::to_string(s.links) + " links" +
+             (s.already_present ? " (" + std::to_string(s.already_present) +
+                                      " files were already there, identical)"
+                                : std::string()) +
+             " to " + (ro.target.empty() ? std::string("their original place") : ro.target) +
+             " in " + secs + "; every file verified against its SHA-256");
   }
   return partial ? kExitPartial : kExitOk;
 }

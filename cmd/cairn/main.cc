@@ -3,7 +3,10 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "cmd/cairn/commands.h"
 #include "crypto/crypto.h"
@@ -11,6 +14,20 @@
 #ifndef CAIRN_VERSION
 #define CAIRN_VERSION "0.0.0"
 #endif
+
+namespace {
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace cairn::cli;
@@ -125,6 +142,32 @@ int main(int argc, char** argv) {
   auto* c_recover = app.add_subcommand("recover", "rebuild the local catalog from the repository");
   c_recover->callback(run([&](Context& ctx) { return RunRecover(ctx); }));
 
+  // A mistyped command gets a clear message (CLI11 would only say that a
+  // subcommand is required).
+  {
+    std::vector<std::string> names;
+    for (const CLI::App* sub : app.get_subcommands({})) names.push_back(sub->get_name());
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a == "-r" || a == "--repo" || a == "--password-file" || a == "--config" ||
+          a == "--device") {
+        ++i;
+        continue;
+      }
+      if (a.empty() || a[0] == '-') continue;
+      if (std::find(names.begin(), names.end(), a) != names.end()) break;
+      std::string best;
+      size_t best_d = 3;
+      for (const auto& n : names) {
+        size_t d = EditDistance(a, n);
+        if (d < best_d) best_d = d, best = n;
+      }
+      std::cerr << "cairn: unknown command '" << a << "'"
+                << (best.empty() ? std::string() : " (did you mean " + best + "?)")
+                << "; run `cairn --help` for the list\n";
+      return kExitFailed;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

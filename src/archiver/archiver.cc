@@ -321,7 +321,7 @@ Status Run::WalkRoot(const std::string& root) {
   if (lstat(root.c_str(), &st) != 0) {
     if (errno == ENOENT) {
       if (prev) return TombstoneTree(root);
-      AddWarning(root + " does not exist");
+      AddError(root + " does not exist: check the path (nothing was backed up from it)");
       return Status::OK();
     }
     AddError("cannot stat " + root + ": " + strerror(errno));

@@ -67,6 +67,8 @@ class Restore {
   std::mutex dirs_mu_;
   std::unordered_set<std::string> verified_dirs_;
   void RestoreFile(const VersionRecord& rec);
+  // True when dest is a regular file with exactly the recorded content.
+  bool SameContent(const std::string& dest, const VersionRecord& rec);
   Status WriteContent(const VersionRecord& rec, int fd, uint64_t& written);
   void ApplyMetadata(const VersionRecord& rec, const std::string& dest, int fd);
   void Error(std::string msg) {
@@ -132,6 +134,9 @@ Status Restore::Collect() {
       return Status::NotFound(o_.path + " has " + std::to_string(versions.size()) +
                               " versions; there is no version " + std::to_string(n));
     const VersionRecord& r = versions[static_cast<size_t>(n - 1)];
+    if (!r.deleted && r.type == FileType::kDir)
+      return Status::InvalidArgument(
+          "--version selects a version of a file; for a folder use --at TIME");
     if (r.deleted)
       return Status::NotFound("version " + std::to_string(n) + " of " + o_.path +
                               " records its deletion; pick another version");
@@ -148,6 +153,16 @@ Status Restore::Collect() {
           return Status::OK();
         }));
     if (!records_.empty()) return Status::OK();
+  }
+  if (!top) {
+    auto versions = catalog_.Versions(o_.device, o_.path);
+    if (versions.ok() && !versions->empty() && versions->back().deleted &&
+        versions->back().backup_time <= o_.at)
+      return Status::NotFound(o_.path + " was deleted (recorded " +
+                              FormatLocal(versions->back().backup_time) +
+                              "); restore an earlier version with --version N or --at TIME "
+                              "(see `cairn versions " +
+                              o_.path + "`)");
   }
   if (!top)
     return Status::NotFound(
@@ -229,6 +244,24 @@ void Restore::ApplyMetadata(const VersionRecord& rec, const std::string& dest, i
   }
 }
 
+bool Restore::SameContent(const std::string& dest, const VersionRecord& rec) {
+  int fd = open(dest.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st;
+  bool same =
+      fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) == rec.size;
+  if (same) {
+    crypto::Sha256 sha;
+    thread_local Bytes buf(1 << 20);
+    ssize_t n;
+    while ((n = read(fd, buf.data(), buf.size())) > 0)
+      sha.Update(ByteView(buf.data(), static_cast<size_t>(n)));
+    same = n == 0 && sha.Final() == rec.content_sha256;
+  }
+  close(fd);
+  return same;
+}
+
 void Restore::RestoreFile(const VersionRecord& rec) {
   std::string dest = Dest(rec.path);
   if (!ParentChainSafe(dest)) {
@@ -248,6 +281,11 @@ void Restore::RestoreFile(const VersionRecord& rec) {
   int fd = open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0 && errno == EEXIST) {
     exists = true;
+    if (SameContent(dest, rec)) {  // already what the backup holds: nothing to do
+      std::lock_guard lock(mu_);
+      ++summary_.already_present;
+      return;
+    }
     if (!o_.overwrite) {
       std::lock_guard lock(mu_);
       summary_.skipped_existing.push_back(dest);
@@ -328,8 +366,12 @@ Result<RestoreSummary> Restore::Execute() {
     std::filesystem::create_directories(o_.target, ec);
     if (ec) return Status::IOError("cannot create " + o_.target + ": " + ec.message());
   }
+  std::unordered_set<std::string> preexisting_dirs;
   for (const VersionRecord* d : dirs) {
     std::string dest = Dest(d->path);
+    struct stat st_before;
+    if (lstat(dest.c_str(), &st_before) == 0 && S_ISDIR(st_before.st_mode))
+      preexisting_dirs.insert(dest);
     Status st = MakeDirs(dest);
     if (!st.ok())
       Error(st.message());
@@ -462,6 +504,9 @@ Result<RestoreSummary> Restore::Execute() {
             [](const VersionRecord* a, const VersionRecord* b) { return a->path > b->path; });
   for (const VersionRecord* d : dirs) {
     std::string dest = Dest(d->path);
+    // A folder that was already there keeps its permissions and times unless
+    // the user asked to overwrite.
+    if (preexisting_dirs.count(dest) && !o_.overwrite) continue;
     if (ParentChainSafe(dest)) ApplyMetadata(*d, dest, -1);
   }
   // A fresh restore is written directly; one sync makes it durable.

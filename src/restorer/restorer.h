@@ -42,6 +42,7 @@ struct RestoreSummary {
   uint64_t files = 0, dirs = 0, links = 0, others = 0, bytes = 0;
   std::vector<std::string> errors;            // files not restored (partial)
   std::vector<std::string> skipped_existing;  // existed, no --overwrite
+  uint64_t already_present = 0;  // existed with exactly the recorded content: left as is
   double seconds = 0;
 };
 
