@@ -8,7 +8,7 @@ CAIRN_BUILD="${CAIRN_BUILD_DIR:-$CAIRN_ROOT/build}"
 CAIRN_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache clang-format
   libsodium-dev libssl-dev libzstd-dev zlib1g-dev libsqlite3-dev
-  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   attr acl
 )
@@ -31,7 +31,11 @@ cairn_install_deps() {
 
 cairn_build() {
   if [[ ! -f "$CAIRN_BUILD/build.ninja" ]]; then
+    echo "configuring and building cairn (the first build takes a few minutes)..." >&2
     cmake -S "$CAIRN_ROOT" -B "$CAIRN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   fi
-  ninja -C "$CAIRN_BUILD" -j"$(nproc)" --quiet "$@"
+  local rc=0 log="$CAIRN_BUILD/.last-build.log"
+  ninja -C "$CAIRN_BUILD" -j"$(nproc)" --quiet "$@" >"$log" 2>&1 || rc=$?
+  grep -v "^ninja: no work to do" "$log" || true
+  return $rc
 }
