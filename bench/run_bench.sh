@@ -1,0 +1,564 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of cairn, restic and borg (and `cp -a` as the restore yardstick).
+#
+#   ./bench/run_bench.sh [--runs N] [--restore-reps N] [--tools cairn,restic,borg,cp]
+#                        [--steps backup-unchanged,backup-mutated,restore,check]
+#                        [--out FILE] [--quick] [--bench-dir DIR] [--cairn BINARY] [--seed N]
+#
+#   --runs N          runs per tool (default 3; 1 with --quick); tool order alternates per run
+#   --restore-reps N  restores per tool per run (default 2; 1 with --quick)
+#   --tools LIST      any of cairn,restic,borg,cp (default: all four; cp = `cp -a` yardstick)
+#   --steps LIST      which optional steps to run (default: all). init and the initial backup
+#                     always run; restore and check imply backup-mutated.
+#   --out FILE        the markdown table (default bench/results/latest.md; with --quick
+#                     bench/results/quick.md). Raw numbers go beside it as raw-<date>.tsv.
+#   --quick           smoke test: the linux-source-6.1/drivers/net subset, 1 run (~2 minutes)
+#   --bench-dir DIR   cache and work folder (default $CAIRN_BENCH_DIR, else /work/bench-cache)
+#   --cairn BINARY    use this cairn instead of building build-bench/ (Release)
+#   --seed N          mutation seed (default 1)
+#
+# Installs what is missing (time, rsync, restic, borgbackup, cairn's build deps) with apt-get,
+# builds the corpus once (bench/prepare_corpus.sh), and writes nothing outside the bench dir and
+# bench/results/. See bench/README.md for what is measured and how.
+set -euo pipefail
+
+BENCH_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$BENCH_SRC/.." && pwd)"
+ARGS_USED="$*"
+
+RUNS="" RESTORE_REPS="" TOOLS="cairn,restic,borg,cp" STEPS="backup-unchanged,backup-mutated,restore,check"
+OUT="" QUICK=0 CAIRN_BIN="" SEED=1
+BENCH_DIR="${CAIRN_BENCH_DIR:-/work/bench-cache}"
+
+die() { echo "run_bench.sh: ERROR: $*" >&2; exit 1; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+
+while (($#)); do
+  case "$1" in
+    --runs) RUNS="${2:?}"; shift 2 ;;
+    --restore-reps) RESTORE_REPS="${2:?}"; shift 2 ;;
+    --tools) TOOLS="${2:?}"; shift 2 ;;
+    --steps) STEPS="${2:?}"; shift 2 ;;
+    --out) OUT="${2:?}"; shift 2 ;;
+    --quick) QUICK=1; shift ;;
+    --bench-dir) BENCH_DIR="${2:?}"; shift 2 ;;
+    --cairn) CAIRN_BIN="${2:?}"; shift 2 ;;
+    --seed) SEED="${2:?}"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option: $1" ;;
+  esac
+done
+
+if ((QUICK)); then
+  RUNS="${RUNS:-1}"; RESTORE_REPS="${RESTORE_REPS:-1}"; OUT="${OUT:-$BENCH_SRC/results/quick.md}"
+  CORPUS_NAME=quick
+else
+  RUNS="${RUNS:-3}"; RESTORE_REPS="${RESTORE_REPS:-2}"; OUT="${OUT:-$BENCH_SRC/results/latest.md}"
+  CORPUS_NAME=full
+fi
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
+[[ "$RESTORE_REPS" =~ ^[1-9][0-9]*$ ]] || die "--restore-reps must be a positive integer"
+[[ "$SEED" =~ ^[0-9]+$ ]] || die "--seed must be a non-negative integer"
+
+IFS=, read -r -a TOOL_LIST <<<"$TOOLS"
+for t in "${TOOL_LIST[@]}"; do
+  case "$t" in cairn|restic|borg|cp) ;; *) die "unknown tool '$t' (cairn, restic, borg, cp)" ;; esac
+done
+((${#TOOL_LIST[@]})) || die "--tools is empty"
+want_step() { [[ ",$STEPS," == *",$1,"* ]]; }
+for s in ${STEPS//,/ }; do
+  case "$s" in backup-unchanged|backup-mutated|restore|check) ;;
+    *) die "unknown step '$s' (backup-unchanged, backup-mutated, restore, check; init and backup-initial always run)" ;;
+  esac
+done
+if want_step restore || want_step check; then STEPS="$STEPS,backup-mutated"; fi
+
+mkdir -p "$BENCH_DIR" "$(dirname "$OUT")"
+BENCH_DIR="$(cd "$BENCH_DIR" && pwd)"
+OUT="$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")"
+case "$BENCH_DIR/" in "$ROOT/"*) die "the bench dir must be outside the source tree ($ROOT)" ;; esac
+
+exec 9>"$BENCH_DIR/.lock"
+flock -n 9 || die "another benchmark is running in $BENCH_DIR"
+
+STAMP="$(date -u +%Y%m%d-%H%M%S)"
+SUFFIX=""; if ((QUICK)); then SUFFIX="-quick"; fi
+RAW="$(dirname "$OUT")/raw-$STAMP$SUFFIX.tsv"
+LOGDIR="$BENCH_DIR/logs/$STAMP"
+mkdir -p "$LOGDIR"
+trap 'echo "run_bench.sh: failed at line $LINENO: $BASH_COMMAND (logs: $LOGDIR)" >&2' ERR
+
+say() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
+
+# ---------------------------------------------------------------- tools
+need_pkgs=()
+for p in time rsync python3 restic borgbackup util-linux diffutils; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
+done
+if ((${#need_pkgs[@]})); then
+  say "installing: ${need_pkgs[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+[[ -x /usr/bin/time ]] || die "/usr/bin/time missing (package time)"
+
+if [[ " ${TOOL_LIST[*]} " == *" cairn "* ]]; then
+  if [[ -z "$CAIRN_BIN" ]]; then
+    export CAIRN_BUILD_DIR="$ROOT/build-bench"
+    # shellcheck source=../scripts/lib.sh
+    source "$ROOT/scripts/lib.sh"
+    cairn_install_deps
+    if [[ ! -f "$CAIRN_BUILD_DIR/build.ninja" ]]; then
+      say "configuring $CAIRN_BUILD_DIR (Release)"
+      cmake -S "$ROOT" -B "$CAIRN_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+    fi
+    say "building cairn in $CAIRN_BUILD_DIR"
+    ninja -C "$CAIRN_BUILD_DIR" --quiet cairn
+    CAIRN_BIN="$CAIRN_BUILD_DIR/cmd/cairn/cairn"
+  fi
+  [[ -x "$CAIRN_BIN" ]] || die "cairn binary not found: $CAIRN_BIN"
+  CAIRN_BIN="$(cd "$(dirname "$CAIRN_BIN")" && pwd)/$(basename "$CAIRN_BIN")"
+fi
+
+# ---------------------------------------------------------------- corpus
+"$BENCH_SRC/prepare_corpus.sh" --bench-dir "$BENCH_DIR" --seed "$SEED"
+CORPUS="$BENCH_DIR/corpus/$CORPUS_NAME"
+[[ -f "$CORPUS/info" ]] || die "corpus not ready: $CORPUS"
+
+W="$BENCH_DIR/work"
+LIVE="$W/live"          # every backup reads this same path
+TARGET="$W/restore"     # every restore writes into this empty folder
+REPOS="$W/repos"
+HOMES="$W/home"
+TMPD="$W/tmp"
+mkdir -p "$W" "$REPOS" "$HOMES" "$TMPD"
+
+PASSWORD="cairn-bench-password-not-secret"
+
+# ---------------------------------------------------------------- helpers
+set_state() {  # pristine|mutated -> the live folder holds that state (only differing files copied)
+  rsync -a --delete "$CORPUS/$1/" "$LIVE/"
+}
+
+warm() {  # the corpus in the page cache
+  find "$LIVE" -type f -print0 | xargs -0 -r cat >/dev/null
+}
+
+evict() {  # DIR...: write back, then drop every file of DIR from the page cache
+  sync
+  python3 - "$@" <<'EOF'
+import os, sys
+for root in sys.argv[1:]:
+    for d, dirs, files in os.walk(root):
+        for f in files:
+            p = os.path.join(d, f)
+            try:
+                fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
+                continue
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+EOF
+}
+
+CLK_TCK="$(getconf CLK_TCK)"
+busy_ticks() {  # CPU ticks spent on anything but idle and iowait, all CPUs
+  local _c u n s i w irq sirq st _rest
+  read -r _c u n s i w irq sirq st _rest </proc/stat
+  echo $((u + n + s + irq + sirq + st))
+}
+
+du_bytes() { if [[ -e "$1" ]]; then du -sb "$1" | cut -f1; else echo 0; fi; }
+
+# verify SRC DST LOG -> "ok", or what differs. Content: diff -r (no dereference); metadata: type,
+# mode, owner, size, mtime (ns) and link target of every entry.
+verify() {
+  local src="$1" dst="$2" log="$3" res
+  if [[ ! -d "$dst" ]]; then echo "FAILED: nothing restored at $dst"; return; fi
+  if ! diff -r --no-dereference -q "$src" "$dst" >"$log" 2>&1; then
+    echo "FAILED: content differs ($(wc -l <"$log") entries, see $log)"
+    return
+  fi
+  res="$(python3 - "$src" "$dst" 2>>"$log" <<'EOF'
+import os, stat, sys, collections
+src, dst = sys.argv[1], sys.argv[2]
+bad = collections.Counter()
+def entries(root):
+    for d, dirs, files in os.walk(root):
+        for n in dirs + files:
+            yield os.path.relpath(os.path.join(d, n), root)
+for rel in entries(src):
+    a = os.lstat(os.path.join(src, rel))
+    try:
+        b = os.lstat(os.path.join(dst, rel))
+    except OSError:
+        bad["missing"] += 1; continue
+    kind = "dir" if stat.S_ISDIR(a.st_mode) else "link" if stat.S_ISLNK(a.st_mode) else "file"
+    if stat.S_IFMT(a.st_mode) != stat.S_IFMT(b.st_mode): bad["type"] += 1; continue
+    if stat.S_IMODE(a.st_mode) != stat.S_IMODE(b.st_mode) and kind != "link": bad["mode(%s)" % kind] += 1
+    if (a.st_uid, a.st_gid) != (b.st_uid, b.st_gid): bad["owner(%s)" % kind] += 1
+    if kind == "file" and a.st_size != b.st_size: bad["size"] += 1
+    if a.st_mtime_ns != b.st_mtime_ns: bad["mtime(%s)" % kind] += 1
+    if kind == "link" and os.readlink(os.path.join(src, rel)) != os.readlink(os.path.join(dst, rel)):
+        bad["link target"] += 1
+for rel in entries(dst):
+    if not os.path.lexists(os.path.join(src, rel)):
+        bad["extra"] += 1
+print("ok" if not bad else "metadata differs: " + ", ".join("%s %d" % kv for kv in sorted(bad.items())))
+EOF
+)" || res="FAILED: metadata comparison crashed (see $log)"
+  echo "$res"
+}
+
+printf 'run\tposition\ttool\tstep\trep\twall_s\tuser_s\tsys_s\tmaxrss_kib\texit\tother_cpu_s\trepo_bytes\tcache_bytes\tverified\n' >"$RAW"
+FAILURES=()
+RUN=0 POS=0
+
+# tool_run TOOL STEP REP CWD -- CMD... : time CMD with the tool's environment, append a raw row.
+# Sets LAST_RC. Output of the tool goes to $LOGDIR.
+tool_run() {
+  local tool="$1" step="$2" rep="$3" cwd="$4"; shift 5
+  local h="$HOMES/$tool" log="$LOGDIR/run$RUN-$tool-$step-$rep.log" tf="$LOGDIR/.time"
+  local -a envv=(env -i "PATH=$PATH" LANG=C.UTF-8 "HOME=$h" "XDG_CACHE_HOME=$h/.cache"
+    "XDG_CONFIG_HOME=$h/.config" "XDG_DATA_HOME=$h/.local/share" "TMPDIR=$TMPD")
+  case "$tool" in
+    cairn) envv+=("CAIRN_PASSWORD=$PASSWORD" "CAIRN_REPOSITORY=$REPOS/cairn" DEVICE_ID=bench) ;;
+    restic) envv+=("RESTIC_PASSWORD=$PASSWORD" "RESTIC_REPOSITORY=$REPOS/restic") ;;
+    borg) envv+=("BORG_PASSPHRASE=$PASSWORD" "BORG_REPO=$REPOS/borg" BORG_DISPLAY_PASSPHRASE=n) ;;
+  esac
+  : >"$tf"
+  sync
+  LAST_RC=0
+  local busy0 busy1
+  busy0="$(busy_ticks)"
+  (cd "$cwd" && exec /usr/bin/time -f '%e %U %S %M' -o "$tf" "${envv[@]}" "$@") \
+    >"$log" 2>&1 </dev/null || LAST_RC=$?
+  busy1="$(busy_ticks)"
+  local wall usr sys rss other=NA
+  read -r wall usr sys rss < <(grep -E '^[0-9.]+ [0-9.]+ [0-9.]+ [0-9]+$' "$tf" | tail -n1) || true
+  if [[ -n "${usr:-}" ]]; then
+    other="$(python3 -c "print('%.2f' % max(0.0, ($busy1 - $busy0) / $CLK_TCK - $usr - $sys))")"
+  fi
+  LAST_ROW=("$RUN" "$POS" "$tool" "$step" "$rep" "${wall:-NA}" "${usr:-NA}" "${sys:-NA}" "${rss:-NA}" "$LAST_RC" "$other")
+  if ((LAST_RC != 0)); then
+    say "!!! $tool $step FAILED (exit $LAST_RC) — log: $log"
+    tail -n 5 "$log" | sed 's/^/    /' >&2
+    FAILURES+=("run $RUN: $tool $step exited $LAST_RC (log: $log)")
+  else
+    say "$tool $step${rep:+ #$rep}: ${wall}s wall, $(python3 -c "print('%.1f' % ($usr + $sys))")s cpu, $((rss / 1024)) MiB"
+  fi
+}
+
+emit() {  # REPO_BYTES CACHE_BYTES VERIFIED -> the raw row
+  local IFS=$'\t'
+  echo "${LAST_ROW[*]}"$'\t'"$1"$'\t'"$2"$'\t'"$3" >>"$RAW"
+}
+
+repo_of() { echo "$REPOS/$1"; }
+
+# one tool, one run: fresh repository and home, then the steps
+bench_tool() {
+  local tool="$1" repo h rep v
+  repo="$(repo_of "$tool")"; h="$HOMES/$tool"
+  if [[ "$tool" == cp ]]; then
+    set_state mutated
+    # restore: the source evicted like the repositories are; restore-cached: the source in the
+    # page cache (then cp -a only writes, which is all a restore from a cached repo would do)
+    for ((rep = 1; rep <= RESTORE_REPS; rep++)); do
+      for step in restore restore-cached; do
+        rm -rf "$TARGET"; mkdir -p "$TARGET"
+        if [[ "$step" == restore ]]; then evict "$LIVE"; else warm; fi
+        tool_run cp "$step" "$rep" "$W" -- cp -a "$LIVE" "$TARGET/live"
+        v="$(verify "$LIVE" "$TARGET/live" "$LOGDIR/run$RUN-cp-$step-verify-$rep.log")"
+        [[ "$v" == ok ]] || say "!!! cp -a verification: $v"
+        emit "" "" "$v"
+        rm -rf "$TARGET"
+      done
+    done
+    return
+  fi
+  rm -rf "$repo" "$h"; mkdir -p "$h"
+  set_state pristine
+  local -a init backup restore check
+  case "$tool" in
+    cairn)
+      init=("$CAIRN_BIN" init)
+      backup=("$CAIRN_BIN" --no-progress backup "$LIVE")
+      restore=("$CAIRN_BIN" --no-progress restore "$LIVE" --to "$TARGET")
+      check=("$CAIRN_BIN" --no-progress check --read-data) ;;
+    restic)
+      init=(restic init --repository-version 2)
+      backup=(restic backup "$LIVE")
+      restore=(restic restore latest --target "$TARGET")
+      check=(restic check --read-data) ;;
+    borg)
+      init=(borg init -e repokey-blake2)
+      backup=(borg create --compression zstd,3)   # + ::name LIVE
+      restore=(borg extract)                       # + ::name, run in TARGET
+      check=(borg check --verify-data) ;;
+  esac
+  local n=0 last=""
+  do_backup() {  # STEP
+    n=$((n + 1))
+    warm
+    if [[ "$tool" == borg ]]; then
+      last="::b$n"
+      tool_run "$tool" "$1" "" "$W" -- "${backup[@]}" "$last" "$LIVE"
+    else
+      tool_run "$tool" "$1" "" "$W" -- "${backup[@]}"
+    fi
+    emit "$(du_bytes "$repo")" "$(du_bytes "$h")" ""
+    return "$LAST_RC"
+  }
+  tool_run "$tool" init "" "$W" -- "${init[@]}"
+  emit "$(du_bytes "$repo")" "$(du_bytes "$h")" ""
+  ((LAST_RC == 0)) || { say "skipping the rest of $tool in run $RUN"; return; }
+  do_backup backup-initial || { say "skipping the rest of $tool in run $RUN"; return; }
+  if want_step backup-unchanged; then do_backup backup-unchanged || true; fi
+  if want_step backup-mutated; then
+    set_state mutated
+    do_backup backup-mutated || { say "skipping the rest of $tool in run $RUN"; return; }
+  fi
+  if want_step restore; then
+    for ((rep = 1; rep <= RESTORE_REPS; rep++)); do
+      rm -rf "$TARGET"; mkdir -p "$TARGET"
+      evict "$repo"
+      if [[ "$tool" == borg ]]; then
+        tool_run "$tool" restore "$rep" "$TARGET" -- "${restore[@]}" "$last"
+      else
+        tool_run "$tool" restore "$rep" "$W" -- "${restore[@]}"
+      fi
+      if ((LAST_RC == 0)); then
+        v="$(verify "$LIVE" "$TARGET$LIVE" "$LOGDIR/run$RUN-$tool-verify-$rep.log")"
+      else
+        v="FAILED: exit $LAST_RC"
+      fi
+      [[ "$v" == ok ]] || say "!!! $tool restore verification: $v"
+      [[ "$v" != FAILED* ]] || FAILURES+=("run $RUN: $tool restore #$rep not identical: $v")
+      emit "" "" "$v"
+      rm -rf "$TARGET"
+    done
+  fi
+  if want_step check; then
+    evict "$repo"
+    tool_run "$tool" check "" "$W" -- "${check[@]}"
+    emit "" "" ""
+  fi
+}
+
+# ---------------------------------------------------------------- machine and versions
+META="$LOGDIR/meta"
+{
+  echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "command=./bench/run_bench.sh${ARGS_USED:+ $ARGS_USED}"
+  echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
+  echo "cores=$(nproc)"
+  echo "ram=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+  echo "kernel=$(uname -r)"
+  echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
+  echo "disk=$(df -hT "$BENCH_DIR" | awk 'NR == 2 {print $2 " on " $1 ", " $3 " total, " $5 " free"}') (bench dir $BENCH_DIR)"
+  echo "cpu_flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'aes|sha_ni|avx2|avx512f|vaes' | tr '\n' ' ')"
+  if [[ -n "$CAIRN_BIN" ]]; then
+    echo "v_cairn=$("$CAIRN_BIN" --version 2>&1 | head -n1) (commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$(
+      [[ -n "$(GIT_OPTIONAL_LOCKS=0 git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]] && echo ", uncommitted changes"); $CAIRN_BIN)"
+  fi
+  echo "v_restic=$(restic version 2>&1 | head -n1)"
+  echo "v_borg=$(borg --version 2>&1 | head -n1)"
+  echo "v_cp=$(cp --version | head -n1)"
+  echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "runs=$RUNS"
+  echo "restore_reps=$RESTORE_REPS"
+  echo "tools=$TOOLS"
+  sed 's/^/corpus_/; s/: /=/' "$CORPUS/info"
+} >"$META"
+
+# ---------------------------------------------------------------- the runs
+say "corpus: $(sed -n 's/^pristine: //p' "$CORPUS/info"); $RUNS run(s); logs in $LOGDIR"
+for ((RUN = 1; RUN <= RUNS; RUN++)); do
+  order=("${TOOL_LIST[@]}")
+  if ((RUN % 2 == 0)); then
+    order=(); for ((i = ${#TOOL_LIST[@]} - 1; i >= 0; i--)); do order+=("${TOOL_LIST[i]}"); done
+  fi
+  say "=== run $RUN/$RUNS: ${order[*]}"
+  POS=0
+  for tool in "${order[@]}"; do
+    POS=$((POS + 1))
+    bench_tool "$tool"
+  done
+done
+
+# ---------------------------------------------------------------- the table
+echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$META"
+python3 - "$RAW" "$META" "$OUT" "$(basename "$RAW")" <<'EOF'
+import csv, statistics, sys
+raw, meta_path, out, raw_name = sys.argv[1:5]
+meta = {}
+for line in open(meta_path):
+    k, _, v = line.rstrip("\n").partition("=")
+    meta[k] = v
+rows = list(csv.DictReader(open(raw), delimiter="\t"))
+tools = [t for t in ["cairn", "restic", "borg"] if t in meta["tools"].split(",")]
+has_cp = "cp" in meta["tools"].split(",")
+steps = [("init", "init"), ("backup-initial", "initial backup"),
+         ("backup-unchanged", "backup, nothing changed"), ("backup-mutated", "backup after the mutation"),
+         ("restore", "full restore"), ("check", "check, reading all data")]
+
+def vals(tool, step, key):
+    out = []
+    for r in rows:
+        if r["tool"] == tool and r["step"] == step and r["exit"] == "0" and r[key] not in ("", "NA"):
+            out.append(float(r[key]))
+    return out
+
+def cpu(tool, step):
+    return [float(r["user_s"]) + float(r["sys_s"]) for r in rows
+            if r["tool"] == tool and r["step"] == step and r["exit"] == "0" and r["user_s"] != "NA"]
+
+def nfail(tool, step):
+    return sum(1 for r in rows if r["tool"] == tool and r["step"] == step and r["exit"] != "0")
+
+def fmt_num(x, unit):
+    if unit == "MiB":
+        return "%.0f" % x if x >= 10 else "%.1f" % x
+    return "%.2f" % x if x < 10 else "%.1f" % x
+
+def cell(xs, unit, fails=0):
+    if not xs:
+        return "FAILED" if fails else "–"
+    m = statistics.median(xs)
+    s = "**%s**" % fmt_num(m, unit)
+    if len(xs) > 1 and fmt_num(min(xs), unit) != fmt_num(max(xs), unit):
+        s += " (%s–%s)" % (fmt_num(min(xs), unit), fmt_num(max(xs), unit))
+    if fails:
+        s += " ⚠ %d failed" % fails
+    return s
+
+def ratio(a, b):
+    if not a or not b:
+        return "–"
+    return "%.2f×" % (statistics.median(a) / statistics.median(b))
+
+L = []
+L.append("# cairn vs restic vs borg")
+L.append("")
+L.append("%s · `%s` · %s run(s), tool order alternating, %s restore(s) per tool per run. "
+         "How to read this: [bench/README.md](../README.md)." % (
+             meta["date"], meta["command"], meta["runs"], meta["restore_reps"]))
+L.append("")
+L.append("- **Machine:** %s, %s cores (%s), %s RAM, Linux %s, %s; disk: %s" % (
+    meta["cpu"], meta["cores"], meta["cpu_flags"].strip(), meta["ram"], meta["kernel"], meta["os"], meta["disk"]))
+other = sum(float(r["other_cpu_s"]) for r in rows if r["other_cpu_s"] not in ("", "NA"))
+timed = sum(float(r["wall_s"]) for r in rows if r["wall_s"] not in ("", "NA"))
+share = other / timed if timed else 0
+L.append("- **Other load:** CPU time used by other processes during the timed steps: %.0f s over %.0f s "
+         "of timed wall time (%.0f%% of one core)%s. Load average at the start: %s." % (
+             other, timed, 100 * share,
+             " — **the machine was busy with other work: figures are noisier and slower than on a quiet machine**"
+             if share > 0.15 else "", meta["load_start"]))
+L.append("- **Tools:** " + "; ".join(
+    meta[k] for k in ("v_cairn", "v_restic", "v_borg") if k in meta and k[2:] in tools) +
+    ("; " + meta["v_cp"] if has_cp else ""))
+L.append("- **Settings:** cairn defaults (zstd, XChaCha20-Poly1305); restic `init --repository-version 2` "
+         "(compression auto); borg `init -e repokey-blake2`, `create --compression zstd,3`. "
+         "All encrypted, each on a fresh repository on the same disk.")
+L.append("- **Corpus:** %s — %s. Mutation: %s; mutated tree %s." % (
+    meta["corpus_corpus"], meta["corpus_pristine"],
+    next(("%s (%s)" % (v, k[len("corpus_mutation "):].strip("()")) for k, v in meta.items()
+          if k.startswith("corpus_mutation")), "?"),
+    meta["corpus_mutated"]))
+L.append("")
+
+def table(title, unit, getter, with_ratio):
+    L.append("### " + title)
+    L.append("")
+    head = ["step"] + tools + (["`cp -a` (source evicted)", "`cp -a` (source cached)"] if has_cp else [])
+    if with_ratio and "cairn" in tools:
+        head += ["%s ÷ cairn" % t for t in tools if t != "cairn"]
+        if has_cp:
+            head += ["cairn ÷ `cp -a` (evicted)", "cairn ÷ `cp -a` (cached)"]
+    L.append("| " + " | ".join(head) + " |")
+    L.append("|" + "---|" * len(head))
+    for step, label in steps:
+        data = {t: getter(t, step) for t in tools}
+        if not any(data.values()) and not any(nfail(t, step) for t in tools):
+            if not (step == "restore" and has_cp):
+                continue
+        row = [label] + [cell(data[t], unit, nfail(t, step)) for t in tools]
+        is_r = step == "restore"
+        cpd = [getter("cp", "restore"), getter("cp", "restore-cached")] if is_r else [[], []]
+        if has_cp:
+            row += [cell(x, unit, nfail("cp", st)) if is_r else ""
+                    for x, st in zip(cpd, ["restore", "restore-cached"])]
+        if with_ratio and "cairn" in tools:
+            row += [ratio(data[t], data["cairn"]) for t in tools if t != "cairn"]
+            if has_cp:
+                row += [ratio(data["cairn"], x) if is_r else "" for x in cpd]
+        L.append("| " + " | ".join(row) + " |")
+    L.append("")
+
+table("Wall time, seconds — median (min–max)", "s", lambda t, s: vals(t, s, "wall_s"), True)
+table("CPU time (user + system), seconds — median (min–max)", "s", cpu, True)
+table("Peak RSS, MiB — median (min–max)", "MiB",
+      lambda t, s: [x / 1024 for x in vals(t, s, "maxrss_kib")], False)
+
+L.append("### Repository size, MiB, after each step — median (min–max)")
+L.append("")
+others = [t for t in tools if t != "cairn"] if "cairn" in tools else []
+head = ["after"] + tools + ["%s ÷ cairn" % t for t in others]
+L.append("| " + " | ".join(head) + " |")
+L.append("|" + "---|" * len(head))
+for step, label in steps[:4]:
+    data = {t: [x / 2**20 for x in vals(t, step, "repo_bytes")] for t in tools}
+    if not any(data.values()):
+        continue
+    row = [label] + [cell(data[t], "MiB") for t in tools]
+    if "cairn" in tools:
+        row += [ratio(data[t], data["cairn"]) if step != "init" else "" for t in tools if t != "cairn"]
+    L.append("| " + " | ".join(row) + " |")
+last = [s for s, _ in steps[:4] if any(vals(t, s, "cache_bytes") for t in tools)]
+if last:
+    s = last[-1]
+    row = ["*local cache/catalog (HOME) after %s*" % dict(steps)[s]]
+    row += [cell([x / 2**20 for x in vals(t, s, "cache_bytes")], "MiB") for t in tools]
+    row += [""] * len(others)
+    L.append("| " + " | ".join(row) + " |")
+L.append("")
+
+L.append("### Restore verification (`diff -r` content + mode, owner, size, mtime in ns, link target of every entry)")
+L.append("")
+for t in tools + (["cp"] if has_cp else []):
+    vs = [r["verified"] for r in rows if r["tool"] == t and r["step"].startswith("restore")]
+    if not vs:
+        continue
+    ok = sum(1 for v in vs if v == "ok")
+    others = sorted(set(v for v in vs if v != "ok"))
+    name = "`cp -a`" if t == "cp" else t
+    if ok == len(vs):
+        L.append("- %s: %d/%d restores identical" % (name, ok, len(vs)))
+    else:
+        mark = "**NOT IDENTICAL**" if any(v.startswith("FAILED") for v in others) else "content identical"
+        L.append("- %s: %d/%d restores identical; the others %s — %s" % (name, ok, len(vs), mark, "; ".join(others)))
+L.append("")
+fails = [r for r in rows if r["exit"] != "0"]
+if fails:
+    L.append("### ⚠ Failed steps")
+    L.append("")
+    for r in fails:
+        L.append("- run %s: %s %s exited %s" % (r["run"], r["tool"], r["step"], r["exit"]))
+    L.append("")
+L.append("Raw per-run numbers: [%s](%s). Ratios are of medians; above 1× means cairn is faster (or smaller)." % (raw_name, raw_name))
+open(out, "w").write("\n".join(L) + "\n")
+EOF
+
+echo
+cat "$OUT"
+echo
+say "table: $OUT; raw: $RAW; logs: $LOGDIR"
+if ((${#FAILURES[@]})); then
+  echo >&2
+  echo "!!!!!!!! ${#FAILURES[@]} FAILURE(S):" >&2
+  printf '!!! %s\n' "${FAILURES[@]}" >&2
+  exit 1
+fi
