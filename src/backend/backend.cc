@@ -1,8 +1,12 @@
 #include "backend/backend.h"
 
 #include <cctype>
+#include <cstdlib>
 
+#include "backend/azure/azure_backend.h"
+#include "backend/azure/connection_string.h"
 #include "backend/local/local_backend.h"
+#include "backend/retry_backend.h"
 
 namespace cairn::backend {
 
@@ -53,15 +57,53 @@ std::string_view UrlScheme(std::string_view location) {
 
 }  // namespace
 
+BackendOptions BackendOptions::FromEnvironment() {
+  BackendOptions options;
+  if (const char* cs = std::getenv("AZURE_STORAGE_CONNECTION_STRING")) {
+    options.azure_connection_string = cs;
+  }
+  return options;
+}
+
 Result<std::shared_ptr<Backend>> OpenBackend(const std::string& location) {
+  return OpenBackend(location, BackendOptions::FromEnvironment());
+}
+
+namespace {
+
+Result<std::shared_ptr<Backend>> OpenAzure(const std::string& location,
+                                           const BackendOptions& options) {
+  CAIRN_ASSIGN_OR_RETURN(auto where, azure::ParseAzureLocation(location));
+  if (options.azure_connection_string.empty()) {
+    return Status::InvalidArgument(
+        location +
+        " needs the storage account's connection string: set AZURE_STORAGE_CONNECTION_STRING "
+        "(Azure portal, storage account, \"Access keys\")");
+  }
+  CAIRN_ASSIGN_OR_RETURN(azure::AzureConnection conn,
+                         azure::ParseConnectionString(options.azure_connection_string));
+  azure::AzureOptions azure_options;
+  azure_options.pack_access_tier = options.azure_access_tier;
+  if (options.connections > 0) {
+    azure_options.block_parallelism = options.connections;
+    azure_options.http.max_idle_handles = static_cast<size_t>(options.connections) * 2;
+  }
+  CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<azure::AzureBackend> backend,
+                         azure::AzureBackend::Open(std::move(conn), std::move(where.first),
+                                                   std::move(where.second), azure_options));
+  return std::shared_ptr<Backend>(std::make_shared<RetryBackend>(std::move(backend)));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Backend>> OpenBackend(const std::string& location,
+                                             const BackendOptions& options) {
   std::string_view loc = location;
   if (loc.empty()) {
     return Status::InvalidArgument("no repository location given: pass a directory path");
   }
   std::string_view scheme = UrlScheme(loc);
-  if (scheme == "azure") {
-    return Status::InvalidArgument("the Azure backend is not available yet in this build");
-  }
+  if (scheme == "azure") return OpenAzure(location, options);
   if (!scheme.empty()) {
     return Status::InvalidArgument("unknown repository location scheme \"" + std::string(scheme) +
                                    "://\" in \"" + location +

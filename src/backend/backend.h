@@ -119,6 +119,27 @@ class ForwardingBackend : public Backend {
 
 // Opens the backend for a repository location: a directory path, or later
 // "azure://CONTAINER[/PREFIX]". InvalidArgument for an unknown scheme.
+// Takes its settings from the environment (BackendOptions::FromEnvironment).
 Result<std::shared_ptr<Backend>> OpenBackend(const std::string& location);
+
+// What opening a remote location needs besides the location itself.
+struct BackendOptions {
+  // The Azure Storage connection string (a secret: never shown).
+  std::string azure_connection_string;
+  // Requests in flight per object upload and idle connections kept; 0 =
+  // the backend's default.
+  int connections = 0;
+  // Azure: the access tier of data packs ("Hot", "Cool", "Cold"; "" = the
+  // account's default).
+  std::string azure_access_tier;
+
+  // AZURE_STORAGE_CONNECTION_STRING from the environment.
+  static BackendOptions FromEnvironment();
+};
+
+// As above, with explicit settings: "azure://..." opens an Azure backend
+// (wrapped in a RetryBackend) with `options.azure_connection_string`.
+Result<std::shared_ptr<Backend>> OpenBackend(const std::string& location,
+                                             const BackendOptions& options);
 
 }  // namespace cairn::backend

@@ -25,11 +25,12 @@ TEST(ObjectNameTest, Paths) {
   EXPECT_EQ((ObjectName{ObjectType::kLock, "beef"}.Path()), "locks/beef");
 }
 
-TEST(OpenBackendTest, AzureIsNotAvailableYet) {
-  auto b = OpenBackend("azure://container/prefix");
+TEST(OpenBackendTest, AzureNeedsAConnectionString) {
+  auto b = OpenBackend("azure://container/prefix", BackendOptions{});
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.error().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(b.error().message(), "the Azure backend is not available yet in this build");
+  EXPECT_NE(b.error().message().find("AZURE_STORAGE_CONNECTION_STRING"), std::string::npos)
+      << b.error().ToString();
 }
 
 TEST(OpenBackendTest, DirectoryPaths) {

@@ -1,0 +1,201 @@
+#include "backend/azure/http_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace cairn::backend::azure {
+
+namespace {
+
+// curl_global_init is not thread-safe; run it once before any handle.
+void GlobalInit() {
+  static const bool done = [] {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    return true;
+  }();
+  (void)done;
+}
+
+struct UploadState {
+  ByteView body;
+  size_t pos = 0;
+};
+
+size_t ReadBody(char* buffer, size_t size, size_t nitems, void* userdata) {
+  auto* st = static_cast<UploadState*>(userdata);
+  size_t n = std::min(size * nitems, st->body.size() - st->pos);
+  if (n > 0) std::memcpy(buffer, st->body.data() + st->pos, n);
+  st->pos += n;
+  return n;
+}
+
+int SeekBody(void* userdata, curl_off_t offset, int origin) {
+  auto* st = static_cast<UploadState*>(userdata);
+  if (origin != SEEK_SET || offset < 0 || static_cast<size_t>(offset) > st->body.size()) {
+    return CURL_SEEKFUNC_FAIL;
+  }
+  st->pos = static_cast<size_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
+size_t WriteBody(char* ptr, size_t size, size_t nmemb, void* userdata) {
+  auto* resp = static_cast<HttpResponse*>(userdata);
+  resp->body.insert(resp->body.end(), reinterpret_cast<uint8_t*>(ptr),
+                    reinterpret_cast<uint8_t*>(ptr) + size * nmemb);
+  return size * nmemb;
+}
+
+struct HeaderState {
+  HttpResponse* resp;
+  bool expect_body;  // false for HEAD: its Content-Length announces no body
+};
+
+size_t WriteHeader(char* buffer, size_t size, size_t nitems, void* userdata) {
+  auto* state = static_cast<HeaderState*>(userdata);
+  HttpResponse* resp = state->resp;
+  std::string_view line(buffer, size * nitems);
+  if (line.starts_with("HTTP/")) {
+    resp->headers.clear();  // a new response (after 100 Continue)
+    return size * nitems;
+  }
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return size * nitems;
+  std::string name(line.substr(0, colon));
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+    value.remove_suffix(1);
+  }
+  resp->headers[name] = std::string(value);
+  if (name == "content-length" && state->expect_body) {
+    // Reserve for the body; bounded so a lying header cannot exhaust memory.
+    unsigned long long n = std::strtoull(std::string(value).c_str(), nullptr, 10);
+    if (n > 0 && n <= (1ull << 31)) resp->body.reserve(static_cast<size_t>(n));
+  }
+  return size * nitems;
+}
+
+class SlistGuard {
+ public:
+  ~SlistGuard() { curl_slist_free_all(list_); }
+  void Append(const std::string& s) { list_ = curl_slist_append(list_, s.c_str()); }
+  curl_slist* get() const { return list_; }
+
+ private:
+  curl_slist* list_ = nullptr;
+};
+
+}  // namespace
+
+std::string HttpResponse::Header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+std::string UrlForMessages(const std::string& url) { return url.substr(0, url.find('?')); }
+
+struct HttpClient::Handle {
+  CURL* curl = nullptr;
+  ~Handle() {
+    if (curl != nullptr) curl_easy_cleanup(curl);
+  }
+};
+
+HttpClient::HttpClient(HttpOptions options) : options_(options) { GlobalInit(); }
+
+HttpClient::~HttpClient() = default;
+
+std::unique_ptr<HttpClient::Handle> HttpClient::Take() {
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      std::unique_ptr<Handle> h = std::move(idle_.back());
+      idle_.pop_back();
+      return h;
+    }
+  }
+  auto h = std::make_unique<Handle>();
+  h->curl = curl_easy_init();
+  if (h->curl == nullptr) return nullptr;
+  return h;
+}
+
+void HttpClient::Give(std::unique_ptr<Handle> handle) {
+  std::lock_guard lock(mu_);
+  if (idle_.size() < options_.max_idle_handles) idle_.push_back(std::move(handle));
+}
+
+Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
+  std::unique_ptr<Handle> handle = Take();
+  if (handle == nullptr) return Status::IOError("cannot create an HTTP handle (out of memory?)");
+  CURL* c = handle->curl;
+  // Keeps the handle's live connections and caches, forgets the options.
+  curl_easy_reset(c);
+
+  HttpResponse resp;
+  UploadState upload{request.body, 0};
+  HeaderState header_state{&resp, request.method != "HEAD"};
+  SlistGuard headers;
+  for (const auto& [name, value] : request.headers) headers.Append(name + ": " + value);
+  headers.Append("Expect:");  // no 100-continue round trip
+  headers.Append("Accept:");
+
+  curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.stall_timeout.count()));
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &WriteHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &header_state);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &WriteBody);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+  if (request.method == "GET") {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  } else if (request.method == "HEAD") {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  } else if (request.method == "PUT") {
+    // UPLOAD sends Content-Length from INFILESIZE (0 included), never chunks.
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, &ReadBody);
+    curl_easy_setopt(c, CURLOPT_READDATA, &upload);
+    curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, &SeekBody);
+    curl_easy_setopt(c, CURLOPT_SEEKDATA, &upload);
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  } else {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+
+  char error[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+  CURLcode rc = curl_easy_perform(c);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
+  if (rc != CURLE_OK) {
+    std::string what = error[0] != '\0' ? error : curl_easy_strerror(rc);
+    // Do not keep a handle whose connection broke.
+    std::string msg = "cannot reach " + UrlForMessages(request.url) + ": " + what;
+    switch (rc) {
+      case CURLE_UNSUPPORTED_PROTOCOL:
+      case CURLE_URL_MALFORMAT:
+        return Status::InvalidArgument(msg);
+      case CURLE_PEER_FAILED_VERIFICATION:
+      case CURLE_SSL_CACERT_BADFILE:
+        return Status::IOError(msg + " (the server's TLS certificate is not trusted)");
+      default:
+        return Status::Unavailable(msg);
+    }
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+  Give(std::move(handle));
+  return resp;
+}
+
+}  // namespace cairn::backend::azure

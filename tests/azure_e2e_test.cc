@@ -1,0 +1,194 @@
+// The cairn CLI on Azure: init, backup, edit, backup, restore both versions,
+// check --read-data, with `-r azure://CONTAINER/PREFIX` and the connection
+// string in AZURE_STORAGE_CONNECTION_STRING, against an Azurite the test
+// starts (backend/azure/azurite_fixture.h).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backend/azure/azurite_fixture.h"
+#include "e2e_util.h"
+
+namespace cairn::e2e {
+namespace {
+
+using json = nlohmann::json;
+using backend::azure::testing::Azurite;
+
+std::string Join(const std::vector<std::string>& args) {
+  std::string s = "cairn";
+  for (const auto& a : args) s += " " + Printable(a);
+  return s;
+}
+
+class AzureE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CAIRN_REQUIRE_AZURITE(server);
+    server_ = server;
+    location_ = "azure://" + backend::azure::testing::UniqueContainerName() + "/cairn/e2e";
+    sb_.env()["AZURE_STORAGE_CONNECTION_STRING"] = server_->ConnectionString();
+    sb_.env()["CAIRN_REPOSITORY"] = location_;
+  }
+
+  ProcResult Ok(std::vector<std::string> args) {
+    ProcResult r = sb_.Cairn(args);
+    EXPECT_EQ(r.exit_code, 0) << Join(args) << "\n" << r.Describe();
+    return r;
+  }
+  json Json(std::vector<std::string> args) {
+    args.insert(args.begin(), "--json");
+    ProcResult r = Ok(args);
+    try {
+      return json::parse(r.out);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << Join(args) << ": output is not JSON: " << r.Describe();
+      return json();
+    }
+  }
+
+  Azurite* server_ = nullptr;
+  Sandbox sb_;
+  std::string location_;
+};
+
+TEST_F(AzureE2eTest, InitBackupEditBackupRestoreBothVersionsAndCheck) {
+  const std::string src = sb_.Path("src");
+  MakeDirs(src + "/docs");
+  WriteFile(src + "/docs/note.txt", "first version\n");
+  WriteFile(src + "/random.bin", RandomData(3 * (1 << 20) + 777, 1));
+  WriteFile(src + "/text.txt", CompressibleData(1 << 20));
+
+  Ok({"-r", location_, "init"});
+  json b1 = Json({"-r", location_, "backup", src});
+  EXPECT_EQ(b1.value("errors", json::array()).size(), 0u) << b1.dump();
+  // The first state, kept to compare the restore of version 1 with.
+  const std::string v1 = sb_.Path("v1");
+  ASSERT_EQ(sb_.Run({"cp", "-a", src, v1}).exit_code, 0);
+
+  // A whole-second time strictly between the two runs.
+  constexpr int64_t kSec = 1000000000LL;
+  int64_t between = (NowNs() / kSec + 1) * kSec;
+  while (NowNs() <= between + kSec / 20) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const std::string at = Rfc3339(between, /*whole_seconds=*/true);
+
+  WriteFile(src + "/docs/note.txt", "second version, longer than the first\n");
+  PatchFile(src + "/random.bin", 1 << 20, RandomData(4096, 2));
+  json b2 = Json({"-r", location_, "backup", src});
+  EXPECT_EQ(b2.value("errors", json::array()).size(), 0u) << b2.dump();
+  EXPECT_EQ(b2.value("files_changed", -1), 2) << b2.dump();
+
+  json versions = Json({"-r", location_, "versions", src + "/docs/note.txt"});
+  ASSERT_TRUE(versions.is_array()) << versions.dump();
+  EXPECT_EQ(versions.size(), 2u) << versions.dump();
+
+  // Both versions, byte for byte.
+  Ok({"-r", location_, "restore", src, "--at", at, "--to", sb_.Path("r1")});
+  for (const std::string& d : CompareTrees(v1, sb_.Path("r1") + src)) ADD_FAILURE() << d;
+  Ok({"-r", location_, "restore", src, "--to", sb_.Path("r2")});
+  for (const std::string& d : CompareTrees(src, sb_.Path("r2") + src)) ADD_FAILURE() << d;
+
+  ProcResult check = Ok({"-r", location_, "check", "--read-data"});
+  EXPECT_EQ(check.err.find("error"), std::string::npos) << check.Describe();
+
+  // A new machine: no catalog, the repository alone.
+  ASSERT_EQ(sb_.Run({"rm", "-rf", sb_.cache_home() + "/cairn"}).exit_code, 0);
+  Ok({"-r", location_, "recover"});
+  json again = Json({"-r", location_, "versions", src + "/docs/note.txt"});
+  EXPECT_EQ(again.size(), 2u) << again.dump();
+}
+
+TEST_F(AzureE2eTest, TwoDevicesBackUpAtTheSameTimeAndBothRestore) {
+  Ok({"-r", location_, "init"});
+  const std::string a = sb_.Path("laptop"), b = sb_.Path("desktop");
+  MakeDirs(a);
+  MakeDirs(b);
+  const std::string shared = RandomData(2 * (1 << 20), 5);
+  WriteFile(a + "/shared.bin", shared);
+  WriteFile(b + "/shared-copy.bin", shared);
+  for (int i = 0; i < 20; ++i) {
+    WriteFile(a + "/a" + std::to_string(i) + ".bin", RandomData(100000 + i, 100 + i));
+    WriteFile(b + "/b" + std::to_string(i) + ".bin", RandomData(90000 + i, 200 + i));
+  }
+  // Two machines: own device names and own catalogs.
+  CairnRunOptions da, db;
+  da.set = {{"DEVICE_ID", "a"}, {"XDG_CACHE_HOME", sb_.Path("cache-a")}};
+  db.set = {{"DEVICE_ID", "b"}, {"XDG_CACHE_HOME", sb_.Path("cache-b")}};
+  MakeDirs(sb_.Path("cache-a"));
+  MakeDirs(sb_.Path("cache-b"));
+  Process pa = sb_.SpawnCairn({"-r", location_, "backup", a}, da);
+  Process pb = sb_.SpawnCairn({"-r", location_, "backup", b}, db);
+  ProcResult ra = pa.Wait(), rb = pb.Wait();
+  ASSERT_EQ(ra.exit_code, 0) << ra.Describe();
+  ASSERT_EQ(rb.exit_code, 0) << rb.Describe();
+
+  ProcResult r1 =
+      sb_.Cairn({"-r", location_, "--device", "a", "restore", a, "--to", sb_.Path("ra")}, db);
+  ASSERT_EQ(r1.exit_code, 0) << r1.Describe();
+  for (const std::string& d : CompareTrees(a, sb_.Path("ra") + a)) ADD_FAILURE() << d;
+  ProcResult r2 = sb_.Cairn({"-r", location_, "restore", b, "--to", sb_.Path("rb")}, db);
+  ASSERT_EQ(r2.exit_code, 0) << r2.Describe();
+  for (const std::string& d : CompareTrees(b, sb_.Path("rb") + b)) ADD_FAILURE() << d;
+  ProcResult check = sb_.Cairn({"-r", location_, "check", "--read-data"}, da);
+  EXPECT_EQ(check.exit_code, 0) << check.Describe();
+}
+
+TEST_F(AzureE2eTest, ServerStoppedDuringABackupThenStartedAgainLosesNothing) {
+  // An Azurite of its own, on disk, so it can be stopped and started again.
+  backend::azure::testing::AzuriteOptions disk;
+  disk.location = sb_.Path("azurite-data");
+  MakeDirs(disk.location);
+  auto first = backend::azure::testing::StartAzurite(disk);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  disk.port = (*first)->port();
+  CairnRunOptions o;
+  o.set["AZURE_STORAGE_CONNECTION_STRING"] = (*first)->ConnectionString();
+
+  const std::string src = sb_.Path("src");
+  MakeDirs(src);
+  for (int i = 0; i < 24; ++i) {
+    WriteFile(src + "/f" + std::to_string(i) + ".bin", RandomData(1 << 20, 300 + i));
+  }
+  ASSERT_EQ(sb_.Cairn({"-r", location_, "init"}, o).exit_code, 0);
+  Process backup = sb_.SpawnCairn({"-r", location_, "backup", src}, o);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  (*first)->Stop();  // SIGTERM: Azurite keeps what it acknowledged
+  ProcResult interrupted = backup.Wait();
+  // Finished before the stop, or failed cleanly: never killed by a signal.
+  EXPECT_GE(interrupted.exit_code, 0) << interrupted.Describe();
+  if (interrupted.exit_code != 0) {
+    EXPECT_NE(interrupted.err.find("cannot reach http://127.0.0.1:"), std::string::npos)
+        << interrupted.Describe();
+  }
+
+  auto second = backend::azure::testing::StartAzurite(disk);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ProcResult again = sb_.Cairn({"-r", location_, "backup", src}, o);
+  ASSERT_EQ(again.exit_code, 0) << again.Describe();
+  ProcResult check = sb_.Cairn({"-r", location_, "check", "--read-data"}, o);
+  EXPECT_EQ(check.exit_code, 0) << check.Describe();
+  ProcResult restore = sb_.Cairn({"-r", location_, "restore", src, "--to", sb_.Path("r")}, o);
+  ASSERT_EQ(restore.exit_code, 0) << restore.Describe();
+  for (const std::string& d : CompareTrees(src, sb_.Path("r") + src)) ADD_FAILURE() << d;
+}
+
+TEST_F(AzureE2eTest, WrongKeyFailsClearlyWithoutShowingIt) {
+  const std::string wrong =
+      "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
+      "d3JvbmdrZXl3cm9uZ2tleXdyb25na2V5d3Jvbmdr;BlobEndpoint=" +
+      server_->BlobEndpoint();
+  CairnRunOptions o;
+  o.set["AZURE_STORAGE_CONNECTION_STRING"] = wrong;
+  ProcResult r = sb_.Cairn({"-r", location_, "init"}, o);
+  EXPECT_NE(r.exit_code, 0) << r.Describe();
+  EXPECT_NE(r.err.find("AZURE_STORAGE_CONNECTION_STRING"), std::string::npos) << r.Describe();
+  EXPECT_EQ(r.err.find("d3JvbmdrZXl3"), std::string::npos) << r.Describe();
+  EXPECT_EQ(r.out.find("d3JvbmdrZXl3"), std::string::npos) << r.Describe();
+}
+
+}  // namespace
+}  // namespace cairn::e2e
