@@ -185,7 +185,9 @@ Result<CheckReport> RunCheck(repo::Repository& repo, const CheckOptions& options
       bad_blobs.insert(bad.begin(), bad.end());
       if (options.progress) options.progress(++done, to_read.size());
     };
-    unsigned n = std::max(2u, std::thread::hardware_concurrency());
+    // Reading is mostly waiting for the disk or network: more readers than
+    // cores keep the device queue full.
+    unsigned n = std::max(4u, 2 * std::thread::hardware_concurrency());
     std::vector<std::jthread> workers;
     for (unsigned i = 0; i < n; ++i)
       workers.emplace_back([&] {
