@@ -4,6 +4,8 @@
 // starts (backend/azure/azurite_fixture.h).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -174,6 +176,28 @@ TEST_F(AzureE2eTest, ServerStoppedDuringABackupThenStartedAgainLosesNothing) {
   ProcResult restore = sb_.Cairn({"-r", location_, "restore", src, "--to", sb_.Path("r")}, o);
   ASSERT_EQ(restore.exit_code, 0) << restore.Describe();
   for (const std::string& d : CompareTrees(src, sb_.Path("r") + src)) ADD_FAILURE() << d;
+}
+
+TEST_F(AzureE2eTest, ConnectionStringWithoutLocationUsesTheContainerSetting) {
+  // No -r and no CAIRN_REPOSITORY: AZURE_CONTAINER_NAME (prefix "cairn").
+  std::string container = backend::azure::testing::UniqueContainerName();
+  CairnRunOptions o;
+  o.unset.push_back("CAIRN_REPOSITORY");
+  o.set["AZURE_CONTAINER_NAME"] = container;
+  std::string src = sb_.Path("docs");
+  std::filesystem::create_directories(src);
+  WriteFile(src + "/a.txt", "azure default location");
+  ProcResult init = sb_.Cairn({"init"}, o);
+  ASSERT_EQ(init.exit_code, 0) << init.Describe();
+  EXPECT_NE(init.out.find("azure://" + container + "/cairn"), std::string::npos) << init.Describe();
+  ProcResult b = sb_.Cairn({"backup", src}, o);
+  ASSERT_EQ(b.exit_code, 0) << b.Describe();
+  ProcResult ls = sb_.Cairn({"ls", "-R", src}, o);
+  ASSERT_EQ(ls.exit_code, 0) << ls.Describe();
+  EXPECT_NE(ls.out.find("a.txt"), std::string::npos) << ls.Describe();
+  // The same repository, named explicitly.
+  ProcResult explicit_ls = sb_.Cairn({"-r", "azure://" + container + "/cairn", "ls", "-R", src}, o);
+  EXPECT_EQ(explicit_ls.exit_code, 0) << explicit_ls.Describe();
 }
 
 TEST_F(AzureE2eTest, WrongKeyFailsClearlyWithoutShowingIt) {

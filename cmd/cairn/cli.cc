@@ -94,7 +94,21 @@ Status Context::Init() {
 std::string Context::Location() const {
   if (!g_.repo.empty()) return g_.repo;
   if (!settings_.repository.empty()) return settings_.repository;  // env CAIRN_REPOSITORY applied
+  // With an Azure connection string (AZURE_STORAGE_CONNECTION_STRING or the
+  // settings' azure: section) and no location, the original design's
+  // container (AZURE_CONTAINER_NAME, default "backups") is used.
+  if (!settings_.azure_connection_string.empty())
+    return "azure://" + settings_.azure_container +
+           (settings_.azure_prefix.empty() ? std::string() : "/" + settings_.azure_prefix);
   return XdgDir("XDG_DATA_HOME", ".local/share") + "/cairn/repo";
+}
+
+backend::BackendOptions Context::BackendOptionsFor() const {
+  backend::BackendOptions o;
+  o.azure_connection_string = settings_.azure_connection_string;
+  o.connections = static_cast<int>(settings_.azure_connections);
+  o.azure_access_tier = settings_.azure_access_tier;
+  return o;
 }
 
 std::string Context::Device() const {
@@ -170,7 +184,7 @@ Result<std::string> Context::FindSecret(bool for_init) {
 
 Result<std::unique_ptr<repo::Repository>> Context::OpenRepository(bool load_index,
                                                                   bool adopt_orphans) {
-  CAIRN_ASSIGN_OR_RETURN(auto be, backend::OpenBackend(Location()));
+  CAIRN_ASSIGN_OR_RETURN(auto be, backend::OpenBackend(Location(), BackendOptionsFor()));
   auto cfg = be->Stat(backend::ObjectName{backend::ObjectType::kConfig, "config"});
   if (!cfg.ok()) {
     if (cfg.error().IsNotFound())

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
 #include "catalog/catalog.h"
 #include "config/settings.h"
 #include "repo/repo_lock.h"
@@ -49,7 +50,9 @@ class Context {
   const config::Settings& settings() const { return settings_; }
   const GlobalOptions& global() const { return g_; }
 
-  std::string Location() const;     // the repository location
+  std::string Location() const;  // the repository location
+  // Settings for remote backends (Azure connection string, connections, tier).
+  backend::BackendOptions BackendOptionsFor() const;
   std::string Device() const;       // DEVICE_ID / --device / hostname
   std::string QueryDevice() const;  // "" with --all-devices
   std::string CacheDir() const;     // $XDG_CACHE_HOME/cairn

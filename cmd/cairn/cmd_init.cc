@@ -6,7 +6,7 @@ namespace cairn::cli {
 
 // Creates the repository at ctx.Location(); shared by `init` and `backup --init`.
 Status CreateRepository(Context& ctx, const std::string& label) {
-  CAIRN_ASSIGN_OR_RETURN(auto be, backend::OpenBackend(ctx.Location()));
+  CAIRN_ASSIGN_OR_RETURN(auto be, backend::OpenBackend(ctx.Location(), ctx.BackendOptionsFor()));
   // Checked before anything is created, so a refused init leaves no trace.
   CAIRN_ASSIGN_OR_RETURN(bool has, be->HasAnyObject());
   if (has)
