@@ -576,6 +576,53 @@ TEST_F(CliE2eTest, InPlaceRestoreOverwritesOnlyWithFlag) {
   ExpectSameTree(copy, s);
 }
 
+// Restoring a folder to recover one lost file: existing identical files count
+// as done, and folders that are already there keep their permissions.
+TEST_F(CliE2eTest, InPlaceFolderRestoreLeavesWhatIsThereAlone) {
+  const std::string s = src();
+  MakeDirs(s + "/work");
+  WriteFile(s + "/work/a.txt", "a\n");
+  WriteFile(s + "/work/b.txt", "b\n");
+  Ok({"init"});
+  Backup({s});
+  Chmod(s + "/work", 0700);
+  ASSERT_EQ(unlink((s + "/work/b.txt").c_str()), 0);
+  json r = Json({"restore", s});
+  EXPECT_EQ(r["files"], 1);
+  EXPECT_EQ(r["already_present"], 1);
+  EXPECT_EQ(r["partial"], false);
+  EXPECT_EQ(ReadFile(s + "/work/b.txt"), "b\n");
+  Tree t = ScanTree(s);
+  EXPECT_EQ(t["work"].mode, 0700u);  // not reset to the backed-up 0755
+}
+
+// Mistakes a user makes get an error that says what happened.
+TEST_F(CliE2eTest, MistakesGetClearMessages) {
+  const std::string s = src();
+  MakeDirs(s);
+  WriteFile(s + "/shopping list.txt", "milk\n");
+  Ok({"init"});
+  // A folder that does not exist is not a successful backup.
+  ProcResult missing = Expect(3, {"backup", s, sb.Path("no-such-folder")});
+  EXPECT_NE(missing.err.find("no-such-folder does not exist"), std::string::npos)
+      << missing.Describe();
+  // A plain word finds names containing it.
+  ProcResult found = Ok({"find", "shopping"});
+  EXPECT_NE(found.out.find("shopping list.txt"), std::string::npos) << found.Describe();
+  // A deleted file: the message says so and how to get it back.
+  ASSERT_EQ(unlink((s + "/shopping list.txt").c_str()), 0);
+  Backup({s});
+  ProcResult deleted = Expect(1, {"restore", s + "/shopping list.txt", "--to", sb.Path("r")});
+  EXPECT_NE(deleted.err.find("was deleted"), std::string::npos) << deleted.Describe();
+  EXPECT_NE(deleted.err.find("--version"), std::string::npos) << deleted.Describe();
+  // --version is for files.
+  ProcResult folder = Expect(1, {"restore", s, "--version", "1", "--to", sb.Path("r")});
+  EXPECT_NE(folder.err.find("--at"), std::string::npos) << folder.Describe();
+  // A mistyped command is named, with a suggestion.
+  ProcResult typo = Expect(1, {"restor", s});
+  EXPECT_NE(typo.err.find("did you mean restore"), std::string::npos) << typo.Describe();
+}
+
 // ---------------------------------------------------------------------------
 // 6. Where the secret comes from.
 

@@ -12,25 +12,16 @@ constexpr int kSegmentVersion = 1;
 
 void EncodeRecord(CborWriter& w, const VersionRecord& r, const std::string& segment_device) {
   bool has_device = r.device != segment_device;
-  if (r.deleted) {
-    w.Map(3 + (has_device ? 1 : 0));
-    w.Text("p");
-    w.ByteString(r.path);
-    if (has_device) {
-      w.Text("dv");
-      w.Text(r.device);
-    }
-    w.Text("bt");
-    w.Int(r.backup_time);
-    w.Text("del");
-    w.Bool(true);
-    return;
-  }
-  bool is_file = r.type == FileType::kFile;
-  // Always present: p bt t s m u g mt ct ino dev (11); the rest as counted.
-  uint64_t n = 11 + (has_device ? 1 : 0) + (!r.user.empty()) + (!r.group.empty()) + (r.rdev != 0) +
-               (r.sparse ? 1 : 0) + (!r.link_target.empty()) + (is_file ? 2 : 0) +
-               (!r.xattrs.empty());
+  bool is_file = !r.deleted && r.type == FileType::kFile;
+  // Every record: p, bt (and dv when it differs from the segment's). A
+  // tombstone adds only del; a version always has t s m u g mt ct ino dev (9)
+  // and the optional keys counted here.
+  uint64_t n = 2 + (has_device ? 1 : 0);
+  if (r.deleted)
+    n += 1;
+  else
+    n += 9 + (!r.user.empty()) + (!r.group.empty()) + (r.rdev != 0) + (r.sparse ? 1 : 0) +
+         (!r.link_target.empty()) + (is_file ? 2 : 0) + (!r.xattrs.empty());
   w.Map(n);
   w.Text("p");
   w.ByteString(r.path);
@@ -40,6 +31,11 @@ void EncodeRecord(CborWriter& w, const VersionRecord& r, const std::string& segm
   }
   w.Text("bt");
   w.Int(r.backup_time);
+  if (r.deleted) {
+    w.Text("del");
+    w.Bool(true);
+    return;
+  }
   w.Text("t");
   w.Uint(static_cast<uint64_t>(r.type));
   w.Text("s");
