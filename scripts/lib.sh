@@ -29,6 +29,18 @@ cairn_install_deps() {
   fi
 }
 
+# Node.js runs Azurite, the Azure Storage emulator of the Azure tests. A
+# machine that already has node (any source) keeps it; otherwise Debian's.
+cairn_install_test_deps() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "installing: nodejs npm (for the Azure tests)" >&2
+    local sudo=""
+    if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
+  fi
+}
+
 cairn_build() {
   if [[ ! -f "$CAIRN_BUILD/build.ninja" ]]; then
     echo "configuring and building cairn (the first build takes a few minutes)..." >&2
