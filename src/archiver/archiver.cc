@@ -21,6 +21,11 @@ namespace cairn::archiver {
 
 namespace {
 
+// Files waiting for a worker. Deep enough that the workers keep busy while
+// the walking thread stops to checkpoint (catalog ingest of thousands of
+// records); each entry is only metadata, a few hundred bytes.
+constexpr size_t kMaxQueuedFiles = 8192;
+
 using repo::FileType;
 using repo::VersionRecord;
 
@@ -120,7 +125,7 @@ void Run::AddWarning(std::string msg) {
 
 void Run::Submit(FileJob job) {
   std::unique_lock lock(mu_);
-  space_cv_.wait(lock, [&] { return queue_.size() < 256 || !fatal_.ok(); });
+  space_cv_.wait(lock, [&] { return queue_.size() < kMaxQueuedFiles || !fatal_.ok(); });
   queue_.push_back(std::move(job));
   queue_cv_.notify_one();
 }
