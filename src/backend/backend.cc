@@ -1,5 +1,7 @@
 #include "backend/backend.h"
 
+#include <openssl/evp.h>
+
 #include <cctype>
 #include <cstdlib>
 
@@ -9,6 +11,13 @@
 #include "backend/retry_backend.h"
 
 namespace cairn::backend {
+
+std::string ContentMd5(ByteView data) {
+  uint8_t md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), md, &n, EVP_md5(), nullptr);
+  return Base64Encode(ByteView(md, n));
+}
 
 std::string_view ObjectTypeDir(ObjectType t) {
   switch (t) {

@@ -48,7 +48,13 @@ struct ObjectInfo {
   ObjectName name;
   uint64_t size = 0;
   std::string etag;  // changes whenever the content changes
+  // Base64 of the MD5 of the content when the backend stores one (Azure),
+  // else "". See ContentMd5().
+  std::string content_md5;
 };
+
+// Base64 of the MD5 of `data`: the form of ObjectInfo::content_md5.
+std::string ContentMd5(ByteView data);
 
 // An exclusive, expiring lock on a name in the backend (a flock'ed file for
 // the local backend, a blob lease on Azure). Released when destroyed. If the

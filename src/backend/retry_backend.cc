@@ -44,7 +44,10 @@ Status RetryBackend::Retry(std::string_view what, const std::function<Status(int
       return s.WithContext(std::string(what) + ": gave up after " + std::to_string(n) +
                            " attempts");
     }
-    std::chrono::milliseconds wait = Jitter(std::min(delay, options_.max_delay));
+    // The service's Retry-After is a floor: waiting less only earns
+    // another refusal.
+    std::chrono::milliseconds wait =
+        std::max(Jitter(std::min(delay, options_.max_delay)), s.retry_after());
     auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     if (elapsed + wait > options_.total_time) {
       return s.WithContext(std::string(what) + ": gave up after " + std::to_string(n) +
@@ -74,16 +77,35 @@ Status RetryBackend::Save(const ObjectName& name, ByteView data) {
   bool outcome_unknown = false;  // an earlier attempt may have been applied
   return Retry("save " + Describe(name), [&](int) {
     Status s = inner_->Save(name, data);
-    if (s.IsAlreadyExists() && outcome_unknown) {
-      Result<ObjectInfo> info = inner_->Stat(name);
-      if (info.ok() && info->size == data.size()) return Status::OK();
-      // A different object under this name, or we cannot tell: report the
-      // conflict, never claim a save we cannot confirm.
+    bool exists = s.IsAlreadyExists() || s.code() == StatusCode::kPreconditionFailed;
+    if (exists && outcome_unknown) {
+      // Our own earlier attempt may be what is there. Success only when the
+      // stored object provably holds what we sent; a different object under
+      // this name, or one we cannot check, stays a conflict: never claim a
+      // save we cannot confirm.
+      Status same = StoredEquals(name, data);
+      if (same.ok()) return Status::OK();
+      if (same.retryable()) return same;
       return s;
     }
     if (!s.ok() && s.retryable()) outcome_unknown = true;
     return s;
   });
+}
+
+Status RetryBackend::StoredEquals(const ObjectName& name, ByteView data) {
+  Result<ObjectInfo> info = inner_->Stat(name);
+  if (!info.ok()) return info.error();
+  if (info->size != data.size()) return Status::AlreadyExists("different length");
+  if (!info->content_md5.empty()) {
+    if (info->content_md5 == ContentMd5(data)) return Status::OK();
+    return Status::AlreadyExists("different content (MD5)");
+  }
+  // No stored digest (the local backend): compare the content itself.
+  Result<Bytes> stored = inner_->Load(name, 0, 0);
+  if (!stored.ok()) return stored.error();
+  if (std::ranges::equal(*stored, data)) return Status::OK();
+  return Status::AlreadyExists("different content");
 }
 
 Result<std::string> RetryBackend::Replace(const ObjectName& name, ByteView data,

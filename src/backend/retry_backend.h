@@ -2,11 +2,14 @@
 //
 // Backends classify their errors (Status::retryable()); this decorator never
 // guesses: a non-retryable error is returned at once. Retries back off
-// exponentially with jitter, within a bound on attempts and on total time.
+// exponentially with jitter, within a bound on attempts and on total time; a
+// Retry-After the service sent (Status::retry_after) is waited at least.
 //
 // A retried write may have been applied although its answer was lost, so:
-//  - Save: AlreadyExists after an attempt whose outcome is unknown counts as
-//    success when the stored object has the size that was sent.
+//  - Save: AlreadyExists (or PreconditionFailed) after an attempt whose
+//    outcome is unknown counts as success only when the stored object has
+//    the length and the MD5 of what was sent (or, on a backend that keeps
+//    no MD5, the same bytes).
 //  - Replace: PreconditionFailed after such an attempt counts as success
 //    when the stored object holds exactly what was sent (Replace is for small
 //    objects); the current etag is returned.
@@ -55,6 +58,9 @@ class RetryBackend : public ForwardingBackend {
   // Calls `attempt(n)` (n = 1, 2, ...) until it returns OK, a non-retryable
   // error, or the attempt/time bounds are hit; returns the last Status.
   Status Retry(std::string_view what, const std::function<Status(int)>& attempt);
+  // OK when `name` holds exactly `data`; AlreadyExists when it holds
+  // something else; the error when it cannot be read.
+  Status StoredEquals(const ObjectName& name, ByteView data);
 
   RetryOptions options_;
 };

@@ -136,6 +136,7 @@ TEST_F(RetryBackendTest, ASaveWhoseAnswerWasLostIsASuccess) {
   ASSERT_OK(retry_->Save(name_, AsBytes("data")));
   EXPECT_EQ(fault_->Calls(Method::kSave), 2);  // the retry found it there
   EXPECT_EQ(fault_->Calls(Method::kStat), 1);  // and checked its size
+  EXPECT_EQ(fault_->Calls(Method::kLoad), 1);  // and, with no MD5 stored, its bytes
   auto loaded = local_->Load(name_, 0, 0);
   ASSERT_TRUE(loaded.ok());
   EXPECT_EQ(AsString(*loaded), "data");
@@ -158,6 +159,69 @@ TEST_F(RetryBackendTest, AlreadyExistsOfAnotherSizeAfterARetryIsAConflict) {
   auto loaded = local_->Load(name_, 0, 0);
   ASSERT_TRUE(loaded.ok());
   EXPECT_EQ(AsString(*loaded), "someone else's");
+}
+
+TEST_F(RetryBackendTest, AlreadyExistsOfTheSameSizeButOtherBytesAfterARetryIsAConflict) {
+  ASSERT_OK(local_->Save(name_, AsBytes("THEIRS")));
+  fault_->FailNext(Method::kSave, 1, Status::Unavailable("blip"));
+  Status s = retry_->Save(name_, AsBytes("mine!!"));
+  EXPECT_TRUE(s.IsAlreadyExists()) << s.ToString();
+  auto loaded = local_->Load(name_, 0, 0);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(AsString(*loaded), "THEIRS");
+}
+
+// A backend that reports the MD5 of what it stores, as Azure does.
+class Md5ReportingBackend : public ForwardingBackend {
+ public:
+  using ForwardingBackend::ForwardingBackend;
+  Result<ObjectInfo> Stat(const ObjectName& n) override {
+    CAIRN_ASSIGN_OR_RETURN(ObjectInfo info, inner_->Stat(n));
+    CAIRN_ASSIGN_OR_RETURN(Bytes content, inner_->Load(n, 0, 0));
+    info.content_md5 = ContentMd5(content);
+    return info;
+  }
+};
+
+TEST_F(RetryBackendTest, WithAStoredMd5TheLengthAndMd5DecideWithoutDownloading) {
+  auto md5 = std::make_shared<Md5ReportingBackend>(local_);
+  fault_ = std::make_shared<FaultBackend>(md5);
+  MakeRetry(RetryOptions{});
+
+  // Ours, whose answer was lost: a success.
+  fault_->LoseNextAnswers(Method::kSave, 1);
+  ASSERT_OK(retry_->Save(name_, AsBytes("data")));
+  EXPECT_EQ(fault_->Calls(Method::kStat), 1);
+  EXPECT_EQ(fault_->Calls(Method::kLoad), 0);
+
+  // Someone else's of the same length: a conflict.
+  const ObjectName other{ObjectType::kPack, "cd" + std::string(62, '2')};
+  ASSERT_OK(local_->Save(other, AsBytes("DATA")));
+  fault_->FailNext(Method::kSave, 1, Status::Unavailable("blip"));
+  Status s = retry_->Save(other, AsBytes("data"));
+  EXPECT_TRUE(s.IsAlreadyExists()) << s.ToString();
+  EXPECT_EQ(fault_->Calls(Method::kLoad), 0);
+  EXPECT_EQ(ContentMd5(AsBytes("")), "1B2M2Y8AsgTpgAmY7PhCfg==");  // RFC 1321's MD5("")
+}
+
+TEST_F(RetryBackendTest, RetryAfterFromTheServiceIsWaitedAtLeast) {
+  fault_->FailNext(Method::kSave, 2,
+                   Status::Unavailable("ServerBusy").WithRetryAfter(std::chrono::seconds(3)));
+  ASSERT_OK(retry_->Save(name_, AsBytes("data")));
+  ASSERT_EQ(sleeps_.size(), 2u);
+  EXPECT_GE(sleeps_[0], std::chrono::seconds(3));
+  EXPECT_GE(sleeps_[1], std::chrono::seconds(3));
+  EXPECT_LE(sleeps_[1], std::chrono::seconds(4));
+
+  // A Retry-After beyond the total time bound ends the retries at once.
+  RetryOptions options;
+  options.total_time = std::chrono::seconds(10);
+  MakeRetry(options);
+  sleeps_.clear();
+  fault_->FailNext(Method::kLoad, 1,
+                   Status::Unavailable("ServerBusy").WithRetryAfter(std::chrono::seconds(30)));
+  EXPECT_EQ(retry_->Load(name_, 0, 0).status().code(), StatusCode::kUnavailable);
+  EXPECT_TRUE(sleeps_.empty());
 }
 
 TEST_F(RetryBackendTest, AReplaceWhoseAnswerWasLostIsASuccess) {

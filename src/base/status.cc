@@ -40,7 +40,9 @@ std::string_view StatusCodeName(StatusCode code) {
 
 Status Status::WithContext(std::string_view context) const {
   if (ok()) return *this;
-  return Status(code_, std::string(context) + ": " + message_, retryable_);
+  Status s(code_, std::string(context) + ": " + message_, retryable_);
+  s.retry_after_ = retry_after_;
+  return s;
 }
 
 std::string Status::ToString() const {

@@ -8,6 +8,7 @@
 // Thread-safety: values; no shared state.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -70,6 +71,14 @@ class [[nodiscard]] Status {
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
   bool retryable() const { return retryable_; }
+  // How long the service asked us to wait before repeating (its
+  // Retry-After); zero when it said nothing.
+  std::chrono::milliseconds retry_after() const { return retry_after_; }
+  Status WithRetryAfter(std::chrono::milliseconds wait) const {
+    Status s = *this;
+    s.retry_after_ = wait;
+    return s;
+  }
   bool IsNotFound() const { return code_ == StatusCode::kNotFound; }
   bool IsAlreadyExists() const { return code_ == StatusCode::kAlreadyExists; }
 
@@ -81,6 +90,7 @@ class [[nodiscard]] Status {
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
   bool retryable_ = false;
+  std::chrono::milliseconds retry_after_{0};
 };
 
 template <typename T>

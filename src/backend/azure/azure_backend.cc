@@ -121,22 +121,6 @@ Status CheckName(const ObjectName& name) {
                                  std::string(ObjectTypeDir(name.type)));
 }
 
-std::string HostName() {
-  char host[256] = {};
-  if (::gethostname(host, sizeof(host) - 1) != 0) return "unknown";
-  return host;
-}
-
-// Safe to show: printable ASCII, one line.
-std::string Printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 400)) {
-    if (c == '\n' || c == '\r') break;
-    out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  }
-  return out;
-}
-
 constexpr ObjectType kListedTypes[] = {ObjectType::kKey, ObjectType::kPack, ObjectType::kIndex,
                                        ObjectType::kVersions, ObjectType::kLock};
 
@@ -190,6 +174,8 @@ class AzureLock : public BackendLock {
                              {{"comp", "lease"}},
                              {{"x-ms-lease-action", "release"}, {"x-ms-lease-id", lease_id_}},
                              {}});
+    std::lock_guard lock(backend_->lease_mu_);
+    backend_->held_leases_.erase(blob_);
   }
 
   Status Refresh() override {
@@ -324,7 +310,7 @@ Status AzureBackend::Create() {
 
 Status AzureBackend::ListBlobs(
     const std::string& prefix,
-    const std::function<Status(const std::string&, uint64_t, std::string)>& fn) {
+    const std::function<Status(const std::string&, uint64_t, std::string, std::string)>& fn) {
   std::string marker;
   while (true) {
     HeaderList query = {{"comp", "list"},
@@ -348,9 +334,11 @@ Status AzureBackend::ListBlobs(
       auto name = XmlElement(item, "Name");
       auto size = XmlElement(item, "Content-Length");
       auto etag = XmlElement(item, "Etag");
+      auto md5 = XmlElement(item, "Content-MD5");
       if (!name) continue;
       uint64_t n = size ? std::strtoull(std::string(*size).c_str(), nullptr, 10) : 0;
-      CAIRN_RETURN_IF_ERROR(fn(XmlUnescape(*name), n, etag ? Unquote(XmlUnescape(*etag)) : ""));
+      CAIRN_RETURN_IF_ERROR(fn(XmlUnescape(*name), n, etag ? Unquote(XmlUnescape(*etag)) : "",
+                               md5 ? std::string(*md5) : ""));
     }
     auto next = XmlElement(xml, "NextMarker");
     if (!next || next->empty()) return Status::OK();
@@ -361,11 +349,12 @@ Status AzureBackend::ListBlobs(
 Result<bool> AzureBackend::HasAnyObject() {
   bool found = false;
   const std::string lock_dir = blob_base_ + std::string(ObjectTypeDir(ObjectType::kLock)) + "/";
-  Status s = ListBlobs(blob_base_, [&](const std::string& name, uint64_t, std::string) {
-    if (name.starts_with(lock_dir) && name.ends_with(kLeaseSuffix)) return Status::OK();
-    found = true;
-    return Status::Cancelled("found one");
-  });
+  Status s =
+      ListBlobs(blob_base_, [&](const std::string& name, uint64_t, std::string, std::string) {
+        if (name.starts_with(lock_dir) && name.ends_with(kLeaseSuffix)) return Status::OK();
+        found = true;
+        return Status::Cancelled("found one");
+      });
   if (found) return true;
   if (s.IsNotFound()) return false;  // no container yet
   if (!s.ok()) return s;
@@ -558,6 +547,7 @@ Result<ObjectInfo> AzureBackend::Stat(const ObjectName& name) {
   if (name.type == ObjectType::kConfig) info.name.name = "config";
   info.size = std::strtoull(a.response.Header("content-length").c_str(), nullptr, 10);
   info.etag = Unquote(a.response.Header("etag"));
+  info.content_md5 = a.response.Header("content-md5");
   return info;
 }
 
@@ -573,21 +563,23 @@ Status AzureBackend::List(ObjectType type, const std::function<Status(const Obje
     return info.error();
   }
   const std::string dir = blob_base_ + std::string(ObjectTypeDir(type)) + "/";
-  return ListBlobs(dir, [&](const std::string& blob, uint64_t size, std::string etag) {
-    std::string_view rest = std::string_view(blob).substr(dir.size());
-    std::string id;
-    if (type == ObjectType::kPack) {
-      // "xx/<id>" where the id starts with xx; anything else is unreachable by Load.
-      if (rest.size() < 4 || rest[2] != '/') return Status::OK();
-      id = std::string(rest.substr(3));
-      if (!id.starts_with(rest.substr(0, 2))) return Status::OK();
-    } else {
-      id = std::string(rest);
-    }
-    ObjectName name{type, id};
-    if (!ValidObjectName(name)) return Status::OK();  // lease blobs, foreign names
-    return fn(ObjectInfo{std::move(name), size, std::move(etag)});
-  });
+  return ListBlobs(dir,
+                   [&](const std::string& blob, uint64_t size, std::string etag, std::string md5) {
+                     std::string_view rest = std::string_view(blob).substr(dir.size());
+                     std::string id;
+                     if (type == ObjectType::kPack) {
+                       // "xx/<id>" where the id starts with xx; anything else is unreachable by
+                       // Load.
+                       if (rest.size() < 4 || rest[2] != '/') return Status::OK();
+                       id = std::string(rest.substr(3));
+                       if (!id.starts_with(rest.substr(0, 2))) return Status::OK();
+                     } else {
+                       id = std::string(rest);
+                     }
+                     ObjectName name{type, id};
+                     if (!ValidObjectName(name)) return Status::OK();  // lease blobs, foreign names
+                     return fn(ObjectInfo{std::move(name), size, std::move(etag), std::move(md5)});
+                   });
 }
 
 Status AzureBackend::Remove(const ObjectName& name) {
@@ -609,7 +601,21 @@ Result<std::unique_ptr<BackendLock>> AzureBackend::TryLock(std::string_view lock
   const std::string blob = blob_base_ + std::string(ObjectTypeDir(ObjectType::kLock)) + "/" +
                            std::string(lock_name) + std::string(kLeaseSuffix);
   const long duration = std::clamp<long>(static_cast<long>(ttl.count()), 15, 60);
-  const std::string lease_id = NewUuid();
+  // One lease id per lock blob for the life of this backend object: when an
+  // acquire was applied but its answer lost, the repeated acquire proposes
+  // the same id, which the service grants again (a lease is re-acquirable by
+  // its own id) instead of reporting our own lease as someone else's.
+  std::string lease_id;
+  {
+    std::lock_guard lock(lease_mu_);
+    if (held_leases_.contains(blob)) {
+      return Status::Locked("the repository lock \"" + std::string(lock_name) + "\" in " +
+                            Location() + " is already held by this process");
+    }
+    auto [it, fresh] = lease_ids_.try_emplace(blob);
+    if (fresh) it->second = NewUuid();
+    lease_id = it->second;
+  }
   for (int attempt = 0;; ++attempt) {
     CAIRN_ASSIGN_OR_RETURN(Answer a, Execute({"PUT",
                                               blob,
@@ -623,6 +629,7 @@ Result<std::unique_ptr<BackendLock>> AzureBackend::TryLock(std::string_view lock
     std::string code = ServiceErrorCode(a.response);
     if (st == 404 && code == "BlobNotFound" && attempt < 3) {
       // The lease blob is made on first use; a concurrent maker is fine.
+      // It stays empty: the storage learns nothing about who locks.
       CAIRN_ASSIGN_OR_RETURN(Answer made, Execute({"PUT",
                                                    blob,
                                                    {},
@@ -636,26 +643,20 @@ Result<std::unique_ptr<BackendLock>> AzureBackend::TryLock(std::string_view lock
       continue;
     }
     if (st == 409) {
-      std::string holder;
-      Result<Answer> who = Execute({"GET", blob, {}, {}, {}});
-      if (who.ok() && who->response.status == 200) holder = Printable(AsString(who->response.body));
-      if (holder.empty()) holder = "another process (it has not recorded who yet)";
+      // Held only for the moment it takes to read and write the repository's
+      // own (encrypted) lock objects, which name their holders.
       return Status::Locked("the repository lock \"" + std::string(lock_name) + "\" in " +
-                            Location() + " is locked by " + holder +
-                            "; a holder that died loses it within 60 s");
+                            Location() +
+                            " is held by another process taking or releasing its repository "
+                            "lock; a holder that died loses it within " +
+                            std::to_string(duration) + " s");
     }
     return Fail(a, "lock " + Location());
   }
-  // Who holds it, for the message others get; best effort.
-  std::string holder = "pid " + std::to_string(::getpid()) + " on host " + HostName() + " since " +
-                       FormatRfc3339(NowNs()) + "\n";
-  (void)Execute({"PUT",
-                 blob,
-                 {},
-                 {{"x-ms-blob-type", "BlockBlob"},
-                  {"Content-MD5", Md5Base64(AsBytes(holder))},
-                  {"x-ms-lease-id", lease_id}},
-                 AsBytes(holder)});
+  {
+    std::lock_guard lock(lease_mu_);
+    held_leases_.insert(blob);
+  }
   return std::unique_ptr<BackendLock>(new AzureLock(shared_from_this(), blob, lease_id));
 }
 

@@ -18,8 +18,12 @@
 //  - Every upload carries Content-MD5 (the service rejects a mismatch);
 //    whole downloads are checked against the stored MD5, ranges of up to
 //    4 MiB against the MD5 the service computes for them.
-//  - TryLock: a blob lease of ttl clamped to 15..60 s; Refresh renews it,
-//    destruction releases it; a dead holder's lease expires on its own.
+//  - TryLock: a blob lease of ttl clamped to 15..60 s on an empty lease
+//    blob; Refresh renews it, destruction releases it; a dead holder's lease
+//    expires on its own. The proposed lease id is fixed per lock blob for the
+//    life of the backend object, so a repeated acquire whose first answer
+//    was lost gets our own lease back; a second TryLock of a lock this
+//    object already holds is Locked.
 //  - Errors are classified in azure_error.h; transport failures and
 //    408/429/5xx are retryable. Messages never hold the key or a SAS.
 //
@@ -27,7 +31,10 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -120,9 +127,10 @@ class AzureBackend : public Backend, public std::enable_shared_from_this<AzureBa
   // Adds x-ms-access-tier for packs when a tier is configured.
   void AddTier(const ObjectName& name, HeaderList& headers) const;
   Status PutBlocks(const ObjectName& name, const std::string& blob, ByteView data);
-  // Walks List Blobs pages under `prefix`; `fn(name, size, etag)`.
-  Status ListBlobs(const std::string& prefix,
-                   const std::function<Status(const std::string&, uint64_t, std::string)>& fn);
+  // Walks List Blobs pages under `prefix`; `fn(name, size, etag, md5)`.
+  Status ListBlobs(
+      const std::string& prefix,
+      const std::function<Status(const std::string&, uint64_t, std::string, std::string)>& fn);
   std::string Describe(const ObjectName& name) const;  // "azure://c/p/keys/ab12"
 
   AzureConnection connection_;
@@ -133,6 +141,11 @@ class AzureBackend : public Backend, public std::enable_shared_from_this<AzureBa
   std::string path_prefix_;  // the endpoint's path ("" or "/devstoreaccount1")
   AzureOptions options_;
   HttpClient http_;
+
+  std::mutex lease_mu_;
+  // Lease blobs this object holds a lease on now (an AzureLock exists).
+  std::set<std::string> held_leases_;             // guarded by lease_mu_
+  std::map<std::string, std::string> lease_ids_;  // blob -> our lease id; guarded by lease_mu_
 };
 
 }  // namespace cairn::backend::azure

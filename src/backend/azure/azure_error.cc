@@ -12,6 +12,16 @@ std::string ServiceErrorCode(const HttpResponse& response) {
   return std::string(body.substr(start + 6, end - start - 6));
 }
 
+std::chrono::milliseconds RetryAfter(const HttpResponse& response) {
+  // Azure sends whole seconds; an HTTP date (allowed by RFC 9110) or junk is
+  // ignored and the caller's own backoff applies.
+  std::string v = response.Header("retry-after");
+  if (v.empty() || v.size() > 6 || v.find_first_not_of("0123456789") != std::string::npos) {
+    return std::chrono::milliseconds(0);
+  }
+  return std::chrono::seconds(std::stol(v));
+}
+
 bool IsRetryableHttpStatus(long status) {
   switch (status) {
     case 408:
@@ -35,7 +45,8 @@ Status ErrorFromResponse(const HttpResponse& response, std::string_view what,
   if (IsRetryableHttpStatus(status)) {
     std::string retry_after = response.Header("retry-after");
     return Status::Unavailable("the storage service is busy or failing: " + detail +
-                               (retry_after.empty() ? "" : "; retry after " + retry_after + " s"));
+                               (retry_after.empty() ? "" : "; retry after " + retry_after + " s"))
+        .WithRetryAfter(RetryAfter(response));
   }
   switch (status) {
     case 404:

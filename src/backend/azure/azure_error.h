@@ -7,13 +7,15 @@
 //   401, 403                 PermissionDenied, saying what to check
 //   400 InvalidResourceName  InvalidArgument naming the container name rule
 //   400 Md5Mismatch          Unavailable (corrupted in transit: retryable)
-//   408 429 500 502 503 504  Unavailable (retryable)
+//   408 429 500 502 503 504  Unavailable (retryable), with the wait of a
+//                            Retry-After header as Status::retry_after()
 //   anything else            IOError
 // Messages name the operation, the URL without its query (never a SAS or a
 // key) and the service's error code.
 // Thread-safety: pure functions.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -29,6 +31,10 @@ std::string ServiceErrorCode(const HttpResponse& response);
 // done ("save data/ab/ab12..."), `url` is the request's URL.
 Status ErrorFromResponse(const HttpResponse& response, std::string_view what,
                          const std::string& url);
+
+// The wait the service asked for in Retry-After (whole seconds); zero when
+// absent or not a number of seconds.
+std::chrono::milliseconds RetryAfter(const HttpResponse& response);
 
 // True for the statuses that are worth repeating.
 bool IsRetryableHttpStatus(long status);

@@ -75,6 +75,14 @@ TEST(AzureErrorTest, RetryAfterIsReported) {
   Status s = ErrorFromResponse(r, "save data/ab/ab", kUrl);
   EXPECT_TRUE(s.retryable());
   EXPECT_NE(s.message().find("retry after 7 s"), std::string::npos) << s.ToString();
+  EXPECT_EQ(s.retry_after(), std::chrono::seconds(7));
+  // Context added on the way up keeps the hint.
+  EXPECT_EQ(s.WithContext("saving a pack").retry_after(), std::chrono::seconds(7));
+
+  r.headers["retry-after"] = "Wed, 21 Oct 2015 07:28:00 GMT";
+  EXPECT_EQ(ErrorFromResponse(r, "x", kUrl).retry_after(), std::chrono::milliseconds(0));
+  r.headers.erase("retry-after");
+  EXPECT_EQ(ErrorFromResponse(r, "x", kUrl).retry_after(), std::chrono::milliseconds(0));
 }
 
 }  // namespace
