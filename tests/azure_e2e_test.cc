@@ -12,8 +12,18 @@
 #include <thread>
 #include <vector>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ctime>
+
 #include "backend/azure/azurite_fixture.h"
+#include "backend/azure/signing.h"
+#include "backend/backend.h"
 #include "e2e_util.h"
+#include "repo/repo_lock.h"
+#include "repo/repository.h"
 
 namespace cairn::e2e {
 namespace {
@@ -51,6 +61,42 @@ class AzureE2eTest : public ::testing::Test {
       ADD_FAILURE() << Join(args) << ": output is not JSON: " << r.Describe();
       return json();
     }
+  }
+
+  // The repository's backend, opened with the account key.
+  std::shared_ptr<backend::Backend> Backend() {
+    backend::BackendOptions o;
+    o.azure_connection_string = server_->ConnectionString();
+    auto b = backend::OpenBackend(location_, o);
+    EXPECT_TRUE(b.ok()) << b.status().ToString();
+    return b.ok() ? *b : nullptr;
+  }
+  // Every object of the repository: type/name -> size.
+  std::map<std::string, uint64_t> Objects() {
+    std::map<std::string, uint64_t> all;
+    auto b = Backend();
+    if (!b) return all;
+    for (auto t : {backend::ObjectType::kConfig, backend::ObjectType::kKey,
+                   backend::ObjectType::kPack, backend::ObjectType::kIndex,
+                   backend::ObjectType::kVersions, backend::ObjectType::kLock}) {
+      Status s = b->List(t, [&](const backend::ObjectInfo& info) {
+        all[info.name.Path()] = info.size;
+        return Status::OK();
+      });
+      EXPECT_TRUE(s.ok()) << s.ToString();
+    }
+    return all;
+  }
+  // A connection string holding a container SAS for the test's container.
+  std::string SasConnectionString(const std::string& permissions, int64_t expiry_unix) {
+    backend::azure::ContainerSasOptions o;
+    o.account = std::string(backend::azure::kDevStoreAccount);
+    o.container = location_.substr(8, location_.find('/', 8) - 8);
+    o.permissions = permissions;
+    o.expiry_unix = expiry_unix;
+    std::string sas =
+        backend::azure::MakeContainerSas(o, *Base64Decode(backend::azure::kDevStoreKey));
+    return "BlobEndpoint=" + server_->BlobEndpoint() + ";SharedAccessSignature=" + sas;
   }
 
   Azurite* server_ = nullptr;
@@ -212,6 +258,136 @@ TEST_F(AzureE2eTest, WrongKeyFailsClearlyWithoutShowingIt) {
   EXPECT_NE(r.err.find("AZURE_STORAGE_CONNECTION_STRING"), std::string::npos) << r.Describe();
   EXPECT_EQ(r.err.find("d3JvbmdrZXl3"), std::string::npos) << r.Describe();
   EXPECT_EQ(r.out.find("d3JvbmdrZXl3"), std::string::npos) << r.Describe();
+}
+
+TEST_F(AzureE2eTest, ExpiredOrNarrowSasFailsClearlyAndWritesNothing) {
+  const std::string src = sb_.Path("src");
+  MakeDirs(src);
+  WriteFile(src + "/a.bin", RandomData(300000, 7));
+  Ok({"-r", location_, "init"});
+  Ok({"-r", location_, "backup", src});
+  const auto before = Objects();
+  ASSERT_FALSE(before.empty());
+  WriteFile(src + "/b.bin", RandomData(400000, 8));  // something new to write
+
+  const int64_t now = std::time(nullptr);
+  struct Case {
+    std::string what, conn, says;
+  };
+  const std::vector<Case> cases = {
+      {"expired SAS", SasConnectionString("racwdl", now - 3600),
+       "account key or SAS rejected: check AZURE_STORAGE_CONNECTION_STRING"},
+      {"read-only SAS", SasConnectionString("rl", now + 3600), "lacks a permission"},
+      {"SAS without list permission", SasConnectionString("racwd", now + 3600),
+       "lacks a permission"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    CairnRunOptions o;
+    o.set["AZURE_STORAGE_CONNECTION_STRING"] = c.conn;
+    ProcResult r = sb_.Cairn({"-r", location_, "backup", src}, o);
+    EXPECT_EQ(r.exit_code, 1) << r.Describe();
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << r.Describe();
+    // The signature never shows.
+    const std::string sig = c.conn.substr(c.conn.find("sig=") + 4, 12);
+    EXPECT_EQ(r.err.find(sig), std::string::npos) << r.Describe();
+    EXPECT_EQ(r.out.find(sig), std::string::npos) << r.Describe();
+    EXPECT_EQ(Objects(), before) << "a refused backup changed the repository";
+  }
+  // The repository is as the last good backup left it.
+  ProcResult check = Ok({"-r", location_, "check", "--read-data"});
+  EXPECT_EQ(check.err.find("error"), std::string::npos) << check.Describe();
+}
+
+TEST_F(AzureE2eTest, ExclusiveLockNamesItsHolderAndExpiresWhenTheHolderIsKilled) {
+  const std::string src = sb_.Path("src");
+  MakeDirs(src);
+  WriteFile(src + "/a.txt", "hello\n");
+  Ok({"-r", location_, "init"});
+  CairnRunOptions add;
+  add.set["CAIRN_NEW_PASSWORD"] = "a second secret";
+  ProcResult added = sb_.Cairn({"-r", location_, "key", "add", "--label", "spare"}, add);
+  ASSERT_EQ(added.exit_code, 0) << added.Describe();
+  json keys = Json({"-r", location_, "key", "list"});
+  ASSERT_TRUE(keys.is_array() && keys.size() == 2u) << keys.dump();
+  std::string spare;
+  for (const auto& k : keys)
+    if (k.value("label", "") == "spare") spare = k.value("id", "");
+  ASSERT_FALSE(spare.empty()) << keys.dump();
+
+  // The holder: another process that takes the exclusive lock (as prune
+  // will) with a short ttl, then hangs until killed.
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const std::string conn = server_->ConnectionString();
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(ready[0]);
+    backend::BackendOptions o;
+    o.azure_connection_string = conn;
+    auto be = backend::OpenBackend(location_, o);
+    if (!be.ok()) _exit(1);
+    auto repo = repo::Repository::Open(*be, Sandbox::kPassword);
+    if (!repo.ok()) _exit(2);
+    repo::LockOptions lo;
+    lo.exclusive = true;
+    lo.ttl = std::chrono::seconds(4);
+    lo.device = "holder-device";
+    lo.operation = "prune";
+    auto lock = repo::RepoLock::Acquire(**repo, lo);
+    if (!lock.ok()) _exit(3);
+    char c = 'x';
+    if (write(ready[1], &c, 1) != 1) _exit(4);
+    while (true) pause();
+  }
+  close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(read(ready[0], &c, 1), 1) << "the lock holder did not start";
+  close(ready[0]);
+
+  CairnRunOptions no_wait;
+  no_wait.set["CAIRN_LOCK_WAIT"] = "0";
+  ProcResult second = sb_.Cairn({"-r", location_, "key", "remove", spare}, no_wait);
+  EXPECT_EQ(second.exit_code, 11) << second.Describe();
+  EXPECT_NE(second.err.find("locked"), std::string::npos) << second.Describe();
+  EXPECT_NE(second.err.find("(prune) held by pid " + std::to_string(child)), std::string::npos)
+      << second.Describe();
+  ProcResult shared = sb_.Cairn({"-r", location_, "backup", src}, no_wait);
+  EXPECT_EQ(shared.exit_code, 11) << "a backup ran beside an exclusive lock\n" << shared.Describe();
+
+  // Killed: nothing releases the lock; it expires after its ttl.
+  ASSERT_EQ(kill(child, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  CairnRunOptions wait;
+  wait.set["CAIRN_LOCK_WAIT"] = "20";
+  ProcResult removed = sb_.Cairn({"-r", location_, "key", "remove", spare}, wait);
+  EXPECT_EQ(removed.exit_code, 0) << "the dead holder's lock did not expire\n"
+                                  << removed.Describe();
+  json after = Json({"-r", location_, "key", "list"});
+  EXPECT_EQ(after.size(), 1u) << after.dump();
+  Ok({"-r", location_, "backup", src});
+}
+
+TEST_F(AzureE2eTest, BandwidthLimitsPaceUploadsAndDownloads) {
+  const std::string src = sb_.Path("src");
+  MakeDirs(src);
+  WriteFile(src + "/random.bin", RandomData(1 << 20, 9));
+  Ok({"-r", location_, "init"});
+  using Clock = std::chrono::steady_clock;
+  // 1 MiB at 256 KiB/s: 4 s less the first slice; a little slack below.
+  auto t0 = Clock::now();
+  Ok({"-r", location_, "--limit-upload", "256", "backup", src});
+  auto upload = Clock::now() - t0;
+  EXPECT_GE(upload, std::chrono::milliseconds(3500));
+  t0 = Clock::now();
+  Ok({"-r", location_, "--limit-download", "256", "restore", src, "--to", sb_.Path("r")});
+  auto download = Clock::now() - t0;
+  EXPECT_GE(download, std::chrono::milliseconds(3500));
+  for (const std::string& d : CompareTrees(src, sb_.Path("r") + src)) ADD_FAILURE() << d;
+  std::cout << "1 MiB at 256 KiB/s: backup " << std::chrono::duration<double>(upload).count()
+            << " s, restore " << std::chrono::duration<double>(download).count() << " s\n";
 }
 
 }  // namespace

@@ -108,6 +108,11 @@ backend::BackendOptions Context::BackendOptionsFor() const {
   o.azure_connection_string = settings_.azure_connection_string;
   o.connections = static_cast<int>(settings_.azure_connections);
   o.azure_access_tier = settings_.azure_access_tier;
+  o.limit_upload_kib = g_.limit_upload_kib >= 0 ? static_cast<uint64_t>(g_.limit_upload_kib)
+                                                : settings_.azure_limit_upload_kib;
+  o.limit_download_kib = g_.limit_download_kib >= 0 ? static_cast<uint64_t>(g_.limit_download_kib)
+                                                    : settings_.azure_limit_download_kib;
+  o.stall_timeout_seconds = static_cast<int>(settings_.azure_stall_timeout_seconds);
   return o;
 }
 

@@ -39,6 +39,8 @@ struct GlobalOptions {
   bool json = false;
   bool quiet = false;
   bool no_progress = false;
+  // KiB/s over all connections to remote storage; -1: the settings file's.
+  int64_t limit_upload_kib = -1, limit_download_kib = -1;
 };
 
 class Context {

@@ -48,6 +48,14 @@ int main(int argc, char** argv) {
   app.add_option("--config", g.config_file, "settings file (default ./config/settings.yaml)");
   app.add_option("--device", g.device, "device name (default $DEVICE_ID or the host name)");
   app.add_flag("--all-devices", g.all_devices, "show every device's files");
+  app.add_option("--limit-upload", g.limit_upload_kib,
+                 "upload at most this many KiB/s to remote storage (0: no limit; default: "
+                 "azure.limit_upload_kib)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  app.add_option("--limit-download", g.limit_download_kib,
+                 "download at most this many KiB/s from remote storage (0: no limit; default: "
+                 "azure.limit_download_kib)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   app.add_flag("--json", g.json, "machine-readable output");
   app.add_flag("-q,--quiet", g.quiet, "print only errors");
   app.add_flag("--no-progress", g.no_progress, "no progress line");
@@ -149,10 +157,13 @@ int main(int argc, char** argv) {
     for (const CLI::App* sub : app.get_subcommands({})) names.push_back(sub->get_name());
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
-      if (a == "-r" || a == "--repo" || a == "--password-file" || a == "--config" ||
-          a == "--device") {
-        ++i;
-        continue;
+      // A global option that takes a value: skip the value too.
+      if (a.size() > 1 && a[0] == '-' && a.find('=') == std::string::npos) {
+        const CLI::Option* opt = app.get_option_no_throw(a);
+        if (opt != nullptr && opt->get_type_size() > 0) {
+          ++i;
+          continue;
+        }
       }
       if (a.empty() || a[0] == '-') continue;
       if (std::find(names.begin(), names.end(), a) != names.end()) break;

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 
@@ -95,7 +96,13 @@ Result<std::shared_ptr<Backend>> OpenAzure(const std::string& location,
   azure_options.pack_access_tier = options.azure_access_tier;
   if (options.connections > 0) {
     azure_options.block_parallelism = options.connections;
+    azure_options.pack_uploads = std::min(options.connections, 4);
     azure_options.http.max_idle_handles = static_cast<size_t>(options.connections) * 2;
+  }
+  azure_options.http.upload_limit_bytes_per_s = options.limit_upload_kib * 1024;
+  azure_options.http.download_limit_bytes_per_s = options.limit_download_kib * 1024;
+  if (options.stall_timeout_seconds > 0) {
+    azure_options.http.stall_timeout = std::chrono::seconds(options.stall_timeout_seconds);
   }
   CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<azure::AzureBackend> backend,
                          azure::AzureBackend::Open(std::move(conn), std::move(where.first),

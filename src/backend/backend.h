@@ -92,6 +92,11 @@ class Backend {
   // others where the backend cannot detect death itself.
   virtual Result<std::unique_ptr<BackendLock>> TryLock(std::string_view lock_name,
                                                        std::chrono::seconds ttl) = 0;
+
+  // How many large writes (packs) are worth running at once: 1 for a local
+  // disk, more for a remote store where each request waits on the network.
+  // Callers hold one pack in memory per write in flight.
+  virtual int WriteConcurrency() const { return 1; }
 };
 
 // Forwards every call to `inner`; decorators derive from it and override
@@ -118,6 +123,7 @@ class ForwardingBackend : public Backend {
                                                std::chrono::seconds ttl) override {
     return inner_->TryLock(n, ttl);
   }
+  int WriteConcurrency() const override { return inner_->WriteConcurrency(); }
 
  protected:
   std::shared_ptr<Backend> inner_;
@@ -138,6 +144,13 @@ struct BackendOptions {
   // Azure: the access tier of data packs ("Hot", "Cool", "Cold"; "" = the
   // account's default).
   std::string azure_access_tier;
+  // Bandwidth limits over all connections, KiB/s; 0 = unlimited. Remote
+  // backends only (a local folder is not limited).
+  uint64_t limit_upload_kib = 0;
+  uint64_t limit_download_kib = 0;
+  // A remote transfer that moves no byte for this long is abandoned and
+  // retried; 0 = the backend's default (60 s).
+  int stall_timeout_seconds = 0;
 
   // AZURE_STORAGE_CONNECTION_STRING from the environment.
   static BackendOptions FromEnvironment();

@@ -429,6 +429,7 @@ const std::vector<SectionSpec>& Schema() {
            UnsignedKey("connections", &Settings::azure_connections, 1, 128),
            UnsignedKey("limit_upload_kib", &Settings::azure_limit_upload_kib, 0, kU64Max >> 10),
            UnsignedKey("limit_download_kib", &Settings::azure_limit_download_kib, 0, kU64Max >> 10),
+           UnsignedKey("stall_timeout_seconds", &Settings::azure_stall_timeout_seconds, 1, 3600),
        }},
   };
   return *schema;

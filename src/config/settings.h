@@ -69,6 +69,8 @@ struct Settings {
   uint32_t azure_connections = 8;           // concurrent connections, 1..128
   uint64_t azure_limit_upload_kib = 0;      // KiB/s; 0 = unlimited
   uint64_t azure_limit_download_kib = 0;    // KiB/s; 0 = unlimited
+  // A transfer that moves no byte for this long is abandoned and retried.
+  uint32_t azure_stall_timeout_seconds = 60;
 
   std::string source;  // the file these settings came from; "" for built-in defaults
 };

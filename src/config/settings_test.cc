@@ -179,6 +179,7 @@ azure:
   connections: 16
   limit_upload_kib: 1024
   limit_download_kib: 2048
+  stall_timeout_seconds: 5
 )",
                                      "s.yaml");
   ASSERT_TRUE(r.ok()) << r.error().ToString();
@@ -201,6 +202,7 @@ azure:
   EXPECT_EQ(s.azure_connections, 16u);
   EXPECT_EQ(s.azure_limit_upload_kib, 1024u);
   EXPECT_EQ(s.azure_limit_download_kib, 2048u);
+  EXPECT_EQ(s.azure_stall_timeout_seconds, 5u);
 }
 
 TEST(ParseSettings, AzureUrlIsNotExpanded) {

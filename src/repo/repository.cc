@@ -1,5 +1,7 @@
 #include "repo/repository.h"
 
+#include <algorithm>
+
 #include "repo/envelope.h"
 
 namespace cairn::repo {
@@ -35,9 +37,10 @@ Repository::~Repository() {
 void Repository::EnqueueUpload(OpenPack pack) {
   std::unique_lock lock(mu_);
   if (uploaders_.empty()) {
-    // One pack is written (and fsynced) while the next fills; memory in
-    // packs stays within (2 + kMaxQueuedPacks) * pack_size.
-    for (int i = 0; i < 1; ++i)
+    // Packs are written (and fsynced) while the next fills; memory in packs
+    // stays within (1 + uploaders + kMaxQueuedPacks) * pack_size.
+    const int uploaders = std::clamp(backend_->WriteConcurrency(), 1, 16);
+    for (int i = 0; i < uploaders; ++i)
       uploaders_.emplace_back([this](std::stop_token st) { UploaderLoop(st); });
   }
   upload_cv_.wait(lock, [&] { return upload_queue_.size() < kMaxQueuedPacks; });

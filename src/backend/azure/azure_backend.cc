@@ -234,6 +234,7 @@ Result<std::shared_ptr<AzureBackend>> AzureBackend::Open(AzureConnection connect
   }
   options.block_size = std::clamp<uint64_t>(options.block_size, 1, kMaxBlockBytes);
   options.block_parallelism = std::clamp(options.block_parallelism, 1, 64);
+  options.pack_uploads = std::clamp(options.pack_uploads, 1, 16);
   options.list_page_size = std::clamp(options.list_page_size, 1, 5000);
   const std::string& tier = options.pack_access_tier;
   if (!tier.empty() && tier != "Hot" && tier != "Cool" && tier != "Cold") {

@@ -58,6 +58,8 @@ struct AzureOptions {
   uint64_t block_size = 16ull << 20;
   // Blocks of one object in flight at once.
   int block_parallelism = 4;
+  // Packs worth uploading at once (Backend::WriteConcurrency).
+  int pack_uploads = 4;
   // The access tier of data packs ("Hot", "Cool", "Cold"; "" = the
   // account's default). Every other object stays in the account's default
   // (Hot) tier, so listing and recovery never wait for rehydration.
@@ -95,6 +97,7 @@ class AzureBackend : public Backend, public std::enable_shared_from_this<AzureBa
   Status Remove(const ObjectName& name) override;
   Result<std::unique_ptr<BackendLock>> TryLock(std::string_view lock_name,
                                                std::chrono::seconds ttl) override;
+  int WriteConcurrency() const override { return options_.pack_uploads; }
 
   // The blob name that holds `name`.
   std::string BlobName(const ObjectName& name) const;

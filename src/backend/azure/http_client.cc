@@ -22,11 +22,17 @@ void GlobalInit() {
 struct UploadState {
   ByteView body;
   size_t pos = 0;
+  RateLimiter* limit = nullptr;
 };
 
 size_t ReadBody(char* buffer, size_t size, size_t nitems, void* userdata) {
   auto* st = static_cast<UploadState*>(userdata);
   size_t n = std::min(size * nitems, st->body.size() - st->pos);
+  if (st->limit != nullptr && n > 0) {
+    // Small slices: each wait stays far below the stall timeout.
+    n = std::min<size_t>(n, st->limit->SliceBytes());
+    st->limit->Acquire(n);
+  }
   if (n > 0) std::memcpy(buffer, st->body.data() + st->pos, n);
   st->pos += n;
   return n;
@@ -41,10 +47,17 @@ int SeekBody(void* userdata, curl_off_t offset, int origin) {
   return CURL_SEEKFUNC_OK;
 }
 
+struct DownloadState {
+  HttpResponse* resp;
+  RateLimiter* limit = nullptr;
+};
+
 size_t WriteBody(char* ptr, size_t size, size_t nmemb, void* userdata) {
-  auto* resp = static_cast<HttpResponse*>(userdata);
-  resp->body.insert(resp->body.end(), reinterpret_cast<uint8_t*>(ptr),
-                    reinterpret_cast<uint8_t*>(ptr) + size * nmemb);
+  auto* st = static_cast<DownloadState*>(userdata);
+  st->resp->body.insert(st->resp->body.end(), reinterpret_cast<uint8_t*>(ptr),
+                        reinterpret_cast<uint8_t*>(ptr) + size * nmemb);
+  // Not reading on while over budget slows the sender down (TCP).
+  if (st->limit != nullptr) st->limit->Acquire(size * nmemb);
   return size * nmemb;
 }
 
@@ -106,7 +119,15 @@ struct HttpClient::Handle {
   }
 };
 
-HttpClient::HttpClient(HttpOptions options) : options_(options) { GlobalInit(); }
+HttpClient::HttpClient(HttpOptions options) : options_(options) {
+  GlobalInit();
+  if (options_.upload_limit_bytes_per_s > 0) {
+    upload_limit_ = std::make_unique<RateLimiter>(options_.upload_limit_bytes_per_s);
+  }
+  if (options_.download_limit_bytes_per_s > 0) {
+    download_limit_ = std::make_unique<RateLimiter>(options_.download_limit_bytes_per_s);
+  }
+}
 
 HttpClient::~HttpClient() = default;
 
@@ -138,7 +159,8 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   curl_easy_reset(c);
 
   HttpResponse resp;
-  UploadState upload{request.body, 0};
+  UploadState upload{request.body, 0, upload_limit_.get()};
+  DownloadState download{&resp, download_limit_.get()};
   HeaderState header_state{&resp, request.method != "HEAD"};
   SlistGuard headers;
   for (const auto& [name, value] : request.headers) headers.Append(name + ": " + value);
@@ -156,7 +178,13 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &WriteHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &header_state);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &WriteBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &download);
+  if (download_limit_ != nullptr) {
+    // Small receive slices, so each wait stays short.
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE,
+                     static_cast<long>(std::clamp<uint64_t>(download_limit_->SliceBytes(), 1024,
+                                                            CURL_MAX_READ_SIZE)));
+  }
   if (request.method == "GET") {
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
   } else if (request.method == "HEAD") {

@@ -3,7 +3,8 @@
 // Connections are reused: finished easy handles (each with its own live
 // connections) go back to a pool and the next request takes one. Uploads
 // always send Content-Length (never chunked) and never "Expect:
-// 100-continue"; no Content-Type is added. A failure of the transport
+// 100-continue"; no Content-Type is added. Bandwidth limits pace the body
+// bytes of all requests together (a token bucket per direction). A failure of the transport
 // (refused, reset, timeout, DNS) is an Unavailable (retryable) Status naming
 // the URL without its query string (which may hold a SAS); any HTTP answer,
 // error statuses included, is a response.
@@ -19,6 +20,7 @@
 
 #include "backend/azure/signing.h"
 #include "base/bytes.h"
+#include "base/rate_limiter.h"
 
 namespace cairn::backend::azure {
 
@@ -43,6 +45,9 @@ struct HttpOptions {
   // A transfer that moves no byte for this long is abandoned (Unavailable).
   std::chrono::seconds stall_timeout{60};
   size_t max_idle_handles = 16;
+  // Bandwidth limits over all requests of the client; 0 = unlimited.
+  uint64_t upload_limit_bytes_per_s = 0;
+  uint64_t download_limit_bytes_per_s = 0;
 };
 
 // The URL without its query string, for messages.
@@ -63,6 +68,7 @@ class HttpClient {
   void Give(std::unique_ptr<Handle> handle);
 
   HttpOptions options_;
+  std::unique_ptr<RateLimiter> upload_limit_, download_limit_;  // null: unlimited
   std::mutex mu_;
   std::vector<std::unique_ptr<Handle>> idle_;  // guarded by mu_
 };
