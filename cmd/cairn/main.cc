@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
       // A global option that takes a value: skip the value too.
       if (a.size() > 1 && a[0] == '-' && a.find('=') == std::string::npos) {
         const CLI::Option* opt = app.get_option_no_throw(a);
-        if (opt != nullptr && opt->get_type_size() > 0) {
+        if (opt != nullptr && opt->get_items_expected_min() > 0) {
           ++i;
           continue;
         }
