@@ -38,12 +38,16 @@ size_t ReadBody(char* buffer, size_t size, size_t nitems, void* userdata) {
   return n;
 }
 
+// libcurl rewinds the body to send a request again on a fresh connection
+// when a reused one died before the answer came. Once body bytes went out,
+// the service may have applied the request, and a silent resend would turn
+// our own applied write into an apparent conflict (409/412) that nobody
+// recognises as ours. So only a body not yet started may be rewound; any
+// other rewind fails the request (CURLE_SEND_FAIL_REWIND, retryable), and
+// RetryBackend, knowing the outcome is unknown, checks what is stored.
 int SeekBody(void* userdata, curl_off_t offset, int origin) {
   auto* st = static_cast<UploadState*>(userdata);
-  if (origin != SEEK_SET || offset < 0 || static_cast<size_t>(offset) > st->body.size()) {
-    return CURL_SEEKFUNC_FAIL;
-  }
-  st->pos = static_cast<size_t>(offset);
+  if (origin != SEEK_SET || offset != 0 || st->pos != 0) return CURL_SEEKFUNC_FAIL;
   return CURL_SEEKFUNC_OK;
 }
 
@@ -210,6 +214,10 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
     std::string what = error[0] != '\0' ? error : curl_easy_strerror(rc);
     // Do not keep a handle whose connection broke.
     std::string msg = "cannot reach " + UrlForMessages(request.url) + ": " + what;
+    if (rc == CURLE_SEND_FAIL_REWIND) {
+      msg = "the connection to " + UrlForMessages(request.url) +
+            " broke after the request was sent; it may have been applied";
+    }
     switch (rc) {
       case CURLE_UNSUPPORTED_PROTOCOL:
       case CURLE_URL_MALFORMAT:
