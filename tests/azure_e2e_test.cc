@@ -294,6 +294,17 @@ TEST_F(AzureE2eTest, ExpiredOrNarrowSasFailsClearlyAndWritesNothing) {
     EXPECT_EQ(r.out.find(sig), std::string::npos) << r.Describe();
     EXPECT_EQ(Objects(), before) << "a refused backup changed the repository";
   }
+  // Read-only credentials still restore: without a lock, saying so.
+  CairnRunOptions ro;
+  ro.set["AZURE_STORAGE_CONNECTION_STRING"] = SasConnectionString("rl", now + 3600);
+  ProcResult restored =
+      sb_.Cairn({"-r", location_, "restore", src + "/a.bin", "--to", sb_.Path("ro")}, ro);
+  EXPECT_EQ(restored.exit_code, 0) << restored.Describe();
+  EXPECT_NE(restored.err.find("without a repository lock"), std::string::npos)
+      << restored.Describe();
+  EXPECT_EQ(ReadFile(sb_.Path("ro") + src + "/a.bin"), RandomData(300000, 7));
+  EXPECT_EQ(Objects(), before);
+
   // The repository is as the last good backup left it.
   ProcResult check = Ok({"-r", location_, "check", "--read-data"});
   EXPECT_EQ(check.err.find("error"), std::string::npos) << check.Describe();

@@ -234,6 +234,16 @@ Result<std::unique_ptr<repo::RepoLock>> Context::Lock(repo::Repository& repo, bo
   return repo::RepoLock::Acquire(repo, o);
 }
 
+Result<std::unique_ptr<repo::RepoLock>> Context::ReadLock(repo::Repository& repo,
+                                                          const std::string& operation) {
+  auto lock = Lock(repo, false, operation);
+  if (lock.ok() || lock.error().code() != StatusCode::kPermissionDenied) return lock;
+  Warn("the credentials can only read " + repo.backend().Location() + ", so " + operation +
+       " runs without a repository lock; if a prune removes data meanwhile, the files it "
+       "affects are reported as errors, never written wrong");
+  return std::unique_ptr<repo::RepoLock>();
+}
+
 bool Context::ShowProgress() const {
   return !g_.json && !g_.quiet && !g_.no_progress && isatty(STDERR_FILENO);
 }

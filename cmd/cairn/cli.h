@@ -73,6 +73,12 @@ class Context {
                                                         bool rebuild = false);
   Result<std::unique_ptr<repo::RepoLock>> Lock(repo::Repository& repo, bool exclusive,
                                                const std::string& operation);
+  // A shared lock for an operation that only reads (restore, check). With
+  // read-only credentials (a read-only SAS) no lock can be written: the
+  // operation then goes on without one, after a warning, and returns a null
+  // lock; any other failure is an error.
+  Result<std::unique_ptr<repo::RepoLock>> ReadLock(repo::Repository& repo,
+                                                   const std::string& operation);
 
   // Output helpers: human text unless --json; errors go to stderr.
   bool json() const { return g_.json; }

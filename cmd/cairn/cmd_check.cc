@@ -10,7 +10,7 @@ int RunCheck(Context& ctx, const CheckOptions& o) {
   if (!sub.ok()) return ctx.Fail(sub);
   auto repo = ctx.OpenRepository(false, false);
   if (!repo.ok()) return ctx.Fail(repo.error());
-  auto lock = ctx.Lock(**repo, false, "check");
+  auto lock = ctx.ReadLock(**repo, "check");
   if (!lock.ok()) return ctx.Fail(lock.error());
   checker::CheckOptions co;
   co.read_data = o.read_data;

@@ -43,7 +43,7 @@ int RunRestore(Context& ctx, const RestoreOptions& o) {
   }
   auto repo = ctx.OpenRepository(true, false);
   if (!repo.ok()) return ctx.Fail(repo.error());
-  auto lock = ctx.Lock(**repo, false, "restore");
+  auto lock = ctx.ReadLock(**repo, "restore");
   if (!lock.ok()) return ctx.Fail(lock.error());
   auto cat = ctx.OpenCatalog(**repo);
   if (!cat.ok()) return ctx.Fail(cat.error());
