@@ -165,7 +165,8 @@ fresh_target() {  # an empty restore target (a new file system when possible)
   mkdir -p "$TARGET"
   [[ "$TARGET_FS" == "a fresh ext4"* ]] || return 0
   # Room for three copies of the corpus; sparse, so only what is written takes space.
-  local bytes; bytes="$(sed -n 's/^pristine: .*files, \([0-9]*\) bytes.*/\1/p' "$CORPUS/info")"
+  local bytes; bytes="$(sed -n 's/^pristine: .*, \([0-9]*\) bytes.*/\1/p' "$CORPUS/info")"
+  [[ -n "$bytes" ]] || die "cannot read the corpus size from $CORPUS/info"
   truncate -s "$(( (bytes * 3 / 1048576 + 1024) ))M" "$TARGET_IMG"
   # Inode tables written now, so no background initialisation runs during the timed step.
   mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$TARGET_IMG"
