@@ -1,4 +1,5 @@
-// Byte buffers, hex/base64 and little-endian coding helpers.
+// Byte buffers, hex/base64 and little-endian coding helpers, and the two
+// ASCII string helpers every parser here needs.
 #pragma once
 
 #include <array>
@@ -23,6 +24,11 @@ inline ByteView AsBytes(std::string_view s) {
 inline std::string_view AsString(ByteView b) {
   return std::string_view(reinterpret_cast<const char*>(b.data()), b.size());
 }
+
+// ASCII letters lowered; other bytes (UTF-8 included) unchanged. Locale-free.
+std::string AsciiLower(std::string_view s);
+// Without leading and trailing ASCII whitespace (space, \t, \n, \v, \f, \r).
+std::string_view TrimSpace(std::string_view s);
 
 std::string HexEncode(ByteView data);
 Result<Bytes> HexDecode(std::string_view hex);

@@ -14,6 +14,8 @@
 #include <system_error>
 #include <utility>
 
+#include "base/bytes.h"
+
 namespace cairn::config {
 namespace {
 
@@ -23,14 +25,6 @@ constexpr uint64_t kMaxFileBytes = 1 << 20;  // a settings file larger than this
 
 // ---------------------------------------------------------------------------
 // Small string helpers.
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 std::string Join(const std::vector<std::string_view>& items, std::string_view sep) {
   std::string out;
@@ -58,7 +52,7 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 
 // " (did you mean 'x'?)" when `name` is a likely typo of one of `allowed`.
 std::string Suggestion(std::string_view name, const std::vector<std::string_view>& allowed) {
-  std::string lower = Lower(name);
+  std::string lower = AsciiLower(name);
   std::string_view best;
   size_t best_distance = 3;  // suggest only within two edits
   for (std::string_view candidate : allowed) {
@@ -83,13 +77,13 @@ Result<std::string> NotEmpty(std::string_view v) {
 }
 
 Result<std::string> NormalizeCompression(std::string_view v) {
-  std::string lower = Lower(v);
+  std::string lower = AsciiLower(v);
   if (lower == "zstd" || lower == "gzip" || lower == "none") return lower;
   return Status::InvalidArgument("'" + std::string(v) + "' is not allowed; use zstd, gzip or none");
 }
 
 Result<std::string> NormalizeLogLevel(std::string_view v) {
-  std::string lower = Lower(v);
+  std::string lower = AsciiLower(v);
   if (lower == "warn") return std::string("warning");
   if (lower == "fatal") return std::string("critical");
   for (std::string_view level : {"trace", "debug", "info", "warning", "error", "critical"}) {
@@ -148,7 +142,7 @@ Result<std::string> ValidatePrefix(std::string_view v) {
 }
 
 Result<std::string> NormalizeAccessTier(std::string_view v) {
-  std::string lower = Lower(v);
+  std::string lower = AsciiLower(v);
   if (lower == "hot") return std::string("Hot");
   if (lower == "cool") return std::string("Cool");
   if (lower == "cold") return std::string("Cold");

@@ -8,23 +8,11 @@ namespace cairn::backend::azure {
 
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
 // True for "http://host..." / "https://host..." with a non-empty host.
 bool IsHttpUrl(std::string_view url) {
   for (std::string_view scheme : {"http://", "https://"}) {
-    if (url.size() > scheme.size() && Lower(url.substr(0, scheme.size())) == scheme) return true;
+    if (url.size() > scheme.size() && AsciiLower(url.substr(0, scheme.size())) == scheme)
+      return true;
   }
   return false;
 }
@@ -44,7 +32,7 @@ Result<AzureConnection> ParseConnectionString(std::string_view text) {
   size_t part = 0;
   while (!text.empty()) {
     size_t semi = text.find(';');
-    std::string_view item = Trim(text.substr(0, semi));
+    std::string_view item = TrimSpace(text.substr(0, semi));
     text = semi == std::string_view::npos ? std::string_view() : text.substr(semi + 1);
     ++part;
     if (item.empty()) continue;  // a trailing or doubled ';'
@@ -53,10 +41,10 @@ Result<AzureConnection> ParseConnectionString(std::string_view text) {
       return Status::InvalidArgument(where + "part " + std::to_string(part) +
                                      " is not NAME=VALUE (parts are separated by ';')");
     }
-    std::string key = Lower(Trim(item.substr(0, eq)));
-    std::string value(Trim(item.substr(eq + 1)));  // keys end in '=': split at the first one
+    std::string key = AsciiLower(TrimSpace(item.substr(0, eq)));
+    std::string value(TrimSpace(item.substr(eq + 1)));  // keys end in '=': split at the first one
     if (fields.count(key) != 0) {
-      return Status::InvalidArgument(where + std::string(Trim(item.substr(0, eq))) +
+      return Status::InvalidArgument(where + std::string(TrimSpace(item.substr(0, eq))) +
                                      " is given twice");
     }
     fields[key] = std::move(value);
@@ -67,8 +55,8 @@ Result<AzureConnection> ParseConnectionString(std::string_view text) {
   };
 
   AzureConnection conn;
-  std::string protocol = Lower(get("defaultendpointsprotocol"));
-  std::string dev = Lower(get("usedevelopmentstorage"));
+  std::string protocol = AsciiLower(get("defaultendpointsprotocol"));
+  std::string dev = AsciiLower(get("usedevelopmentstorage"));
   if (!dev.empty() && dev != "true" && dev != "false") {
     return Status::InvalidArgument(where + "UseDevelopmentStorage must be true or false");
   }

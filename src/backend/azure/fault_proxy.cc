@@ -16,6 +16,8 @@
 #include <map>
 #include <sstream>
 
+#include "base/bytes.h"
+
 namespace cairn::backend::azure::testing {
 
 namespace {
@@ -31,19 +33,6 @@ int Millis(std::chrono::seconds s) { return static_cast<int>(s.count() * 1000); 
 void SetNoDelay(int fd) {
   int one = 1;
   (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 // The target with the value of a sig= query parameter (a SAS signature)
@@ -100,7 +89,8 @@ bool ParseHead(std::string raw, Head* head) {
     rest.remove_prefix(eol + 2);
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) return false;
-    head->headers[Lower(Trim(line.substr(0, colon)))] = std::string(Trim(line.substr(colon + 1)));
+    head->headers[AsciiLower(TrimSpace(line.substr(0, colon)))] =
+        std::string(TrimSpace(line.substr(colon + 1)));
   }
   return true;
 }
@@ -113,7 +103,7 @@ struct BodyFraming {
 };
 
 BodyFraming RequestFraming(const Head& head) {
-  if (Lower(head.Header("transfer-encoding")).find("chunked") != std::string::npos) {
+  if (AsciiLower(head.Header("transfer-encoding")).find("chunked") != std::string::npos) {
     return {Framing::kChunked, 0};
   }
   std::string cl = head.Header("content-length");
@@ -123,7 +113,7 @@ BodyFraming RequestFraming(const Head& head) {
 
 BodyFraming ResponseFraming(const Head& head, std::string_view request_method, int status) {
   if (request_method == "HEAD" || status / 100 == 1 || status == 204 || status == 304) return {};
-  if (Lower(head.Header("transfer-encoding")).find("chunked") != std::string::npos) {
+  if (AsciiLower(head.Header("transfer-encoding")).find("chunked") != std::string::npos) {
     return {Framing::kChunked, 0};
   }
   std::string cl = head.Header("content-length");
@@ -499,7 +489,7 @@ void FaultProxy::Serve(int fd, uint64_t id) {
     entry.time = Clock::now();
     const size_t index = Record(std::move(entry));
     const bool head_request = method == "HEAD";
-    const bool client_closes = Lower(req.Header("connection")) == "close";
+    const bool client_closes = AsciiLower(req.Header("connection")) == "close";
 
     switch (action) {
       case FaultAction::kServerBusy:
@@ -607,7 +597,7 @@ void FaultProxy::Serve(int fd, uint64_t id) {
       return;
     }
     if (client_closes || framing.framing == Framing::kUntilClose ||
-        Lower(resp.Header("connection")) == "close") {
+        AsciiLower(resp.Header("connection")) == "close") {
       return;
     }
   }

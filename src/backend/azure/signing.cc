@@ -12,17 +12,10 @@ namespace cairn::backend::azure {
 
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 // The value of header `name` (case-insensitive), or "".
 std::string HeaderValue(const HeaderList& headers, std::string_view name) {
   for (const auto& [n, v] : headers) {
-    if (Lower(n) == name) return v;
+    if (AsciiLower(n) == name) return v;
   }
   return "";
 }
@@ -52,7 +45,7 @@ std::string StringToSign(std::string_view account, const SignableRequest& reques
   }
   std::map<std::string, std::string> ms;  // sorted by name, byte order
   for (const auto& [n, v] : request.headers) {
-    std::string name = Lower(n);
+    std::string name = AsciiLower(n);
     if (name.starts_with("x-ms-")) ms[name] = v;
   }
   for (const auto& [n, v] : ms) {
@@ -65,7 +58,7 @@ std::string StringToSign(std::string_view account, const SignableRequest& reques
   out += account;
   out += request.url_path;
   std::map<std::string, std::vector<std::string>> query;
-  for (const auto& [n, v] : request.query) query[Lower(n)].push_back(v);
+  for (const auto& [n, v] : request.query) query[AsciiLower(n)].push_back(v);
   for (auto& [n, values] : query) {
     std::sort(values.begin(), values.end());
     out += '\n';

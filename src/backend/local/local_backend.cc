@@ -500,7 +500,7 @@ Status LocalBackend::ListDir(ObjectType type, const std::string& dir, std::strin
     }
     if (!S_ISREG(st.st_mode)) continue;
     ObjectInfo info{ObjectName{type, std::string(entry)}, static_cast<uint64_t>(st.st_size),
-                    Etag(st)};
+                    Etag(st), ""};
     CAIRN_RETURN_IF_ERROR(fn(info));
   }
 }
