@@ -154,10 +154,6 @@ void Run::Worker() {
         if (lstat(job.rec.path.c_str(), &s) != 0 || !S_ISREG(s.st_mode)) break;
         FillMetadata(job.rec.path, s, job.rec);
       }
-      if (st.ok()) {
-        Status xs = ReadXattrs(job.rec.path, job.rec.xattrs);
-        (void)xs;
-      }
     } else {
       skip = true;
     }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "crypto/crypto.h"
@@ -124,31 +125,47 @@ bool FillMetadata(const std::string& path, const struct stat& st, repo::VersionR
   return true;
 }
 
-Status ReadXattrs(const std::string& path, std::vector<repo::Xattr>& out) {
+namespace {
+
+// Shared by the path and fd forms: `list(buf, size)` and `get(name, buf, size)`
+// behave like llistxattr/lgetxattr.
+template <typename List, typename Get>
+Status ReadXattrsWith(const std::string& path, List list, Get get, std::vector<repo::Xattr>& out) {
   out.clear();
-  ssize_t n = llistxattr(path.c_str(), nullptr, 0);
+  ssize_t n = list(nullptr, 0);
   if (n < 0) {
     if (errno == ENOTSUP || errno == ENODATA) return Status::OK();
     return ErrnoStatus(errno, "listing extended attributes of " + path);
   }
   if (n == 0) return Status::OK();
   std::string names(static_cast<size_t>(n), '\0');
-  n = llistxattr(path.c_str(), names.data(), names.size());
+  n = list(names.data(), names.size());
   if (n < 0) return ErrnoStatus(errno, "listing extended attributes of " + path);
   names.resize(static_cast<size_t>(n));
   for (size_t pos = 0; pos < names.size();) {
     std::string name(names.c_str() + pos);
     pos += name.size() + 1;
     if (name.empty()) continue;
-    ssize_t vn = lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
+    ssize_t vn = get(name.c_str(), nullptr, 0);
     if (vn < 0) continue;  // vanished
     Bytes value(static_cast<size_t>(vn));
-    vn = lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
+    vn = get(name.c_str(), value.data(), value.size());
     if (vn < 0) continue;
     value.resize(static_cast<size_t>(vn));
     out.push_back(repo::Xattr{name, std::move(value)});
   }
   return Status::OK();
+}
+
+}  // namespace
+
+Status ReadXattrs(const std::string& path, std::vector<repo::Xattr>& out) {
+  return ReadXattrsWith(
+      path, [&](char* buf, size_t size) { return llistxattr(path.c_str(), buf, size); },
+      [&](const char* name, void* buf, size_t size) {
+        return lgetxattr(path.c_str(), name, buf, size);
+      },
+      out);
 }
 
 Status ReadFileContent(const std::string& path, const chunk::Chunker& chunker,
@@ -173,6 +190,7 @@ Status ReadFileContent(const std::string& path, const chunk::Chunker& chunker,
   size_t start = 0, end = 0;
   bool eof = false;
   crypto::Sha256 sha;
+  std::optional<Id> whole_file_sha;
   rec.chunks.clear();
   uint64_t total = 0;
   while (true) {
@@ -199,8 +217,16 @@ Status ReadFileContent(const std::string& path, const chunk::Chunker& chunker,
     ByteView avail(buf.data() + start, end - start);
     size_t cut = chunker.Cut(avail);
     ByteView chunk = avail.subspan(0, cut);
-    sha.Update(chunk);
-    Id id = crypto::KeyedId(repo.keys().id_key, chunk);
+    Id id;
+    if (rec.chunks.empty() && eof && cut == end - start) {
+      // The whole file is one chunk (most files are): its SHA-256 is both the
+      // content hash and the input of the chunk ID, so it is hashed once.
+      whole_file_sha = crypto::Sha256::Digest(chunk);
+      id = crypto::KeyedIdOfDigest(repo.keys().id_key, *whole_file_sha);
+    } else {
+      sha.Update(chunk);
+      id = crypto::KeyedId(repo.keys().id_key, chunk);
+    }
     auto stored = repo.StoreBlob(repo::BlobType::kData, id, chunk);
     if (!stored.ok()) return stored.error();
     rec.chunks.push_back(id);
@@ -214,7 +240,13 @@ Status ReadFileContent(const std::string& path, const chunk::Chunker& chunker,
       after.st_ctim.tv_nsec != before.st_ctim.tv_nsec ||
       total != static_cast<uint64_t>(after.st_size))
     return Status::Cancelled(path + " changed while being read");
-  rec.content_sha256 = sha.Final();
+  rec.content_sha256 = whole_file_sha ? *whole_file_sha : sha.Final();
+  // Through the open file: no second lookup of the path, and the attributes
+  // belong to the content just read. Unreadable attributes are not fatal.
+  (void)ReadXattrsWith(
+      path, [&](char* b, size_t size) { return flistxattr(fd, b, size); },
+      [&](const char* name, void* b, size_t size) { return fgetxattr(fd, name, b, size); },
+      rec.xattrs);
   rec.size = total;
   rec.mtime = ToNs(after.st_mtim);
   rec.ctime = ToNs(after.st_ctim);

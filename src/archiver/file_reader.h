@@ -22,7 +22,7 @@ bool FillMetadata(const std::string& path, const struct stat& st, repo::VersionR
 Status ReadXattrs(const std::string& path, std::vector<repo::Xattr>& out);
 
 // Reads a regular file, storing its chunks in `repo` and filling
-// rec.chunks, rec.content_sha256 and rec.size. Fails with Cancelled ("changed
+// rec.chunks, rec.content_sha256, rec.size and rec.xattrs. Fails with Cancelled ("changed
 // while being read") when the file's size/mtime/ctime changed during the
 // read, IOError/PermissionDenied/NotFound for read errors; repository errors
 // pass through (with their codes). `on_bytes` reports progress.

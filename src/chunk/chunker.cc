@@ -1,7 +1,7 @@
 // FastCDC chunker with normalized chunking (level 2) and a keyed gear table.
 //
 // This comment is the normative description of the algorithm (repository
-// format version 1): chunk boundaries must not change between releases, or
+// format version 1 and 2): chunk boundaries must not change between releases, or
 // deduplication against existing repositories breaks. All integers are
 // unsigned 64-bit with wrap-around (mod 2^64) arithmetic; LE64(b) reads 8
 // bytes as a little-endian integer.

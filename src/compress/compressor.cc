@@ -217,7 +217,9 @@ std::string_view AlgorithmName(Algorithm a) {
 int DefaultLevel(Algorithm a) {
   switch (a) {
     case Algorithm::kZstd:
-      return 3;
+      // Level 1: on source trees ~25% less CPU than level 3 for ~3.5% more
+      // storage (bench/README.md); backup speed is what users notice.
+      return 1;
     case Algorithm::kGzip:
       return 6;
     case Algorithm::kNone:

@@ -243,7 +243,7 @@ TEST(CompressorTest, ParseAlgorithm) {
 }
 
 TEST(CompressorTest, LevelsDefaultsAndValidation) {
-  EXPECT_EQ(DefaultLevel(Algorithm::kZstd), 3);
+  EXPECT_EQ(DefaultLevel(Algorithm::kZstd), 1);
   EXPECT_EQ(DefaultLevel(Algorithm::kGzip), 6);
   EXPECT_EQ(DefaultLevel(Algorithm::kNone), 0);
   for (Algorithm a : {Algorithm::kNone, Algorithm::kZstd, Algorithm::kGzip}) {

@@ -37,7 +37,7 @@ struct Settings {
   std::vector<std::string> exclude_patterns;
   std::string compression = "zstd";  // "zstd", "gzip" or "none" (always lower case)
   // On the algorithm's own scale (zstd 1..19, gzip 1..9); unset: the
-  // algorithm's default (zstd 3, gzip 6). Never set when compression is none.
+  // algorithm's default (zstd 1, gzip 6). Never set when compression is none.
   std::optional<int> compression_level;
   uint64_t max_file_size_mb = 0;          // files larger than this are skipped; 0 = no limit
   uint32_t backup_interval_minutes = 60;  // >= 1

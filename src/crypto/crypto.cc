@@ -207,10 +207,14 @@ Result<Bytes> Open(const Key& key, ByteView sealed, ByteView ad) {
 // ---- Hashing ---------------------------------------------------------------
 
 Id KeyedId(const Key& id_key, ByteView data) {
+  return KeyedIdOfDigest(id_key, Sha256::Digest(data));
+}
+
+Id KeyedIdOfDigest(const Key& id_key, const Id& sha256) {
   EnsureInit();
   EVP_MAC_CTX* ctx = ThreadHmacCtx();
   Check(EVP_MAC_init(ctx, id_key.data(), kKeySize, nullptr) == 1, "HMAC init failed");
-  Check(EVP_MAC_update(ctx, data.data(), data.size()) == 1, "HMAC update failed");
+  Check(EVP_MAC_update(ctx, sha256.bytes.data(), sha256.bytes.size()) == 1, "HMAC update failed");
   Id id;
   size_t len = 0;
   Check(EVP_MAC_final(ctx, id.bytes.data(), &len, id.bytes.size()) == 1 && len == id.bytes.size(),

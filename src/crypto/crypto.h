@@ -57,8 +57,12 @@ Bytes Seal(const Key& key, ByteView plain, ByteView ad);
 Status OpenAppend(const Key& key, ByteView sealed, ByteView ad, Bytes& out);
 Result<Bytes> Open(const Key& key, ByteView sealed, ByteView ad);
 
-// HMAC-SHA256(id_key, data): the ID of a chunk.
+// The ID of a chunk: HMAC-SHA256(id_key, SHA-256(data)). Keyed over the
+// plain digest so that a file made of one chunk is hashed once: its SHA-256
+// (the file's content hash) gives its chunk ID through KeyedIdOfDigest.
 Id KeyedId(const Key& id_key, ByteView data);
+// HMAC-SHA256(id_key, sha256): KeyedId of data whose SHA-256 is `sha256`.
+Id KeyedIdOfDigest(const Key& id_key, const Id& sha256);
 
 // Streaming SHA-256.
 class Sha256 {

@@ -255,14 +255,14 @@ TEST(Sha256Test, ResetAfterFinal) {
   EXPECT_EQ(h.Final(), Sha256::Digest({}));
 }
 
-// ---- HMAC-SHA256 keyed IDs -------------------------------------------------
+// ---- Keyed chunk IDs: HMAC-SHA256(id_key, SHA-256(data)) --------------------
 
 // Key 00 01 02 ... 1f (32 bytes). Expected values computed on the development
-// machine with OpenSSL 3.0 (and cross-checked with Python's hmac module):
+// machine with OpenSSL 3.0:
 //   K=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
-//   echo -n "what do ya want for nothing?" |
+//   printf '%s' "what do ya want for nothing?" | openssl dgst -sha256 -binary |
 //     openssl dgst -sha256 -mac HMAC -macopt hexkey:$K
-//   echo -n "" | openssl dgst -sha256 -mac HMAC -macopt hexkey:$K
+//   printf '' | openssl dgst -sha256 -binary | openssl dgst -sha256 -mac HMAC -macopt hexkey:$K
 Key CountingKey() {
   Bytes k(kKeySize);
   for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<uint8_t>(i);
@@ -272,9 +272,9 @@ Key CountingKey() {
 TEST(KeyedIdTest, KnownAnswer) {
   Key key = CountingKey();
   EXPECT_EQ(KeyedId(key, AsBytes("what do ya want for nothing?")).Hex(),
-            "099805f4ac310786968565c098db515cc50862b420ae31e20238312344bed36a");
+            "c616a746ef609c12dd21f0c7942beb5a6c1ec36dad9bf26063334fd94287d4c8");
   EXPECT_EQ(KeyedId(key, {}).Hex(),
-            "d38b42096d80f45f826b44a9d5607de72496a415d3f4a1a8c88e3bb9da8dc1cb");
+            "d43ab268ace84897c7c38db898ceba8460c30c061f52a2ea4c514367ed85f6fa");
 }
 
 TEST(KeyedIdTest, DependsOnKeyAndData) {
@@ -289,6 +289,10 @@ TEST(KeyedIdTest, DependsOnKeyAndData) {
   EXPECT_NE(KeyedId(a, data), ia);
   // Not a plain hash.
   EXPECT_NE(KeyedId(a, data), Sha256::Digest(data));
+  // The digest form names the same chunk: one pass of hashing serves a file
+  // made of one chunk.
+  EXPECT_EQ(KeyedIdOfDigest(a, Sha256::Digest(data)), KeyedId(a, data));
+  EXPECT_NE(KeyedIdOfDigest(b, Sha256::Digest(data)), KeyedId(a, data));
 }
 
 TEST(KeyedIdTest, ThreadsAgree) {

@@ -21,7 +21,7 @@ Bytes EncodeRepoConfig(const RepoConfig& c) {
         {"seed", HexEncode(c.chunker.seed)}}},
       {"pack_size", c.pack_size},
       {"aead", "xchacha20-poly1305"},
-      {"chunk_id", "hmac-sha256"},
+      {"chunk_id", "hmac-sha256-of-sha256"},
   };
   std::string s = j.dump();
   return Bytes(s.begin(), s.end());
@@ -39,6 +39,13 @@ Result<RepoConfig> DecodeRepoConfig(ByteView text) {
       return Status::Unsupported("the repository uses format version " +
                                  std::to_string(c.format_major) + ", newer than this cairn (" +
                                  std::to_string(kFormatMajor) + "): upgrade cairn to use it");
+    if (c.format_major < kFormatMajor)
+      return Status::Unsupported(
+          "the repository uses format version " + std::to_string(c.format_major) +
+          ", written by a pre-release cairn whose chunk IDs this cairn does not compute: restore "
+          "what you need with the cairn that wrote it, then create a new repository (cairn init)");
+    if (j.at("chunk_id").get<std::string>() != "hmac-sha256-of-sha256")
+      return Status::Unsupported("unknown chunk ID scheme " + j.at("chunk_id").get<std::string>());
     CAIRN_ASSIGN_OR_RETURN(c.repo_id, Id::FromHex(j.at("id").get<std::string>()));
     auto created = ParseTime(j.at("created").get<std::string>());
     c.created = created.ok() ? *created : 0;

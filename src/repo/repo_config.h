@@ -11,7 +11,9 @@
 
 namespace cairn::repo {
 
-constexpr int kFormatMajor = 1;
+// Version 2: chunk IDs are HMAC-SHA256(id_key, SHA-256(chunk)) (version 1,
+// pre-release only, keyed the chunk itself).
+constexpr int kFormatMajor = 2;
 constexpr int kFormatMinor = 0;
 
 struct RepoConfig {

@@ -184,6 +184,36 @@ TEST(RepositoryTest, SegmentsRoundTrip) {
   EXPECT_EQ(moved.status().code(), StatusCode::kCorruption);
 }
 
+TEST(RepoConfigTest, RoundTripsAndRefusesOtherFormats) {
+  RepoConfig c;
+  c.repo_id = crypto::RandomId();
+  c.chunker.seed[0] = 7;
+  auto back = DecodeRepoConfig(EncodeRepoConfig(c));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->format_major, kFormatMajor);
+  EXPECT_EQ(back->repo_id, c.repo_id);
+  EXPECT_EQ(back->chunker.seed, c.chunker.seed);
+
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string text(AsString(EncodeRepoConfig(c)));
+    size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << text;
+    if (at != std::string::npos) text.replace(at, from.size(), to);
+    return DecodeRepoConfig(AsBytes(text));
+  };
+  // Version 1 keyed chunk IDs differently: refused with what to do.
+  auto old = with("\"version\":2", "\"version\":1");
+  ASSERT_FALSE(old.ok());
+  EXPECT_EQ(old.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(old.status().message().find("cairn init"), std::string::npos);
+  auto newer = with("\"version\":2", "\"version\":3");
+  ASSERT_FALSE(newer.ok());
+  EXPECT_NE(newer.status().message().find("upgrade cairn"), std::string::npos);
+  auto other_ids = with("hmac-sha256-of-sha256", "blake3");
+  ASSERT_FALSE(other_ids.ok());
+  EXPECT_EQ(other_ids.status().code(), StatusCode::kUnsupported);
+}
+
 TEST(RepoLockTest, SharedLocksCoexistExclusiveConflicts) {
   testing::TempDir dir;
   auto repo = *Repository::Init(Local(dir.path()), "pw", CheapInit());
