@@ -21,11 +21,6 @@ namespace cairn::archiver {
 
 namespace {
 
-// Files waiting for a worker. Deep enough that the workers keep busy while
-// the walking thread stops to checkpoint (catalog ingest of thousands of
-// records); each entry is only metadata, a few hundred bytes.
-constexpr size_t kMaxQueuedFiles = 8192;
-
 using repo::FileType;
 using repo::VersionRecord;
 
@@ -45,7 +40,12 @@ bool Unchanged(const VersionRecord& now, const VersionRecord& prev) {
 class Run {
  public:
   Run(repo::Repository& repo, catalog::Catalog& catalog, const BackupOptions& options)
-      : repo_(repo), catalog_(catalog), options_(options), chunker_(repo.config().chunker) {}
+      : repo_(repo),
+        catalog_(catalog),
+        options_(options),
+        chunker_(repo.config().chunker),
+        max_queued_(std::max<size_t>(1, options.max_queued_files)),
+        low_water_(max_queued_ - max_queued_ / 8) {}
 
   Result<BackupSummary> Execute();
 
@@ -81,7 +81,10 @@ class Run {
   std::mutex clock_mu_;
   TimeNs last_time_ = 0;
 
-  // Work queue.
+  // Work queue. A walker that found it full (max_queued_) sleeps until it
+  // has drained to low_water_: it wakes once per max/8 files instead of once
+  // per file, and the queue stays nearly full for the next checkpoint.
+  const size_t max_queued_, low_water_;
   std::mutex mu_;
   std::condition_variable queue_cv_, space_cv_, idle_cv_;
   std::deque<FileJob> queue_;
@@ -125,7 +128,9 @@ void Run::AddWarning(std::string msg) {
 
 void Run::Submit(FileJob job) {
   std::unique_lock lock(mu_);
-  space_cv_.wait(lock, [&] { return queue_.size() < kMaxQueuedFiles || !fatal_.ok(); });
+  if (queue_.size() >= max_queued_) {
+    space_cv_.wait(lock, [&] { return queue_.size() <= low_water_ || !fatal_.ok(); });
+  }
   queue_.push_back(std::move(job));
   queue_cv_.notify_one();
 }
@@ -140,7 +145,7 @@ void Run::Worker() {
       job = std::move(queue_.front());
       queue_.pop_front();
       ++busy_;
-      space_cv_.notify_one();
+      if (queue_.size() == low_water_) space_cv_.notify_one();
     }
     Status st;
     bool skip = false;

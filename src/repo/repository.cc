@@ -1,5 +1,7 @@
 #include "repo/repository.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 
 #include "repo/envelope.h"
@@ -187,6 +189,21 @@ void Repository::SetCompression(compress::Algorithm algo, int level) {
   level_ = level;
 }
 
+namespace {
+
+// A pack buffer is filled once and freed: with 4 KiB pages that is ~4,000
+// page faults (each zeroing a page) per 16 MiB pack. Transparent huge pages
+// over the 2 MiB-aligned part of the buffer cut that to a handful. Advice
+// only: where THP is off, nothing changes.
+void AdviseHugePages(void* p, size_t size) {
+  constexpr uintptr_t kHuge = 2u << 20;
+  uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+  uintptr_t end = (reinterpret_cast<uintptr_t>(p) + size) & ~(kHuge - 1);
+  if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
+
+}  // namespace
+
 Result<bool> Repository::StoreBlob(BlobType type, const Id& id, ByteView plaintext) {
   if (index_.Contains(id)) {
     std::lock_guard lock(mu_);
@@ -220,7 +237,10 @@ Result<bool> Repository::StoreBlob(BlobType type, const Id& id, ByteView plainte
     e.length = static_cast<uint32_t>(sealed.size());
     e.raw_length = static_cast<uint32_t>(plaintext.size());
     current_.entries.push_back(e);
-    if (current_.data.empty()) current_.data.reserve(config_.pack_size + (1 << 20));
+    if (current_.data.empty()) {
+      current_.data.reserve(config_.pack_size + (1 << 20));
+      AdviseHugePages(current_.data.data(), current_.data.capacity());
+    }
     current_.data.insert(current_.data.end(), sealed.begin(), sealed.end());
     ++stats_.blobs_new;
     stats_.bytes_raw_new += plaintext.size();

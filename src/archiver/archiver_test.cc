@@ -1,0 +1,79 @@
+#include "archiver/archiver.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+
+#include "backend/local/local_backend.h"
+#include "crypto/crypto.h"
+#include "testing/temp_dir.h"
+
+namespace cairn::archiver {
+namespace {
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// More files than the work queue holds and than one checkpoint takes: the
+// walker sleeps on a full queue and is woken again, checkpoints happen with
+// the queue full, and every file arrives with its content.
+TEST(ArchiverTest, ManyFilesPassThroughASmallFullQueue) {
+  testing::TempDir tmp;
+  const std::string src = tmp.Sub("src");
+  constexpr int kDirs = 20, kPerDir = 100;
+  for (int d = 0; d < kDirs; ++d) {
+    std::filesystem::create_directories(src + "/d" + std::to_string(d));
+    for (int f = 0; f < kPerDir; ++f)
+      WriteText(src + "/d" + std::to_string(d) + "/f" + std::to_string(f),
+                "file " + std::to_string(d * kPerDir + f) + "\n");
+  }
+  auto be = backend::LocalBackend::Open(tmp.Sub("repo"));
+  ASSERT_TRUE(be.ok()) << be.status().ToString();
+  repo::InitOptions init;
+  init.kdf = crypto::CheapKdfParams();
+  init.pack_size = 64 * 1024;
+  auto repo = repo::Repository::Init(*be, "secret", init);
+  ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+  auto catalog = catalog::Catalog::Open(tmp.Sub("catalog.db"));
+  ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
+
+  BackupOptions options;
+  options.paths = {src};
+  options.device = "test";
+  options.threads = 1;  // the walker outruns one worker: the queue fills
+  options.max_queued_files = 16;
+  options.checkpoint_records = 300;
+  // A lost wake-up would hang the walker: fail in seconds, not at CTest's
+  // timeout.
+  auto run = std::async(std::launch::async, [&] { return RunBackup(**repo, **catalog, options); });
+  if (run.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    ADD_FAILURE() << "the backup did not finish within 60 s (walker or worker never woken?)";
+    std::_Exit(1);
+  }
+  auto summary = run.get();
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  EXPECT_EQ(summary->files_new, uint64_t{kDirs * kPerDir});
+  EXPECT_TRUE(summary->errors.empty());
+  EXPECT_GE(summary->segments, uint64_t{kDirs * kPerDir / 300});
+
+  for (int n = 0; n < kDirs * kPerDir; n += 37) {
+    const std::string path =
+        src + "/d" + std::to_string(n / kPerDir) + "/f" + std::to_string(n % kPerDir);
+    const std::string want = "file " + std::to_string(n) + "\n";
+    auto rec = (*catalog)->Lookup("test", path, catalog::kLatest);
+    ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+    ASSERT_TRUE(rec->has_value()) << path << " was not backed up";
+    EXPECT_EQ((*rec)->content_sha256, crypto::Sha256::Digest(AsBytes(want))) << path;
+    ASSERT_EQ((*rec)->chunks.size(), 1u) << path;
+    auto blob = (*repo)->LoadBlob((*rec)->chunks[0]);
+    ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+    EXPECT_EQ(AsString(*blob), want) << path;
+  }
+}
+
+}  // namespace
+}  // namespace cairn::archiver
