@@ -176,6 +176,11 @@ fresh_target() {  # an empty restore target (a new file system when possible)
 
 trap 'drop_target 2>/dev/null || true' EXIT
 
+# A restore is timed until its files are on disk: cairn syncs the target before it reports
+# success, the others stop with the data still in the page cache, so every tool's restore (and
+# cp -a) is followed by `sync -f` of the target file system inside the timed command.
+SYNCED=(sh -c 'target="$1"; shift; "$@" || exit $?; exec sync -f "$target"' sync-after)
+
 warm() {  # the corpus in the page cache
   find "$LIVE" -type f -print0 | xargs -0 -r cat >/dev/null
 }
@@ -306,7 +311,7 @@ bench_tool() {
       for step in restore restore-cached; do
         fresh_target
         if [[ "$step" == restore ]]; then evict "$LIVE"; else warm; fi
-        tool_run cp "$step" "$rep" "$W" -- cp -a "$LIVE" "$TARGET/live"
+        tool_run cp "$step" "$rep" "$W" -- "${SYNCED[@]}" "$TARGET" cp -a "$LIVE" "$TARGET/live"
         v="$(verify "$LIVE" "$TARGET/live" "$LOGDIR/run$RUN-cp-$step-verify-$rep.log")"
         [[ "$v" == ok ]] || say "!!! cp -a verification: $v"
         emit "" "" "$v"
@@ -362,9 +367,9 @@ bench_tool() {
       fresh_target
       evict "$repo"
       if [[ "$tool" == borg ]]; then
-        tool_run "$tool" restore "$rep" "$TARGET" -- "${restore[@]}" "$last"
+        tool_run "$tool" restore "$rep" "$TARGET" -- "${SYNCED[@]}" "$TARGET" "${restore[@]}" "$last"
       else
-        tool_run "$tool" restore "$rep" "$W" -- "${restore[@]}"
+        tool_run "$tool" restore "$rep" "$W" -- "${SYNCED[@]}" "$TARGET" "${restore[@]}"
       fi
       if ((LAST_RC == 0)); then
         v="$(verify "$LIVE" "$TARGET$LIVE" "$LOGDIR/run$RUN-$tool-verify-$rep.log")"
@@ -499,7 +504,9 @@ L.append("- **Tools:** " + "; ".join(
     ("; " + meta["v_cp"] if has_cp else ""))
 L.append("- **Settings:** cairn defaults (zstd, XChaCha20-Poly1305); restic `init --repository-version 2` "
          "(compression auto); borg `init -e repokey-blake2`, `create --compression zstd,3`. "
-         "All encrypted, each on a fresh repository on the same disk. Restores write into %s." %
+         "All encrypted, each on a fresh repository on the same disk. Restores write into %s; "
+         "every restore (and `cp -a`) is timed until `sync -f` of the target returns, as cairn "
+         "syncs before it reports success." %
          meta.get("restore_target", "a folder on the bench disk"))
 L.append("- **Corpus:** %s — %s. Mutation: %s; mutated tree %s." % (
     meta["corpus_corpus"], meta["corpus_pristine"],

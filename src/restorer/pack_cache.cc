@@ -24,16 +24,26 @@ Result<std::shared_ptr<const Bytes>> PackCache::GetPack(uint32_t pack) {
   Span span = plan_.at(pack);  // plan_ is not modified after Plan()
   auto data = repo_.backend().Load(backend::ObjectName{backend::ObjectType::kPack, pack_id.Hex()},
                                    span.begin, span.end - span.begin);
+  // The result is kept here, not read back from the entry: while this thread
+  // was loading, others may have used enough packs to make this one the
+  // least recently used, so the eviction below may remove its entry.
+  std::shared_ptr<const Bytes> result;
+  Status status;
+  if (data.ok()) {
+    result = std::make_shared<const Bytes>(std::move(*data));
+  } else {
+    status = data.error().IsNotFound()
+                 ? Status::Corruption("pack " + pack_id.Hex() + " is missing")
+                 : data.error();
+  }
   lock.lock();
   Entry& e = entries_[pack];
   e.loading = false;
-  if (data.ok()) {
-    e.data = std::make_shared<const Bytes>(std::move(*data));
-  } else {
-    e.status = data.error().IsNotFound()
-                   ? Status::Corruption("pack " + pack_id.Hex() + " is missing")
-                   : data.error();
-  }
+  e.data = result;
+  e.status = status;
+  // It is about to be used: most recent, never the victim below.
+  lru_.remove(pack);
+  lru_.push_front(pack);
   // Evict the least recently used finished packs beyond capacity.
   while (lru_.size() > capacity_) {
     uint32_t victim = lru_.back();
@@ -43,8 +53,8 @@ Result<std::shared_ptr<const Bytes>> PackCache::GetPack(uint32_t pack) {
     entries_.erase(victim);
   }
   loaded_.notify_all();
-  if (!e.status.ok()) return e.status;
-  return e.data;
+  if (!status.ok()) return status;
+  return result;
 }
 
 void PackCache::Plan(const std::vector<Id>& chunks) {
