@@ -32,9 +32,8 @@ Result<std::shared_ptr<const Bytes>> PackCache::GetPack(uint32_t pack) {
   if (data.ok()) {
     result = std::make_shared<const Bytes>(std::move(*data));
   } else {
-    status = data.error().IsNotFound()
-                 ? Status::Corruption("pack " + pack_id.Hex() + " is missing")
-                 : data.error();
+    status = data.error().IsNotFound() ? Status::Corruption("pack " + pack_id.Hex() + " is missing")
+                                       : data.error();
   }
   lock.lock();
   Entry& e = entries_[pack];
