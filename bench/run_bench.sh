@@ -502,7 +502,7 @@ L.append("- **Other load:** CPU time used by other processes during the timed st
 L.append("- **Tools:** " + "; ".join(
     meta[k] for k in ("v_cairn", "v_restic", "v_borg") if k in meta and k[2:] in tools) +
     ("; " + meta["v_cp"] if has_cp else ""))
-L.append("- **Settings:** cairn defaults (zstd, XChaCha20-Poly1305); restic `init --repository-version 2` "
+L.append("- **Settings:** cairn defaults (zstd level 1, XChaCha20-Poly1305); restic `init --repository-version 2` "
          "(compression auto); borg `init -e repokey-blake2`, `create --compression zstd,3`. "
          "All encrypted, each on a fresh repository on the same disk. Restores write into %s; "
          "every restore (and `cp -a`) is timed until `sync -f` of the target returns, as cairn "
