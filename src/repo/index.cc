@@ -47,8 +47,7 @@ std::vector<Id> Index::Packs() const {
 }
 
 Bytes EncodeIndexBody(const std::vector<IndexedPack>& packs) {
-  Bytes out;
-  out.insert(out.end(), {'C', 'I', 'X', '1'});
+  Bytes out{'C', 'I', 'X', '1'};  // (insert of a braced list warns falsely in GCC 12 -O3)
   PutU32(out, static_cast<uint32_t>(packs.size()));
   for (const IndexedPack& p : packs) {
     out.insert(out.end(), p.pack_id.bytes.begin(), p.pack_id.bytes.end());
