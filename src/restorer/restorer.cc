@@ -47,7 +47,13 @@ struct timespec ToTimespec(TimeNs t) {
 class Restore {
  public:
   Restore(repo::Repository& repo, catalog::Catalog& catalog, const RestoreOptions& o)
-      : repo_(repo), catalog_(catalog), o_(o), cache_(repo, 3, 64ull << 20) {}
+      : repo_(repo),
+        catalog_(catalog),
+        o_(o),
+        threads_(o.threads ? o.threads : std::max(2u, std::thread::hardware_concurrency())),
+        // One pack per thread plus one, so that a pack still in use is not
+        // evicted and read again (3 with the default two threads).
+        cache_(repo, threads_ + 1, 64ull << 20) {}
   Result<RestoreSummary> Execute();
 
  private:
@@ -79,6 +85,7 @@ class Restore {
   repo::Repository& repo_;
   catalog::Catalog& catalog_;
   const RestoreOptions& o_;
+  const unsigned threads_;  // workers writing files
   PackCache cache_;
   std::string root_dest_;  // nothing is written outside it
   std::vector<VersionRecord> records_;
@@ -401,7 +408,7 @@ Result<RestoreSummary> Restore::Execute() {
   for (auto* f : files) prog.bytes_total += f->size;
   prog.files_total = files.size();
   std::atomic<size_t> next{0};
-  unsigned n = o_.threads ? o_.threads : std::max(2u, std::thread::hardware_concurrency());
+  const unsigned n = threads_;
   {
     std::vector<std::jthread> workers;
     for (unsigned i = 0; i < n; ++i)
