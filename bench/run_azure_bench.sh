@@ -565,7 +565,7 @@ L.append("- **Other load:** CPU time used by other processes (not the tool, not 
              " — **the machine was busy with other work: figures are noisier and slower than on a quiet machine**"
              if share > 0.15 else "", meta["load_start"]))
 L.append("- **Tools:** %s; %s; %s" % (meta["v_cairn"], meta["v_rclone"], meta["v_azurite"]))
-L.append("- **Settings:** cairn defaults (zstd, XChaCha20-Poly1305, 16 MiB packs), the Azure repository "
+L.append("- **Settings:** cairn defaults (zstd level 1, XChaCha20-Poly1305, 16 MiB packs), the Azure repository "
          "`azure://cairn-bench-RUN/repo` with the Azurite dev account's connection string; rclone's "
          "azureblob backend with `use_emulator = true` and `endpoint` (the Azurite's port), rclone's "
          "defaults otherwise (`--transfers 4`, `--checkers 8`, 4 MiB chunks, upload concurrency 16) "
