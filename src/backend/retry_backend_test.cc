@@ -142,6 +142,30 @@ TEST_F(RetryBackendTest, ASaveWhoseAnswerWasLostIsASuccess) {
   EXPECT_EQ(AsString(*loaded), "data");
 }
 
+// Azure answers a create-only write (If-None-Match: *) that finds the blob
+// with 409, but a service may answer 412 Precondition Failed instead: after a
+// lost answer, that too is our own write when the stored bytes match, and a
+// conflict when they do not.
+TEST_F(RetryBackendTest, PreconditionFailedAfterALostSaveIsDecidedByTheStoredBytes) {
+  fault_->LoseNextAnswers(Method::kSave, 1);
+  fault_->FailNth(Method::kSave, 2, Status::PreconditionFailed("the blob exists (412)"));
+  ASSERT_OK(retry_->Save(name_, AsBytes("data")));
+  EXPECT_EQ(fault_->Calls(Method::kSave), 2);
+  EXPECT_EQ(fault_->Calls(Method::kStat), 1);
+
+  const ObjectName other{ObjectType::kPack, "cd" + std::string(62, '2')};
+  ASSERT_OK(local_->Save(other, AsBytes("THEIRS")));
+  fault_->FailNext(Method::kSave, 1, Status::Unavailable("blip"));
+  fault_->FailNext(Method::kSave, 1, Status::PreconditionFailed("the blob exists (412)"));
+  Status s = retry_->Save(other, AsBytes("mine!!"));
+  EXPECT_EQ(s.code(), StatusCode::kPreconditionFailed) << s.ToString();
+  EXPECT_EQ(fault_->Calls(Method::kSave), 4);  // the blip, then the 412
+  EXPECT_EQ(fault_->Calls(Method::kStat), 2);  // the stored object was looked at
+  auto loaded = local_->Load(other, 0, 0);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(AsString(*loaded), "THEIRS");
+}
+
 TEST_F(RetryBackendTest, AlreadyExistsOnTheFirstAttemptIsAConflict) {
   ASSERT_OK(local_->Save(name_, AsBytes("data")));
   Status s = retry_->Save(name_, AsBytes("data"));
