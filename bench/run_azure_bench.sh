@@ -209,37 +209,9 @@ az_hwm_kib() {  # peak RSS of the Azurite process so far
 }
 
 # ---------------------------------------------------------------- helpers
-warm() {  # DIR: every file of it in the page cache
-  find "$1" -type f -print0 | xargs -0 -r cat >/dev/null
-}
-
-evict() {  # DIR...: write back, then drop every file of DIR from the page cache
-  sync
-  python3 - "$@" <<'EOF'
-import os, sys
-for root in sys.argv[1:]:
-    for d, dirs, files in os.walk(root):
-        for f in files:
-            p = os.path.join(d, f)
-            try:
-                fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
-            except OSError:
-                continue
-            try:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            finally:
-                os.close(fd)
-EOF
-}
-
-CLK_TCK="$(getconf CLK_TCK)"
-busy_ticks() {  # CPU ticks spent on anything but idle and iowait, all CPUs
-  local _c u n s i w irq sirq st _rest
-  read -r _c u n s i w irq sirq st _rest </proc/stat
-  echo $((u + n + s + irq + sirq + st))
-}
-
-du_bytes() { if [[ -e "$1" ]]; then du -sb "$1" | cut -f1; else echo 0; fi; }
+# warm, evict, busy_ticks, du_bytes
+# shellcheck source=lib.sh
+source "$BENCH_SRC/lib.sh"
 
 # verify SRC DST LOG EMPTY_DIRS_OK -> "ok", "ok (...)" or "FAILED: ...". Content, missing and extra
 # entries and symlink targets by diff -r. With EMPTY_DIRS_OK=1 (rclone: blob storage has no

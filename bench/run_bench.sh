@@ -181,37 +181,9 @@ trap 'drop_target 2>/dev/null || true' EXIT
 # cp -a) is followed by `sync -f` of the target file system inside the timed command.
 SYNCED=(sh -c 'target="$1"; shift; "$@" || exit $?; exec sync -f "$target"' sync-after)
 
-warm() {  # the corpus in the page cache
-  find "$LIVE" -type f -print0 | xargs -0 -r cat >/dev/null
-}
-
-evict() {  # DIR...: write back, then drop every file of DIR from the page cache
-  sync
-  python3 - "$@" <<'EOF'
-import os, sys
-for root in sys.argv[1:]:
-    for d, dirs, files in os.walk(root):
-        for f in files:
-            p = os.path.join(d, f)
-            try:
-                fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
-            except OSError:
-                continue
-            try:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            finally:
-                os.close(fd)
-EOF
-}
-
-CLK_TCK="$(getconf CLK_TCK)"
-busy_ticks() {  # CPU ticks spent on anything but idle and iowait, all CPUs
-  local _c u n s i w irq sirq st _rest
-  read -r _c u n s i w irq sirq st _rest </proc/stat
-  echo $((u + n + s + irq + sirq + st))
-}
-
-du_bytes() { if [[ -e "$1" ]]; then du -sb "$1" | cut -f1; else echo 0; fi; }
+# warm, evict, busy_ticks, du_bytes
+# shellcheck source=lib.sh
+source "$BENCH_SRC/lib.sh"
 
 # verify SRC DST LOG -> "ok", or what differs. Content: diff -r (no dereference); metadata: type,
 # mode, owner, size, mtime (ns) and link target of every entry.
@@ -310,7 +282,7 @@ bench_tool() {
     for ((rep = 1; rep <= RESTORE_REPS; rep++)); do
       for step in restore restore-cached; do
         fresh_target
-        if [[ "$step" == restore ]]; then evict "$LIVE"; else warm; fi
+        if [[ "$step" == restore ]]; then evict "$LIVE"; else warm "$LIVE"; fi
         tool_run cp "$step" "$rep" "$W" -- "${SYNCED[@]}" "$TARGET" cp -a "$LIVE" "$TARGET/live"
         v="$(verify "$LIVE" "$TARGET/live" "$LOGDIR/run$RUN-cp-$step-verify-$rep.log")"
         [[ "$v" == ok ]] || say "!!! cp -a verification: $v"
@@ -343,7 +315,7 @@ bench_tool() {
   local n=0 last=""
   do_backup() {  # STEP
     n=$((n + 1))
-    warm
+    warm "$LIVE"
     if [[ "$tool" == borg ]]; then
       last="::b$n"
       tool_run "$tool" "$1" "" "$W" -- "${backup[@]}" "$last" "$LIVE"
