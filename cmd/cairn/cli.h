@@ -1,20 +1,15 @@
-// Shared plumbing of the cairn CLI: global options, resolving the repository
-// location, the secret, the device and the settings, opening the repository
-// and its catalog, progress lines, JSON output and the one mapping from
-// Status to exit code.
+// Shared plumbing of the cairn CLI: global options, the engine session, the
+// terminal's event sink (progress lines, notices), JSON output and the one
+// mapping from Status to exit code. Everything that turns settings into a
+// working repository lives in the engine (src/engine/session.h).
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
-#include "backend/backend.h"
-#include "catalog/catalog.h"
-#include "config/settings.h"
-#include "repo/repo_lock.h"
-#include "repo/repository.h"
+#include "engine/session.h"
 
 namespace cairn::cli {
 
@@ -45,40 +40,16 @@ struct GlobalOptions {
 
 class Context {
  public:
-  explicit Context(GlobalOptions g) : g_(std::move(g)) {}
+  explicit Context(GlobalOptions g);
+  ~Context();
 
-  // Loads settings (file, then environment, then flags).
+  // Creates the engine session (settings file, then environment, then flags).
   Status Init();
-  const config::Settings& settings() const { return settings_; }
+  engine::Session& session() { return *session_; }
   const GlobalOptions& global() const { return g_; }
-
-  std::string Location() const;  // the repository location
-  // Settings for remote backends (Azure connection string, connections, tier).
-  backend::BackendOptions BackendOptionsFor() const;
-  std::string Device() const;       // DEVICE_ID / --device / hostname
-  std::string QueryDevice() const;  // "" with --all-devices
-  std::string CacheDir() const;     // $XDG_CACHE_HOME/cairn
-  // The secret, first found wins: --password-file, repository.password_file,
-  // CAIRN_PASSWORD, BACKUP_ENCRYPTION_KEY, the generated secret file of the
-  // default location, a prompt on a terminal.
-  Result<std::string> Secret(bool for_init);
-  Result<std::string> FindSecret(bool for_init);
-  std::string GeneratedSecretPath() const;
-  crypto::KdfParams KdfParamsForNewKey() const;
-
-  // Opens the repository (and loads its index when asked).
-  Result<std::unique_ptr<repo::Repository>> OpenRepository(bool load_index, bool adopt_orphans);
-  // Opens the catalog and brings it up to date with the repository.
-  Result<std::unique_ptr<catalog::Catalog>> OpenCatalog(repo::Repository& repo,
-                                                        bool rebuild = false);
-  Result<std::unique_ptr<repo::RepoLock>> Lock(repo::Repository& repo, bool exclusive,
-                                               const std::string& operation);
-  // A shared lock for an operation that only reads (restore, check). With
-  // read-only credentials (a read-only SAS) no lock can be written: the
-  // operation then goes on without one, after a warning, and returns a null
-  // lock; any other failure is an error.
-  Result<std::unique_ptr<repo::RepoLock>> ReadLock(repo::Repository& repo,
-                                                   const std::string& operation);
+  // The job context of a command run from this terminal: progress lines when
+  // wanted, notices printed as warnings.
+  engine::JobContext Job();
 
   // Output helpers: human text unless --json; errors go to stderr.
   bool json() const { return g_.json; }
@@ -90,9 +61,10 @@ class Context {
   void PrintJson(const nlohmann::json& j) const;
 
  private:
+  class TerminalSink;
   GlobalOptions g_;
-  config::Settings settings_;
-  std::optional<std::string> secret_;  // asked once per process
+  std::unique_ptr<engine::Session> session_;
+  std::unique_ptr<TerminalSink> sink_;
 };
 
 // "1.2 GiB", "512 B"

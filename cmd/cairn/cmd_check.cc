@@ -1,26 +1,14 @@
 #include <cstdio>
 
-#include "checker/checker.h"
 #include "cmd/cairn/commands.h"
 
 namespace cairn::cli {
 
 int RunCheck(Context& ctx, const CheckOptions& o) {
-  Status sub = checker::ValidateSubset(o.subset);
-  if (!sub.ok()) return ctx.Fail(sub);
-  auto repo = ctx.OpenRepository(false, false);
-  if (!repo.ok()) return ctx.Fail(repo.error());
-  auto lock = ctx.ReadLock(**repo, "check");
-  if (!lock.ok()) return ctx.Fail(lock.error());
-  checker::CheckOptions co;
-  co.read_data = o.read_data;
-  co.subset = o.subset;
-  if (ctx.ShowProgress())
-    co.progress = [](uint64_t done, uint64_t total) {
-      ProgressLine("reading data: " + std::to_string(done) + "/" + std::to_string(total) +
-                   " packs");
-    };
-  auto report = checker::RunCheck(**repo, co);
+  engine::CheckRequest req;
+  req.read_data = o.read_data;
+  req.subset = o.subset;
+  auto report = ctx.session().Check(req, ctx.Job());
   ProgressDone();
   if (!report.ok()) return ctx.Fail(report.error());
   const auto& r = *report;

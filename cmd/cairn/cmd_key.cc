@@ -37,39 +37,36 @@ Result<std::string> NewSecret(const std::string& file) {
 }  // namespace
 
 int RunKeyAdd(Context& ctx, const std::string& file, const std::string& label) {
-  auto repo = ctx.OpenRepository(false, false);
-  if (!repo.ok()) return ctx.Fail(repo.error());
+  // The repository first, so a wrong password is reported before a new one is asked for.
+  Status open = ctx.session().Open();
+  if (!open.ok()) return ctx.Fail(open);
   auto secret = NewSecret(file);
   if (!secret.ok()) return ctx.Fail(secret.error());
-  auto id = (*repo)->AddKeySlot(*secret, ctx.KdfParamsForNewKey(), label);
+  auto id = ctx.session().AddKey(*secret, label);
   if (!id.ok()) return ctx.Fail(id.error());
   if (ctx.json())
-    ctx.PrintJson({{"added", id->Hex()}});
+    ctx.PrintJson({{"added", *id}});
   else
-    ctx.Info("added key " + id->Hex().substr(0, 8));
+    ctx.Info("added key " + id->substr(0, 8));
   return kExitOk;
 }
 
 int RunKeyList(Context& ctx) {
-  auto repo = ctx.OpenRepository(false, false);
-  if (!repo.ok()) return ctx.Fail(repo.error());
-  auto slots = (*repo)->ListKeySlots();
-  if (!slots.ok()) return ctx.Fail(slots.error());
+  auto keys = ctx.session().ListKeys();
+  if (!keys.ok()) return ctx.Fail(keys.error());
   nlohmann::json arr = nlohmann::json::array();
   if (!ctx.json()) std::printf(" %-10s %-20s %-10s %s\n", "ID", "CREATED", "KDF MEMORY", "LABEL");
-  for (const auto& s : *slots) {
-    bool current = s.slot_id == (*repo)->key_slot_in_use();
+  for (const auto& k : *keys) {
     if (ctx.json()) {
-      arr.push_back({{"id", s.slot_id.Hex()},
-                     {"created", FormatRfc3339(s.created)},
-                     {"label", s.label},
-                     {"current", current},
-                     {"memlimit", s.kdf.memlimit},
-                     {"opslimit", s.kdf.opslimit}});
+      arr.push_back({{"id", k.id},
+                     {"created", FormatRfc3339(k.created)},
+                     {"label", k.label},
+                     {"current", k.current},
+                     {"memlimit", k.memlimit},
+                     {"opslimit", k.opslimit}});
     } else {
-      std::printf("%s%-10s %-20s %-10s %s\n", current ? "*" : " ",
-                  s.slot_id.Hex().substr(0, 8).c_str(), FormatLocal(s.created).c_str(),
-                  HumanBytes(s.kdf.memlimit).c_str(), s.label.c_str());
+      std::printf("%s%-10s %-20s %-10s %s\n", k.current ? "*" : " ", k.id.substr(0, 8).c_str(),
+                  FormatLocal(k.created).c_str(), HumanBytes(k.memlimit).c_str(), k.label.c_str());
     }
   }
   if (ctx.json()) ctx.PrintJson(arr);
@@ -77,53 +74,28 @@ int RunKeyList(Context& ctx) {
 }
 
 int RunKeyRemove(Context& ctx, const std::string& prefix) {
-  auto repo = ctx.OpenRepository(false, false);
-  if (!repo.ok()) return ctx.Fail(repo.error());
-  auto slots = (*repo)->ListKeySlots();
-  if (!slots.ok()) return ctx.Fail(slots.error());
-  std::vector<Id> matches;
-  for (const auto& s : *slots)
-    if (!prefix.empty() && s.slot_id.Hex().rfind(prefix, 0) == 0) matches.push_back(s.slot_id);
-  if (matches.empty())
-    return ctx.Fail(Status::NotFound("no key with ID " + prefix + " (see `cairn key list`)"));
-  if (matches.size() > 1)
-    return ctx.Fail(Status::InvalidArgument("the ID prefix " + prefix + " is ambiguous"));
-  if (matches[0] == (*repo)->key_slot_in_use())
-    return ctx.Fail(Status::InvalidArgument(
-        "refusing to remove the key you are using; open the repository with another key first"));
-  auto lock = ctx.Lock(**repo, true, "key remove");
-  if (!lock.ok()) return ctx.Fail(lock.error());
-  Status st = (*repo)->RemoveKeySlot(matches[0]);
-  if (!st.ok()) return ctx.Fail(st);
+  auto removed = ctx.session().RemoveKey(prefix);
+  if (!removed.ok()) return ctx.Fail(removed.error());
   if (ctx.json())
-    ctx.PrintJson({{"removed", matches[0].Hex()}});
+    ctx.PrintJson({{"removed", *removed}});
   else
-    ctx.Info("removed key " + matches[0].Hex().substr(0, 8));
+    ctx.Info("removed key " + removed->substr(0, 8));
   return kExitOk;
 }
 
 int RunKeyPasswd(Context& ctx, const std::string& file) {
-  auto repo = ctx.OpenRepository(false, false);
-  if (!repo.ok()) return ctx.Fail(repo.error());
+  Status open = ctx.session().Open();
+  if (!open.ok()) return ctx.Fail(open);
   auto secret = NewSecret(file);
   if (!secret.ok()) return ctx.Fail(secret.error());
-  Id old = (*repo)->key_slot_in_use();
-  std::string label;
-  auto slots = (*repo)->ListKeySlots();
-  if (slots.ok())
-    for (const auto& s : *slots)
-      if (s.slot_id == old) label = s.label;
-  // The new slot is durable before the old one goes: never zero working keys.
-  auto id = (*repo)->AddKeySlot(*secret, ctx.KdfParamsForNewKey(), label);
-  if (!id.ok()) return ctx.Fail(id.error());
-  Status st = (*repo)->RemoveKeySlot(old);
-  if (!st.ok())
-    return ctx.Fail(st.WithContext("the new password works, but the old key could not be removed"));
+  auto changed = ctx.session().ChangePassword(*secret);
+  if (!changed.ok()) return ctx.Fail(changed.error());
+  const auto& [old_id, new_id] = *changed;
   if (ctx.json())
-    ctx.PrintJson({{"replaced", old.Hex()}, {"with", id->Hex()}});
+    ctx.PrintJson({{"replaced", old_id}, {"with", new_id}});
   else
-    ctx.Info("password changed (key " + old.Hex().substr(0, 8) + " replaced by " +
-             id->Hex().substr(0, 8) + ")");
+    ctx.Info("password changed (key " + old_id.substr(0, 8) + " replaced by " +
+             new_id.substr(0, 8) + ")");
   return kExitOk;
 }
 

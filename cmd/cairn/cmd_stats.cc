@@ -1,69 +1,49 @@
 #include <cstdio>
 
 #include "cmd/cairn/commands.h"
-#include "engine/catalog_sync.h"
 
 namespace cairn::cli {
 
 int RunStats(Context& ctx) {
-  auto repo = ctx.OpenRepository(true, false);
-  if (!repo.ok()) return ctx.Fail(repo.error());
-  auto cat = ctx.OpenCatalog(**repo);
-  if (!cat.ok()) return ctx.Fail(cat.error());
-  uint64_t pack_bytes = 0, packs = 0;
-  Status st =
-      (*repo)->backend().List(backend::ObjectType::kPack, [&](const backend::ObjectInfo& i) {
-        pack_bytes += i.size;
-        ++packs;
-        return Status::OK();
-      });
-  if (!st.ok()) return ctx.Fail(st);
-  auto totals = (*cat)->GetTotals(ctx.QueryDevice());
-  if (!totals.ok()) return ctx.Fail(totals.error());
-  auto devices = (*cat)->Devices();
-  if (!devices.ok()) return ctx.Fail(devices.error());
+  auto stats = ctx.session().Stats(ctx.Job());
+  if (!stats.ok()) return ctx.Fail(stats.error());
+  const engine::RepositoryStats& s = *stats;
   if (ctx.json()) {
     nlohmann::json devs = nlohmann::json::object();
-    for (auto& [d, n] : *devices) devs[d] = n;
-    ctx.PrintJson({{"repository", ctx.Location()},
-                   {"id", (*repo)->config().repo_id.Hex()},
-                   {"device", ctx.QueryDevice()},
-                   {"versions", totals->versions},
-                   {"paths", totals->paths},
-                   {"latest_bytes", totals->latest_bytes},
-                   {"chunks", (*repo)->index().BlobCount()},
-                   {"packs", packs},
-                   {"stored_bytes", pack_bytes},
+    for (auto& [d, n] : s.devices) devs[d] = n;
+    ctx.PrintJson({{"repository", s.location},
+                   {"id", s.repo_id},
+                   {"device", s.device},
+                   {"versions", s.versions},
+                   {"paths", s.paths},
+                   {"latest_bytes", s.latest_bytes},
+                   {"chunks", s.chunks},
+                   {"packs", s.packs},
+                   {"stored_bytes", s.stored_bytes},
                    {"devices", devs}});
     return kExitOk;
   }
-  ctx.Info("repository " + (*repo)->config().repo_id.Hex().substr(0, 8) + " at " + ctx.Location());
-  ctx.Info("  device " + (ctx.QueryDevice().empty() ? std::string("(all)") : ctx.QueryDevice()) +
-           ": " + std::to_string(totals->paths) + " paths, " + std::to_string(totals->versions) +
-           " versions, latest versions total " + HumanBytes(totals->latest_bytes));
-  ctx.Info("  stored: " + std::to_string((*repo)->index().BlobCount()) + " chunks in " +
-           std::to_string(packs) + " packs, " + HumanBytes(pack_bytes));
-  for (auto& [d, n] : *devices) ctx.Info("  device " + d + ": " + std::to_string(n) + " versions");
+  ctx.Info("repository " + s.repo_id.substr(0, 8) + " at " + s.location);
+  ctx.Info("  device " + (s.device.empty() ? std::string("(all)") : s.device) + ": " +
+           std::to_string(s.paths) + " paths, " + std::to_string(s.versions) +
+           " versions, latest versions total " + HumanBytes(s.latest_bytes));
+  ctx.Info("  stored: " + std::to_string(s.chunks) + " chunks in " + std::to_string(s.packs) +
+           " packs, " + HumanBytes(s.stored_bytes));
+  for (auto& [d, n] : s.devices) ctx.Info("  device " + d + ": " + std::to_string(n) + " versions");
   return kExitOk;
 }
 
 int RunRecover(Context& ctx) {
-  auto repo = ctx.OpenRepository(false, false);
-  if (!repo.ok()) return ctx.Fail(repo.error());
-  auto cat = ctx.OpenCatalog(**repo, true);
-  if (!cat.ok()) return ctx.Fail(cat.error());
-  auto totals = (*cat)->GetTotals("");
-  if (!totals.ok()) return ctx.Fail(totals.error());
-  auto segs = (*cat)->Segments();
+  auto r = ctx.session().Recover(ctx.Job());
+  ProgressDone();
+  if (!r.ok()) return ctx.Fail(r.error());
   if (ctx.json())
-    ctx.PrintJson({{"catalog", engine::CatalogPath(**repo, ctx.CacheDir())},
-                   {"versions", totals->versions},
-                   {"segments", segs.ok() ? segs->size() : 0}});
+    ctx.PrintJson(
+        {{"catalog", r->catalog_path}, {"versions", r->versions}, {"segments", r->segments}});
   else
-    ctx.Info("rebuilt the catalog " + engine::CatalogPath(**repo, ctx.CacheDir()) + " from " +
-             std::to_string(segs.ok() ? segs->size() : 0) +
-             " version segments: " + std::to_string(totals->versions) + " versions of " +
-             std::to_string(totals->paths) + " paths");
+    ctx.Info("rebuilt the catalog " + r->catalog_path + " from " + std::to_string(r->segments) +
+             " version segments: " + std::to_string(r->versions) + " versions of " +
+             std::to_string(r->paths) + " paths");
   return kExitOk;
 }
 

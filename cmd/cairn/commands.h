@@ -14,6 +14,10 @@ struct InitOptions {
 };
 int RunInit(Context& ctx, const InitOptions& o);
 
+// Creates the repository at the session's location; shared by `init` and
+// `backup --init`. Prints what was created.
+Status CreateRepository(Context& ctx, const std::string& label);
+
 struct BackupOptions {
   std::vector<std::string> paths;
   bool init_if_missing = false;

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "cmd/cairn/commands.h"
-#include "crypto/crypto.h"
 
 #ifndef CAIRN_VERSION
 #define CAIRN_VERSION "0.0.0"
@@ -35,7 +34,7 @@ int main(int argc, char** argv) {
   // freeing them returns memory (glibc would otherwise raise its mmap
   // threshold and keep freed buffers as resident heap).
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
-  cairn::crypto::Init();
+  cairn::engine::InitProcess();
   CLI::App app{"cairn: encrypted, deduplicated, versioned backups of your files"};
   app.set_version_flag("--version", std::string("cairn ") + CAIRN_VERSION);
   app.require_subcommand(1);

@@ -149,7 +149,9 @@ void Run::Worker() {
     }
     Status st;
     bool skip = false;
-    if (fatal_.ok()) {
+    // After a stop request, queued files are dropped: they keep their old
+    // versions and the next run backs them up.
+    if (fatal_.ok() && !options_.stop.stop_requested()) {
       for (int attempt = 0; attempt < 3; ++attempt) {
         st = ReadFileContent(job.rec.path, chunker_, repo_, job.rec,
                              [&](uint64_t n) { bytes_done_ += n; });
@@ -165,7 +167,9 @@ void Run::Worker() {
     bool repo_error = !st.ok() && st.code() != StatusCode::kNotFound &&
                       st.code() != StatusCode::kPermissionDenied &&
                       st.code() != StatusCode::kCancelled && st.code() != StatusCode::kIOError;
-    if (st.ok()) {
+    if (skip) {
+      // Not read: no record (a record without its content would be a lie).
+    } else if (st.ok()) {
       uint64_t size = job.rec.size;
       {
         std::lock_guard lock(mu_);
@@ -176,7 +180,7 @@ void Run::Worker() {
         summary_.bytes_read += size;
       }
       AddRecord(std::move(job.rec));
-    } else if (!skip) {
+    } else {
       if (repo_error) {
         std::lock_guard lock(mu_);
         if (fatal_.ok()) fatal_ = st;
@@ -270,6 +274,8 @@ Status Run::WalkDir(const std::string& dir) {
     std::lock_guard lock(mu_);
     if (!fatal_.ok()) return fatal_;
   }
+  if (options_.stop.stop_requested())
+    return Status::Cancelled("backup cancelled; what was backed up so far is kept");
   CAIRN_RETURN_IF_ERROR(MaybeCheckpoint(false));
   DIR* d = opendir(dir.c_str());
   if (!d) {
@@ -440,6 +446,8 @@ Result<BackupSummary> Run::Execute() {
   walking_ = false;
   {
     std::unique_lock lock(mu_);
+    // Cancelled: files not started yet are left for the next run.
+    if (walk.code() == StatusCode::kCancelled) queue_.clear();
     idle_cv_.wait(lock, [&] { return (queue_.empty() && busy_ == 0) || !fatal_.ok(); });
     stopping_ = true;
     queue_cv_.notify_all();
@@ -449,6 +457,8 @@ Result<BackupSummary> Run::Execute() {
     std::lock_guard lock(mu_);
     walk = fatal_;
   }
+  if (walk.ok() && options_.stop.stop_requested())
+    walk = Status::Cancelled("backup cancelled; what was backed up so far is kept");
   // Whatever completed is checkpointed even when the run failed, so work is
   // never thrown away (unless the repository itself is what failed).
   Status cp = Checkpoint(walk.ok());

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,10 @@ struct BackupOptions {
   size_t max_queued_files = 16384;
   // Called about every 250 ms from a background thread, and once at the end.
   std::function<void(const Progress&)> progress;
+  // A stop request ends the run at the next folder: files being read are
+  // finished, queued ones dropped, and everything completed is checkpointed,
+  // so the next run goes on from there. The run then returns Cancelled.
+  std::stop_token stop;
 };
 
 struct BackupSummary {

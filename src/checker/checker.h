@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,8 @@ struct CheckOptions {
   // "" for all.
   std::string subset;
   std::function<void(uint64_t done, uint64_t total)> progress;
+  // A stop request ends the check before the next pack; it returns Cancelled.
+  std::stop_token stop;
 };
 
 struct CheckReport {

@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ struct RestoreOptions {
   bool overwrite = false;
   unsigned threads = 0;
   std::function<void(const RestoreProgress&)> progress;
+  // A stop request ends the restore before the next file; files already
+  // written stay (each verified), and the restore returns Cancelled.
+  std::stop_token stop;
 };
 
 struct RestoreSummary {

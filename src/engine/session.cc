@@ -1,0 +1,547 @@
+#include "engine/session.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "catalog/catalog.h"
+#include "compress/compressor.h"
+#include "crypto/crypto.h"
+#include "engine/catalog_sync.h"
+#include "repo/repo_lock.h"
+#include "repo/repository.h"
+
+namespace cairn::engine {
+
+namespace {
+
+std::string TrimLineEnd(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+Result<std::string> ReadSecretFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f)
+    return Status::InvalidArgument("cannot read the password file " + path +
+                                   ": check the path and its permissions");
+  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  s = TrimLineEnd(s);
+  if (s.empty()) return Status::InvalidArgument("the password file " + path + " is empty");
+  return s;
+}
+
+// Rate and ETA from the bytes done so far.
+void AddRate(Progress& p, std::chrono::steady_clock::time_point start) {
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  p.bytes_per_second = secs > 0 ? static_cast<double>(p.bytes_done) / secs : 0;
+  if (p.bytes_per_second > 0 && p.bytes_total > p.bytes_done)
+    p.eta_seconds = static_cast<double>(p.bytes_total - p.bytes_done) / p.bytes_per_second;
+}
+
+Status CancelledWhileWaiting(const std::string& what) {
+  return Status::Cancelled(what + " was cancelled while waiting for another job of this session");
+}
+
+}  // namespace
+
+void InitProcess() { crypto::Init(); }
+
+Result<std::unique_ptr<Session>> Session::Create(SessionOptions options) {
+  CAIRN_ASSIGN_OR_RETURN(ResolvedConfig cfg, ResolveConfig(options));
+  return std::unique_ptr<Session>(new Session(std::move(options), std::move(cfg)));
+}
+
+Session::Session(SessionOptions options, ResolvedConfig cfg)
+    : options_(std::move(options)), cfg_(std::move(cfg)) {}
+
+Session::~Session() = default;
+
+void Session::Notice(const JobContext& job, const std::string& text) {
+  if (job.events)
+    job.events->OnNotice(text);
+  else if (options_.notice)
+    options_.notice(text);
+}
+
+// ---- Secret and opening ------------------------------------------------
+
+Result<std::string> Session::Secret(bool for_new_repository) {
+  if (secret_) return *secret_;
+  auto secret = FindSecret(for_new_repository);
+  if (secret.ok()) secret_ = *secret;
+  return secret;
+}
+
+// The first source that has one wins: --password-file, repository.password_file,
+// CAIRN_PASSWORD, BACKUP_ENCRYPTION_KEY, the generated secret file of this
+// location, the front end's prompt; for a new repository with none of these,
+// a generated random secret.
+Result<std::string> Session::FindSecret(bool for_new_repository) {
+  auto env = [&](const char* n) {
+    const char* v = options_.getenv ? options_.getenv(n) : nullptr;
+    return std::string(v ? v : "");
+  };
+  if (!options_.password_file.empty())
+    return ReadSecretFile(config::ExpandHome(options_.password_file));
+  if (!cfg_.settings.password_file.empty()) return ReadSecretFile(cfg_.settings.password_file);
+  if (std::string p = env("CAIRN_PASSWORD"); !p.empty()) return p;
+  if (std::string k = env("BACKUP_ENCRYPTION_KEY"); !k.empty()) return TrimLineEnd(k);
+  std::string generated = cfg_.GeneratedSecretPath();
+  if (std::filesystem::exists(generated)) return ReadSecretFile(generated);
+  if (options_.ask_secret)
+    return options_.ask_secret(SecretRequest{for_new_repository, cfg_.location});
+  if (!for_new_repository)
+    return Status::WrongPassword(
+        "no password given: use --password-file FILE, CAIRN_PASSWORD or BACKUP_ENCRYPTION_KEY");
+  // Unattended init (the quick start): generate a strong random secret.
+  Bytes raw(32);
+  crypto::RandomBytes(raw);
+  std::string secret = Base64Encode(raw);
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::path(generated).parent_path();
+  std::filesystem::create_directories(dir, ec);
+  chmod(dir.c_str(), 0700);
+  int fd = open(generated.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return Status::IOError("cannot create the secret file " + generated + ": " +
+                           std::strerror(errno));
+  std::string line = secret + "\n";
+  bool ok =
+      write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && fsync(fd) == 0;
+  close(fd);
+  if (!ok) return Status::IOError("cannot write the secret file " + generated);
+  Notice({}, "Generated a random secret for the new repository in " + generated +
+                 ". KEEP A COPY OF IT SOMEWHERE ELSE (a password manager, paper): without it the "
+                 "backup cannot be restored.");
+  return secret;
+}
+
+Status Session::Open() { return Repo().status(); }
+
+Result<repo::Repository*> Session::Repo() {
+  std::lock_guard lock(open_mu_);
+  if (repo_) return repo_.get();
+  CAIRN_ASSIGN_OR_RETURN(auto be, backend::OpenBackend(cfg_.location, cfg_.backend_options));
+  auto cfg = be->Stat(backend::ObjectName{backend::ObjectType::kConfig, "config"});
+  if (!cfg.ok()) {
+    if (cfg.error().IsNotFound())
+      return Status::NoRepository("there is no cairn repository at " + cfg_.location +
+                                  ": create one with `cairn init`, or point --repo / "
+                                  "CAIRN_REPOSITORY at an existing one");
+    return cfg.error();
+  }
+  CAIRN_ASSIGN_OR_RETURN(std::string secret, Secret(false));
+  CAIRN_ASSIGN_OR_RETURN(repo_, repo::Repository::Open(be, secret));
+  return repo_.get();
+}
+
+Status Session::RefreshIndex(bool adopt_orphan_packs) {
+  CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
+  std::lock_guard lock(index_mu_);
+  size_t warned = repo->warnings().size();
+  CAIRN_RETURN_IF_ERROR(repo->LoadIndex(adopt_orphan_packs));
+  for (size_t i = warned; i < repo->warnings().size(); ++i) Notice({}, repo->warnings()[i]);
+  return Status::OK();
+}
+
+std::string Session::CatalogPath() {
+  auto repo = Repo();
+  return repo.ok() ? engine::CatalogPath(**repo, cfg_.cache_dir) : std::string();
+}
+
+Result<catalog::Catalog*> Session::SyncedCatalog(const JobContext& job, bool rebuild) {
+  CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
+  if (rebuild) catalog_.reset();
+  if (!catalog_) {
+    CAIRN_ASSIGN_OR_RETURN(catalog_, OpenCatalog(*repo, cfg_.cache_dir, rebuild));
+  }
+  std::vector<std::string> warnings;
+  auto start = std::chrono::steady_clock::now();
+  auto stats = SyncCatalog(*repo, *catalog_, &warnings, [&](uint64_t done, uint64_t total) {
+    if (!job.events) return;
+    Progress p;
+    p.operation = "sync";
+    p.phase = "reading version history";
+    p.units_done = done;
+    p.units_total = total;
+    AddRate(p, start);
+    job.events->OnProgress(p);
+  });
+  if (!stats.ok()) {
+    catalog_.reset();  // reopened (and checked) by the next call
+    return stats.error();
+  }
+  for (const auto& w : warnings) Notice(job, w);
+  return catalog_.get();
+}
+
+Result<std::unique_ptr<catalog::Catalog>> Session::ReaderCatalog(const JobContext& job) {
+  CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
+  {
+    std::unique_lock turn(writer_mu_, std::try_to_lock);
+    if (turn.owns_lock()) CAIRN_RETURN_IF_ERROR(SyncedCatalog(job).status());
+    // else: a writing job runs and keeps the catalog current itself.
+  }
+  std::string path = engine::CatalogPath(*repo, cfg_.cache_dir);
+  auto cat = catalog::Catalog::Open(path);
+  if (!cat.ok()) return cat.error().WithContext("opening the catalog " + path);
+  return cat;
+}
+
+Result<std::unique_lock<std::timed_mutex>> Session::WriterTurn(const JobContext& job) {
+  std::unique_lock turn(writer_mu_, std::defer_lock);
+  while (!turn.try_lock_for(std::chrono::milliseconds(100)))
+    if (job.stop.stop_requested()) return Status::Cancelled("cancelled");
+  return turn;
+}
+
+Result<std::unique_ptr<repo::RepoLock>> Session::Lock(bool exclusive,
+                                                      const std::string& operation) {
+  CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
+  repo::LockOptions o;
+  o.exclusive = exclusive;
+  o.device = cfg_.device;
+  o.operation = operation;
+  o.ttl = cfg_.lock_ttl;
+  o.wait = exclusive ? cfg_.lock_wait_exclusive : cfg_.lock_wait_shared;
+  return repo::RepoLock::Acquire(*repo, o);
+}
+
+Result<std::unique_ptr<repo::RepoLock>> Session::ReadLock(const std::string& operation,
+                                                          const JobContext& job) {
+  auto lock = Lock(false, operation);
+  if (lock.ok() || lock.error().code() != StatusCode::kPermissionDenied) return lock;
+  Notice(job, "the credentials can only read " + cfg_.location + ", so " + operation +
+                  " runs without a repository lock; if a prune removes data meanwhile, the files "
+                  "it affects are reported as errors, never written wrong");
+  return std::unique_ptr<repo::RepoLock>();
+}
+
+// ---- Init ----------------------------------------------------------------
+
+Result<InitSummary> Session::Init(const std::string& key_label, const JobContext& job) {
+  CAIRN_ASSIGN_OR_RETURN(auto turn, WriterTurn(job));
+  std::lock_guard lock(open_mu_);
+  if (repo_) return Status::AlreadyExists(cfg_.location + " is already a repository");
+  CAIRN_ASSIGN_OR_RETURN(auto be, backend::OpenBackend(cfg_.location, cfg_.backend_options));
+  // Checked before anything is created, so a refused init leaves no trace.
+  CAIRN_ASSIGN_OR_RETURN(bool has, be->HasAnyObject());
+  if (has)
+    return Status::AlreadyExists(cfg_.location +
+                                 " already holds data; `cairn init` needs an empty location");
+  CAIRN_ASSIGN_OR_RETURN(std::string secret, Secret(true));
+  repo::InitOptions o;
+  o.kdf = cfg_.KdfParamsForNewKey();
+  o.pack_size = static_cast<uint64_t>(cfg_.settings.pack_size_mb) << 20;
+  o.key_label = key_label;
+  CAIRN_ASSIGN_OR_RETURN(repo_, repo::Repository::Init(be, secret, o));
+  return InitSummary{cfg_.location, repo_->config().repo_id.Hex()};
+}
+
+// ---- Backup --------------------------------------------------------------
+
+std::vector<std::string> Session::DefaultBackupPaths() const {
+  std::vector<std::string> out;
+  for (const auto& d : cfg_.settings.watched_directories) out.push_back(d);
+  if (!out.empty()) return out;
+  for (const char* name : {"Documents", "Pictures", "Desktop"}) {
+    std::string p = cfg_.home + "/" + name;
+    struct stat st;
+    if (stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) out.push_back(p);
+  }
+  return out;
+}
+
+Result<BackupResult> Session::Backup(const BackupRequest& request, const JobContext& job) {
+  std::vector<std::string> paths = request.paths.empty() ? DefaultBackupPaths() : request.paths;
+  if (paths.empty())
+    return Status::InvalidArgument(
+        "nothing to back up: pass folders (`cairn backup ~/Documents`) or set "
+        "backup.watched_directories in config/settings.yaml");
+  // A folder given by a symlink (~/Documents -> /data/Documents) is backed up
+  // as the folder it points to: that is what the person means.
+  for (auto& p : paths) {
+    if (p.empty() || p[0] != '/')
+      return Status::InvalidArgument("backup paths must be absolute: " + p);
+    struct stat lst, st;
+    if (lstat(p.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode) && stat(p.c_str(), &st) == 0 &&
+        S_ISDIR(st.st_mode)) {
+      if (char* real = realpath(p.c_str(), nullptr)) {
+        Notice(job, p + " is a symlink; backing up the folder it points to, " + real);
+        p = real;
+        free(real);
+      }
+    }
+  }
+  const config::Settings& s = cfg_.settings;
+  CAIRN_ASSIGN_OR_RETURN(auto algo, compress::ParseAlgorithm(s.compression));
+  int level = s.compression_level ? *s.compression_level : compress::DefaultLevel(algo);
+
+  auto turn = WriterTurn(job);
+  if (!turn.ok()) return CancelledWhileWaiting("the backup");
+  CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
+  repo->SetCompression(algo, level);
+  // Lock first, then index: a prune that finished before the lock was taken
+  // is seen by the index load that follows it.
+  CAIRN_ASSIGN_OR_RETURN(auto lock, Lock(false, "backup"));
+  CAIRN_RETURN_IF_ERROR(RefreshIndex(true));
+  CAIRN_ASSIGN_OR_RETURN(catalog::Catalog * cat, SyncedCatalog(job));
+
+  archiver::BackupOptions bo;
+  bo.paths = paths;
+  bo.device = cfg_.device;
+  bo.exclude_patterns = s.exclude_patterns;
+  bo.exclude_patterns.insert(bo.exclude_patterns.end(), request.extra_excludes.begin(),
+                             request.extra_excludes.end());
+  bo.max_file_size = s.max_file_size_mb << 20;
+  bo.threads = s.threads;
+  bo.checkpoint_interval = cfg_.checkpoint_interval;
+  bo.stop = job.stop;
+  auto start = std::chrono::steady_clock::now();
+  if (job.events) {
+    bo.progress = [&job, start](const archiver::Progress& a) {
+      Progress p;
+      p.operation = "backup";
+      p.phase = a.walking ? "scanning" : "reading";
+      p.files_done = a.files_done;
+      p.files_total = a.files_seen;
+      p.files_unchanged = a.files_unchanged;
+      p.bytes_done = a.bytes_done;
+      p.bytes_total = a.bytes_seen;
+      p.bytes_stored = a.bytes_stored;
+      AddRate(p, start);
+      if (a.walking) p.eta_seconds.reset();  // the totals still grow
+      job.events->OnProgress(p);
+    };
+  }
+  auto summary = archiver::RunBackup(*repo, *cat, bo);
+  if (!summary.ok()) return summary.error().WithContext("backup stopped");
+  BackupResult r;
+  static_cast<archiver::BackupSummary&>(r) = std::move(*summary);
+  r.paths = std::move(paths);
+  r.lock_health = lock->health();
+  if (job.events) {
+    for (const auto& e : r.errors)
+      job.events->OnIssue(PathIssue{PathIssue::Severity::kError, "", e});
+    for (const auto& w : r.warnings)
+      job.events->OnIssue(PathIssue{PathIssue::Severity::kWarning, "", w});
+  }
+  return r;
+}
+
+// ---- Restore and check ---------------------------------------------------
+
+Result<RestoreResult> Session::Restore(const RestoreRequest& request, const JobContext& job) {
+  if (cfg_.query_device.empty())
+    return Status::InvalidArgument(
+        "restore reads one device's files: name it with --device (see `cairn ls --all-devices`)");
+  restorer::RestoreOptions ro;
+  ro.path = request.path;
+  ro.device = cfg_.device;
+  if (request.at) ro.at = *request.at;
+  ro.version = request.version;
+  ro.target = request.target;
+  ro.overwrite = request.overwrite;
+  ro.threads = cfg_.settings.threads;
+  ro.stop = job.stop;
+  auto start = std::chrono::steady_clock::now();
+  if (job.events) {
+    ro.progress = [&job, start](const restorer::RestoreProgress& r) {
+      Progress p;
+      p.operation = "restore";
+      p.phase = "restoring";
+      p.files_done = r.files_done;
+      p.files_total = r.files_total;
+      p.bytes_done = r.bytes_done;
+      p.bytes_total = r.bytes_total;
+      AddRate(p, start);
+      job.events->OnProgress(p);
+    };
+  }
+  CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
+  CAIRN_ASSIGN_OR_RETURN(auto lock, ReadLock("restore", job));
+  CAIRN_RETURN_IF_ERROR(RefreshIndex(false));
+  CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
+  return restorer::RunRestore(*repo, *cat, ro);
+}
+
+Result<CheckResult> Session::Check(const CheckRequest& request, const JobContext& job) {
+  CAIRN_RETURN_IF_ERROR(checker::ValidateSubset(request.subset));
+  CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
+  CAIRN_ASSIGN_OR_RETURN(auto lock, ReadLock("check", job));
+  checker::CheckOptions co;
+  co.read_data = request.read_data;
+  co.subset = request.subset;
+  co.stop = job.stop;
+  if (job.events) {
+    co.progress = [&job](uint64_t done, uint64_t total) {
+      Progress p;
+      p.operation = "check";
+      p.phase = "reading data";
+      p.units_done = done;
+      p.units_total = total;
+      job.events->OnProgress(p);
+    };
+  }
+  return checker::RunCheck(*repo, co);
+}
+
+// ---- Queries -------------------------------------------------------------
+
+Status Session::List(const ListRequest& request, const VersionFn& fn, const JobContext& job) {
+  if (request.path.empty() || request.path[0] != '/')
+    return Status::InvalidArgument("list needs an absolute path: " + request.path);
+  CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
+  TimeNs at = request.at ? *request.at : catalog::kLatest;
+  CAIRN_ASSIGN_OR_RETURN(auto top, cat->Lookup(cfg_.query_device, request.path, at));
+  if (top && top->type != repo::FileType::kDir) return fn(ToFileVersion(*top));
+  uint64_t count = 0;
+  CAIRN_RETURN_IF_ERROR(cat->ListTree(cfg_.query_device, request.path, at, request.recursive,
+                                      [&](const repo::VersionRecord& r) {
+                                        if (job.stop.stop_requested())
+                                          return Status::Cancelled("listing cancelled");
+                                        ++count;
+                                        return fn(ToFileVersion(r));
+                                      }));
+  if (count == 0 && !top && request.path != "/")
+    return Status::NotFound("nothing backed up at " + request.path + " for device " +
+                            (cfg_.query_device.empty() ? "(any)" : cfg_.query_device) +
+                            " (try --all-devices, or `cairn find`)");
+  return Status::OK();
+}
+
+Result<std::vector<FileVersion>> Session::Versions(const std::string& path, const JobContext& job) {
+  CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
+  CAIRN_ASSIGN_OR_RETURN(auto records, cat->Versions(cfg_.query_device, path));
+  if (records.empty())
+    return Status::NotFound("no versions of " + path + " for device " + cfg_.query_device);
+  std::vector<FileVersion> out;
+  out.reserve(records.size());
+  for (const auto& r : records) {
+    out.push_back(ToFileVersion(r));
+    out.back().number = static_cast<int>(out.size());
+  }
+  return out;
+}
+
+std::string Session::FindPattern(const std::string& pattern) {
+  return pattern.find_first_of("*?[") == std::string::npos ? "*" + pattern + "*" : pattern;
+}
+
+Result<uint64_t> Session::Find(const std::string& pattern, const VersionFn& fn,
+                               const JobContext& job) {
+  CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
+  uint64_t found = 0;
+  CAIRN_RETURN_IF_ERROR(
+      cat->Find(cfg_.query_device, FindPattern(pattern), [&](const repo::VersionRecord& r) {
+        if (job.stop.stop_requested()) return Status::Cancelled("search cancelled");
+        ++found;
+        return fn(ToFileVersion(r));
+      }));
+  return found;
+}
+
+Result<RepositoryStats> Session::Stats(const JobContext& job) {
+  CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
+  CAIRN_RETURN_IF_ERROR(RefreshIndex(false));
+  CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
+  RepositoryStats st;
+  st.location = cfg_.location;
+  st.repo_id = repo->config().repo_id.Hex();
+  st.device = cfg_.query_device;
+  CAIRN_RETURN_IF_ERROR(
+      repo->backend().List(backend::ObjectType::kPack, [&](const backend::ObjectInfo& i) {
+        st.stored_bytes += i.size;
+        ++st.packs;
+        return Status::OK();
+      }));
+  CAIRN_ASSIGN_OR_RETURN(auto totals, cat->GetTotals(cfg_.query_device));
+  st.versions = totals.versions;
+  st.paths = totals.paths;
+  st.latest_bytes = totals.latest_bytes;
+  st.chunks = repo->index().BlobCount();
+  CAIRN_ASSIGN_OR_RETURN(st.devices, cat->Devices());
+  return st;
+}
+
+// ---- Keys ------------------------------------------------------------------
+
+Result<std::vector<KeyInfo>> Session::ListKeys() {
+  CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
+  CAIRN_ASSIGN_OR_RETURN(auto slots, repo->ListKeySlots());
+  std::vector<KeyInfo> out;
+  for (const auto& s : slots)
+    out.push_back(KeyInfo{s.slot_id.Hex(), s.created, s.label, s.slot_id == repo->key_slot_in_use(),
+                          s.kdf.memlimit, s.kdf.opslimit});
+  return out;
+}
+
+Result<std::string> Session::AddKey(const std::string& new_secret, const std::string& label) {
+  CAIRN_ASSIGN_OR_RETURN(auto turn, WriterTurn({}));
+  CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
+  CAIRN_ASSIGN_OR_RETURN(Id id, repo->AddKeySlot(new_secret, cfg_.KdfParamsForNewKey(), label));
+  return id.Hex();
+}
+
+Result<std::string> Session::RemoveKey(const std::string& prefix) {
+  CAIRN_ASSIGN_OR_RETURN(auto turn, WriterTurn({}));
+  CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
+  CAIRN_ASSIGN_OR_RETURN(auto slots, repo->ListKeySlots());
+  std::vector<Id> matches;
+  for (const auto& s : slots)
+    if (!prefix.empty() && s.slot_id.Hex().rfind(prefix, 0) == 0) matches.push_back(s.slot_id);
+  if (matches.empty())
+    return Status::NotFound("no key with ID " + prefix + " (see `cairn key list`)");
+  if (matches.size() > 1)
+    return Status::InvalidArgument("the ID prefix " + prefix + " is ambiguous");
+  if (matches[0] == repo->key_slot_in_use())
+    return Status::InvalidArgument(
+        "refusing to remove the key you are using; open the repository with another key first");
+  CAIRN_ASSIGN_OR_RETURN(auto lock, Lock(true, "key remove"));
+  CAIRN_RETURN_IF_ERROR(repo->RemoveKeySlot(matches[0]));
+  return matches[0].Hex();
+}
+
+Result<std::pair<std::string, std::string>> Session::ChangePassword(const std::string& new_secret) {
+  CAIRN_ASSIGN_OR_RETURN(auto turn, WriterTurn({}));
+  CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
+  Id old = repo->key_slot_in_use();
+  std::string label;
+  if (auto slots = repo->ListKeySlots(); slots.ok())
+    for (const auto& s : *slots)
+      if (s.slot_id == old) label = s.label;
+  // Every key-slot removal happens under the exclusive lock.
+  CAIRN_ASSIGN_OR_RETURN(auto lock, Lock(true, "key passwd"));
+  // The new slot is durable before the old one goes: never zero working keys.
+  CAIRN_ASSIGN_OR_RETURN(Id id, repo->AddKeySlot(new_secret, cfg_.KdfParamsForNewKey(), label));
+  Status st = repo->RemoveKeySlot(old);
+  if (!st.ok())
+    return st.WithContext("the new password works, but the old key could not be removed");
+  return std::make_pair(old.Hex(), id.Hex());
+}
+
+// ---- Recover ---------------------------------------------------------------
+
+Result<RecoverSummary> Session::Recover(const JobContext& job) {
+  auto turn = WriterTurn(job);
+  if (!turn.ok()) return CancelledWhileWaiting("recover");
+  CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
+  CAIRN_ASSIGN_OR_RETURN(catalog::Catalog * cat, SyncedCatalog(job, true));
+  RecoverSummary r;
+  r.catalog_path = engine::CatalogPath(*repo, cfg_.cache_dir);
+  CAIRN_ASSIGN_OR_RETURN(auto totals, cat->GetTotals(""));
+  r.versions = totals.versions;
+  r.paths = totals.paths;
+  CAIRN_ASSIGN_OR_RETURN(auto segs, cat->Segments());
+  r.segments = segs.size();
+  return r;
+}
+
+}  // namespace cairn::engine

@@ -1,0 +1,180 @@
+// Session: the one entry point of every front end (the CLI today; the
+// `cairn run` daemon and the web server next).
+//
+// A session owns the resolved settings, the backend, the repository (opened
+// once, kept open, its index in memory) and the local catalog. Every
+// operation is a job: it takes a JobContext (a stop token and an event sink)
+// and returns a structured result or a Status; nothing here prints, prompts
+// (the front end's ask_secret callback does) or exits.
+//
+// Locks: repository locks are taken per operation (one backup, one restore,
+// one key removal), never for the session's life, so a long-lived daemon does
+// not block other devices' exclusive operations. Lock first, then index:
+// every operation that relies on the index refreshes it after its lock is
+// held.
+//
+// Concurrency: jobs that write (backup, key changes, recover, init) are
+// serialised: a second one waits for the first (and gives up with Cancelled
+// if its stop token fires while waiting). Reading jobs (ls, versions, find,
+// stats, restore, check) run beside a writing job: they read the catalog
+// through their own SQLite connection and skip bringing it up to date while a
+// backup is doing exactly that. Another process's reads never wait for a
+// backup either (the catalog is in WAL mode; a backup's transactions are
+// short checkpoints).
+// Thread-safety: all public methods may be called from several threads.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "archiver/archiver.h"
+#include "checker/checker.h"
+#include "engine/events.h"
+#include "engine/session_config.h"
+#include "engine/views.h"
+#include "restorer/restorer.h"
+
+namespace cairn::catalog {
+class Catalog;
+}
+namespace cairn::repo {
+class Repository;
+class RepoLock;
+}  // namespace cairn::repo
+
+namespace cairn::engine {
+
+// Process-wide set-up every front end calls once before anything else
+// (initialises the crypto library).
+void InitProcess();
+
+struct BackupRequest {
+  // Absolute paths. Empty: backup.watched_directories, else those of
+  // ~/Documents, ~/Pictures and ~/Desktop that exist.
+  std::vector<std::string> paths;
+  std::vector<std::string> extra_excludes;  // in addition to the settings'
+};
+
+struct BackupResult : archiver::BackupSummary {
+  std::vector<std::string> paths;  // what was backed up (symlinked roots resolved)
+  // Non-OK when the repository lock could not be kept fresh during the run.
+  Status lock_health;
+};
+
+struct RestoreRequest {
+  std::string path;            // absolute
+  std::optional<TimeNs> at;    // as of this time (default: the newest)
+  std::optional<int> version;  // one file's version number (see Versions)
+  std::string target;          // "" = in place; else re-rooted under it
+  bool overwrite = false;
+};
+using RestoreResult = restorer::RestoreSummary;
+
+struct CheckRequest {
+  bool read_data = false;
+  std::string subset;  // "n/m" or "p%" or "" (all), with read_data
+};
+using CheckResult = checker::CheckReport;
+
+struct ListRequest {
+  std::string path = "/";  // absolute
+  std::optional<TimeNs> at;
+  bool recursive = false;
+};
+
+using VersionFn = std::function<Status(const FileVersion&)>;
+
+class Session {
+ public:
+  // Resolves settings, environment and options; opens nothing yet (so `init`
+  // and a failing repository can still be reported clearly).
+  static Result<std::unique_ptr<Session>> Create(SessionOptions options);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const ResolvedConfig& config() const { return cfg_; }
+  const config::Settings& settings() const { return cfg_.settings; }
+  const std::string& location() const { return cfg_.location; }
+  const std::string& device() const { return cfg_.device; }
+  // The device queries cover: "" with all_devices.
+  const std::string& query_device() const { return cfg_.query_device; }
+
+  // Creates the repository at location() (AlreadyExists when it holds data)
+  // and keeps it open.
+  Result<InitSummary> Init(const std::string& key_label, const JobContext& job = {});
+  // Opens the repository (NoRepository, WrongPassword, ...). Every operation
+  // does this itself; calling it first only reports such errors earlier.
+  Status Open();
+
+  Result<BackupResult> Backup(const BackupRequest& request, const JobContext& job = {});
+  Result<RestoreResult> Restore(const RestoreRequest& request, const JobContext& job = {});
+  Result<CheckResult> Check(const CheckRequest& request, const JobContext& job = {});
+
+  // The state of a folder (its children, or everything below with
+  // recursive) or of one file, at a time; NotFound when nothing was backed up
+  // there. Sorted by path.
+  Status List(const ListRequest& request, const VersionFn& fn, const JobContext& job = {});
+  // Every version of a file, oldest first, numbered from 1; NotFound if none.
+  Result<std::vector<FileVersion>> Versions(const std::string& path, const JobContext& job = {});
+  // The newest existing versions whose name or path matches `pattern` (a
+  // plain word finds every name containing it: see FindPattern). Returns
+  // how many matched.
+  Result<uint64_t> Find(const std::string& pattern, const VersionFn& fn,
+                        const JobContext& job = {});
+  static std::string FindPattern(const std::string& pattern);
+  Result<RepositoryStats> Stats(const JobContext& job = {});
+
+  Result<std::vector<KeyInfo>> ListKeys();
+  // Adds a key slot for `new_secret`; returns its id.
+  Result<std::string> AddKey(const std::string& new_secret, const std::string& label);
+  // Removes the key whose id starts with `id_prefix` (under the exclusive
+  // lock); refuses the key in use and the last key. Returns the full id.
+  Result<std::string> RemoveKey(const std::string& id_prefix);
+  // Replaces the key in use by one for `new_secret` (the new slot is durable
+  // before the old one goes). Returns {old id, new id}.
+  Result<std::pair<std::string, std::string>> ChangePassword(const std::string& new_secret);
+
+  // Rebuilds the catalog from the repository's version segments.
+  Result<RecoverSummary> Recover(const JobContext& job = {});
+  std::string CatalogPath();
+
+ private:
+  explicit Session(SessionOptions options, ResolvedConfig cfg);
+
+  Result<std::string> Secret(bool for_new_repository);
+  Result<std::string> FindSecret(bool for_new_repository);
+  Result<repo::Repository*> Repo();  // opens once
+  Status RefreshIndex(bool adopt_orphan_packs);
+  // The writer catalog, brought up to date with the repository. REQUIRES:
+  // writer_mu_ held.
+  Result<catalog::Catalog*> SyncedCatalog(const JobContext& job, bool rebuild = false);
+  // A connection of its own for a reading job: up to date unless a writing
+  // job is running (which keeps it up to date itself).
+  Result<std::unique_ptr<catalog::Catalog>> ReaderCatalog(const JobContext& job);
+  Result<std::unique_lock<std::timed_mutex>> WriterTurn(const JobContext& job);
+  Result<std::unique_ptr<repo::RepoLock>> Lock(bool exclusive, const std::string& operation);
+  // A shared lock for a job that only reads; with read-only credentials the
+  // job goes on without one (after a notice) and the lock is null.
+  Result<std::unique_ptr<repo::RepoLock>> ReadLock(const std::string& operation,
+                                                   const JobContext& job);
+  std::vector<std::string> DefaultBackupPaths() const;
+  void Notice(const JobContext& job, const std::string& text);
+
+  SessionOptions options_;
+  const ResolvedConfig cfg_;
+
+  std::mutex open_mu_;  // guards opening repo_ and secret_
+  std::optional<std::string> secret_;
+  std::unique_ptr<repo::Repository> repo_;
+  std::mutex index_mu_;  // one index refresh at a time
+
+  std::timed_mutex writer_mu_;  // one writing job at a time; guards catalog_
+  std::unique_ptr<catalog::Catalog> catalog_;
+};
+
+}  // namespace cairn::engine

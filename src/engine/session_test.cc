@@ -1,0 +1,439 @@
+// The session on real files, a real local repository and a real SQLite
+// catalog: opening from each secret source, the errors a front end must map,
+// cancellation, and reads beside a running backup.
+#include "engine/session.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "backend/local/local_backend.h"
+#include "repo/repo_lock.h"
+#include "repo/repository.h"
+#include "testing/temp_dir.h"
+
+namespace cairn::engine {
+namespace {
+
+#define EXPECT_OK_S(expr)                    \
+  do {                                       \
+    const Status _st = (expr);               \
+    EXPECT_TRUE(_st.ok()) << _st.ToString(); \
+  } while (0)
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << content;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+// Incompressible, distinct content (so nothing deduplicates).
+std::string RandomContent(size_t n, uint32_t seed) {
+  std::string s(n, '\0');
+  uint32_t x = seed * 2654435761u + 7;
+  for (auto& c : s) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = static_cast<char>(x);
+  }
+  return s;
+}
+
+// Records what a job reports; can request a stop at the first progress event.
+class RecordingSink : public EventSink {
+ public:
+  std::stop_source* stop_at_first_progress = nullptr;
+  std::atomic<int> progress_events{0};
+  std::mutex mu;
+  std::vector<std::string> notices;
+  std::vector<PathIssue> issues;
+
+  void OnProgress(const Progress& p) override {
+    if (p.operation != "backup") return;
+    if (progress_events++ == 0 && stop_at_first_progress) stop_at_first_progress->request_stop();
+  }
+  void OnIssue(const PathIssue& i) override {
+    std::lock_guard lock(mu);
+    issues.push_back(i);
+  }
+  void OnNotice(const std::string& n) override {
+    std::lock_guard lock(mu);
+    notices.push_back(n);
+  }
+};
+
+class SessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_["HOME"] = home_.path();
+    env_["XDG_DATA_HOME"] = home_.Sub("data");
+    env_["XDG_CACHE_HOME"] = home_.Sub("cache");
+    env_["XDG_CONFIG_HOME"] = home_.Sub("config");
+    env_["CAIRN_TEST_CHEAP_KDF"] = "1";
+    env_["CAIRN_LOCK_WAIT"] = "0";
+    SetSettings("");
+  }
+
+  void SetSettings(const std::string& yaml) { WriteFile(home_.Sub("settings.yaml"), yaml); }
+
+  SessionOptions Options() {
+    SessionOptions o;
+    o.repository = home_.Sub("repo");
+    o.config_file = home_.Sub("settings.yaml");
+    o.device = "laptop";
+    o.getenv = [this](const char* name) -> const char* {
+      auto it = env_.find(name);
+      return it == env_.end() ? nullptr : it->second.c_str();
+    };
+    o.notice = [this](const std::string& n) { notices_.push_back(n); };
+    return o;
+  }
+
+  std::unique_ptr<Session> Make(SessionOptions o) {
+    auto s = Session::Create(std::move(o));
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+  std::unique_ptr<Session> Make() { return Make(Options()); }
+
+  // A repository with the password "pw".
+  void InitRepository() {
+    env_["CAIRN_PASSWORD"] = "pw";
+    auto s = Make();
+    ASSERT_NE(s, nullptr);
+    auto init = s->Init("first");
+    ASSERT_TRUE(init.ok()) << init.status().ToString();
+  }
+
+  testing::TempDir home_;
+  std::map<std::string, std::string> env_;
+  std::vector<std::string> notices_;
+};
+
+TEST_F(SessionTest, BadNumbersInTheEnvironmentAreErrorsNamingTheVariable) {
+  for (auto [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"CAIRN_LOCK_WAIT", "abc"},
+           {"CAIRN_LOCK_WAIT", "-5"},
+           {"CAIRN_LOCK_TTL", "0"},
+           {"CAIRN_LOCK_TTL", "1.5"},
+           {"CAIRN_CHECKPOINT_SECONDS", "2x"},
+       }) {
+    auto saved = env_;
+    env_[name] = value;
+    auto s = Session::Create(Options());
+    ASSERT_FALSE(s.ok()) << name << "=" << value;
+    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(s.status().message().find(name), std::string::npos) << s.status().message();
+    env_ = saved;
+  }
+  env_["CAIRN_CHECKPOINT_SECONDS"] = "0.5";
+  auto s = Make();
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->config().checkpoint_interval, std::chrono::milliseconds(500));
+}
+
+TEST_F(SessionTest, MissingRepository) {
+  env_["CAIRN_PASSWORD"] = "pw";
+  auto s = Make();
+  EXPECT_EQ(s->Open().code(), StatusCode::kNoRepository);
+  WriteFile(home_.Sub("docs/a.txt"), "a");
+  auto b = s->Backup({{home_.Sub("docs")}, {}});
+  EXPECT_EQ(b.status().code(), StatusCode::kNoRepository);
+  EXPECT_NE(b.status().message().find("cairn init"), std::string::npos);
+}
+
+TEST_F(SessionTest, UnattendedInitGeneratesASecretThatLaterSessionsFind) {
+  auto s = Make();
+  auto init = s->Init("");
+  ASSERT_TRUE(init.ok()) << init.status().ToString();
+  std::string secret_file = s->config().GeneratedSecretPath();
+  ASSERT_TRUE(std::filesystem::exists(secret_file));
+  struct stat st;
+  ASSERT_EQ(stat(secret_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(notices_.size(), 1u);
+  EXPECT_NE(notices_[0].find(secret_file), std::string::npos);
+  EXPECT_NE(notices_[0].find("KEEP A COPY"), std::string::npos);
+
+  auto again = Make();
+  EXPECT_OK_S(again->Open());
+  // A second init of the same place is refused and leaves it working.
+  EXPECT_EQ(again->Init("").status().code(), StatusCode::kAlreadyExists);
+  EXPECT_OK_S(Make()->Open());
+}
+
+TEST_F(SessionTest, OpensWithEachSecretSourceAndRefusesAWrongOne) {
+  InitRepository();
+  env_.erase("CAIRN_PASSWORD");
+  WriteFile(home_.Sub("pwfile"), "pw\n");
+
+  {  // --password-file
+    auto o = Options();
+    o.password_file = home_.Sub("pwfile");
+    EXPECT_OK_S(Make(o)->Open());
+  }
+  {  // repository.password_file in the settings file
+    SetSettings("repository:\n  password_file: " + home_.Sub("pwfile") + "\n");
+    EXPECT_OK_S(Make()->Open());
+    SetSettings("");
+  }
+  {  // CAIRN_PASSWORD, then BACKUP_ENCRYPTION_KEY (the original design's)
+    env_["CAIRN_PASSWORD"] = "pw";
+    EXPECT_OK_S(Make()->Open());
+    env_.erase("CAIRN_PASSWORD");
+    env_["BACKUP_ENCRYPTION_KEY"] = "pw\n";
+    EXPECT_OK_S(Make()->Open());
+    env_.erase("BACKUP_ENCRYPTION_KEY");
+  }
+  {  // the front end's prompt, asked once
+    auto o = Options();
+    int asked = 0;
+    o.ask_secret = [&](const SecretRequest& r) -> Result<std::string> {
+      ++asked;
+      EXPECT_FALSE(r.for_new_repository);
+      EXPECT_EQ(r.location, home_.Sub("repo"));
+      return std::string("pw");
+    };
+    auto s = Make(o);
+    EXPECT_OK_S(s->Open());
+    EXPECT_OK_S(s->Open());
+    EXPECT_EQ(asked, 1);
+  }
+  // No source at all, and a wrong one.
+  EXPECT_EQ(Make()->Open().code(), StatusCode::kWrongPassword);
+  env_["CAIRN_PASSWORD"] = "not it";
+  EXPECT_EQ(Make()->Open().code(), StatusCode::kWrongPassword);
+  auto o = Options();
+  o.password_file = home_.Sub("missing");
+  EXPECT_EQ(Make(o)->Open().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(SessionTest, BackupListVersionsFindRestoreStats) {
+  InitRepository();
+  std::string docs = home_.Sub("docs");
+  WriteFile(docs + "/thesis.odt", "draft 1");
+  WriteFile(docs + "/notes/todo.txt", "buy milk");
+  auto s = Make();
+  RecordingSink sink;
+  JobContext job{{}, &sink};
+  auto b1 = s->Backup({{docs}, {}}, job);
+  ASSERT_TRUE(b1.ok()) << b1.status().ToString();
+  EXPECT_EQ(b1->files_new, 2u);
+  EXPECT_EQ(b1->paths, std::vector<std::string>{docs});
+  EXPECT_TRUE(b1->lock_health.ok());
+  WriteFile(docs + "/thesis.odt", "draft 2, longer");
+  auto b2 = s->Backup({{docs}, {}}, job);
+  ASSERT_TRUE(b2.ok()) << b2.status().ToString();
+  EXPECT_EQ(b2->files_changed, 1u);
+  EXPECT_EQ(b2->files_unchanged, 1u);
+
+  auto versions = s->Versions(docs + "/thesis.odt");
+  ASSERT_TRUE(versions.ok()) << versions.status().ToString();
+  ASSERT_EQ(versions->size(), 2u);
+  EXPECT_EQ((*versions)[0].number, 1);
+  EXPECT_EQ((*versions)[1].number, 2);
+  EXPECT_EQ((*versions)[1].size, 15u);
+  EXPECT_EQ((*versions)[1].type, "file");
+  EXPECT_EQ((*versions)[1].device, "laptop");
+  EXPECT_EQ(s->Versions(docs + "/nothing").status().code(), StatusCode::kNotFound);
+
+  std::vector<std::string> listed;
+  EXPECT_OK_S(s->List({docs, std::nullopt, true}, [&](const FileVersion& v) {
+    listed.push_back(v.path);
+    return Status::OK();
+  }));
+  EXPECT_EQ(listed, (std::vector<std::string>{docs, docs + "/notes", docs + "/notes/todo.txt",
+                                              docs + "/thesis.odt"}));
+  EXPECT_EQ(s->List({home_.Sub("elsewhere"), std::nullopt, false},
+                    [](const FileVersion&) { return Status::OK(); })
+                .code(),
+            StatusCode::kNotFound);
+
+  std::vector<std::string> found;
+  auto n = s->Find("TODO", [&](const FileVersion& v) {
+    found.push_back(v.path);
+    return Status::OK();
+  });
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1u);
+  EXPECT_EQ(found, std::vector<std::string>{docs + "/notes/todo.txt"});
+
+  RestoreRequest r;
+  r.path = docs + "/thesis.odt";
+  r.version = 1;
+  r.target = home_.Sub("restored");
+  auto restored = s->Restore(r, job);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(restored->files, 1u);
+  EXPECT_EQ(ReadFile(home_.Sub("restored") + docs + "/thesis.odt"), "draft 1");
+
+  auto stats = s->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  // docs, notes, todo.txt, thesis.odt and the folders above docs (recorded
+  // for their metadata).
+  auto parents = static_cast<uint64_t>(std::count(docs.begin(), docs.end(), '/') - 1);
+  EXPECT_EQ(stats->paths, 4u + parents);
+  EXPECT_GE(stats->packs, 1u);
+  EXPECT_GT(stats->stored_bytes, 0u);
+
+  auto check = s->Check({true, ""});
+  ASSERT_TRUE(check.ok()) << check.status().ToString();
+  EXPECT_TRUE(check->ok());
+}
+
+TEST_F(SessionTest, ABackupIsRefusedWhileAnotherProcessHoldsTheExclusiveLock) {
+  InitRepository();
+  WriteFile(home_.Sub("docs/a.txt"), "a");
+  auto be = backend::LocalBackend::Open(home_.Sub("repo"));
+  ASSERT_TRUE(be.ok());
+  auto other = repo::Repository::Open(*be, "pw");
+  ASSERT_TRUE(other.ok());
+  repo::LockOptions lo;
+  lo.exclusive = true;
+  lo.device = "desktop";
+  lo.operation = "prune";
+  auto held = repo::RepoLock::Acquire(**other, lo);
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+
+  auto s = Make();
+  auto b = s->Backup({{home_.Sub("docs")}, {}});
+  EXPECT_EQ(b.status().code(), StatusCode::kLocked);
+  EXPECT_NE(b.status().message().find("prune"), std::string::npos) << b.status().message();
+
+  held->reset();  // released: the same open session backs up now
+  auto again = s->Backup({{home_.Sub("docs")}, {}});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->files_new, 1u);
+}
+
+TEST_F(SessionTest, KeyChangesThroughTheSession) {
+  InitRepository();
+  auto s = Make();
+  auto added = s->AddKey("second", "phone");
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  auto keys = s->ListKeys();
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 2u);
+  int current = 0;
+  for (const auto& k : *keys) current += k.current;
+  EXPECT_EQ(current, 1);
+  auto in_use = std::find_if(keys->begin(), keys->end(), [](auto& k) { return k.current; });
+  EXPECT_EQ(s->RemoveKey(in_use->id.substr(0, 8)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s->RemoveKey("zzzz").status().code(), StatusCode::kNotFound);
+
+  auto changed = s->ChangePassword("third");
+  ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+  EXPECT_EQ(changed->first, in_use->id);
+  env_["CAIRN_PASSWORD"] = "pw";
+  EXPECT_EQ(Make()->Open().code(), StatusCode::kWrongPassword);
+  env_["CAIRN_PASSWORD"] = "third";
+  EXPECT_OK_S(Make()->Open());
+  env_["CAIRN_PASSWORD"] = "second";
+  auto by_second = Make();
+  EXPECT_OK_S(by_second->Open());
+  auto removed = by_second->RemoveKey(changed->second.substr(0, 10));
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  env_["CAIRN_PASSWORD"] = "third";
+  EXPECT_EQ(Make()->Open().code(), StatusCode::kWrongPassword);
+}
+
+// Slow on purpose (zstd level 19 on incompressible data, one thread), so a
+// stop request and a concurrent read land while the backup runs.
+class SlowBackupTest : public SessionTest {
+ protected:
+  static constexpr int kFiles = 200;
+  void SetUp() override {
+    SessionTest::SetUp();
+    SetSettings("backup:\n  compression_level: 19\n  threads: 1\n");
+    InitRepository();
+    for (int i = 0; i < kFiles; ++i)
+      WriteFile(home_.Sub("big/d" + std::to_string(i % 20) + "/f" + std::to_string(i)),
+                RandomContent(64 * 1024, i));
+    WriteFile(home_.Sub("small/a.txt"), "a");
+  }
+};
+
+TEST_F(SlowBackupTest, CancelledMidBackupKeepsWhatWasDoneAndTheNextRunFinishes) {
+  auto s = Make();
+  std::stop_source stop;
+  RecordingSink sink;
+  sink.stop_at_first_progress = &stop;
+  auto b = s->Backup({{home_.Sub("big")}, {}}, JobContext{stop.get_token(), &sink});
+  ASSERT_EQ(b.status().code(), StatusCode::kCancelled) << b.status().ToString();
+  EXPECT_GE(sink.progress_events.load(), 1);
+
+  // The repository is consistent, and what was completed is restorable.
+  auto check = s->Check({false, ""});
+  ASSERT_TRUE(check.ok()) << check.status().ToString();
+  EXPECT_TRUE(check->ok());
+  uint64_t kept = 0;
+  EXPECT_OK_S(s->List({home_.Sub("big"), std::nullopt, true}, [&](const FileVersion& v) {
+    kept += v.type == "file";
+    return Status::OK();
+  }));
+  EXPECT_LT(kept, static_cast<uint64_t>(kFiles));
+
+  // The next run backs up the rest and only the rest.
+  auto rest = s->Backup({{home_.Sub("big")}, {}});
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+  EXPECT_EQ(rest->files_unchanged, kept);
+  EXPECT_EQ(rest->files_new, kFiles - kept);
+  RestoreRequest r;
+  r.path = home_.Sub("big");
+  r.target = home_.Sub("restored");
+  auto restored = s->Restore(r);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(restored->files, static_cast<uint64_t>(kFiles));
+  EXPECT_TRUE(restored->errors.empty());
+}
+
+TEST_F(SlowBackupTest, ReadsGoOnWhileABackupRunsAndWritersWaitTheirTurn) {
+  auto s = Make();
+  ASSERT_TRUE(s->Backup({{home_.Sub("small")}, {}}).ok());
+
+  RecordingSink sink;
+  std::atomic<bool> done{false};
+  Result<BackupResult> big(Status::OK());
+  std::thread backup([&] {
+    big = s->Backup({{home_.Sub("big")}, {}}, JobContext{{}, &sink});
+    done = true;
+  });
+  while (sink.progress_events.load() == 0 && !done)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+
+  // This session and another one (as another process would) read now.
+  auto v = s->Versions(home_.Sub("small/a.txt"));
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->size(), 1u);
+  auto other = Make();
+  auto v2 = other->Versions(home_.Sub("small/a.txt"));
+  ASSERT_TRUE(v2.ok()) << v2.status().ToString();
+  EXPECT_EQ(v2->size(), 1u);
+  EXPECT_FALSE(done.load()) << "the reads waited for the backup";
+
+  // A second writing job in the same session waits; cancelled while waiting,
+  // it says so.
+  std::stop_source stop;
+  stop.request_stop();
+  auto second = s->Backup({{home_.Sub("small")}, {}}, JobContext{stop.get_token(), nullptr});
+  EXPECT_EQ(second.status().code(), StatusCode::kCancelled);
+  EXPECT_NE(second.status().message().find("waiting"), std::string::npos);
+
+  backup.join();
+  ASSERT_TRUE(big.ok()) << big.status().ToString();
+  EXPECT_EQ(big->files_new, static_cast<uint64_t>(kFiles));
+}
+
+}  // namespace
+}  // namespace cairn::engine

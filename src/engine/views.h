@@ -1,0 +1,68 @@
+// What front ends see of the repository: plain values, independent of the
+// format's and the catalog's types, so a CLI, a daemon or a web server never
+// include those layers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/time_util.h"
+
+namespace cairn::repo {
+struct VersionRecord;
+}
+
+namespace cairn::engine {
+
+// One version of one path: a backed-up state or a deletion record.
+struct FileVersion {
+  std::string path;    // absolute; raw bytes (not necessarily UTF-8)
+  std::string device;  // the device that backed it up
+  // "file", "dir", "symlink", "hardlink", "fifo", "socket", "chardev",
+  // "blockdev", or "deleted" for a deletion record.
+  std::string type;
+  bool deleted = false;
+  TimeNs backup_time = 0;
+  uint64_t size = 0;
+  uint32_t mode = 0, uid = 0, gid = 0;
+  TimeNs mtime = 0;
+  std::string sha256;       // hex, regular files only
+  std::string link_target;  // symlinks and hard links
+  int number = 0;           // Versions(): position among the path's versions, 1 = oldest; else 0
+
+  bool is_dir() const { return type == "dir"; }
+  bool is_symlink() const { return type == "symlink"; }
+};
+
+FileVersion ToFileVersion(const repo::VersionRecord& r);
+
+struct KeyInfo {
+  std::string id;  // hex
+  TimeNs created = 0;
+  std::string label;
+  bool current = false;  // the key this session opened the repository with
+  uint64_t memlimit = 0, opslimit = 0;
+};
+
+struct RepositoryStats {
+  std::string location, repo_id;
+  std::string device;         // "" = all devices
+  uint64_t versions = 0;      // of `device`
+  uint64_t paths = 0;         // that exist now
+  uint64_t latest_bytes = 0;  // of their newest versions
+  uint64_t chunks = 0, packs = 0, stored_bytes = 0;
+  std::vector<std::pair<std::string, uint64_t>> devices;  // every device, versions
+};
+
+struct InitSummary {
+  std::string location, repo_id;
+};
+
+struct RecoverSummary {
+  std::string catalog_path;
+  uint64_t segments = 0, versions = 0, paths = 0;
+};
+
+}  // namespace cairn::engine
