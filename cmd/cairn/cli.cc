@@ -165,6 +165,17 @@ void Context::PrintJson(const nlohmann::json& j) const {
   std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
+int ReportUnreadable(const Context& ctx, const std::vector<std::string>& segments) {
+  if (segments.empty()) return kExitOk;
+  std::string ids;
+  for (const auto& id : segments) ids += (ids.empty() ? "" : ", ") + id.substr(0, 16);
+  ctx.Warn(std::to_string(segments.size()) +
+           " version segment(s) of the repository could not be read (" + ids +
+           "): this answer may miss the versions they hold, or show older ones instead. "
+           "`cairn check` names the damage.");
+  return kExitPartial;
+}
+
 std::string HumanBytes(uint64_t n) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(n);

@@ -67,6 +67,11 @@ class Context {
   std::unique_ptr<TerminalSink> sink_;
 };
 
+// When an answer may be incomplete because version segments could not be
+// read: says so on stderr (naming them) and returns kExitPartial; else
+// kExitOk.
+int ReportUnreadable(const Context& ctx, const std::vector<std::string>& unreadable_segments);
+
 // "1.2 GiB", "512 B"
 std::string HumanBytes(uint64_t n);
 // The path as shown to people: bytes that are not printable are escaped.

@@ -43,7 +43,7 @@ int RunLs(Context& ctx, const LsOptions& o) {
     req.at = *t;
   }
   nlohmann::json items = nlohmann::json::array();
-  Status st = ctx.session().List(
+  auto listed = ctx.session().List(
       req,
       [&](const engine::FileVersion& v) {
         if (ctx.json()) {
@@ -59,26 +59,27 @@ int RunLs(Context& ctx, const LsOptions& o) {
         return Status::OK();
       },
       ctx.Job());
-  if (!st.ok()) return ctx.Fail(st);
+  if (!listed.ok()) return ctx.Fail(listed.error());
   if (ctx.json()) ctx.PrintJson(items);
-  return kExitOk;
+  return ReportUnreadable(ctx, listed->unreadable_segments);
 }
 
 int RunVersions(Context& ctx, const std::string& file) {
-  auto versions = ctx.session().Versions(AbsolutePath(file), ctx.Job());
-  if (!versions.ok()) return ctx.Fail(versions.error());
+  auto list = ctx.session().Versions(AbsolutePath(file), ctx.Job());
+  if (!list.ok()) return ctx.Fail(list.error());
+  const auto& versions = list->versions;
   if (ctx.json()) {
     nlohmann::json arr = nlohmann::json::array();
-    for (const auto& v : *versions) {
+    for (const auto& v : versions) {
       auto j = VersionJson(v);
       j["version"] = v.number;
       arr.push_back(j);
     }
     ctx.PrintJson(arr);
-    return kExitOk;
+    return ReportUnreadable(ctx, list->unreadable_segments);
   }
   std::printf("%-8s %-20s %12s  %-10s %s\n", "VERSION", "BACKED UP", "SIZE", "DEVICE", "SHA-256");
-  for (const auto& v : *versions) {
+  for (const auto& v : versions) {
     if (v.deleted) {
       std::printf("%-8d %-20s %12s  %-10s (deleted)\n", v.number,
                   FormatLocal(v.backup_time).c_str(), "-", v.device.c_str());
@@ -88,7 +89,7 @@ int RunVersions(Context& ctx, const std::string& file) {
                 static_cast<unsigned long long>(v.size), v.device.c_str(),
                 v.sha256.empty() ? v.type.c_str() : v.sha256.c_str());
   }
-  return kExitOk;
+  return ReportUnreadable(ctx, list->unreadable_segments);
 }
 
 int RunFind(Context& ctx, const std::string& pattern) {
@@ -106,10 +107,10 @@ int RunFind(Context& ctx, const std::string& pattern) {
   if (!found.ok()) return ctx.Fail(found.error());
   if (ctx.json())
     ctx.PrintJson(items);
-  else if (*found == 0)
+  else if (found->count == 0)
     std::fprintf(stderr, "no backed-up file matches %s\n",
                  engine::Session::FindPattern(pattern).c_str());
-  return kExitOk;
+  return ReportUnreadable(ctx, found->unreadable_segments);
 }
 
 }  // namespace cairn::cli

@@ -19,7 +19,7 @@ int RunRestore(Context& ctx, const RestoreOptions& o) {
   ProgressDone();
   if (!summary.ok()) return ctx.Fail(summary.error());
   const auto& s = *summary;
-  bool partial = !s.errors.empty() || !s.skipped_existing.empty();
+  bool partial = !s.errors.empty() || !s.skipped_existing.empty() || !s.unreadable_segments.empty();
   if (ctx.json()) {
     ctx.PrintJson({{"files", s.files},
                    {"dirs", s.dirs},
@@ -29,6 +29,7 @@ int RunRestore(Context& ctx, const RestoreOptions& o) {
                    {"skipped_existing", s.skipped_existing},
                    {"already_present", s.already_present},
                    {"seconds", s.seconds},
+                   {"unreadable_segments", s.unreadable_segments},
                    {"partial", partial}});
   } else {
     for (const auto& e : s.errors) std::fprintf(stderr, "error: %s\n", ShowPath(e).c_str());
@@ -44,6 +45,7 @@ int RunRestore(Context& ctx, const RestoreOptions& o) {
              " to " + (req.target.empty() ? std::string("their original place") : req.target) +
              " in " + secs + "; every file verified against its SHA-256");
   }
+  if (ReportUnreadable(ctx, s.unreadable_segments) != kExitOk) return kExitPartial;
   return partial ? kExitPartial : kExitOk;
 }
 

@@ -38,13 +38,20 @@ int RunRecover(Context& ctx) {
   ProgressDone();
   if (!r.ok()) return ctx.Fail(r.error());
   if (ctx.json())
-    ctx.PrintJson(
-        {{"catalog", r->catalog_path}, {"versions", r->versions}, {"segments", r->segments}});
+    ctx.PrintJson({{"catalog", r->catalog_path},
+                   {"versions", r->versions},
+                   {"segments", r->segments},
+                   {"unreadable_segments", r->unreadable_segments}});
   else
     ctx.Info("rebuilt the catalog " + r->catalog_path + " from " + std::to_string(r->segments) +
              " version segments: " + std::to_string(r->versions) + " versions of " +
              std::to_string(r->paths) + " paths");
-  return kExitOk;
+  if (!r->unreadable_segments.empty())
+    ctx.Warn(
+        "the versions recorded in the unreadable segments are lost from the history "
+        "(for the files they hold, older versions may now show as the newest); every other "
+        "version is restorable");
+  return ReportUnreadable(ctx, r->unreadable_segments);
 }
 
 }  // namespace cairn::cli

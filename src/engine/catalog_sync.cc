@@ -66,7 +66,13 @@ Result<SyncStats> SyncCatalog(repo::Repository& repo, catalog::Catalog& catalog,
   for (const Id& id : todo) {
     auto seg = repo.LoadSegment(id);
     if (!seg.ok()) {
-      if (warnings) warnings->push_back(seg.error().message());
+      const Status& e = seg.error();
+      // Storage unreachable is not the segment's fault: the answer would be
+      // incomplete for no reason the person can act on here.
+      if (e.retryable() || e.code() == StatusCode::kUnavailable) return e;
+      if (e.code() == StatusCode::kNotFound) continue;  // removed meanwhile
+      if (warnings) warnings->push_back(e.message());
+      stats.unreadable.push_back(id);
       continue;
     }
     for (const Id& s : seg->supersedes) superseded.insert(s);

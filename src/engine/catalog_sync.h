@@ -13,12 +13,16 @@ namespace cairn::engine {
 struct SyncStats {
   uint64_t segments_added = 0, records_added = 0;
   bool rebuilt = false;
+  // Segments the repository lists that could not be read (damaged,
+  // truncated): their versions are missing from the catalog, so answers may
+  // be incomplete. Tried again by the next sync.
+  std::vector<Id> unreadable;
 };
 
 // Ingests every version segment the catalog has not seen. If the catalog
 // holds segments the repository no longer has (compaction, prune, another
 // repository), it is cleared and rebuilt. Unreadable segments are reported in
-// `warnings` and skipped (check names them).
+// `warnings` and in SyncStats::unreadable, and skipped (check names them).
 Result<SyncStats> SyncCatalog(
     repo::Repository& repo, catalog::Catalog& catalog, std::vector<std::string>* warnings,
     const std::function<void(uint64_t done, uint64_t total)>& progress = {});

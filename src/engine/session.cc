@@ -179,7 +179,26 @@ Result<catalog::Catalog*> Session::SyncedCatalog(const JobContext& job, bool reb
     return stats.error();
   }
   for (const auto& w : warnings) Notice(job, w);
+  {
+    std::lock_guard lock(unreadable_mu_);
+    unreadable_.clear();
+    for (const Id& id : stats->unreadable) unreadable_.push_back(id.Hex());
+  }
   return catalog_.get();
+}
+
+std::vector<std::string> Session::UnreadableSegments() {
+  std::lock_guard lock(unreadable_mu_);
+  return unreadable_;
+}
+
+Status Session::WithUnreadable(Status st) {
+  auto unreadable = UnreadableSegments();
+  if (st.code() != StatusCode::kNotFound || unreadable.empty()) return st;
+  return Status::NotFound(st.message() + "; " + std::to_string(unreadable.size()) +
+                          " version segment(s) could not be read, so it may be in those (" +
+                          unreadable.front().substr(0, 16) +
+                          (unreadable.size() > 1 ? ", ..." : "") + "): run `cairn check`");
 }
 
 Result<std::unique_ptr<catalog::Catalog>> Session::ReaderCatalog(const JobContext& job) {
@@ -369,7 +388,12 @@ Result<RestoreResult> Session::Restore(const RestoreRequest& request, const JobC
   CAIRN_ASSIGN_OR_RETURN(auto lock, ReadLock("restore", job));
   CAIRN_RETURN_IF_ERROR(RefreshIndex(false));
   CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
-  return restorer::RunRestore(*repo, *cat, ro);
+  auto summary = restorer::RunRestore(*repo, *cat, ro);
+  if (!summary.ok()) return WithUnreadable(summary.error());
+  RestoreResult r;
+  static_cast<restorer::RestoreSummary&>(r) = std::move(*summary);
+  r.unreadable_segments = UnreadableSegments();
+  return r;
 }
 
 Result<CheckResult> Session::Check(const CheckRequest& request, const JobContext& job) {
@@ -395,38 +419,47 @@ Result<CheckResult> Session::Check(const CheckRequest& request, const JobContext
 
 // ---- Queries -------------------------------------------------------------
 
-Status Session::List(const ListRequest& request, const VersionFn& fn, const JobContext& job) {
+Result<QueryInfo> Session::List(const ListRequest& request, const VersionFn& fn,
+                                const JobContext& job) {
   if (request.path.empty() || request.path[0] != '/')
     return Status::InvalidArgument("list needs an absolute path: " + request.path);
   CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
+  QueryInfo info;
+  info.unreadable_segments = UnreadableSegments();
   TimeNs at = request.at ? *request.at : catalog::kLatest;
   CAIRN_ASSIGN_OR_RETURN(auto top, cat->Lookup(cfg_.query_device, request.path, at));
-  if (top && top->type != repo::FileType::kDir) return fn(ToFileVersion(*top));
-  uint64_t count = 0;
+  if (top && top->type != repo::FileType::kDir) {
+    info.count = 1;
+    CAIRN_RETURN_IF_ERROR(fn(ToFileVersion(*top)));
+    return info;
+  }
   CAIRN_RETURN_IF_ERROR(cat->ListTree(cfg_.query_device, request.path, at, request.recursive,
                                       [&](const repo::VersionRecord& r) {
                                         if (job.stop.stop_requested())
                                           return Status::Cancelled("listing cancelled");
-                                        ++count;
+                                        ++info.count;
                                         return fn(ToFileVersion(r));
                                       }));
-  if (count == 0 && !top && request.path != "/")
-    return Status::NotFound("nothing backed up at " + request.path + " for device " +
-                            (cfg_.query_device.empty() ? "(any)" : cfg_.query_device) +
-                            " (try --all-devices, or `cairn find`)");
-  return Status::OK();
+  if (info.count == 0 && !top && request.path != "/")
+    return WithUnreadable(
+        Status::NotFound("nothing backed up at " + request.path + " for device " +
+                         (cfg_.query_device.empty() ? "(any)" : cfg_.query_device) +
+                         " (try --all-devices, or `cairn find`)"));
+  return info;
 }
 
-Result<std::vector<FileVersion>> Session::Versions(const std::string& path, const JobContext& job) {
+Result<VersionList> Session::Versions(const std::string& path, const JobContext& job) {
   CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
   CAIRN_ASSIGN_OR_RETURN(auto records, cat->Versions(cfg_.query_device, path));
   if (records.empty())
-    return Status::NotFound("no versions of " + path + " for device " + cfg_.query_device);
-  std::vector<FileVersion> out;
-  out.reserve(records.size());
+    return WithUnreadable(
+        Status::NotFound("no versions of " + path + " for device " + cfg_.query_device));
+  VersionList out;
+  out.unreadable_segments = UnreadableSegments();
+  out.versions.reserve(records.size());
   for (const auto& r : records) {
-    out.push_back(ToFileVersion(r));
-    out.back().number = static_cast<int>(out.size());
+    out.versions.push_back(ToFileVersion(r));
+    out.versions.back().number = static_cast<int>(out.versions.size());
   }
   return out;
 }
@@ -435,17 +468,18 @@ std::string Session::FindPattern(const std::string& pattern) {
   return pattern.find_first_of("*?[") == std::string::npos ? "*" + pattern + "*" : pattern;
 }
 
-Result<uint64_t> Session::Find(const std::string& pattern, const VersionFn& fn,
-                               const JobContext& job) {
+Result<QueryInfo> Session::Find(const std::string& pattern, const VersionFn& fn,
+                                const JobContext& job) {
   CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
-  uint64_t found = 0;
+  QueryInfo info;
+  info.unreadable_segments = UnreadableSegments();
   CAIRN_RETURN_IF_ERROR(
       cat->Find(cfg_.query_device, FindPattern(pattern), [&](const repo::VersionRecord& r) {
         if (job.stop.stop_requested()) return Status::Cancelled("search cancelled");
-        ++found;
+        ++info.count;
         return fn(ToFileVersion(r));
       }));
-  return found;
+  return info;
 }
 
 Result<RepositoryStats> Session::Stats(const JobContext& job) {
@@ -541,6 +575,7 @@ Result<RecoverSummary> Session::Recover(const JobContext& job) {
   r.paths = totals.paths;
   CAIRN_ASSIGN_OR_RETURN(auto segs, cat->Segments());
   r.segments = segs.size();
+  r.unreadable_segments = UnreadableSegments();
   return r;
 }
 

@@ -72,7 +72,13 @@ struct RestoreRequest {
   std::string target;          // "" = in place; else re-rooted under it
   bool overwrite = false;
 };
-using RestoreResult = restorer::RestoreSummary;
+// Answers read from the catalog are complete unless a version segment could
+// not be read (damaged or truncated in storage): then they name those
+// segments, and the front end says the answer may miss versions (the CLI
+// exits 3).
+struct RestoreResult : restorer::RestoreSummary {
+  std::vector<std::string> unreadable_segments;  // hex ids
+};
 
 struct CheckRequest {
   bool read_data = false;
@@ -87,6 +93,16 @@ struct ListRequest {
 };
 
 using VersionFn = std::function<Status(const FileVersion&)>;
+
+struct QueryInfo {
+  uint64_t count = 0;                            // entries given to the callback
+  std::vector<std::string> unreadable_segments;  // hex ids; see RestoreResult
+};
+
+struct VersionList {
+  std::vector<FileVersion> versions;
+  std::vector<std::string> unreadable_segments;  // hex ids; see RestoreResult
+};
 
 class Session {
  public:
@@ -118,14 +134,14 @@ class Session {
   // The state of a folder (its children, or everything below with
   // recursive) or of one file, at a time; NotFound when nothing was backed up
   // there. Sorted by path.
-  Status List(const ListRequest& request, const VersionFn& fn, const JobContext& job = {});
+  Result<QueryInfo> List(const ListRequest& request, const VersionFn& fn,
+                         const JobContext& job = {});
   // Every version of a file, oldest first, numbered from 1; NotFound if none.
-  Result<std::vector<FileVersion>> Versions(const std::string& path, const JobContext& job = {});
+  Result<VersionList> Versions(const std::string& path, const JobContext& job = {});
   // The newest existing versions whose name or path matches `pattern` (a
-  // plain word finds every name containing it: see FindPattern). Returns
-  // how many matched.
-  Result<uint64_t> Find(const std::string& pattern, const VersionFn& fn,
-                        const JobContext& job = {});
+  // plain word finds every name containing it: see FindPattern).
+  Result<QueryInfo> Find(const std::string& pattern, const VersionFn& fn,
+                         const JobContext& job = {});
   static std::string FindPattern(const std::string& pattern);
   Result<RepositoryStats> Stats(const JobContext& job = {});
 
@@ -175,6 +191,10 @@ class Session {
 
   std::timed_mutex writer_mu_;  // one writing job at a time; guards catalog_
   std::unique_ptr<catalog::Catalog> catalog_;
+  std::mutex unreadable_mu_;             // guards unreadable_
+  std::vector<std::string> unreadable_;  // segments the last sync could not read
+  std::vector<std::string> UnreadableSegments();
+  Status WithUnreadable(Status st);  // a NotFound names the unreadable segments
 };
 
 }  // namespace cairn::engine

@@ -63,6 +63,9 @@ struct InitSummary {
 struct RecoverSummary {
   std::string catalog_path;
   uint64_t segments = 0, versions = 0, paths = 0;
+  // Segments that could not be read: the backups they recorded are lost
+  // (their data may still be there; `cairn check` names the damage).
+  std::vector<std::string> unreadable_segments;
 };
 
 }  // namespace cairn::engine
