@@ -6,7 +6,6 @@
 #include <fstream>
 #include <thread>
 
-#include "backend/fault_backend.h"
 #include "backend/local/local_backend.h"
 #include "repo/repo_lock.h"
 #include "testing/temp_dir.h"
