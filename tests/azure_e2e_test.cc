@@ -1,7 +1,7 @@
 // The cairn CLI on Azure: init, backup, edit, backup, restore both versions,
 // check --read-data, with `-r azure://CONTAINER/PREFIX` and the connection
 // string in AZURE_STORAGE_CONNECTION_STRING, against an Azurite the test
-// starts (backend/azure/azurite_fixture.h).
+// starts (testing/azurite_fixture.h).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -18,18 +18,18 @@
 
 #include <ctime>
 
-#include "backend/azure/azurite_fixture.h"
 #include "backend/azure/signing.h"
 #include "backend/backend.h"
 #include "e2e_util.h"
 #include "repo/repo_lock.h"
 #include "repo/repository.h"
+#include "testing/azurite_fixture.h"
 
 namespace cairn::e2e {
 namespace {
 
 using json = nlohmann::json;
-using backend::azure::testing::Azurite;
+using ::cairn::testing::Azurite;
 
 std::string Join(const std::vector<std::string>& args) {
   std::string s = "cairn";
@@ -42,7 +42,7 @@ class AzureE2eTest : public ::testing::Test {
   void SetUp() override {
     CAIRN_REQUIRE_AZURITE(server);
     server_ = server;
-    location_ = "azure://" + backend::azure::testing::UniqueContainerName() + "/cairn/e2e";
+    location_ = "azure://" + testing::UniqueContainerName() + "/cairn/e2e";
     sb_.env()["AZURE_STORAGE_CONNECTION_STRING"] = server_->ConnectionString();
     sb_.env()["CAIRN_REPOSITORY"] = location_;
   }
@@ -187,10 +187,10 @@ TEST_F(AzureE2eTest, TwoDevicesBackUpAtTheSameTimeAndBothRestore) {
 
 TEST_F(AzureE2eTest, ServerStoppedDuringABackupThenStartedAgainLosesNothing) {
   // An Azurite of its own, on disk, so it can be stopped and started again.
-  backend::azure::testing::AzuriteOptions disk;
+  testing::AzuriteOptions disk;
   disk.location = sb_.Path("azurite-data");
   MakeDirs(disk.location);
-  auto first = backend::azure::testing::StartAzurite(disk);
+  auto first = testing::StartAzurite(disk);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   disk.port = (*first)->port();
   CairnRunOptions o;
@@ -213,7 +213,7 @@ TEST_F(AzureE2eTest, ServerStoppedDuringABackupThenStartedAgainLosesNothing) {
         << interrupted.Describe();
   }
 
-  auto second = backend::azure::testing::StartAzurite(disk);
+  auto second = testing::StartAzurite(disk);
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   ProcResult again = sb_.Cairn({"-r", location_, "backup", src}, o);
   ASSERT_EQ(again.exit_code, 0) << again.Describe();
@@ -226,7 +226,7 @@ TEST_F(AzureE2eTest, ServerStoppedDuringABackupThenStartedAgainLosesNothing) {
 
 TEST_F(AzureE2eTest, ConnectionStringWithoutLocationUsesTheContainerSetting) {
   // No -r and no CAIRN_REPOSITORY: AZURE_CONTAINER_NAME (prefix "cairn").
-  std::string container = backend::azure::testing::UniqueContainerName();
+  std::string container = testing::UniqueContainerName();
   CairnRunOptions o;
   o.unset.push_back("CAIRN_REPOSITORY");
   o.set["AZURE_CONTAINER_NAME"] = container;

@@ -1,5 +1,5 @@
 // The cairn CLI on Azure through a fault-injecting proxy
-// (backend/azure/fault_proxy.h) in front of Azurite: 503 ServerBusy with
+// (testing/fault_proxy.h) in front of Azurite: 503 ServerBusy with
 // Retry-After, 500, connection resets, responses lost after the request was
 // applied, stalled connections and cut bodies on every kind of request a
 // backup, a restore and a check send. Each is retried: the commands succeed,
@@ -15,21 +15,21 @@
 #include <string>
 #include <vector>
 
-#include "backend/azure/azurite_fixture.h"
 #include "backend/azure/connection_string.h"
-#include "backend/azure/fault_proxy.h"
 #include "e2e_util.h"
+#include "testing/azurite_fixture.h"
+#include "testing/fault_proxy.h"
 
 namespace cairn::e2e {
 namespace {
 
-using backend::azure::testing::Azurite;
-using backend::azure::testing::FaultAction;
-using backend::azure::testing::FaultActionName;
-using backend::azure::testing::FaultProxy;
-using backend::azure::testing::FaultProxyOptions;
-using backend::azure::testing::FaultRule;
-using backend::azure::testing::ProxiedRequest;
+using ::cairn::testing::Azurite;
+using ::cairn::testing::FaultAction;
+using ::cairn::testing::FaultActionName;
+using ::cairn::testing::FaultProxy;
+using ::cairn::testing::FaultProxyOptions;
+using ::cairn::testing::FaultRule;
+using ::cairn::testing::ProxiedRequest;
 
 std::string Join(const std::vector<std::string>& args) {
   std::string s = "cairn";
@@ -48,7 +48,7 @@ class AzureFaultE2eTest : public ::testing::Test {
     auto proxy = FaultProxy::Start(po);
     ASSERT_TRUE(proxy.ok()) << proxy.status().ToString();
     proxy_ = std::move(*proxy);
-    location_ = "azure://" + backend::azure::testing::UniqueContainerName() + "/p";
+    location_ = "azure://" + testing::UniqueContainerName() + "/p";
     // The development account, reached through the proxy.
     sb_.env()["AZURE_STORAGE_CONNECTION_STRING"] =
         "DefaultEndpointsProtocol=http;AccountName=" +

@@ -358,64 +358,6 @@ ProcResult Sandbox::Run(const std::vector<std::string>& argv, const CairnRunOpti
 // ---------------------------------------------------------------------------
 // Creating trees.
 
-void MakeDirs(const std::string& path, mode_t mode) {
-  std::string cur;
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    size_t next = path.find('/', pos + 1);
-    cur = path.substr(0, next);
-    pos = next;
-    if (cur.empty() || cur == "/") continue;
-    if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) Die("mkdir " + cur);
-  }
-}
-
-void WriteFile(const std::string& path, std::string_view data, mode_t mode) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) Die("open " + Printable(path));
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Die("write " + Printable(path));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (fchmod(fd, mode) != 0) Die("fchmod " + Printable(path));
-  close(fd);
-}
-
-void AppendFile(const std::string& path, std::string_view data) {
-  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) Die("open " + Printable(path));
-  if (write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size()))
-    Die("append " + Printable(path));
-  close(fd);
-}
-
-void PatchFile(const std::string& path, uint64_t offset, std::string_view data) {
-  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) Die("open " + Printable(path));
-  if (pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset)) !=
-      static_cast<ssize_t>(data.size()))
-    Die("pwrite " + Printable(path));
-  close(fd);
-}
-
-std::string ReadFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) Die("open " + Printable(path));
-  std::string out = ReadAllFd(fd);
-  close(fd);
-  return out;
-}
-
-bool Exists(const std::string& path) {
-  struct stat st;
-  return lstat(path.c_str(), &st) == 0;
-}
-
 std::string RandomData(size_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::string out(n, '\0');
@@ -667,20 +609,6 @@ int64_t NowNs() {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return ToNs(ts);
-}
-
-std::string Printable(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c < 0x20 || c >= 0x7f) {
-      char buf[8];
-      snprintf(buf, sizeof(buf), "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
 }
 
 }  // namespace cairn::e2e

@@ -14,8 +14,9 @@
 //   target, xattrs, st_blocks, hard-link groups) and compare two trees
 //   byte-for-byte and by metadata, listing every difference found.
 //
-// Helpers abort the test binary (with a message) on unexpected system-call
-// failures: they are set-up errors, not results under test.
+// Helpers here abort the test binary (with a message) on unexpected
+// system-call failures: they are set-up errors, not results under test. The
+// file helpers of testing/file_util.h report a test failure instead.
 #pragma once
 
 #include <sys/stat.h>
@@ -31,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "testing/file_util.h"
 #include "testing/temp_dir.h"
 
 #ifndef CAIRN_BINARY
@@ -143,13 +145,16 @@ std::string CairnBinary();
 // ---------------------------------------------------------------------------
 // Creating trees.
 
-void MakeDirs(const std::string& path, mode_t mode = 0755);
-void WriteFile(const std::string& path, std::string_view data, mode_t mode = 0644);
-void AppendFile(const std::string& path, std::string_view data);
-// Overwrites bytes at `offset` without truncating.
-void PatchFile(const std::string& path, uint64_t offset, std::string_view data);
-std::string ReadFile(const std::string& path);
-bool Exists(const std::string& path);  // lstat succeeds
+// MakeDirs, WriteFile, AppendFile, PatchFile, ReadFile, Exists and Printable
+// are the shared ones of testing/file_util.h, visible here unqualified.
+using ::cairn::testing::AppendFile;
+using ::cairn::testing::Exists;
+using ::cairn::testing::MakeDirs;
+using ::cairn::testing::PatchFile;
+using ::cairn::testing::Printable;
+using ::cairn::testing::ReadFile;
+using ::cairn::testing::WriteFile;
+
 // Deterministic incompressible bytes.
 std::string RandomData(size_t n, uint64_t seed);
 // Highly compressible text (repeated lines).
@@ -226,8 +231,5 @@ uint64_t TotalSize(const std::string& root);
 // fraction digits unless `whole_seconds`).
 std::string Rfc3339(int64_t ns, bool whole_seconds = false);
 int64_t NowNs();
-
-// Escapes non-printable bytes for messages.
-std::string Printable(std::string_view s);
 
 }  // namespace cairn::e2e

@@ -23,7 +23,6 @@
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -33,7 +32,6 @@
 #include <vector>
 
 #include "archiver/archiver.h"
-#include "backend/fault_backend.h"
 #include "backend/local/local_backend.h"
 #include "base/time_util.h"
 #include "catalog/catalog.h"
@@ -44,6 +42,8 @@
 #include "repo/repo_lock.h"
 #include "repo/repository.h"
 #include "restorer/restorer.h"
+#include "testing/fault_backend.h"
+#include "testing/file_util.h"
 #include "testing/temp_dir.h"
 
 #ifndef CAIRN_BINARY
@@ -54,7 +54,10 @@ namespace cairn {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::TempDir;
+using ::cairn::testing::Exists;
+using ::cairn::testing::ReadFile;
+using ::cairn::testing::TempDir;
+using ::cairn::testing::WriteFile;
 
 constexpr char kPassword[] = "fault test password";
 constexpr char kDevice[] = "faultdev";
@@ -79,24 +82,6 @@ std::string RandomData(uint64_t seed, size_t n) {
   }
   for (; i < n; ++i) s[i] = static_cast<char>(next());
   return s;
-}
-
-void WriteFile(const std::string& path, std::string_view data) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  ASSERT_TRUE(f) << "cannot create " << path;
-  f.write(data.data(), static_cast<std::streamsize>(data.size()));
-  ASSERT_TRUE(f.good()) << "cannot write " << path;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
-bool Exists(const std::string& path) {
-  struct stat st;
-  return lstat(path.c_str(), &st) == 0;
 }
 
 std::string Sha256Hex(std::string_view data) { return crypto::Sha256::Digest(AsBytes(data)).Hex(); }
@@ -1060,9 +1045,9 @@ TEST(FaultTest, DiskFullThroughFaultBackendStopsCleanlyAndRepositoryStaysConsist
   const std::string templ = tmp.Sub("template");
   ASSERT_NE(InitRepo(Local(templ), 1 << 20), nullptr);
   auto backup_into = [&](const std::string& dir, const std::string& cache,
-                         std::shared_ptr<backend::FaultBackend> fault, uint64_t budget) {
+                         std::shared_ptr<testing::FaultBackend> fault, uint64_t budget) {
     fs::copy(templ, dir, fs::copy_options::recursive);
-    if (!fault) fault = std::make_shared<backend::FaultBackend>(Local(dir));
+    if (!fault) fault = std::make_shared<testing::FaultBackend>(Local(dir));
     auto repo = OpenRepo(fault);
     EXPECT_NE(repo, nullptr);
     if (!repo) return Result<archiver::BackupSummary>(Status::Cancelled("no repository"));

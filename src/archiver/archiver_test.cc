@@ -3,20 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <future>
 
 #include "backend/local/local_backend.h"
 #include "crypto/crypto.h"
+#include "testing/file_util.h"
 #include "testing/temp_dir.h"
 
 namespace cairn::archiver {
 namespace {
-
-void WriteText(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
 
 // More files than the work queue holds and than one checkpoint takes: the
 // walker sleeps on a full queue and is woken again, checkpoints happen with
@@ -26,10 +21,9 @@ TEST(ArchiverTest, ManyFilesPassThroughASmallFullQueue) {
   const std::string src = tmp.Sub("src");
   constexpr int kDirs = 20, kPerDir = 100;
   for (int d = 0; d < kDirs; ++d) {
-    std::filesystem::create_directories(src + "/d" + std::to_string(d));
     for (int f = 0; f < kPerDir; ++f)
-      WriteText(src + "/d" + std::to_string(d) + "/f" + std::to_string(f),
-                "file " + std::to_string(d * kPerDir + f) + "\n");
+      testing::WriteFile(src + "/d" + std::to_string(d) + "/f" + std::to_string(f),
+                         "file " + std::to_string(d * kPerDir + f) + "\n");
   }
   auto be = backend::LocalBackend::Open(tmp.Sub("repo"));
   ASSERT_TRUE(be.ok()) << be.status().ToString();

@@ -5,20 +5,17 @@
 #include <map>
 #include <vector>
 
-#include "backend/backend_test_util.h"
-#include "backend/fault_backend.h"
+#include "testing/assert_ok.h"
+#include "testing/fault_backend.h"
+#include "testing/local_backend_util.h"
 
 namespace cairn::backend {
 namespace {
 
+using ::cairn::testing::FaultBackend;
+using ::cairn::testing::MakeTempLocalBackend;
 using Method = FaultBackend::Method;
 using std::chrono::milliseconds;
-
-#define ASSERT_OK(expr)                                     \
-  do {                                                      \
-    ::cairn::Status _s = (expr);                            \
-    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
-  } while (0)
 
 class RetryBackendTest : public ::testing::Test {
  protected:

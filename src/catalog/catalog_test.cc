@@ -8,9 +8,12 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
+
+#include "testing/assert_ok.h"
+#include "testing/file_util.h"
+#include "testing/temp_dir.h"
 
 namespace cairn::catalog {
 namespace {
@@ -18,22 +21,6 @@ namespace {
 namespace fs = std::filesystem;
 using repo::FileType;
 using repo::VersionRecord;
-
-Status ToStatus(const Status& s) { return s; }
-template <typename T>
-Status ToStatus(const Result<T>& r) {
-  return r.status();
-}
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    ::cairn::Status _st = ToStatus(expr);    \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
-#define EXPECT_OK(expr)                      \
-  do {                                       \
-    ::cairn::Status _st = ToStatus(expr);    \
-    EXPECT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
 
 Id MakeId(uint32_t seed) {
   Id id;
@@ -65,16 +52,12 @@ VersionRecord Dir(std::string device, std::string path, TimeNs t) {
 class CatalogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("cairn_catalog_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    ASSERT_FALSE(tmp_.path().empty());
+    dir_ = tmp_.path();
     path_ = (dir_ / "nested" / "cache" / "catalog.db").string();
   }
-  void TearDown() override {
-    cat_.reset();
-    fs::remove_all(dir_);
-  }
+  // The catalog closes before tmp_ removes its folder.
+  void TearDown() override { cat_.reset(); }
 
   void OpenCatalog() {
     cat_.reset();
@@ -113,7 +96,8 @@ class CatalogTest : public ::testing::Test {
     return static_cast<int64_t>((*r)->size);
   }
 
-  fs::path dir_;
+  testing::TempDir tmp_;
+  fs::path dir_;  // tmp_'s folder
   std::string path_;
   std::unique_ptr<Catalog> cat_;
 };
@@ -521,11 +505,9 @@ TEST_F(CatalogTest, ReopenKeepsData) {
 }
 
 TEST_F(CatalogTest, GarbageFileIsCorruption) {
-  fs::create_directories(fs::path(path_).parent_path());
-  {
-    std::ofstream f(path_, std::ios::binary);
-    for (int i = 0; i < 8192; ++i) f.put(static_cast<char>((i * 7919) % 251));
-  }
+  std::string garbage;
+  for (int i = 0; i < 8192; ++i) garbage += static_cast<char>((i * 7919) % 251);
+  testing::WriteFile(path_, garbage);
   auto c = Catalog::Open(path_);
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), StatusCode::kCorruption) << c.status().ToString();
@@ -544,11 +526,8 @@ TEST_F(CatalogTest, DamagedPagesAreCorruption) {
   ASSERT_FALSE(fs::exists(path_ + "-wal"));
   auto size = fs::file_size(path_);
   ASSERT_GT(size, 16384u);
-  {
-    std::fstream f(path_, std::ios::binary | std::ios::in | std::ios::out);
-    f.seekp(4096);  // keep page 1 (header, schema); smash the rest
-    for (uintmax_t i = 4096; i < size; ++i) f.put(static_cast<char>(0xa5));
-  }
+  // Keep page 1 (header, schema); smash the rest.
+  testing::PatchFile(path_, 4096, std::string(size - 4096, static_cast<char>(0xa5)));
   // With the integrity check, Open reports it.
   auto checked = Catalog::Open(path_, {.check_integrity = true});
   ASSERT_FALSE(checked.ok());
@@ -563,8 +542,7 @@ TEST_F(CatalogTest, DamagedPagesAreCorruption) {
 }
 
 TEST_F(CatalogTest, ShortTextFileIsCorruption) {
-  fs::create_directories(fs::path(path_).parent_path());
-  { std::ofstream(path_) << "hello\n"; }
+  testing::WriteFile(path_, "hello\n");
   auto c = Catalog::Open(path_);
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), StatusCode::kCorruption) << c.status().ToString();
@@ -583,7 +561,7 @@ TEST_F(CatalogTest, OtherSchemaVersionIsCorruption) {
 }
 
 TEST_F(CatalogTest, ForeignSqliteDatabaseIsCorruption) {
-  fs::create_directories(fs::path(path_).parent_path());
+  testing::MakeDirs(fs::path(path_).parent_path().string());
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE t(x)", nullptr, nullptr, nullptr), SQLITE_OK);

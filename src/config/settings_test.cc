@@ -6,14 +6,18 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
+
+#include "testing/file_util.h"
+#include "testing/temp_dir.h"
 
 namespace cairn::config {
 namespace {
 
 namespace fs = std::filesystem;
+using ::cairn::testing::TempDir;
+using ::cairn::testing::WriteFile;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -40,31 +44,6 @@ class ScopedEnv {
  private:
   std::string name_;
   std::optional<std::string> old_;
-};
-
-// A fresh temporary directory, removed at the end.
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "cairn_config_test.XXXXXX").string();
-    char* made = mkdtemp(templ.data());
-    EXPECT_NE(made, nullptr);
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
-  void Write(const fs::path& relative, const std::string& text) const {
-    fs::path p = path_ / relative;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p) << text;
-  }
-
- private:
-  fs::path path_;
 };
 
 // Changes the working directory for the life of the object.
@@ -349,15 +328,15 @@ TEST(ParseSettings, SyntaxErrorGivesLine) {
 
 TEST(LoadSettingsFile, MissingFileIsNotFound) {
   TempDir dir;
-  Result<Settings> r = LoadSettingsFile((dir.path() / "nope.yaml").string());
+  Result<Settings> r = LoadSettingsFile(dir.Sub("nope.yaml"));
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.error().IsNotFound()) << r.error().ToString();
 }
 
 TEST(LoadSettingsFile, ErrorsNameTheFileAndLine) {
   TempDir dir;
-  dir.Write("s.yaml", "web:\n  host: 127.0.0.1\n  port: -1\n");
-  std::string path = (dir.path() / "s.yaml").string();
+  WriteFile(dir.Sub("s.yaml"), "web:\n  host: 127.0.0.1\n  port: -1\n");
+  std::string path = dir.Sub("s.yaml");
   EXPECT_THAT(ErrorOf(LoadSettingsFile(path)), HasSubstr(path + ": web.port: must not be negative, "
                                                                 "got -1 (line 3)"));
 }
@@ -516,16 +495,16 @@ TEST_F(LoadSettingsTest, NoFileGivesDefaults) {
 }
 
 TEST_F(LoadSettingsTest, XdgFileWhenNoLocalFile) {
-  xdg_.Write("cairn/settings.yaml", "web: {port: 6001}\n");
+  WriteFile(xdg_.Sub("cairn/settings.yaml"), "web: {port: 6001}\n");
   Result<Settings> r = LoadSettings(std::nullopt);
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   EXPECT_EQ(r->web_port, 6001);
-  EXPECT_EQ(r->source, (xdg_.path() / "cairn/settings.yaml").string());
+  EXPECT_EQ(r->source, xdg_.Sub("cairn/settings.yaml"));
 }
 
 TEST_F(LoadSettingsTest, LocalFileBeatsXdg) {
-  xdg_.Write("cairn/settings.yaml", "web: {port: 6001}\n");
-  work_.Write("config/settings.yaml", "web: {port: 6002}\n");
+  WriteFile(xdg_.Sub("cairn/settings.yaml"), "web: {port: 6001}\n");
+  WriteFile(work_.Sub("config/settings.yaml"), "web: {port: 6002}\n");
   Result<Settings> r = LoadSettings(std::nullopt);
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   EXPECT_EQ(r->web_port, 6002);
@@ -533,9 +512,9 @@ TEST_F(LoadSettingsTest, LocalFileBeatsXdg) {
 }
 
 TEST_F(LoadSettingsTest, ExplicitPathBeatsAll) {
-  xdg_.Write("cairn/settings.yaml", "web: {port: 6001}\n");
-  work_.Write("config/settings.yaml", "web: {port: 6002}\n");
-  work_.Write("mine.yaml", "web: {port: 6003}\n");
+  WriteFile(xdg_.Sub("cairn/settings.yaml"), "web: {port: 6001}\n");
+  WriteFile(work_.Sub("config/settings.yaml"), "web: {port: 6002}\n");
+  WriteFile(work_.Sub("mine.yaml"), "web: {port: 6003}\n");
   Result<Settings> r = LoadSettings(std::string("mine.yaml"));
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   EXPECT_EQ(r->web_port, 6003);
@@ -543,7 +522,7 @@ TEST_F(LoadSettingsTest, ExplicitPathBeatsAll) {
 }
 
 TEST_F(LoadSettingsTest, MissingExplicitPathIsNotFoundWithoutFallback) {
-  work_.Write("config/settings.yaml", "web: {port: 6002}\n");
+  WriteFile(work_.Sub("config/settings.yaml"), "web: {port: 6002}\n");
   Result<Settings> r = LoadSettings(std::string("missing.yaml"));
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.error().IsNotFound()) << r.error().ToString();
@@ -552,7 +531,7 @@ TEST_F(LoadSettingsTest, MissingExplicitPathIsNotFoundWithoutFallback) {
 
 TEST_F(LoadSettingsTest, XdgDefaultsToHomeDotConfig) {
   ScopedEnv unset("XDG_CONFIG_HOME", nullptr);
-  home_.Write(".config/cairn/settings.yaml", "web: {port: 6004}\n");
+  WriteFile(home_.Sub(".config/cairn/settings.yaml"), "web: {port: 6004}\n");
   Result<Settings> r = LoadSettings(std::nullopt);
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   EXPECT_EQ(r->web_port, 6004);
@@ -560,16 +539,16 @@ TEST_F(LoadSettingsTest, XdgDefaultsToHomeDotConfig) {
 
 TEST_F(LoadSettingsTest, RelativeXdgIsIgnored) {
   ScopedEnv relative("XDG_CONFIG_HOME", "xdg");
-  work_.Write("xdg/cairn/settings.yaml", "web: {port: 6005}\n");
-  home_.Write(".config/cairn/settings.yaml", "web: {port: 6004}\n");
+  WriteFile(work_.Sub("xdg/cairn/settings.yaml"), "web: {port: 6005}\n");
+  WriteFile(home_.Sub(".config/cairn/settings.yaml"), "web: {port: 6004}\n");
   Result<Settings> r = LoadSettings(std::nullopt);
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   EXPECT_EQ(r->web_port, 6004);
 }
 
 TEST_F(LoadSettingsTest, BadLocalFileIsAnErrorNotSkipped) {
-  xdg_.Write("cairn/settings.yaml", "web: {port: 6001}\n");
-  work_.Write("config/settings.yaml", "web: {port: nope}\n");
+  WriteFile(xdg_.Sub("cairn/settings.yaml"), "web: {port: 6001}\n");
+  WriteFile(work_.Sub("config/settings.yaml"), "web: {port: nope}\n");
   EXPECT_THAT(ErrorOf(LoadSettings(std::nullopt)),
               HasSubstr("config/settings.yaml: web.port: expected a whole number"));
 }

@@ -3,12 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
-#include "backend/fault_backend.h"
 #include "backend/local/local_backend.h"
 #include "repo/repo_lock.h"
+#include "testing/file_util.h"
 #include "testing/temp_dir.h"
 
 namespace cairn::repo {
@@ -122,15 +121,9 @@ TEST(RepositoryTest, TamperedBlobIsCorruption) {
   ASSERT_TRUE(repo->Flush().ok());
   Id pack = repo->index().PackId(repo->index().Find(id)->pack);
   std::string path = dir.path() + "/data/" + pack.Hex().substr(0, 2) + "/" + pack.Hex();
-  {
-    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(100);
-    char c;
-    f.read(&c, 1);
-    f.seekp(100);
-    c ^= 1;
-    f.write(&c, 1);
-  }
+  const std::string stored = testing::ReadFile(path);
+  ASSERT_GT(stored.size(), 100u);
+  testing::PatchFile(path, 100, std::string(1, static_cast<char>(stored[100] ^ 1)));
   auto got = repo->LoadBlob(id);
   EXPECT_EQ(got.status().code(), StatusCode::kCorruption);
 }

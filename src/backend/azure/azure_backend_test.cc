@@ -1,6 +1,6 @@
 // AzureBackend against Azurite: the conformance suite, authorization (wrong
 // key, SAS, read-only SAS), leases, block uploads, prefixes and the
-// registry. Azurite is installed and started by azurite_fixture.h.
+// registry. Azurite is installed and started by testing/azurite_fixture.h.
 #include "backend/azure/azure_backend.h"
 
 #include <gtest/gtest.h>
@@ -11,21 +11,19 @@
 #include <set>
 #include <thread>
 
-#include "backend/azure/azurite_fixture.h"
 #include "backend/azure/signing.h"
-#include "backend/backend_conformance.h"
+#include "testing/assert_ok.h"
+#include "testing/azurite_fixture.h"
+#include "testing/backend_conformance.h"
 
 namespace cairn::backend::azure {
 namespace {
 
-using testing::Azurite;
-using testing::UniqueContainerName;
-
-#define ASSERT_OK(expr)                                     \
-  do {                                                      \
-    ::cairn::Status _s = (expr);                            \
-    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
-  } while (0)
+using ::cairn::testing::Azurite;
+using ::cairn::testing::BackendConformanceTest;
+using ::cairn::testing::BackendFactory;
+using ::cairn::testing::BackendFactoryName;
+using ::cairn::testing::UniqueContainerName;
 
 // Each conformance case gets its own container in the process's Azurite.
 std::shared_ptr<Backend> MakeFreshAzureBackend() {

@@ -9,14 +9,25 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
 
-#include "backend/backend_conformance.h"
-#include "backend/backend_test_util.h"
 #include "backend/local/posix_error.h"
+#include "testing/assert_ok.h"
+#include "testing/backend_conformance.h"
+#include "testing/file_util.h"
+#include "testing/local_backend_util.h"
+#include "testing/temp_dir.h"
 
 namespace cairn::backend {
 namespace {
+
+using ::cairn::testing::BackendConformanceTest;
+using ::cairn::testing::BackendFactory;
+using ::cairn::testing::BackendFactoryName;
+using ::cairn::testing::MakeDirs;
+using ::cairn::testing::MakeTempLocalBackend;
+using ::cairn::testing::ReadFile;
+using ::cairn::testing::TempDir;
+using ::cairn::testing::WriteFile;
 
 INSTANTIATE_TEST_SUITE_P(Local, BackendConformanceTest,
                          ::testing::Values(BackendFactory{
@@ -25,12 +36,6 @@ INSTANTIATE_TEST_SUITE_P(Local, BackendConformanceTest,
                          BackendFactoryName);
 
 namespace fs = std::filesystem;
-
-#define ASSERT_OK(expr)                                     \
-  do {                                                      \
-    ::cairn::Status _s = (expr);                            \
-    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
-  } while (0)
 
 const std::string kPackId = "ab" + std::string(62, '0');
 
@@ -63,9 +68,7 @@ TEST_F(LocalBackendTest, ObjectsLiveWherePathSays) {
     ASSERT_OK(backend_->Save(name, AsBytes("content of " + name.Path())));
     std::string file = root_ + "/" + name.Path();
     EXPECT_EQ(backend_->FilePath(name), file);
-    std::ifstream in(file, std::ios::binary);
-    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    EXPECT_EQ(content, "content of " + name.Path()) << file;
+    EXPECT_EQ(ReadFile(file), "content of " + name.Path()) << file;
   }
   EXPECT_TRUE(fs::is_regular_file(root_ + "/data/ab/" + kPackId));
 }
@@ -95,10 +98,10 @@ TEST_F(LocalBackendTest, NoTemporaryFileIsLeftBehind) {
 
 TEST_F(LocalBackendTest, StaleTemporaryFilesAreIgnored) {
   // What a crash between write and link leaves behind.
-  fs::create_directories(root_ + "/data/ab");
+  MakeDirs(root_ + "/data/ab");
   for (const std::string& f : {root_ + "/data/ab/.tmp-0123456789abcdef", root_ + "/index/.tmp-x",
                                root_ + "/keys/.tmp-y", root_ + "/locks/.tmp-z"}) {
-    std::ofstream(f) << "partial";
+    WriteFile(f, "partial");
   }
   for (ObjectType t :
        {ObjectType::kPack, ObjectType::kIndex, ObjectType::kKey, ObjectType::kLock}) {
@@ -166,7 +169,7 @@ TEST(LocalBackendMissingTest, CreateMakesParentsAndRefusesAFile) {
   ASSERT_OK((*nested)->Create());
   EXPECT_TRUE(fs::is_directory(tmp.path() + "/a/b/repo/keys"));
 
-  std::ofstream(tmp.path() + "/file") << "x";
+  WriteFile(tmp.path() + "/file", "x");
   auto file = LocalBackend::Open(tmp.path() + "/file");
   ASSERT_TRUE(file.ok());
   EXPECT_EQ((*file)->Create().code(), StatusCode::kInvalidArgument);

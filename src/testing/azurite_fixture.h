@@ -25,7 +25,7 @@
 #include "backend/azure/connection_string.h"
 #include "base/status.h"
 
-namespace cairn::backend::azure::testing {
+namespace cairn::testing {
 
 struct AzuriteOptions {
   // For the official JS SDK, which sends a newer API version than Azurite
@@ -51,7 +51,7 @@ class Azurite {
   std::string BlobEndpoint() const;
   // The development account's Shared Key connection string for this port.
   std::string ConnectionString() const;
-  AzureConnection Connection() const;
+  backend::azure::AzureConnection Connection() const;
 
  private:
   friend Result<std::unique_ptr<Azurite>> StartAzurite(const AzuriteOptions&);
@@ -79,18 +79,18 @@ Azurite* SharedAzurite(std::string* error);
 // A container name no other test uses ("t-<random>").
 std::string UniqueContainerName();
 
-}  // namespace cairn::backend::azure::testing
+}  // namespace cairn::testing
 
 // In a TEST body or SetUp: skips (locally) or fails (CI) without Azurite,
 // else leaves a started server in `var` (an Azurite*).
-#define CAIRN_REQUIRE_AZURITE(var)                                                   \
-  ::cairn::backend::azure::testing::Azurite* var = nullptr;                          \
-  do {                                                                               \
-    std::string _why = ::cairn::backend::azure::testing::AzuriteUnavailableReason(); \
-    if (!_why.empty()) {                                                             \
-      if (::cairn::backend::azure::testing::InCi()) FAIL() << _why;                  \
-      GTEST_SKIP() << _why;                                                          \
-    }                                                                                \
-    var = ::cairn::backend::azure::testing::SharedAzurite(&_why);                    \
-    ASSERT_NE(var, nullptr) << _why;                                                 \
+#define CAIRN_REQUIRE_AZURITE(var)                                   \
+  ::cairn::testing::Azurite* var = nullptr;                          \
+  do {                                                               \
+    std::string _why = ::cairn::testing::AzuriteUnavailableReason(); \
+    if (!_why.empty()) {                                             \
+      if (::cairn::testing::InCi()) FAIL() << _why;                  \
+      GTEST_SKIP() << _why;                                          \
+    }                                                                \
+    var = ::cairn::testing::SharedAzurite(&_why);                    \
+    ASSERT_NE(var, nullptr) << _why;                                 \
   } while (0)

@@ -1,4 +1,4 @@
-#include "backend/azure/fault_proxy.h"
+#include "testing/fault_proxy.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -18,7 +18,7 @@
 
 #include "base/bytes.h"
 
-namespace cairn::backend::azure::testing {
+namespace cairn::testing {
 
 namespace {
 
@@ -672,4 +672,4 @@ std::string FaultProxy::Dump() const {
   return out.str();
 }
 
-}  // namespace cairn::backend::azure::testing
+}  // namespace cairn::testing

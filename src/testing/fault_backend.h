@@ -1,5 +1,5 @@
 // FaultBackend: a decorator for tests that injects programmed failures and
-// counts calls.
+// counts calls. Test-only (cairn_testing).
 //
 // Faults: fail the Nth call or the next N calls of a method with a given
 // Status (without reaching the wrapped backend); "lose the answer" of a
@@ -21,9 +21,9 @@
 
 #include "backend/backend.h"
 
-namespace cairn::backend {
+namespace cairn::testing {
 
-class FaultBackend : public ForwardingBackend {
+class FaultBackend : public backend::ForwardingBackend {
  public:
   enum class Method {
     kCreate,
@@ -38,7 +38,8 @@ class FaultBackend : public ForwardingBackend {
   };
   static constexpr size_t kMethodCount = 9;
 
-  explicit FaultBackend(std::shared_ptr<Backend> inner) : ForwardingBackend(std::move(inner)) {}
+  explicit FaultBackend(std::shared_ptr<backend::Backend> inner)
+      : ForwardingBackend(std::move(inner)) {}
 
   // The `nth` call of `m` (1-based, counted since construction) returns
   // `status` without reaching the wrapped backend.
@@ -64,15 +65,16 @@ class FaultBackend : public ForwardingBackend {
 
   Status Create() override;
   Result<bool> HasAnyObject() override;
-  Status Save(const ObjectName& name, ByteView data) override;
-  Result<std::string> Replace(const ObjectName& name, ByteView data,
+  Status Save(const backend::ObjectName& name, ByteView data) override;
+  Result<std::string> Replace(const backend::ObjectName& name, ByteView data,
                               const std::string& if_match) override;
-  Result<Bytes> Load(const ObjectName& name, uint64_t offset, uint64_t length) override;
-  Result<ObjectInfo> Stat(const ObjectName& name) override;
-  Status List(ObjectType type, const std::function<Status(const ObjectInfo&)>& fn) override;
-  Status Remove(const ObjectName& name) override;
-  Result<std::unique_ptr<BackendLock>> TryLock(std::string_view lock_name,
-                                               std::chrono::seconds ttl) override;
+  Result<Bytes> Load(const backend::ObjectName& name, uint64_t offset, uint64_t length) override;
+  Result<backend::ObjectInfo> Stat(const backend::ObjectName& name) override;
+  Status List(backend::ObjectType type,
+              const std::function<Status(const backend::ObjectInfo&)>& fn) override;
+  Status Remove(const backend::ObjectName& name) override;
+  Result<std::unique_ptr<backend::BackendLock>> TryLock(std::string_view lock_name,
+                                                        std::chrono::seconds ttl) override;
 
  private:
   struct Fault {
@@ -92,7 +94,7 @@ class FaultBackend : public ForwardingBackend {
   // Counts a call of `m` and returns the fault it must suffer, if any.
   std::optional<Fault> Begin(Method m);
   // Reserves `bytes` of the budget: NoSpace when the disk is "full".
-  Status Reserve(const ObjectName& name, uint64_t bytes);
+  Status Reserve(const backend::ObjectName& name, uint64_t bytes);
   void Refund(uint64_t bytes);
 
   mutable std::mutex mu_;
@@ -102,4 +104,4 @@ class FaultBackend : public ForwardingBackend {
   std::optional<std::pair<int, Status>> list_fault_;
 };
 
-}  // namespace cairn::backend
+}  // namespace cairn::testing

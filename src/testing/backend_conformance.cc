@@ -1,4 +1,4 @@
-#include "backend/backend_conformance.h"
+#include "testing/backend_conformance.h"
 
 #include <algorithm>
 #include <atomic>
@@ -8,7 +8,15 @@
 #include <thread>
 #include <vector>
 
-namespace cairn::backend {
+#include "testing/assert_ok.h"
+
+namespace cairn::testing {
+
+using backend::Backend;
+using backend::ObjectInfo;
+using backend::ObjectName;
+using backend::ObjectType;
+using backend::ObjectTypeDir;
 
 std::string BackendFactoryName(const ::testing::TestParamInfo<BackendFactory>& info) {
   return info.param.name;
@@ -30,11 +38,6 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(BackendConformanceTest);
 
 namespace {
 
-#define ASSERT_OK(expr)                                     \
-  do {                                                      \
-    ::cairn::Status _s = (expr);                            \
-    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
-  } while (0)
 #define EXPECT_CODE(expr, want)                                         \
   do {                                                                  \
     ::cairn::Status _s = (expr);                                        \
@@ -486,4 +489,4 @@ TEST_P(BackendConformanceTest, ConcurrentSavesOfTheSameNameHaveOneWinner) {
 }
 
 }  // namespace
-}  // namespace cairn::backend
+}  // namespace cairn::testing

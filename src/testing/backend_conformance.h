@@ -1,5 +1,6 @@
 // The conformance suite every Backend implementation must pass: the
 // contracts written in backend.h, checked through the interface only.
+// Test-only (the cairn_backend_conformance OBJECT library).
 //
 // Usage, in a backend's test file:
 //
@@ -22,11 +23,11 @@
 
 #include "backend/backend.h"
 
-namespace cairn::backend {
+namespace cairn::testing {
 
 struct BackendFactory {
   std::string name;  // letters, digits and '_' (it names the tests)
-  std::function<std::shared_ptr<Backend>()> make;
+  std::function<std::shared_ptr<backend::Backend>()> make;
 };
 
 // For INSTANTIATE_TEST_SUITE_P: names each instantiation after the factory.
@@ -39,7 +40,7 @@ class BackendConformanceTest : public ::testing::TestWithParam<BackendFactory> {
   void SetUp() override;
   void TearDown() override;
 
-  std::shared_ptr<Backend> backend_;
+  std::shared_ptr<backend::Backend> backend_;
 };
 
-}  // namespace cairn::backend
+}  // namespace cairn::testing

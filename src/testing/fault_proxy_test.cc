@@ -2,7 +2,7 @@
 // retried by RetryBackend and nothing is lost; the proxy's log proves that
 // each fault happened and that the request was repeated. Also: the proxy
 // itself (keep-alive, counting, rule scheduling, shutdown).
-#include "backend/azure/fault_proxy.h"
+#include "testing/fault_proxy.h"
 
 #include <gtest/gtest.h>
 
@@ -12,17 +12,24 @@
 #include <thread>
 
 #include "backend/azure/azure_backend.h"
-#include "backend/azure/azurite_fixture.h"
 #include "backend/retry_backend.h"
+#include "testing/assert_ok.h"
+#include "testing/azurite_fixture.h"
 
-namespace cairn::backend::azure::testing {
+namespace cairn::testing {
 namespace {
 
-#define ASSERT_OK(expr)                                     \
-  do {                                                      \
-    ::cairn::Status _s = (expr);                            \
-    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
-  } while (0)
+using backend::ObjectInfo;
+using backend::ObjectName;
+using backend::ObjectType;
+using backend::RetryBackend;
+using backend::RetryOptions;
+using backend::azure::AzureBackend;
+using backend::azure::AzureConnection;
+using backend::azure::AzureOptions;
+using backend::azure::kDevStoreAccount;
+using backend::azure::Md5;
+using backend::azure::ParseConnectionString;
 
 Bytes Pattern(size_t n, uint32_t seed) {
   Bytes b(n);
@@ -400,4 +407,4 @@ TEST_F(FaultProxyTest, LeaseAcquireWithACutAnswerStillLocks) {
 }
 
 }  // namespace
-}  // namespace cairn::backend::azure::testing
+}  // namespace cairn::testing

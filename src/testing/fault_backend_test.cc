@@ -1,19 +1,18 @@
-#include "backend/fault_backend.h"
+#include "testing/fault_backend.h"
 
 #include <gtest/gtest.h>
 
-#include "backend/backend_test_util.h"
+#include "testing/assert_ok.h"
+#include "testing/local_backend_util.h"
 
-namespace cairn::backend {
+namespace cairn::testing {
 namespace {
 
+using backend::LocalBackend;
+using backend::ObjectInfo;
+using backend::ObjectName;
+using backend::ObjectType;
 using Method = FaultBackend::Method;
-
-#define ASSERT_OK(expr)                                     \
-  do {                                                      \
-    ::cairn::Status _s = (expr);                            \
-    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
-  } while (0)
 
 class FaultBackendTest : public ::testing::Test {
  protected:
@@ -120,4 +119,4 @@ TEST_F(FaultBackendTest, ClearFaultsRemovesThemAll) {
 }
 
 }  // namespace
-}  // namespace cairn::backend
+}  // namespace cairn::testing

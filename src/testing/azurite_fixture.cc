@@ -1,4 +1,4 @@
-#include "backend/azure/azurite_fixture.h"
+#include "testing/azurite_fixture.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -25,7 +25,10 @@
 #error "CAIRN_ENSURE_AZURITE must name tests/azurite/ensure_azurite.sh"
 #endif
 
-namespace cairn::backend::azure::testing {
+namespace cairn::testing {
+
+using backend::azure::kDevStoreAccount;
+using backend::azure::kDevStoreKey;
 
 namespace {
 
@@ -184,7 +187,9 @@ std::string Azurite::ConnectionString() const {
          ";AccountKey=" + std::string(kDevStoreKey) + ";BlobEndpoint=" + BlobEndpoint() + ";";
 }
 
-AzureConnection Azurite::Connection() const { return *ParseConnectionString(ConnectionString()); }
+backend::azure::AzureConnection Azurite::Connection() const {
+  return *backend::azure::ParseConnectionString(ConnectionString());
+}
 
 Azurite* SharedAzurite(std::string* error) {
   static std::mutex mu;
@@ -213,4 +218,4 @@ std::string UniqueContainerName() {
   return "t-" + HexEncode(ByteView(buf, sizeof(buf))) + "-" + std::to_string(counter++);
 }
 
-}  // namespace cairn::backend::azure::testing
+}  // namespace cairn::testing

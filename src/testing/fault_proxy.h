@@ -43,7 +43,7 @@
 
 #include "base/status.h"
 
-namespace cairn::backend::azure::testing {
+namespace cairn::testing {
 
 enum class FaultAction {
   kForward,  // no fault: forward and relay
@@ -177,4 +177,4 @@ class FaultProxy {
   std::thread acceptor_;
 };
 
-}  // namespace cairn::backend::azure::testing
+}  // namespace cairn::testing

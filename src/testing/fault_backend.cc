@@ -1,8 +1,13 @@
-#include "backend/fault_backend.h"
+#include "testing/fault_backend.h"
 
 #include <utility>
 
-namespace cairn::backend {
+namespace cairn::testing {
+
+using backend::BackendLock;
+using backend::ObjectInfo;
+using backend::ObjectName;
+using backend::ObjectType;
 
 namespace {
 
@@ -189,4 +194,4 @@ Result<std::unique_ptr<BackendLock>> FaultBackend::TryLock(std::string_view lock
   return r;
 }
 
-}  // namespace cairn::backend
+}  // namespace cairn::testing
