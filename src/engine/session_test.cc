@@ -17,26 +17,15 @@
 #include "backend/local/local_backend.h"
 #include "repo/repo_lock.h"
 #include "repo/repository.h"
+#include "testing/assert_ok.h"
+#include "testing/file_util.h"
 #include "testing/temp_dir.h"
 
 namespace cairn::engine {
 namespace {
 
-#define EXPECT_OK_S(expr)                    \
-  do {                                       \
-    const Status _st = (expr);               \
-    EXPECT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
-
-void WriteFile(const std::string& path, const std::string& content) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << content;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
+using testing::ReadFile;
+using testing::WriteFile;
 
 // Incompressible, distinct content (so nothing deduplicates).
 std::string RandomContent(size_t n, uint32_t seed) {
@@ -168,10 +157,10 @@ TEST_F(SessionTest, UnattendedInitGeneratesASecretThatLaterSessionsFind) {
   EXPECT_NE(notices_[0].find("KEEP A COPY"), std::string::npos);
 
   auto again = Make();
-  EXPECT_OK_S(again->Open());
+  EXPECT_OK(again->Open());
   // A second init of the same place is refused and leaves it working.
   EXPECT_EQ(again->Init("").status().code(), StatusCode::kAlreadyExists);
-  EXPECT_OK_S(Make()->Open());
+  EXPECT_OK(Make()->Open());
 }
 
 TEST_F(SessionTest, OpensWithEachSecretSourceAndRefusesAWrongOne) {
@@ -182,19 +171,19 @@ TEST_F(SessionTest, OpensWithEachSecretSourceAndRefusesAWrongOne) {
   {  // --password-file
     auto o = Options();
     o.password_file = home_.Sub("pwfile");
-    EXPECT_OK_S(Make(o)->Open());
+    EXPECT_OK(Make(o)->Open());
   }
   {  // repository.password_file in the settings file
     SetSettings("repository:\n  password_file: " + home_.Sub("pwfile") + "\n");
-    EXPECT_OK_S(Make()->Open());
+    EXPECT_OK(Make()->Open());
     SetSettings("");
   }
   {  // CAIRN_PASSWORD, then BACKUP_ENCRYPTION_KEY (the original design's)
     env_["CAIRN_PASSWORD"] = "pw";
-    EXPECT_OK_S(Make()->Open());
+    EXPECT_OK(Make()->Open());
     env_.erase("CAIRN_PASSWORD");
     env_["BACKUP_ENCRYPTION_KEY"] = "pw\n";
-    EXPECT_OK_S(Make()->Open());
+    EXPECT_OK(Make()->Open());
     env_.erase("BACKUP_ENCRYPTION_KEY");
   }
   {  // the front end's prompt, asked once
@@ -207,8 +196,8 @@ TEST_F(SessionTest, OpensWithEachSecretSourceAndRefusesAWrongOne) {
       return std::string("pw");
     };
     auto s = Make(o);
-    EXPECT_OK_S(s->Open());
-    EXPECT_OK_S(s->Open());
+    EXPECT_OK(s->Open());
+    EXPECT_OK(s->Open());
     EXPECT_EQ(asked, 1);
   }
   // No source at all, and a wrong one.
@@ -344,10 +333,10 @@ TEST_F(SessionTest, KeyChangesThroughTheSession) {
   env_["CAIRN_PASSWORD"] = "pw";
   EXPECT_EQ(Make()->Open().code(), StatusCode::kWrongPassword);
   env_["CAIRN_PASSWORD"] = "third";
-  EXPECT_OK_S(Make()->Open());
+  EXPECT_OK(Make()->Open());
   env_["CAIRN_PASSWORD"] = "second";
   auto by_second = Make();
-  EXPECT_OK_S(by_second->Open());
+  EXPECT_OK(by_second->Open());
   auto removed = by_second->RemoveKey(changed->second.substr(0, 10));
   ASSERT_TRUE(removed.ok()) << removed.status().ToString();
   env_["CAIRN_PASSWORD"] = "third";
