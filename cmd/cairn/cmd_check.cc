@@ -13,6 +13,15 @@ int RunCheck(Context& ctx, const CheckOptions& o) {
   if (!report.ok()) return ctx.Fail(report.error());
   const auto& r = *report;
   if (ctx.json()) {
+    // `findings` is the typed form of errors/warnings/affected_files, which
+    // stay for existing readers.
+    nlohmann::json findings = nlohmann::json::array();
+    for (const auto& f : r.findings)
+      findings.push_back({{"severity", checker::SeverityName(f.severity)},
+                          {"kind", checker::KindName(f.kind)},
+                          {"object", f.object},
+                          {"message", f.message},
+                          {"affected_files", f.affected_files}});
     ctx.PrintJson({{"ok", r.ok()},
                    {"errors", r.errors},
                    {"warnings", r.warnings},
@@ -23,7 +32,8 @@ int RunCheck(Context& ctx, const CheckOptions& o) {
                    {"segments", r.segments},
                    {"records", r.records},
                    {"packs_read", r.packs_read},
-                   {"bytes_read", r.bytes_read}});
+                   {"bytes_read", r.bytes_read},
+                   {"findings", findings}});
   } else {
     for (const auto& w : r.warnings) ctx.Warn(w);
     for (const auto& e : r.errors) std::fprintf(stderr, "error: %s\n", e.c_str());

@@ -21,7 +21,7 @@ void RateLimiter::Acquire(uint64_t bytes) {
                                                      static_cast<long double>(rate_)));
   Clock::time_point start;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const Clock::time_point now = Clock::now();
     // Unused budget accrues for at most one second (the burst allowance).
     next_free_ = std::max(next_free_, now - std::chrono::seconds(1));

@@ -11,7 +11,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <mutex>
+
+#include "base/mutex.h"
 
 namespace cairn {
 
@@ -24,7 +25,7 @@ class RateLimiter {
                        std::function<void(Clock::time_point)> sleep_until = {});
 
   // Returns once `bytes` may be moved.
-  void Acquire(uint64_t bytes);
+  void Acquire(uint64_t bytes) EXCLUDES(mu_);
 
   // The largest slice worth reserving at once: a tenth of a second's budget
   // (at least 1 KiB), so no single wait gets long.
@@ -34,8 +35,8 @@ class RateLimiter {
  private:
   const uint64_t rate_;
   std::function<void(Clock::time_point)> sleep_until_;
-  std::mutex mu_;
-  Clock::time_point next_free_;  // when the budget reserved so far is spent; guarded by mu_
+  Mutex mu_;
+  Clock::time_point next_free_ GUARDED_BY(mu_);  // when the budget reserved so far is spent
 };
 
 }  // namespace cairn

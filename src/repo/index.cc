@@ -1,12 +1,11 @@
 #include "repo/index.h"
 
 #include <cstring>
-#include <mutex>
 
 namespace cairn::repo {
 
 void Index::AddPack(const Id& pack_id, const std::vector<PackEntry>& entries) {
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   auto [it, inserted] = pack_numbers_.try_emplace(pack_id, static_cast<uint32_t>(packs_.size()));
   if (inserted) packs_.push_back(pack_id);
   uint32_t number = it->second;
@@ -15,34 +14,34 @@ void Index::AddPack(const Id& pack_id, const std::vector<PackEntry>& entries) {
 }
 
 std::optional<BlobLocation> Index::Find(const Id& blob_id) const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   auto it = blobs_.find(blob_id);
   if (it == blobs_.end()) return std::nullopt;
   return it->second;
 }
 
 bool Index::HasPack(const Id& pack_id) const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   return pack_numbers_.count(pack_id) > 0;
 }
 
 Id Index::PackId(uint32_t pack) const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   return packs_.at(pack);
 }
 
 size_t Index::BlobCount() const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   return blobs_.size();
 }
 
 size_t Index::PackCount() const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   return packs_.size();
 }
 
 std::vector<Id> Index::Packs() const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   return packs_;
 }
 

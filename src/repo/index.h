@@ -10,11 +10,11 @@
 #pragma once
 
 #include <optional>
-#include <shared_mutex>
 #include <unordered_map>
 #include <vector>
 
 #include "base/bytes.h"
+#include "base/mutex.h"
 #include "repo/pack.h"
 
 namespace cairn::repo {
@@ -44,10 +44,10 @@ class Index {
   std::vector<Id> Packs() const;
 
  private:
-  mutable std::shared_mutex mu_;
-  std::unordered_map<Id, BlobLocation, IdHash> blobs_;
-  std::unordered_map<Id, uint32_t, IdHash> pack_numbers_;
-  std::vector<Id> packs_;
+  mutable SharedMutex mu_;
+  std::unordered_map<Id, BlobLocation, IdHash> blobs_ GUARDED_BY(mu_);
+  std::unordered_map<Id, uint32_t, IdHash> pack_numbers_ GUARDED_BY(mu_);
+  std::vector<Id> packs_ GUARDED_BY(mu_);
 };
 
 Bytes EncodeIndexBody(const std::vector<IndexedPack>& packs);

@@ -148,14 +148,14 @@ void RepoLock::RefreshLoop(std::stop_token stop) {
       (void)repo_.backend().Remove(ObjectName{ObjectType::kLock, old.id.Hex()});
     } else {
       info_ = old;
-      std::lock_guard g(mu_);
+      MutexLock g(mu_);
       health_ = st.WithContext("refreshing the repository lock");
     }
   }
 }
 
 Status RepoLock::health() const {
-  std::lock_guard g(mu_);
+  MutexLock g(mu_);
   return health_;
 }
 

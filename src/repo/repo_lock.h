@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "base/mutex.h"
 #include "repo/repository.h"
 
 namespace cairn::repo {
@@ -44,7 +45,7 @@ class RepoLock {
   static Result<std::unique_ptr<RepoLock>> Acquire(Repository& repo, const LockOptions& options);
   ~RepoLock();  // stops refreshing and removes the lock object
   // Non-OK once a refresh failed in a way that means the lock may be lost.
-  Status health() const;
+  Status health() const EXCLUDES(mu_);
 
   // Every lock object currently in the repository (expired ones included).
   static Result<std::vector<LockInfo>> ListLocks(Repository& repo);
@@ -57,8 +58,8 @@ class RepoLock {
   Repository& repo_;
   LockInfo info_;
   std::chrono::seconds ttl_;
-  mutable std::mutex mu_;
-  Status health_;
+  mutable Mutex mu_;
+  Status health_ GUARDED_BY(mu_);
   std::jthread refresher_;
 };
 

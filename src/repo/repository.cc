@@ -27,17 +27,20 @@ Repository::Repository(std::shared_ptr<backend::Backend> be, RepoConfig config, 
       slot_in_use_(slot) {}
 
 Repository::~Repository() {
+  // Joined outside mu_: the uploaders take it on their way out.
+  std::vector<std::jthread> uploaders;
   {
-    std::unique_lock lock(mu_);
-    uploads_done_.wait(lock, [&] { return uploads_in_flight_ == 0; });
+    MutexLock lock(mu_);
+    while (uploads_in_flight_ != 0) uploads_done_.wait(mu_);
+    uploaders.swap(uploaders_);
   }
-  for (auto& t : uploaders_) t.request_stop();
+  for (auto& t : uploaders) t.request_stop();
   upload_cv_.notify_all();
-  uploaders_.clear();  // joins
+  uploaders.clear();  // joins
 }
 
 void Repository::EnqueueUpload(OpenPack pack) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (uploaders_.empty()) {
     // Packs are written (and fsynced) while the next fills; memory in packs
     // stays within (1 + uploaders + kMaxQueuedPacks) * pack_size.
@@ -45,7 +48,7 @@ void Repository::EnqueueUpload(OpenPack pack) {
     for (int i = 0; i < uploaders; ++i)
       uploaders_.emplace_back([this](std::stop_token st) { UploaderLoop(st); });
   }
-  upload_cv_.wait(lock, [&] { return upload_queue_.size() < kMaxQueuedPacks; });
+  while (upload_queue_.size() >= kMaxQueuedPacks) upload_cv_.wait(mu_);
   upload_queue_.push_back(std::move(pack));
   upload_cv_.notify_all();
 }
@@ -54,8 +57,13 @@ void Repository::UploaderLoop(std::stop_token stop) {
   while (true) {
     OpenPack pack;
     {
-      std::unique_lock lock(mu_);
-      if (!upload_cv_.wait(lock, stop, [&] { return !upload_queue_.empty(); })) return;
+      MutexLock lock(mu_);
+      // The predicate runs inside wait() with mu_ held.
+      if (!upload_cv_.wait(mu_, stop, [&] {
+            mu_.AssertHeld();
+            return !upload_queue_.empty();
+          }))
+        return;
       pack = std::move(upload_queue_.front());
       upload_queue_.pop_front();
       upload_cv_.notify_all();
@@ -178,7 +186,7 @@ Status Repository::LoadIndex(bool adopt_orphan_packs) {
       continue;
     }
     index_.AddPack(pid, *entries);
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     unindexed_.push_back(IndexedPack{pid, *entries});
   }
   return Status::OK();
@@ -206,12 +214,12 @@ void AdviseHugePages(void* p, size_t size) {
 
 Result<bool> Repository::StoreBlob(BlobType type, const Id& id, ByteView plaintext) {
   if (index_.Contains(id)) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ++stats_.blobs_duplicate;
     return false;
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!upload_error_.ok()) return upload_error_;
     if (pending_.count(id)) {
       ++stats_.blobs_duplicate;
@@ -224,7 +232,7 @@ Result<bool> Repository::StoreBlob(BlobType type, const Id& id, ByteView plainte
   OpenPack ready;
   bool have_ready = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (pending_.count(id) || index_.Contains(id)) {
       ++stats_.blobs_duplicate;
       return false;
@@ -261,7 +269,7 @@ void Repository::UploadPack(OpenPack pack) {
   Id pack_id = crypto::RandomId();
   FinishPack(keys_.meta_key, pack_id, pack.entries, pack.data);
   Status st = backend_->Save(ObjectName{ObjectType::kPack, pack_id.Hex()}, pack.data);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (st.ok()) {
     index_.AddPack(pack_id, pack.entries);
     ++stats_.packs_written;
@@ -278,7 +286,7 @@ Status Repository::Flush() {
   OpenPack ready;
   bool have_ready = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!current_.entries.empty()) {
       ready = std::move(current_);
       current_ = OpenPack();
@@ -289,15 +297,15 @@ Status Repository::Flush() {
   if (have_ready) UploadPack(std::move(ready));
   std::vector<IndexedPack> to_index;
   {
-    std::unique_lock lock(mu_);
-    uploads_done_.wait(lock, [&] { return uploads_in_flight_ == 0; });
+    MutexLock lock(mu_);
+    while (uploads_in_flight_ != 0) uploads_done_.wait(mu_);
     if (!upload_error_.ok()) return upload_error_;
     to_index.swap(unindexed_);
   }
   if (to_index.empty()) return Status::OK();
   Id index_id = crypto::RandomId();
   Status st = SaveSealed(ObjectType::kIndex, "index", index_id, EncodeIndexBody(to_index));
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!st.ok()) {
     // Keep them: a later Flush retries, and a later run adopts the packs.
     unindexed_.insert(unindexed_.end(), to_index.begin(), to_index.end());
@@ -330,7 +338,7 @@ Result<Bytes> Repository::LoadBlob(const Id& id) {
 }
 
 StoreStats Repository::store_stats() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return stats_;
 }
 

@@ -5,20 +5,23 @@
 // Write ordering (docs/design.md "Write ordering"): a pack is saved before
 // the index object that lists it, and Flush() must return OK before a version
 // segment that references blobs stored earlier is saved.
-// Thread-safety: StoreBlob, LoadBlob and the index are safe from many
-// threads; the other methods are called from one thread.
+// Thread-safety: StoreBlob, LoadBlob, OpenBlob, store_stats and the index
+// are safe from many threads; the other methods are called from one thread.
+// Uploader threads (started by the first full pack) share the upload state
+// with them under mu_; the GUARDED_BY annotations say which, and clang checks
+// them (base/thread_annotations.h).
 #pragma once
 
 #include <condition_variable>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_set>
 #include <vector>
 
 #include "backend/backend.h"
+#include "base/mutex.h"
 #include "compress/compressor.h"
 #include "repo/index.h"
 #include "repo/keys.h"
@@ -74,17 +77,17 @@ class Repository {
   // Stores a blob unless one with this ID is already stored or pending.
   // Returns true when it was new. Returns the first pack-upload error, once
   // one happened (the run must stop; everything flushed before is intact).
-  Result<bool> StoreBlob(BlobType type, const Id& id, ByteView plaintext);
+  Result<bool> StoreBlob(BlobType type, const Id& id, ByteView plaintext) EXCLUDES(mu_);
   // Writes the open pack, waits for uploads in flight and saves an index
   // object for every pack not yet indexed. On OK, every blob stored so far
   // is durable and findable by a later Open.
-  Status Flush();
+  Status Flush() EXCLUDES(mu_);
   // Decrypts and decompresses a blob. NotFound when the index has no such
   // blob; Corruption when the stored bytes do not authenticate.
   Result<Bytes> LoadBlob(const Id& id);
   // Opens one blob from bytes already loaded (restore reads packs whole).
   Result<Bytes> OpenBlob(const Id& id, const BlobLocation& loc, ByteView sealed);
-  StoreStats store_stats();
+  StoreStats store_stats() EXCLUDES(mu_);
 
   Result<Id> SaveSegment(const VersionSegment& segment);
   Status ListSegments(const std::function<Status(const Id&)>& fn);
@@ -105,12 +108,12 @@ class Repository {
     Bytes data;
     std::vector<PackEntry> entries;
   };
-  void UploadPack(OpenPack pack);
+  void UploadPack(OpenPack pack) EXCLUDES(mu_);
   // Hands a full pack to the uploader threads; waits while kMaxQueuedPacks
   // are already queued (bounded memory). REQUIRES: uploads_in_flight_ was
   // incremented for it.
-  void EnqueueUpload(OpenPack pack);
-  void UploaderLoop(std::stop_token stop);
+  void EnqueueUpload(OpenPack pack) EXCLUDES(mu_);
+  void UploaderLoop(std::stop_token stop) EXCLUDES(mu_);
   static constexpr size_t kMaxQueuedPacks = 1;
 
   std::shared_ptr<backend::Backend> backend_;
@@ -122,17 +125,17 @@ class Repository {
   compress::Algorithm algo_ = compress::Algorithm::kZstd;
   int level_ = 3;
 
-  std::mutex mu_;
-  std::condition_variable uploads_done_;
-  OpenPack current_;
-  std::unordered_set<Id, IdHash> pending_;  // in an open or uploading pack
-  std::vector<IndexedPack> unindexed_;      // saved packs without an index object
-  int uploads_in_flight_ = 0;               // queued + being uploaded
-  std::deque<OpenPack> upload_queue_;
-  std::condition_variable_any upload_cv_;  // queue changed
-  std::vector<std::jthread> uploaders_;    // started on the first full pack
-  Status upload_error_;
-  StoreStats stats_;
+  Mutex mu_;
+  std::condition_variable_any uploads_done_;  // uploads_in_flight_ went down; waits on mu_
+  OpenPack current_ GUARDED_BY(mu_);
+  std::unordered_set<Id, IdHash> pending_ GUARDED_BY(mu_);  // in an open or uploading pack
+  std::vector<IndexedPack> unindexed_ GUARDED_BY(mu_);      // saved packs without an index object
+  int uploads_in_flight_ GUARDED_BY(mu_) = 0;               // queued + being uploaded
+  std::deque<OpenPack> upload_queue_ GUARDED_BY(mu_);
+  std::condition_variable_any upload_cv_;                // queue changed; waits on mu_
+  std::vector<std::jthread> uploaders_ GUARDED_BY(mu_);  // started on the first full pack
+  Status upload_error_ GUARDED_BY(mu_);
+  StoreStats stats_ GUARDED_BY(mu_);
 };
 
 }  // namespace cairn::repo

@@ -174,7 +174,7 @@ class AzureLock : public BackendLock {
                              {{"comp", "lease"}},
                              {{"x-ms-lease-action", "release"}, {"x-ms-lease-id", lease_id_}},
                              {}});
-    std::lock_guard lock(backend_->lease_mu_);
+    MutexLock lock(backend_->lease_mu_);
     backend_->held_leases_.erase(blob_);
   }
 
@@ -608,7 +608,7 @@ Result<std::unique_ptr<BackendLock>> AzureBackend::TryLock(std::string_view lock
   // its own id) instead of reporting our own lease as someone else's.
   std::string lease_id;
   {
-    std::lock_guard lock(lease_mu_);
+    MutexLock lock(lease_mu_);
     if (held_leases_.contains(blob)) {
       return Status::Locked("the repository lock \"" + std::string(lock_name) + "\" in " +
                             Location() + " is already held by this process");
@@ -655,7 +655,7 @@ Result<std::unique_ptr<BackendLock>> AzureBackend::TryLock(std::string_view lock
     return Fail(a, "lock " + Location());
   }
   {
-    std::lock_guard lock(lease_mu_);
+    MutexLock lock(lease_mu_);
     held_leases_.insert(blob);
   }
   return std::unique_ptr<BackendLock>(new AzureLock(shared_from_this(), blob, lease_id));

@@ -33,7 +33,6 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
@@ -42,6 +41,7 @@
 #include "backend/azure/connection_string.h"
 #include "backend/azure/http_client.h"
 #include "backend/backend.h"
+#include "base/mutex.h"
 
 namespace cairn::backend::azure {
 
@@ -145,10 +145,10 @@ class AzureBackend : public Backend, public std::enable_shared_from_this<AzureBa
   AzureOptions options_;
   HttpClient http_;
 
-  std::mutex lease_mu_;
+  Mutex lease_mu_;
   // Lease blobs this object holds a lease on now (an AzureLock exists).
-  std::set<std::string> held_leases_;             // guarded by lease_mu_
-  std::map<std::string, std::string> lease_ids_;  // blob -> our lease id; guarded by lease_mu_
+  std::set<std::string> held_leases_ GUARDED_BY(lease_mu_);
+  std::map<std::string, std::string> lease_ids_ GUARDED_BY(lease_mu_);  // blob -> our lease id
 };
 
 }  // namespace cairn::backend::azure

@@ -137,7 +137,7 @@ HttpClient::~HttpClient() = default;
 
 std::unique_ptr<HttpClient::Handle> HttpClient::Take() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!idle_.empty()) {
       std::unique_ptr<Handle> h = std::move(idle_.back());
       idle_.pop_back();
@@ -151,7 +151,7 @@ std::unique_ptr<HttpClient::Handle> HttpClient::Take() {
 }
 
 void HttpClient::Give(std::unique_ptr<Handle> handle) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (idle_.size() < options_.max_idle_handles) idle_.push_back(std::move(handle));
 }
 

@@ -14,12 +14,12 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "backend/azure/signing.h"
 #include "base/bytes.h"
+#include "base/mutex.h"
 #include "base/rate_limiter.h"
 
 namespace cairn::backend::azure {
@@ -64,13 +64,13 @@ class HttpClient {
 
  private:
   struct Handle;
-  std::unique_ptr<Handle> Take();
-  void Give(std::unique_ptr<Handle> handle);
+  std::unique_ptr<Handle> Take() EXCLUDES(mu_);
+  void Give(std::unique_ptr<Handle> handle) EXCLUDES(mu_);
 
   HttpOptions options_;
   std::unique_ptr<RateLimiter> upload_limit_, download_limit_;  // null: unlimited
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Handle>> idle_;  // guarded by mu_
+  Mutex mu_;
+  std::vector<std::unique_ptr<Handle>> idle_ GUARDED_BY(mu_);
 };
 
 }  // namespace cairn::backend::azure
