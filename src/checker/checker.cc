@@ -69,6 +69,9 @@ class Checker {
     CAIRN_RETURN_IF_ERROR(CheckIndexObjects());
     CAIRN_RETURN_IF_ERROR(CheckPacks());
     if (options_.read_data) ReadData();
+    // Packs not read after a stop request would look fine: say it stopped.
+    if (options_.stop.stop_requested())
+      return Status::Cancelled("check cancelled; nothing was changed");
     CAIRN_RETURN_IF_ERROR(CheckSegmentsAndReferences());
     Flatten();
     return std::move(report_);
@@ -224,6 +227,7 @@ class Checker {
       for (unsigned i = 0; i < n; ++i)
         workers.emplace_back([&] {
           for (size_t j = next++; j < to_read.size(); j = next++) {
+            if (options_.stop.stop_requested()) break;
             results[j] = VerifyPack(to_read[j]);
             std::lock_guard lock(progress_mu);
             if (options_.progress) options_.progress(++done, to_read.size());
