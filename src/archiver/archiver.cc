@@ -13,8 +13,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "archiver/excludes.h"
 #include "archiver/file_reader.h"
-#include "config/settings.h"
 #include "crypto/crypto.h"
 
 namespace cairn::archiver {
@@ -213,7 +213,7 @@ Status Run::TombstoneTree(const std::string& path) {
 
 Status Run::Visit(const std::string& path, const struct stat& st,
                   const std::optional<VersionRecord>& prev) {
-  if (!options_.exclude_patterns.empty() && config::MatchesExclude(options_.exclude_patterns, path))
+  if (!options_.exclude_patterns.empty() && MatchesExclude(options_.exclude_patterns, path))
     return Status::OK();
   if ((files_seen_.load() & 1023) == 0) CAIRN_RETURN_IF_ERROR(MaybeCheckpoint(false));
   VersionRecord rec;
@@ -312,8 +312,7 @@ Status Run::WalkDir(const std::string& dir) {
   }
   if (complete) {
     for (auto& [path, rec] : known) {
-      if (!options_.exclude_patterns.empty() &&
-          config::MatchesExclude(options_.exclude_patterns, path))
+      if (!options_.exclude_patterns.empty() && MatchesExclude(options_.exclude_patterns, path))
         continue;
       CAIRN_RETURN_IF_ERROR(TombstoneTree(path));
     }

@@ -7,7 +7,7 @@
 #include <system_error>
 #include <unordered_map>
 
-#include "catalog/glob_match.h"
+#include "base/glob_match.h"
 
 namespace cairn::catalog {
 namespace {
@@ -834,10 +834,16 @@ Status Catalog::Find(std::string_view device, std::string_view pattern,
                      const std::function<Status(const VersionRecord&)>& fn) {
   CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(device.empty() ? kFindAll : kFindDev));
   if (!device.empty()) q.BindBlob(1, device);
+  // Names typed at a prompt: ASCII letters in either case, bytes as stored,
+  // '\' to quote a wildcard.
+  static constexpr GlobOptions kFindGlob{.ascii_case_insensitive = true,
+                                         .utf8 = false,
+                                         .backslash_escapes = true,
+                                         .caret_negates = true};
   auto matches = [pattern](std::string_view path) {
-    if (GlobMatch(pattern, path)) return true;
+    if (GlobMatch(pattern, path, kFindGlob)) return true;
     size_t slash = path.rfind('/');
-    return slash != std::string_view::npos && GlobMatch(pattern, path.substr(slash + 1));
+    return slash != std::string_view::npos && GlobMatch(pattern, path.substr(slash + 1), kFindGlob);
   };
   return StreamRecords(q, matches, fn);
 }
