@@ -15,6 +15,7 @@
 
 #include "archiver/excludes.h"
 #include "archiver/file_reader.h"
+#include "base/errno_status.h"
 #include "crypto/crypto.h"
 
 namespace cairn::archiver {
@@ -273,7 +274,7 @@ Status Run::WalkDir(const std::string& dir) {
   CAIRN_RETURN_IF_ERROR(MaybeCheckpoint(false));
   DIR* d = opendir(dir.c_str());
   if (!d) {
-    AddError("cannot read folder " + dir + ": " + strerror(errno));
+    AddError(ErrnoStatus(errno, "read folder", dir).message());
     return Status::OK();
   }
   std::vector<std::string> names;
@@ -303,7 +304,7 @@ Status Run::WalkDir(const std::string& dir) {
     }
     if (lstat(path.c_str(), &st) != 0) {
       if (errno != ENOENT)
-        AddError("cannot stat " + path + ": " + strerror(errno));
+        AddError(ErrnoStatus(errno, "stat", path).message());
       else if (prev)
         known.emplace(path, *prev);  // vanished: a deletion
       continue;
@@ -329,7 +330,7 @@ Status Run::WalkRoot(const std::string& root) {
       AddError(root + " does not exist: check the path (nothing was backed up from it)");
       return Status::OK();
     }
-    AddError("cannot stat " + root + ": " + strerror(errno));
+    AddError(ErrnoStatus(errno, "stat", root).message());
     return Status::OK();
   }
   // Parent folders of a root are recorded too (metadata only), so a restore

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "base/errno_status.h"
 #include "crypto/crypto.h"
 #include "restorer/pack_cache.h"
 
@@ -24,8 +25,6 @@ namespace {
 
 using repo::FileType;
 using repo::VersionRecord;
-
-std::string Errno(const std::string& what) { return what + ": " + strerror(errno); }
 
 bool IsZero(const uint8_t* p, size_t n) {
   for (size_t i = 0; i < n; ++i)
@@ -75,11 +74,24 @@ class Restore {
   void RestoreFile(const VersionRecord& rec);
   // True when dest is a regular file with exactly the recorded content.
   bool SameContent(const std::string& dest, const VersionRecord& rec);
-  Status WriteContent(const VersionRecord& rec, int fd, uint64_t& written);
+  // Writes rec's content to `fd`, the file being made for `dest`.
+  Status WriteContent(const VersionRecord& rec, const std::string& dest, int fd, uint64_t& written);
   void ApplyMetadata(const VersionRecord& rec, const std::string& dest, int fd);
   void Error(std::string msg) {
     std::lock_guard lock(mu_);
     summary_.errors.push_back(std::move(msg));
+  }
+  // One path could not be restored. A full disk (NoSpace) stops the restore,
+  // as every later file would fail the same way; anything else is reported
+  // in the summary and the restore goes on.
+  void Fail(const Status& st) {
+    std::lock_guard lock(mu_);
+    if (st.code() != StatusCode::kNoSpace) {
+      summary_.errors.push_back(st.message());
+      return;
+    }
+    if (fatal_.ok()) fatal_ = st;
+    stopped_ = true;
   }
 
   repo::Repository& repo_;
@@ -93,6 +105,8 @@ class Restore {
   std::mutex mu_;
   std::atomic<uint64_t> bytes_done_{0}, files_done_{0};
   bool is_root_ = geteuid() == 0;
+  std::atomic<bool> stopped_{false};  // set with fatal_: no more files are started
+  Status fatal_;                      // the error that stopped the restore; guarded by mu_
 };
 
 bool Restore::ParentChainSafe(const std::string& dest) {
@@ -122,9 +136,9 @@ Status Restore::MakeDirs(const std::string& dest_dir) {
     CAIRN_RETURN_IF_ERROR(MakeDirs(dest_dir.substr(0, slash)));
   bool below_root = dest_dir.size() > root_dest_.size();
   if (mkdir(dest_dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return Status::IOError(Errno("cannot create folder " + dest_dir));
+    return ErrnoStatus(errno, "create folder", dest_dir);
   struct stat st;
-  if (lstat(dest_dir.c_str(), &st) != 0) return Status::IOError(Errno("cannot stat " + dest_dir));
+  if (lstat(dest_dir.c_str(), &st) != 0) return ErrnoStatus(errno, "stat", dest_dir);
   if (below_root && !S_ISDIR(st.st_mode))
     return Status::PermissionDenied("refusing to write through " + dest_dir +
                                     ": it is not a folder (a symlink or a file)");
@@ -187,7 +201,8 @@ Status Restore::Collect() {
   return Status::OK();
 }
 
-Status Restore::WriteContent(const VersionRecord& rec, int fd, uint64_t& written) {
+Status Restore::WriteContent(const VersionRecord& rec, const std::string& dest, int fd,
+                             uint64_t& written) {
   crypto::Sha256 sha;
   uint64_t offset = 0;
   for (const Id& id : rec.chunks) {
@@ -205,8 +220,7 @@ Status Restore::WriteContent(const VersionRecord& rec, int fd, uint64_t& written
       ssize_t w = pwrite(fd, data.data() + pos, n, static_cast<off_t>(offset + pos));
       if (w < 0) {
         if (errno == EINTR) continue;
-        if (errno == ENOSPC) return Status::NoSpace(Errno("disk full restoring " + rec.path));
-        return Status::IOError(Errno("cannot write " + rec.path));
+        return ErrnoStatus(errno, "write", dest);
       }
       pos += static_cast<size_t>(w);
     }
@@ -215,7 +229,7 @@ Status Restore::WriteContent(const VersionRecord& rec, int fd, uint64_t& written
   }
   // Needed for a hole at the end of a sparse file (and harmless otherwise).
   if (rec.sparse && ftruncate(fd, static_cast<off_t>(offset)) != 0)
-    return Status::IOError(Errno("cannot size " + rec.path));
+    return ErrnoStatus(errno, "set the size of", dest);
   written = offset;
   if (offset != rec.size || sha.Final() != rec.content_sha256)
     return Status::Corruption("restored content of " + rec.path +
@@ -278,7 +292,7 @@ void Restore::RestoreFile(const VersionRecord& rec) {
   size_t slash = dest.find_last_of('/');
   Status st = MakeDirs(dest.substr(0, slash));
   if (!st.ok()) {
-    Error(st.message());
+    Fail(st);
     return;
   }
   // A fresh destination is created directly (O_EXCL also tells whether
@@ -303,24 +317,25 @@ void Restore::RestoreFile(const VersionRecord& rec) {
     fd = open(write_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   }
   if (fd < 0) {
-    Error(Errno("cannot create " + dest));
+    Fail(ErrnoStatus(errno, "create", dest));
     return;
   }
   // Pre-allocating helps large files stay contiguous; for small ones it is
   // only an extra system call.
   if (rec.size >= (1u << 20) && !rec.sparse) posix_fallocate(fd, 0, static_cast<off_t>(rec.size));
   uint64_t written = 0;
-  st = WriteContent(rec, fd, written);
+  st = WriteContent(rec, dest, fd, written);
   if (st.ok()) {
     ApplyMetadata(rec, dest, fd);
-    if (exists && fsync(fd) != 0) st = Status::IOError(Errno("cannot sync " + dest));
+    if (exists && fsync(fd) != 0) st = ErrnoStatus(errno, "sync", dest);
   }
-  close(fd);
+  // close reports late write errors (a full disk on NFS, for one).
+  if (close(fd) != 0 && st.ok()) st = ErrnoStatus(errno, "close", dest);
   if (st.ok() && exists && rename(write_path.c_str(), dest.c_str()) != 0)
-    st = Status::IOError(Errno("cannot replace " + dest));
+    st = ErrnoStatus(errno, "replace", dest);
   if (!st.ok()) {
     unlink(write_path.c_str());
-    Error(st.message());
+    Fail(st);
     return;
   }
   std::lock_guard lock(mu_);
@@ -381,10 +396,11 @@ Result<RestoreSummary> Restore::Execute() {
       preexisting_dirs.insert(dest);
     Status st = MakeDirs(dest);
     if (!st.ok())
-      Error(st.message());
+      Fail(st);
     else
       ++summary_.dirs;
   }
+  if (stopped_) return fatal_;
   // Files, in parallel, in the order their data lies in the packs, so that
   // each pack is read once, sequentially (see PackCache).
   auto data_position = [&](const VersionRecord* r) {
@@ -415,7 +431,7 @@ Result<RestoreSummary> Restore::Execute() {
       workers.emplace_back([&] {
         while (true) {
           size_t k = next++;
-          if (k >= files.size()) return;
+          if (k >= files.size() || stopped_) return;
           RestoreFile(*files[k]);
           ++files_done_;
         }
@@ -433,6 +449,7 @@ Result<RestoreSummary> Restore::Execute() {
       for (auto& w : workers) w.join();
     }
   }
+  if (stopped_) return fatal_;
   // Hard links: to the restored target when it is part of this restore,
   // otherwise the content of the target's version is restored as a copy.
   std::unordered_map<std::string, const VersionRecord*> restored_files;
@@ -465,6 +482,7 @@ Result<RestoreSummary> Restore::Execute() {
       Error("hard link " + h->path + ": its target " + h->link_target + " is not in the backup");
     }
   }
+  if (stopped_) return fatal_;
   for (const VersionRecord* s : symlinks) {
     std::string dest = Dest(s->path);
     if (!ParentChainSafe(dest) || !MakeDirs(dest.substr(0, dest.find_last_of('/'))).ok()) {
@@ -480,12 +498,13 @@ Result<RestoreSummary> Restore::Execute() {
       unlink(dest.c_str());
     }
     if (symlink(s->link_target.c_str(), dest.c_str()) != 0) {
-      Error(Errno("cannot create symlink " + dest));
+      Fail(ErrnoStatus(errno, "create symlink", dest));
       continue;
     }
     ApplyMetadata(*s, dest, -1);
     ++summary_.links;
   }
+  if (stopped_) return fatal_;
   for (const VersionRecord* o : others) {
     std::string dest = Dest(o->path);
     if (!ParentChainSafe(dest)) continue;
