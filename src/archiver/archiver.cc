@@ -223,6 +223,17 @@ Status Run::Visit(const std::string& path, const struct stat& st,
     AddWarning(path + ": unknown file type, skipped");
     return Status::OK();
   }
+  if (rec.type == FileType::kSymlink) {
+    Result<std::string> target = ReadLinkTarget(path, static_cast<size_t>(st.st_size));
+    if (!target.ok()) {
+      if (target.error().IsNotFound())
+        AddWarning(path + " vanished before it could be read");
+      else
+        AddError(target.error().message());
+      return Status::OK();
+    }
+    rec.link_target = std::move(*target);
+  }
   ++files_seen_;
   if (rec.type == FileType::kFile && st.st_nlink > 1) {
     auto& by_ino = hardlinks_[rec.dev];

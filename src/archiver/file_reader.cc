@@ -9,6 +9,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -97,20 +98,21 @@ bool FillMetadata(const std::string& path, const struct stat& st, repo::VersionR
                  : 0;
   rec.sparse = rec.type == FileType::kFile && st.st_size > 0 &&
                static_cast<uint64_t>(st.st_blocks) * 512 < static_cast<uint64_t>(st.st_size);
-  if (rec.type == FileType::kSymlink) {
-    std::string target(static_cast<size_t>(st.st_size > 0 ? st.st_size : 256) + 1, '\0');
-    while (true) {
-      ssize_t n = readlink(path.c_str(), target.data(), target.size());
-      if (n < 0) break;
-      if (static_cast<size_t>(n) < target.size()) {
-        target.resize(static_cast<size_t>(n));
-        break;
-      }
-      target.resize(target.size() * 2);
-    }
-    rec.link_target = target;
-  }
   return true;
+}
+
+Result<std::string> ReadLinkTarget(const std::string& path, size_t size_hint) {
+  std::string target(std::max<size_t>(size_hint, 255) + 1, '\0');
+  while (true) {
+    ssize_t n = readlink(path.c_str(), target.data(), target.size());
+    if (n < 0) return ErrnoStatus(errno, "read the symlink", path);
+    // A result that fills the buffer may be cut short: grow and read again.
+    if (static_cast<size_t>(n) < target.size()) {
+      target.resize(static_cast<size_t>(n));
+      return target;
+    }
+    target.resize(target.size() * 2);
+  }
 }
 
 namespace {
