@@ -13,8 +13,9 @@
 #include <thread>
 #include <unordered_map>
 
+#include "archiver/excludes.h"
 #include "archiver/file_reader.h"
-#include "config/settings.h"
+#include "base/errno_status.h"
 #include "crypto/crypto.h"
 
 namespace cairn::archiver {
@@ -217,7 +218,7 @@ Status Run::TombstoneTree(const std::string& path) {
 
 Status Run::Visit(const std::string& path, const struct stat& st,
                   const std::optional<VersionRecord>& prev) {
-  if (!options_.exclude_patterns.empty() && config::MatchesExclude(options_.exclude_patterns, path))
+  if (!options_.exclude_patterns.empty() && MatchesExclude(options_.exclude_patterns, path))
     return Status::OK();
   if ((files_seen_.load() & 1023) == 0) CAIRN_RETURN_IF_ERROR(MaybeCheckpoint(false));
   VersionRecord rec;
@@ -225,6 +226,17 @@ Status Run::Visit(const std::string& path, const struct stat& st,
     ++summary_.skipped_special;
     AddWarning(path + ": unknown file type, skipped");
     return Status::OK();
+  }
+  if (rec.type == FileType::kSymlink) {
+    Result<std::string> target = ReadLinkTarget(path, static_cast<size_t>(st.st_size));
+    if (!target.ok()) {
+      if (target.error().IsNotFound())
+        AddWarning(path + " vanished before it could be read");
+      else
+        AddError(target.error().message());
+      return Status::OK();
+    }
+    rec.link_target = std::move(*target);
   }
   ++files_seen_;
   if (rec.type == FileType::kFile && st.st_nlink > 1) {
@@ -279,7 +291,7 @@ Status Run::WalkDir(const std::string& dir) {
   CAIRN_RETURN_IF_ERROR(MaybeCheckpoint(false));
   DIR* d = opendir(dir.c_str());
   if (!d) {
-    AddError("cannot read folder " + dir + ": " + strerror(errno));
+    AddError(ErrnoStatus(errno, "read folder", dir).message());
     return Status::OK();
   }
   std::vector<std::string> names;
@@ -309,7 +321,7 @@ Status Run::WalkDir(const std::string& dir) {
     }
     if (lstat(path.c_str(), &st) != 0) {
       if (errno != ENOENT)
-        AddError("cannot stat " + path + ": " + strerror(errno));
+        AddError(ErrnoStatus(errno, "stat", path).message());
       else if (prev)
         known.emplace(path, *prev);  // vanished: a deletion
       continue;
@@ -318,8 +330,7 @@ Status Run::WalkDir(const std::string& dir) {
   }
   if (complete) {
     for (auto& [path, rec] : known) {
-      if (!options_.exclude_patterns.empty() &&
-          config::MatchesExclude(options_.exclude_patterns, path))
+      if (!options_.exclude_patterns.empty() && MatchesExclude(options_.exclude_patterns, path))
         continue;
       CAIRN_RETURN_IF_ERROR(TombstoneTree(path));
     }
@@ -336,7 +347,7 @@ Status Run::WalkRoot(const std::string& root) {
       AddError(root + " does not exist: check the path (nothing was backed up from it)");
       return Status::OK();
     }
-    AddError("cannot stat " + root + ": " + strerror(errno));
+    AddError(ErrnoStatus(errno, "stat", root).message());
     return Status::OK();
   }
   // Parent folders of a root are recorded too (metadata only), so a restore

@@ -1,10 +1,13 @@
 #include "archiver/archiver.h"
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <future>
 
+#include "archiver/file_reader.h"
 #include "backend/local/local_backend.h"
 #include "crypto/crypto.h"
 #include "testing/file_util.h"
@@ -67,6 +70,26 @@ TEST(ArchiverTest, ManyFilesPassThroughASmallFullQueue) {
     ASSERT_TRUE(blob.ok()) << blob.status().ToString();
     EXPECT_EQ(AsString(*blob), want) << path;
   }
+}
+
+// A symlink's target is read whole, however long; a failed read is an error,
+// never a target of NUL bytes (it used to be one).
+TEST(ReadLinkTargetTest, ReadsLongTargetsAndReportsFailures) {
+  testing::TempDir tmp;
+  const std::string long_target = "/" + std::string(1000, 'x') + "/end";
+  ASSERT_EQ(symlink(long_target.c_str(), tmp.Sub("long").c_str()), 0);
+  auto got = ReadLinkTarget(tmp.Sub("long"), 0);  // a hint too small: grown as needed
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, long_target);
+
+  auto gone = ReadLinkTarget(tmp.Sub("missing"), 10);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.status().code(), StatusCode::kNotFound) << gone.status().ToString();
+
+  testing::WriteFile(tmp.Sub("file"), "not a symlink");
+  auto not_link = ReadLinkTarget(tmp.Sub("file"), 13);
+  ASSERT_FALSE(not_link.ok());
+  EXPECT_EQ(not_link.status().code(), StatusCode::kIOError) << not_link.status().ToString();
 }
 
 }  // namespace

@@ -9,28 +9,17 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
 
+#include "base/errno_status.h"
 #include "crypto/crypto.h"
 
 namespace cairn::archiver {
 
 namespace {
-
-Status ErrnoStatus(int err, const std::string& what) {
-  std::string msg = what + ": " + strerror(err);
-  switch (err) {
-    case ENOENT:
-      return Status::NotFound(msg);
-    case EACCES:
-    case EPERM:
-      return Status::PermissionDenied(msg);
-    default:
-      return Status::IOError(msg);
-  }
-}
 
 std::string UserName(uid_t uid) {
   static std::mutex mu;
@@ -109,20 +98,21 @@ bool FillMetadata(const std::string& path, const struct stat& st, repo::VersionR
                  : 0;
   rec.sparse = rec.type == FileType::kFile && st.st_size > 0 &&
                static_cast<uint64_t>(st.st_blocks) * 512 < static_cast<uint64_t>(st.st_size);
-  if (rec.type == FileType::kSymlink) {
-    std::string target(static_cast<size_t>(st.st_size > 0 ? st.st_size : 256) + 1, '\0');
-    while (true) {
-      ssize_t n = readlink(path.c_str(), target.data(), target.size());
-      if (n < 0) break;
-      if (static_cast<size_t>(n) < target.size()) {
-        target.resize(static_cast<size_t>(n));
-        break;
-      }
-      target.resize(target.size() * 2);
-    }
-    rec.link_target = target;
-  }
   return true;
+}
+
+Result<std::string> ReadLinkTarget(const std::string& path, size_t size_hint) {
+  std::string target(std::max<size_t>(size_hint, 255) + 1, '\0');
+  while (true) {
+    ssize_t n = readlink(path.c_str(), target.data(), target.size());
+    if (n < 0) return ErrnoStatus(errno, "read the symlink", path);
+    // A result that fills the buffer may be cut short: grow and read again.
+    if (static_cast<size_t>(n) < target.size()) {
+      target.resize(static_cast<size_t>(n));
+      return target;
+    }
+    target.resize(target.size() * 2);
+  }
 }
 
 namespace {
@@ -135,12 +125,12 @@ Status ReadXattrsWith(const std::string& path, List list, Get get, std::vector<r
   ssize_t n = list(nullptr, 0);
   if (n < 0) {
     if (errno == ENOTSUP || errno == ENODATA) return Status::OK();
-    return ErrnoStatus(errno, "listing extended attributes of " + path);
+    return ErrnoStatus(errno, "list extended attributes of", path);
   }
   if (n == 0) return Status::OK();
   std::string names(static_cast<size_t>(n), '\0');
   n = list(names.data(), names.size());
-  if (n < 0) return ErrnoStatus(errno, "listing extended attributes of " + path);
+  if (n < 0) return ErrnoStatus(errno, "list extended attributes of", path);
   names.resize(static_cast<size_t>(n));
   for (size_t pos = 0; pos < names.size();) {
     std::string name(names.c_str() + pos);
@@ -173,13 +163,13 @@ Status ReadFileContent(const std::string& path, const chunk::Chunker& chunker,
                        const std::function<void(uint64_t)>& on_bytes) {
   int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
   if (fd < 0 && errno == EPERM) fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "cannot open " + path);
+  if (fd < 0) return ErrnoStatus(errno, "open", path);
   struct Closer {
     int fd;
     ~Closer() { close(fd); }
   } closer{fd};
   struct stat before;
-  if (fstat(fd, &before) != 0) return ErrnoStatus(errno, "cannot stat " + path);
+  if (fstat(fd, &before) != 0) return ErrnoStatus(errno, "stat", path);
   if (!S_ISREG(before.st_mode) || before.st_ino != rec.inode)
     return Status::Cancelled(path + " was replaced while being backed up");
   posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -203,7 +193,7 @@ Status ReadFileContent(const std::string& path, const chunk::Chunker& chunker,
       ssize_t n = read(fd, buf.data() + end, buf.size() - end);
       if (n < 0) {
         if (errno == EINTR) continue;
-        return ErrnoStatus(errno, "cannot read " + path);
+        return ErrnoStatus(errno, "read", path);
       }
       if (n == 0) {
         eof = true;
@@ -233,7 +223,7 @@ Status ReadFileContent(const std::string& path, const chunk::Chunker& chunker,
     start += cut;
   }
   struct stat after;
-  if (fstat(fd, &after) != 0) return ErrnoStatus(errno, "cannot stat " + path);
+  if (fstat(fd, &after) != 0) return ErrnoStatus(errno, "stat", path);
   if (after.st_size != before.st_size || after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
       after.st_mtim.tv_nsec != before.st_mtim.tv_nsec ||
       after.st_ctim.tv_sec != before.st_ctim.tv_sec ||

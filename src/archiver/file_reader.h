@@ -13,9 +13,14 @@
 namespace cairn::archiver {
 
 // Fills the metadata fields of `rec` (type, size, mode, owner, times, inode,
-// device, link target for symlinks, sparse flag) from an lstat result.
-// Returns false for a type cairn does not know.
+// device, sparse flag) from an lstat result; a symlink's target is read by
+// ReadLinkTarget. Returns false for a type cairn does not know.
 bool FillMetadata(const std::string& path, const struct stat& st, repo::VersionRecord& rec);
+
+// The target of the symlink at `path`, whatever its length; `size_hint` is
+// its lstat st_size. NotFound when it vanished; IOError (EINVAL) when `path`
+// is no longer a symlink.
+Result<std::string> ReadLinkTarget(const std::string& path, size_t size_hint);
 
 // Reads extended attributes of `path` (not following symlinks). Errors other
 // than "not supported" are returned.

@@ -1,13 +1,12 @@
 #include "catalog/catalog.h"
 
-#include <sqlite3.h>
-
 #include <filesystem>
 #include <fstream>
 #include <system_error>
 #include <unordered_map>
 
-#include "catalog/glob_match.h"
+#include "base/glob_match.h"
+#include "catalog/sqlite.h"
 
 namespace cairn::catalog {
 namespace {
@@ -168,168 +167,6 @@ constexpr const char kLatestSizesDev[] =
     "SELECT v.type, v.size FROM paths p INDEXED BY paths_by_device "
     "JOIN versions v ON v.seq = p.latest_seq WHERE p.device = ?1 AND v.deleted = 0";
 
-// ---- SQLite wrapper ------------------------------------------------------------
-
-// The single place SQLite result codes become Status codes.
-Status SqliteStatus(int rc, std::string_view what, std::string_view detail) {
-  std::string msg = std::string(what) + ": " + std::string(detail);
-  switch (rc & 0xff) {
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-      return Status::Corruption(msg + " (the catalog is a cache: remove it to rebuild it)");
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      return Status::Locked(msg + " (another cairn process is writing the catalog)");
-    case SQLITE_FULL:
-      return Status::NoSpace(msg);
-    case SQLITE_PERM:
-    case SQLITE_READONLY:
-    case SQLITE_AUTH:
-      return Status::PermissionDenied(msg);
-    case SQLITE_CANTOPEN:
-    case SQLITE_IOERR:
-    default:
-      return Status::IOError(msg);
-  }
-}
-
-class Db;
-
-// One execution of a prepared statement. Borrows a cached statement (reset
-// and unbound when the Query ends) or owns a fresh one when the cached one is
-// already running (a callback re-entering the catalog).
-class Query {
- public:
-  Query(Db* db, sqlite3_stmt* stmt, bool* in_use) : db_(db), stmt_(stmt), in_use_(in_use) {}
-  Query(Query&& o) noexcept : db_(o.db_), stmt_(o.stmt_), in_use_(o.in_use_), bind_rc_(o.bind_rc_) {
-    o.stmt_ = nullptr;
-    o.in_use_ = nullptr;
-  }
-  Query& operator=(Query&&) = delete;
-  ~Query() {
-    if (stmt_ == nullptr) return;
-    if (in_use_ != nullptr) {
-      sqlite3_reset(stmt_);
-      sqlite3_clear_bindings(stmt_);
-      *in_use_ = false;
-    } else {
-      sqlite3_finalize(stmt_);
-    }
-  }
-
-  void Bind(int i, int64_t v) { Note(sqlite3_bind_int64(stmt_, i, v)); }
-  void BindU64(int i, uint64_t v) { Bind(i, static_cast<int64_t>(v)); }
-  // Binds a BLOB (never NULL, even when empty). The bytes are copied.
-  void BindBlob(int i, const void* data, size_t n) {
-    if (n == 0) {
-      Note(sqlite3_bind_zeroblob(stmt_, i, 0));
-    } else {
-      Note(sqlite3_bind_blob64(stmt_, i, data, n, SQLITE_TRANSIENT));
-    }
-  }
-  void BindBlob(int i, std::string_view s) { BindBlob(i, s.data(), s.size()); }
-  void BindNull(int i) { Note(sqlite3_bind_null(stmt_, i)); }
-  void BindText(int i, std::string_view s) {
-    Note(sqlite3_bind_text64(stmt_, i, s.empty() ? "" : s.data(), s.size(), SQLITE_TRANSIENT,
-                             SQLITE_UTF8));
-  }
-
-  // True when a row is available, false when done.
-  Result<bool> Step();
-  // Runs a statement that returns no rows.
-  Status Run() {
-    CAIRN_ASSIGN_OR_RETURN(bool row, Step());
-    (void)row;
-    return Status::OK();
-  }
-
-  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
-  uint64_t U64(int col) const { return static_cast<uint64_t>(Int(col)); }
-  // Valid until the next Step.
-  std::string_view Blob(int col) const {
-    const void* p = sqlite3_column_blob(stmt_, col);
-    int n = sqlite3_column_bytes(stmt_, col);
-    if (p == nullptr || n <= 0) return {};
-    return std::string_view(static_cast<const char*>(p), static_cast<size_t>(n));
-  }
-
- private:
-  void Note(int rc) {
-    if (bind_rc_ == SQLITE_OK) bind_rc_ = rc;
-  }
-
-  Db* db_;
-  sqlite3_stmt* stmt_;
-  bool* in_use_;  // null when this Query owns stmt_
-  int bind_rc_ = SQLITE_OK;
-};
-
-// An open connection with a cache of prepared statements.
-class Db {
- public:
-  Db(sqlite3* handle, std::string path) : db_(handle), path_(std::move(path)) {}
-  ~Db() {
-    for (auto& [sql, entry] : cache_) sqlite3_finalize(entry->stmt);
-    sqlite3_close_v2(db_);
-  }
-  Db(const Db&) = delete;
-  Db& operator=(const Db&) = delete;
-
-  // `sql` must be a string with static storage (statements are cached by it).
-  Result<Query> Prepare(const char* sql) {
-    auto it = cache_.find(sql);
-    if (it != cache_.end() && !it->second->in_use) {
-      it->second->in_use = true;
-      return Query(this, it->second->stmt, &it->second->in_use);
-    }
-    sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-    if (rc != SQLITE_OK) return Error(rc);
-    if (it != cache_.end()) return Query(this, stmt, nullptr);  // cached one is busy
-    auto entry = std::make_unique<Cached>();
-    entry->stmt = stmt;
-    entry->in_use = true;
-    bool* in_use = &entry->in_use;
-    cache_.emplace(sql, std::move(entry));
-    return Query(this, stmt, in_use);
-  }
-
-  // Runs one or more statements that return nothing of interest.
-  Status Exec(const char* sql) {
-    char* err = nullptr;
-    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
-    std::string detail = err != nullptr ? err : sqlite3_errstr(rc);
-    sqlite3_free(err);
-    if (rc != SQLITE_OK) return SqliteStatus(rc, "catalog " + path_, detail);
-    return Status::OK();
-  }
-
-  Status Error(int rc) const { return SqliteStatus(rc, "catalog " + path_, sqlite3_errmsg(db_)); }
-  int64_t LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
-  bool InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
-  sqlite3* handle() const { return db_; }
-  const std::string& path() const { return path_; }
-
- private:
-  struct Cached {
-    sqlite3_stmt* stmt = nullptr;
-    bool in_use = false;
-  };
-  sqlite3* db_;
-  std::string path_;
-  // Keyed by the statement text's address; unique_ptr keeps in_use stable.
-  std::unordered_map<const char*, std::unique_ptr<Cached>> cache_;
-};
-
-Result<bool> Query::Step() {
-  if (bind_rc_ != SQLITE_OK) return db_->Error(bind_rc_);
-  int rc = sqlite3_step(stmt_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  return db_->Error(rc);
-}
-
 // ---- Record coding -------------------------------------------------------------
 
 // xattrs: u32 count, then per entry u32 name length, name, u32 value length, value.
@@ -460,7 +297,6 @@ class Catalog::Impl {
   Db& db() { return *db_; }
 
   Status Configure(const OpenOptions& options) {
-    sqlite3_busy_timeout(db_->handle(), 5000);
     // The first statement reads the header: garbage fails here with NOTADB.
     CAIRN_RETURN_IF_ERROR(db_->Exec("PRAGMA journal_mode=WAL"));
     CAIRN_RETURN_IF_ERROR(
@@ -484,41 +320,6 @@ class Catalog::Impl {
                                 " (the catalog is a cache: remove it to rebuild it)");
     }
     return options.check_integrity ? QuickCheck() : Status::OK();
-  }
-
-  Status Begin() {
-    CAIRN_RETURN_IF_ERROR(db_->Exec(depth_ == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT cairn_nested"));
-    ++depth_;
-    return Status::OK();
-  }
-
-  Status Commit() {
-    if (depth_ == 0) return Status::InvalidArgument("catalog: Commit without Begin");
-    --depth_;
-    if (depth_ > 0) return db_->Exec("RELEASE cairn_nested");
-    Status st = db_->Exec("COMMIT");
-    if (!st.ok() && db_->InTransaction()) (void)db_->Exec("ROLLBACK");
-    return st;
-  }
-
-  Status Rollback() {
-    if (depth_ == 0) return Status::InvalidArgument("catalog: Rollback without Begin");
-    --depth_;
-    if (depth_ > 0) return db_->Exec("ROLLBACK TO cairn_nested; RELEASE cairn_nested");
-    if (!db_->InTransaction()) return Status::OK();  // SQLite already rolled back
-    return db_->Exec("ROLLBACK");
-  }
-
-  // Runs `body` inside Begin/Commit; rolls back if it fails.
-  template <typename F>
-  Status InTransaction(F&& body) {
-    CAIRN_RETURN_IF_ERROR(Begin());
-    Status st = body();
-    if (!st.ok()) {
-      (void)Rollback();
-      return st;
-    }
-    return Commit();
   }
 
   // REQUIRES: inside a transaction.
@@ -653,7 +454,6 @@ class Catalog::Impl {
   }
 
   std::unique_ptr<Db> db_;
-  int depth_ = 0;  // Begin nesting
 };
 
 namespace {
@@ -696,14 +496,8 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path,
     fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace,
                     ec);
   }
-  sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string detail = raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
-    sqlite3_close_v2(raw);
-    return SqliteStatus(rc, "catalog " + path, detail);
-  }
-  auto impl = std::make_unique<Impl>(std::make_unique<Db>(raw, path));
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(path));
+  auto impl = std::make_unique<Impl>(std::move(db));
   CAIRN_RETURN_IF_ERROR(impl->Configure(options));
   return std::unique_ptr<Catalog>(new Catalog(std::move(impl)));
 }
@@ -718,12 +512,12 @@ Status Catalog::Remove(const std::string& path) {
 }
 
 Status Catalog::AddSegment(const Id& segment_id, const std::vector<VersionRecord>& records) {
-  return impl_->InTransaction([&] { return impl_->AddSegment(segment_id, records); });
+  return impl_->db().InTransaction([&] { return impl_->AddSegment(segment_id, records); });
 }
 
 Status Catalog::AddSegments(
     const std::vector<std::pair<Id, std::vector<VersionRecord>>>& segments) {
-  return impl_->InTransaction([&] {
+  return impl_->db().InTransaction([&] {
     for (const auto& [id, records] : segments) {
       CAIRN_RETURN_IF_ERROR(impl_->AddSegment(id, records));
     }
@@ -751,15 +545,15 @@ Result<std::vector<Id>> Catalog::Segments() {
 }
 
 Status Catalog::Clear() {
-  return impl_->InTransaction([&] {
+  return impl_->db().InTransaction([&] {
     return impl_->db().Exec(
         "DELETE FROM versions; DELETE FROM paths; DELETE FROM segments; DELETE FROM meta");
   });
 }
 
-Status Catalog::Begin() { return impl_->Begin(); }
-Status Catalog::Commit() { return impl_->Commit(); }
-Status Catalog::Rollback() { return impl_->Rollback(); }
+Status Catalog::Begin() { return impl_->db().Begin(); }
+Status Catalog::Commit() { return impl_->db().Commit(); }
+Status Catalog::Rollback() { return impl_->db().Rollback(); }
 
 Status Catalog::SetMeta(std::string_view key, std::string_view value) {
   CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(kMetaSet));
@@ -834,10 +628,16 @@ Status Catalog::Find(std::string_view device, std::string_view pattern,
                      const std::function<Status(const VersionRecord&)>& fn) {
   CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(device.empty() ? kFindAll : kFindDev));
   if (!device.empty()) q.BindBlob(1, device);
+  // Names typed at a prompt: ASCII letters in either case, bytes as stored,
+  // '\' to quote a wildcard.
+  static constexpr GlobOptions kFindGlob{.ascii_case_insensitive = true,
+                                         .utf8 = false,
+                                         .backslash_escapes = true,
+                                         .caret_negates = true};
   auto matches = [pattern](std::string_view path) {
-    if (GlobMatch(pattern, path)) return true;
+    if (GlobMatch(pattern, path, kFindGlob)) return true;
     size_t slash = path.rfind('/');
-    return slash != std::string_view::npos && GlobMatch(pattern, path.substr(slash + 1));
+    return slash != std::string_view::npos && GlobMatch(pattern, path.substr(slash + 1), kFindGlob);
   };
   return StreamRecords(q, matches, fn);
 }

@@ -116,8 +116,9 @@ class Catalog {
   Status ListTree(std::string_view device, std::string_view root, TimeNs at, bool recursive,
                   const std::function<Status(const repo::VersionRecord&)>& fn);
   // Streams the latest, non-deleted version of every path whose full path or
-  // base name matches `pattern` (see glob_match.h; case-insensitive for
-  // ASCII), sorted by path bytes (then device).
+  // base name matches `pattern` (see base/glob_match.h; bytes, case-insensitive
+  // for ASCII, '\' escapes, "[!..]" or "[^..]" negates), sorted by path bytes
+  // (then device).
   Status Find(std::string_view device, std::string_view pattern,
               const std::function<Status(const repo::VersionRecord&)>& fn);
   // The archiver's "unchanged file" test: the latest version of `path` on

@@ -33,7 +33,9 @@ struct Settings {
   // Directories to back up; "~" is expanded to $HOME and each entry must then
   // be absolute. Empty: the CLI picks defaults.
   std::vector<std::string> watched_directories;
-  // Glob patterns of paths not to back up; see MatchesExclude. Empty: none.
+  // Glob patterns of paths not to back up, passed to the archiver as
+  // BackupOptions::exclude_patterns; their language and where they apply are
+  // in src/archiver/excludes.h. Never holds an empty pattern. Empty: none.
   std::vector<std::string> exclude_patterns;
   std::string compression = "zstd";  // "zstd", "gzip" or "none" (always lower case)
   // On the algorithm's own scale (zstd 1..19, gzip 1..9); unset: the
@@ -114,29 +116,6 @@ Result<Settings> LoadSettings(const std::optional<std::string>& explicit_path);
 // std::getenv (returns nullptr when unset). On error (InvalidArgument naming
 // the variable) `s` is left unchanged.
 Status ApplyEnvironment(Settings& s, const std::function<const char*(const char*)>& getenv_fn);
-
-// Returns whether `absolute_path` is excluded by any of `patterns`.
-//
-// The pattern language is Python's fnmatch, as in the original design:
-//   '*'      any run of characters, including '/' and the empty run;
-//   '?'      exactly one character (one UTF-8 code point);
-//   [abc]    one character of the set; ranges like [a-z]; [!abc] negates;
-//            a ']' first in the set is literal; a '[' with no closing ']'
-//            is literal;
-//   anything else, including '\', matches itself. Matching is case-sensitive.
-// Where a pattern is applied:
-//   - a pattern without '/' (e.g. "*.tmp") matches if it matches the base
-//     name (the part after the last '/') or the whole path;
-//   - a pattern with '/' (e.g. ".git/*") matches if it matches any suffix of
-//     the path that starts at a component boundary (the whole path, or just
-//     after a '/'). So ".git/*" excludes "/home/u/p/.git/config" and
-//     "/home/u/p/.git/objects/ab/cd", but not "/home/u/legit/file".
-// Every pattern must match the whole of the string it is applied to.
-// A directory can be tested with a trailing '/': ".git/*" matches
-// "/home/u/p/.git/", which lets a walker skip the directory entirely.
-// Empty patterns match nothing. Cost: O(patterns x path length x pattern
-// length) in the worst case; no allocation.
-bool MatchesExclude(const std::vector<std::string>& patterns, std::string_view absolute_path);
 
 // Expands a leading "~" to $HOME: "~" -> "$HOME", "~/x" -> "$HOME/x".
 // Anything else ("~user/x", "a/~", "") and any path when HOME is unset or

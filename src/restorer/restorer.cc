@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "base/errno_status.h"
 #include "crypto/crypto.h"
 #include "restorer/pack_cache.h"
 
@@ -24,8 +25,6 @@ namespace {
 
 using repo::FileType;
 using repo::VersionRecord;
-
-std::string Errno(const std::string& what) { return what + ": " + strerror(errno); }
 
 bool IsZero(const uint8_t* p, size_t n) {
   for (size_t i = 0; i < n; ++i)
@@ -54,10 +53,42 @@ class Restore {
         // One pack per thread plus one, so that a pack still in use is not
         // evicted and read again (3 with the default two threads).
         cache_(repo, threads_ + 1, 64ull << 20) {}
+  // Runs the phases in order: check options, collect records, plan, then
+  // folders, files, hard links, symlinks, special files, folder metadata.
   Result<RestoreSummary> Execute();
 
  private:
+  // The records to restore, by kind; pointers into records_.
+  struct Plan {
+    std::vector<const VersionRecord*> dirs, files, hardlinks, symlinks, others;
+  };
+
+  Status CheckOptions() const;
+  // Fills records_ with what the options select.
   Status Collect();
+  // Sets root_dest_ and sorts records_ into a Plan; a record outside the
+  // requested path or not normal is refused (listed in the errors).
+  Plan MakePlan();
+  // Creates every folder, noting in preexisting_dirs_ those already there.
+  void RestoreFolders(const std::vector<const VersionRecord*>& dirs);
+  // Restores the files on threads_ workers; reorders `files` (pack order).
+  void RestoreFiles(std::vector<const VersionRecord*>& files);
+  void SortByPackPosition(std::vector<const VersionRecord*>& files) const;
+  // Links to the restored target when it is among `files` (this restore),
+  // otherwise restores the target's content as a copy.
+  void RestoreHardlinks(const std::vector<const VersionRecord*>& hardlinks,
+                        const std::vector<const VersionRecord*>& files);
+  void RestoreSymlinks(const std::vector<const VersionRecord*>& symlinks);
+  // FIFOs always; devices as root; never over an existing path.
+  void RestoreSpecials(const std::vector<const VersionRecord*>& others);
+  // Modes and times of the folders, deepest first; sorts `dirs`.
+  void ApplyFolderMetadata(std::vector<const VersionRecord*>& dirs);
+  void SyncDestination() const;
+  // The --overwrite rule for links: returns whether `dest` may now be
+  // created. True when nothing is there, or with --overwrite after
+  // unlinking what is; false (and dest listed in skipped_existing) when
+  // something is there and is kept.
+  bool ClearExisting(const std::string& dest);
   std::string Dest(const std::string& path) const {
     return o_.target.empty() ? path : o_.target + path;
   }
@@ -75,11 +106,24 @@ class Restore {
   void RestoreFile(const VersionRecord& rec);
   // True when dest is a regular file with exactly the recorded content.
   bool SameContent(const std::string& dest, const VersionRecord& rec);
-  Status WriteContent(const VersionRecord& rec, int fd, uint64_t& written);
+  // Writes rec's content to `fd`, the file being made for `dest`.
+  Status WriteContent(const VersionRecord& rec, const std::string& dest, int fd, uint64_t& written);
   void ApplyMetadata(const VersionRecord& rec, const std::string& dest, int fd);
   void Error(std::string msg) {
     std::lock_guard lock(mu_);
     summary_.errors.push_back(std::move(msg));
+  }
+  // One path could not be restored. A full disk (NoSpace) stops the restore,
+  // as every later file would fail the same way; anything else is reported
+  // in the summary and the restore goes on.
+  void Fail(const Status& st) {
+    std::lock_guard lock(mu_);
+    if (st.code() != StatusCode::kNoSpace) {
+      summary_.errors.push_back(st.message());
+      return;
+    }
+    if (fatal_.ok()) fatal_ = st;
+    stopped_ = true;
   }
 
   repo::Repository& repo_;
@@ -87,12 +131,15 @@ class Restore {
   const RestoreOptions& o_;
   const unsigned threads_;  // workers writing files
   PackCache cache_;
-  std::string root_dest_;  // nothing is written outside it
+  std::string root_dest_;                             // nothing is written outside it
+  std::unordered_set<std::string> preexisting_dirs_;  // destinations of folders already there
   std::vector<VersionRecord> records_;
   RestoreSummary summary_;
   std::mutex mu_;
   std::atomic<uint64_t> bytes_done_{0}, files_done_{0};
   bool is_root_ = geteuid() == 0;
+  std::atomic<bool> stopped_{false};  // set with fatal_: no more files are started
+  Status fatal_;                      // the error that stopped the restore; guarded by mu_
 };
 
 bool Restore::ParentChainSafe(const std::string& dest) {
@@ -122,9 +169,9 @@ Status Restore::MakeDirs(const std::string& dest_dir) {
     CAIRN_RETURN_IF_ERROR(MakeDirs(dest_dir.substr(0, slash)));
   bool below_root = dest_dir.size() > root_dest_.size();
   if (mkdir(dest_dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return Status::IOError(Errno("cannot create folder " + dest_dir));
+    return ErrnoStatus(errno, "create folder", dest_dir);
   struct stat st;
-  if (lstat(dest_dir.c_str(), &st) != 0) return Status::IOError(Errno("cannot stat " + dest_dir));
+  if (lstat(dest_dir.c_str(), &st) != 0) return ErrnoStatus(errno, "stat", dest_dir);
   if (below_root && !S_ISDIR(st.st_mode))
     return Status::PermissionDenied("refusing to write through " + dest_dir +
                                     ": it is not a folder (a symlink or a file)");
@@ -187,7 +234,8 @@ Status Restore::Collect() {
   return Status::OK();
 }
 
-Status Restore::WriteContent(const VersionRecord& rec, int fd, uint64_t& written) {
+Status Restore::WriteContent(const VersionRecord& rec, const std::string& dest, int fd,
+                             uint64_t& written) {
   crypto::Sha256 sha;
   uint64_t offset = 0;
   for (const Id& id : rec.chunks) {
@@ -205,8 +253,7 @@ Status Restore::WriteContent(const VersionRecord& rec, int fd, uint64_t& written
       ssize_t w = pwrite(fd, data.data() + pos, n, static_cast<off_t>(offset + pos));
       if (w < 0) {
         if (errno == EINTR) continue;
-        if (errno == ENOSPC) return Status::NoSpace(Errno("disk full restoring " + rec.path));
-        return Status::IOError(Errno("cannot write " + rec.path));
+        return ErrnoStatus(errno, "write", dest);
       }
       pos += static_cast<size_t>(w);
     }
@@ -215,7 +262,7 @@ Status Restore::WriteContent(const VersionRecord& rec, int fd, uint64_t& written
   }
   // Needed for a hole at the end of a sparse file (and harmless otherwise).
   if (rec.sparse && ftruncate(fd, static_cast<off_t>(offset)) != 0)
-    return Status::IOError(Errno("cannot size " + rec.path));
+    return ErrnoStatus(errno, "set the size of", dest);
   written = offset;
   if (offset != rec.size || sha.Final() != rec.content_sha256)
     return Status::Corruption("restored content of " + rec.path +
@@ -278,7 +325,7 @@ void Restore::RestoreFile(const VersionRecord& rec) {
   size_t slash = dest.find_last_of('/');
   Status st = MakeDirs(dest.substr(0, slash));
   if (!st.ok()) {
-    Error(st.message());
+    Fail(st);
     return;
   }
   // A fresh destination is created directly (O_EXCL also tells whether
@@ -303,24 +350,25 @@ void Restore::RestoreFile(const VersionRecord& rec) {
     fd = open(write_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   }
   if (fd < 0) {
-    Error(Errno("cannot create " + dest));
+    Fail(ErrnoStatus(errno, "create", dest));
     return;
   }
   // Pre-allocating helps large files stay contiguous; for small ones it is
   // only an extra system call.
   if (rec.size >= (1u << 20) && !rec.sparse) posix_fallocate(fd, 0, static_cast<off_t>(rec.size));
   uint64_t written = 0;
-  st = WriteContent(rec, fd, written);
+  st = WriteContent(rec, dest, fd, written);
   if (st.ok()) {
     ApplyMetadata(rec, dest, fd);
-    if (exists && fsync(fd) != 0) st = Status::IOError(Errno("cannot sync " + dest));
+    if (exists && fsync(fd) != 0) st = ErrnoStatus(errno, "sync", dest);
   }
-  close(fd);
+  // close reports late write errors (a full disk on NFS, for one).
+  if (close(fd) != 0 && st.ok()) st = ErrnoStatus(errno, "close", dest);
   if (st.ok() && exists && rename(write_path.c_str(), dest.c_str()) != 0)
-    st = Status::IOError(Errno("cannot replace " + dest));
+    st = ErrnoStatus(errno, "replace", dest);
   if (!st.ok()) {
     unlink(write_path.c_str());
-    Error(st.message());
+    Fail(st);
     return;
   }
   std::lock_guard lock(mu_);
@@ -328,20 +376,21 @@ void Restore::RestoreFile(const VersionRecord& rec) {
   summary_.bytes += written;
 }
 
-Result<RestoreSummary> Restore::Execute() {
-  auto t0 = std::chrono::steady_clock::now();
+Status Restore::CheckOptions() const {
   if (!IsNormalAbsolutePath(o_.path))
     return Status::InvalidArgument("restore needs an absolute path without . or ..: " + o_.path);
   if (!o_.target.empty() &&
       (o_.target[0] != '/' || !IsNormalAbsolutePath(o_.target == "/" ? "/x" : o_.target)))
     return Status::InvalidArgument("--to needs an absolute folder path: " + o_.target);
-  CAIRN_RETURN_IF_ERROR(Collect());
-  // The restore root: the requested path (in place) or its image under --to.
-  std::string base = o_.path;
-  root_dest_ = o_.target.empty() ? base.substr(0, std::max<size_t>(1, base.find_last_of('/')))
+  return Status::OK();
+}
+
+Restore::Plan Restore::MakePlan() {
+  // The restore root: the requested path's parent (in place) or --to.
+  root_dest_ = o_.target.empty() ? o_.path.substr(0, std::max<size_t>(1, o_.path.find_last_of('/')))
                                  : (o_.target == "/" ? std::string() : o_.target);
   if (root_dest_ == "/") root_dest_.clear();
-  std::vector<const VersionRecord*> dirs, files, hardlinks, symlinks, others;
+  Plan plan;
   for (const VersionRecord& r : records_) {
     bool inside = r.path == o_.path || (r.path.size() > o_.path.size() &&
                                         r.path.compare(0, o_.path.size(), o_.path) == 0 &&
@@ -352,41 +401,40 @@ Result<RestoreSummary> Restore::Execute() {
     }
     switch (r.type) {
       case FileType::kDir:
-        dirs.push_back(&r);
+        plan.dirs.push_back(&r);
         break;
       case FileType::kFile:
-        files.push_back(&r);
+        plan.files.push_back(&r);
         break;
       case FileType::kHardlink:
-        hardlinks.push_back(&r);
+        plan.hardlinks.push_back(&r);
         break;
       case FileType::kSymlink:
-        symlinks.push_back(&r);
+        plan.symlinks.push_back(&r);
         break;
       default:
-        others.push_back(&r);
+        plan.others.push_back(&r);
         break;
     }
   }
-  if (!o_.target.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(o_.target, ec);
-    if (ec) return Status::IOError("cannot create " + o_.target + ": " + ec.message());
-  }
-  std::unordered_set<std::string> preexisting_dirs;
+  return plan;
+}
+
+void Restore::RestoreFolders(const std::vector<const VersionRecord*>& dirs) {
   for (const VersionRecord* d : dirs) {
     std::string dest = Dest(d->path);
     struct stat st_before;
     if (lstat(dest.c_str(), &st_before) == 0 && S_ISDIR(st_before.st_mode))
-      preexisting_dirs.insert(dest);
+      preexisting_dirs_.insert(dest);
     Status st = MakeDirs(dest);
     if (!st.ok())
-      Error(st.message());
+      Fail(st);
     else
       ++summary_.dirs;
   }
-  // Files, in parallel, in the order their data lies in the packs, so that
-  // each pack is read once, sequentially (see PackCache).
+}
+
+void Restore::SortByPackPosition(std::vector<const VersionRecord*>& files) const {
   auto data_position = [&](const VersionRecord* r) {
     if (r->chunks.empty()) return std::pair<uint32_t, uint32_t>(0, 0);
     auto loc = repo_.index().Find(r->chunks.front());
@@ -398,64 +446,77 @@ Result<RestoreSummary> Restore::Execute() {
   for (const VersionRecord* f : files) ordered.emplace_back(data_position(f), f);
   std::stable_sort(ordered.begin(), ordered.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 0; i < ordered.size(); ++i) files[i] = ordered[i].second;
+}
+
+void Restore::RestoreFiles(std::vector<const VersionRecord*>& files) {
+  // In the order their data lies in the packs, so that each pack is read
+  // once, sequentially (see PackCache).
+  SortByPackPosition(files);
   std::vector<Id> planned;
-  for (size_t i = 0; i < ordered.size(); ++i) {
-    files[i] = ordered[i].second;
-    planned.insert(planned.end(), files[i]->chunks.begin(), files[i]->chunks.end());
-  }
+  for (const VersionRecord* f : files)
+    planned.insert(planned.end(), f->chunks.begin(), f->chunks.end());
   cache_.Plan(planned);
   RestoreProgress prog;
-  for (auto* f : files) prog.bytes_total += f->size;
+  for (const VersionRecord* f : files) prog.bytes_total += f->size;
   prog.files_total = files.size();
   std::atomic<size_t> next{0};
-  const unsigned n = threads_;
-  {
-    std::vector<std::jthread> workers;
-    for (unsigned i = 0; i < n; ++i)
-      workers.emplace_back([&] {
-        while (true) {
-          size_t k = next++;
-          if (k >= files.size()) return;
-          RestoreFile(*files[k]);
-          ++files_done_;
-        }
-      });
-    if (o_.progress) {
-      std::jthread reporter([&](std::stop_token st) {
-        while (!st.stop_requested()) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(250));
-          RestoreProgress p = prog;
-          p.files_done = files_done_;
-          p.bytes_done = bytes_done_;
-          o_.progress(p);
-        }
-      });
-      for (auto& w : workers) w.join();
+  std::vector<std::jthread> workers;
+  for (unsigned i = 0; i < threads_; ++i)
+    workers.emplace_back([&] {
+      while (true) {
+        size_t k = next++;
+        if (k >= files.size() || stopped_ || o_.stop.stop_requested()) return;
+        RestoreFile(*files[k]);
+        ++files_done_;
+      }
+    });
+  if (!o_.progress) return;  // the workers join as they go out of scope
+  std::jthread reporter([&](std::stop_token st) {
+    while (!st.stop_requested()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      RestoreProgress p = prog;
+      p.files_done = files_done_;
+      p.bytes_done = bytes_done_;
+      o_.progress(p);
     }
+  });
+  for (auto& w : workers) w.join();
+  // The reporter is stopped and joined here, before `prog` goes away.
+}
+
+bool Restore::ClearExisting(const std::string& dest) {
+  struct stat st;
+  if (lstat(dest.c_str(), &st) != 0) return true;
+  if (!o_.overwrite) {
+    std::lock_guard lock(mu_);
+    summary_.skipped_existing.push_back(dest);
+    return false;
   }
-  // Hard links: to the restored target when it is part of this restore,
-  // otherwise the content of the target's version is restored as a copy.
-  std::unordered_map<std::string, const VersionRecord*> restored_files;
-  for (auto* f : files) restored_files[f->path] = f;
+  // If this fails (a folder is there), creating dest fails and says so.
+  unlink(dest.c_str());
+  return true;
+}
+
+void Restore::RestoreHardlinks(const std::vector<const VersionRecord*>& hardlinks,
+                               const std::vector<const VersionRecord*>& files) {
+  std::unordered_set<std::string> restored_files;
+  for (const VersionRecord* f : files) restored_files.insert(f->path);
   for (const VersionRecord* h : hardlinks) {
+    if (stopped_) return;
     std::string dest = Dest(h->path);
     if (!ParentChainSafe(dest)) {
       Error("refusing to restore " + h->path + ": a symlink in its parent folders");
       continue;
     }
-    auto it = restored_files.find(h->link_target);
-    struct stat st;
-    if (lstat(dest.c_str(), &st) == 0) {
-      if (!o_.overwrite) {
-        summary_.skipped_existing.push_back(dest);
-        continue;
-      }
-      unlink(dest.c_str());
-    }
-    if (it != restored_files.end() && link(Dest(h->link_target).c_str(), dest.c_str()) == 0) {
+    if (!ClearExisting(dest)) continue;
+    if (restored_files.count(h->link_target) &&
+        link(Dest(h->link_target).c_str(), dest.c_str()) == 0) {
       ++summary_.links;
       continue;
     }
+    // The target is not part of this restore (or could not be linked): a
+    // copy of the target's version.
     auto target = catalog_.Lookup(o_.device, h->link_target, o_.at);
     if (target.ok() && *target && (*target)->type == FileType::kFile) {
       VersionRecord copy = **target;
@@ -465,32 +526,32 @@ Result<RestoreSummary> Restore::Execute() {
       Error("hard link " + h->path + ": its target " + h->link_target + " is not in the backup");
     }
   }
+}
+
+void Restore::RestoreSymlinks(const std::vector<const VersionRecord*>& symlinks) {
   for (const VersionRecord* s : symlinks) {
     std::string dest = Dest(s->path);
     if (!ParentChainSafe(dest) || !MakeDirs(dest.substr(0, dest.find_last_of('/'))).ok()) {
       Error("refusing to restore " + s->path + ": a symlink in its parent folders");
       continue;
     }
-    struct stat st;
-    if (lstat(dest.c_str(), &st) == 0) {
-      if (!o_.overwrite) {
-        summary_.skipped_existing.push_back(dest);
-        continue;
-      }
-      unlink(dest.c_str());
-    }
+    if (!ClearExisting(dest)) continue;
     if (symlink(s->link_target.c_str(), dest.c_str()) != 0) {
-      Error(Errno("cannot create symlink " + dest));
+      Fail(ErrnoStatus(errno, "create symlink", dest));
+      if (stopped_) return;
       continue;
     }
     ApplyMetadata(*s, dest, -1);
     ++summary_.links;
   }
+}
+
+void Restore::RestoreSpecials(const std::vector<const VersionRecord*>& others) {
   for (const VersionRecord* o : others) {
     std::string dest = Dest(o->path);
     if (!ParentChainSafe(dest)) continue;
     struct stat st;
-    if (lstat(dest.c_str(), &st) == 0) continue;
+    if (lstat(dest.c_str(), &st) == 0) continue;  // never replaced, even with --overwrite
     int rc = -1;
     if (o->type == FileType::kFifo)
       rc = mkfifo(dest.c_str(), o->mode);
@@ -505,18 +566,24 @@ Result<RestoreSummary> Restore::Execute() {
       ++summary_.others;
     }
   }
-  // Folder metadata last, deepest first, so restoring children does not
-  // disturb their mtimes.
+}
+
+void Restore::ApplyFolderMetadata(std::vector<const VersionRecord*>& dirs) {
+  // Deepest first, so restoring children does not disturb their mtimes.
   std::sort(dirs.begin(), dirs.end(),
             [](const VersionRecord* a, const VersionRecord* b) { return a->path > b->path; });
   for (const VersionRecord* d : dirs) {
     std::string dest = Dest(d->path);
     // A folder that was already there keeps its permissions and times unless
     // the user asked to overwrite.
-    if (preexisting_dirs.count(dest) && !o_.overwrite) continue;
+    if (preexisting_dirs_.count(dest) && !o_.overwrite) continue;
     if (ParentChainSafe(dest)) ApplyMetadata(*d, dest, -1);
   }
-  // A fresh restore is written directly; one sync makes it durable.
+}
+
+void Restore::SyncDestination() const {
+  // A fresh restore is written directly, without a sync per file; one sync
+  // makes it durable.
   if (!o_.target.empty()) {
     int fd = open(o_.target.c_str(), O_RDONLY | O_DIRECTORY);
     if (fd >= 0) {
@@ -526,6 +593,38 @@ Result<RestoreSummary> Restore::Execute() {
   } else {
     sync();
   }
+}
+
+Result<RestoreSummary> Restore::Execute() {
+  auto t0 = std::chrono::steady_clock::now();
+  CAIRN_RETURN_IF_ERROR(CheckOptions());
+  CAIRN_RETURN_IF_ERROR(Collect());
+  Plan plan = MakePlan();
+  if (!o_.target.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o_.target, ec);
+    if (ec) return Status::IOError("cannot create " + o_.target + ": " + ec.message());
+  }
+  // Each phase may stop the restore (Fail on a full disk); later phases
+  // would only fail the same way.
+  RestoreFolders(plan.dirs);
+  if (stopped_) return fatal_;
+  RestoreFiles(plan.files);
+  if (stopped_) return fatal_;
+  if (o_.stop.stop_requested()) {
+    SyncDestination();  // what was written (each file verified) is kept
+    return Status::Cancelled("restore cancelled after " + std::to_string(summary_.files) +
+                             " files; run it again to finish");
+  }
+  // Links and special files only after every file is written: a symlink
+  // made earlier could redirect a file write (see IsVerifiedDir).
+  RestoreHardlinks(plan.hardlinks, plan.files);
+  if (stopped_) return fatal_;
+  RestoreSymlinks(plan.symlinks);
+  if (stopped_) return fatal_;
+  RestoreSpecials(plan.others);
+  ApplyFolderMetadata(plan.dirs);
+  SyncDestination();
   summary_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return summary_;
 }

@@ -11,6 +11,10 @@
 // a mismatch is an error and the file is removed.
 // Order: folders, files (in parallel), hard links, symlinks and special
 // files, then folder metadata deepest first (so mtimes stick).
+// Errors: a path that cannot be restored is listed in RestoreSummary::errors
+// and the restore goes on, except for a full disk: NoSpace stops it and is
+// what RunRestore returns (files completed until then stay; the one being
+// written is removed).
 #pragma once
 
 #include <functional>
@@ -50,7 +54,8 @@ struct RestoreSummary {
   double seconds = 0;
 };
 
-// NotFound when the path has no version at that time (or no such version).
+// NotFound when the path has no version at that time (or no such version);
+// NoSpace when the destination's disk filled up.
 Result<RestoreSummary> RunRestore(repo::Repository& repo, catalog::Catalog& catalog,
                                   const RestoreOptions& options);
 

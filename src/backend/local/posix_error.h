@@ -1,4 +1,5 @@
-// The one place where the local backend turns an errno into a Status.
+// The local backend's name for base/errno_status.h, kept so the backend and
+// its tests read as before.
 //
 // Internal to src/backend (the local backend and its tests); not part of the
 // Backend interface.
@@ -8,12 +9,13 @@
 #include <string>
 #include <string_view>
 
+#include "base/errno_status.h"
 #include "base/status.h"
 
 namespace cairn::backend {
 
-// Maps `err` (an errno value) from the system call `op` ("open", "write",
-// "link", ...) on `path` to a Status:
+// Returns ErrnoStatus(err, op, path), which maps `err` (an errno value) from the system
+// call `op` ("open", "write", "link", ...) on `path` to a Status:
 //   ENOENT -> NotFound, EACCES/EPERM/EROFS -> PermissionDenied,
 //   ENOSPC/EDQUOT -> NoSpace, EEXIST -> AlreadyExists,
 //   anything else -> IOError with strerror and the path.

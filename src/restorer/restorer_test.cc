@@ -1,0 +1,147 @@
+#include "restorer/restorer.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mount.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+
+#include "archiver/archiver.h"
+#include "backend/local/local_backend.h"
+#include "crypto/crypto.h"
+#include "testing/temp_dir.h"
+
+namespace cairn::restorer {
+namespace {
+
+namespace fs = std::filesystem;
+
+void WriteFile(const std::string& path, const Bytes& content) {
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(content.data()),
+             static_cast<std::streamsize>(content.size()));
+}
+
+Bytes ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return Bytes(s.begin(), s.end());
+}
+
+Bytes RandomBytes(size_t n) {
+  Bytes b(n);
+  crypto::RandomBytes(b);
+  return b;
+}
+
+// A repository in tmp/repo with one backup of tmp/src (made by the caller
+// before Backup()), and its catalog.
+class RestorerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    src_ = tmp_.Sub("src");
+    fs::create_directories(src_);
+  }
+
+  void Backup() {
+    auto be = backend::LocalBackend::Open(tmp_.Sub("repo"));
+    ASSERT_TRUE(be.ok()) << be.status().ToString();
+    backend_ = std::move(*be);
+    repo::InitOptions init;
+    init.kdf = crypto::CheapKdfParams();
+    auto repo = repo::Repository::Init(backend_, "secret", init);
+    ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+    repo_ = std::move(*repo);
+    auto cat = catalog::Catalog::Open(tmp_.Sub("catalog.db"));
+    ASSERT_TRUE(cat.ok()) << cat.status().ToString();
+    catalog_ = std::move(*cat);
+    archiver::BackupOptions o;
+    o.paths = {src_};
+    o.device = "dev";
+    auto s = archiver::RunBackup(*repo_, *catalog_, o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    ASSERT_FALSE(s->partial()) << s->errors.front();
+  }
+
+  RestoreOptions Options(const std::string& target) {
+    RestoreOptions o;
+    o.path = src_;
+    o.device = "dev";
+    o.target = target;
+    return o;
+  }
+
+  testing::TempDir tmp_;
+  std::string src_;
+  std::shared_ptr<backend::LocalBackend> backend_;
+  std::unique_ptr<repo::Repository> repo_;
+  std::unique_ptr<catalog::Catalog> catalog_;
+};
+
+TEST_F(RestorerTest, ExistingFilesAreKeptReplacedOrRecognized) {
+  const Bytes a = RandomBytes(3000), b = RandomBytes(5000), changed = RandomBytes(10);
+  WriteFile(src_ + "/a", a);
+  WriteFile(src_ + "/b", b);
+  ASSERT_NO_FATAL_FAILURE(Backup());
+
+  const std::string target = tmp_.Sub("target");
+  const std::string dest = target + src_;
+  fs::create_directories(dest);
+  WriteFile(dest + "/a", a);        // already the backed-up content
+  WriteFile(dest + "/b", changed);  // different
+
+  auto kept = RunRestore(*repo_, *catalog_, Options(target));
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_EQ(kept->already_present, 1u);
+  ASSERT_EQ(kept->skipped_existing.size(), 1u);
+  EXPECT_EQ(kept->skipped_existing[0], dest + "/b");
+  EXPECT_EQ(ReadFile(dest + "/b"), changed);
+
+  RestoreOptions o = Options(target);
+  o.overwrite = true;
+  auto replaced = RunRestore(*repo_, *catalog_, o);
+  ASSERT_TRUE(replaced.ok()) << replaced.status().ToString();
+  EXPECT_TRUE(replaced->errors.empty()) << replaced->errors.front();
+  EXPECT_EQ(replaced->files, 1u);
+  EXPECT_EQ(ReadFile(dest + "/b"), b);
+  for (const auto& e : fs::directory_iterator(dest))  // no temporary file left beside it
+    EXPECT_EQ(e.path().filename().string().rfind(".cairn-restore-", 0), std::string::npos)
+        << e.path();
+}
+
+// A full disk is NoSpace (not a string among per-file errors): it stops the
+// restore, and the file being written is removed.
+TEST_F(RestorerTest, FullDiskIsNoSpace) {
+  for (int i = 0; i < 8; ++i) WriteFile(src_ + "/f" + std::to_string(i), RandomBytes(256 << 10));
+  ASSERT_NO_FATAL_FAILURE(Backup());
+
+  const std::string mnt = tmp_.Sub("mnt");
+  fs::create_directories(mnt);
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m,mode=0755") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs CAP_SYS_ADMIN): " << strerror(errno);
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+
+  RestoreOptions o = Options(mnt + "/target");
+  o.threads = 2;
+  auto r = RunRestore(*repo_, *catalog_, o);
+  ASSERT_FALSE(r.ok()) << "2 MiB restored onto a 1 MiB disk";
+  EXPECT_EQ(r.status().code(), StatusCode::kNoSpace) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("free some space"), std::string::npos)
+      << r.status().ToString();
+  // Every file left is complete: the ones cut short were removed.
+  for (const auto& e : fs::recursive_directory_iterator(mnt)) {
+    if (!e.is_regular_file()) continue;
+    EXPECT_EQ(e.file_size(), 256u << 10) << e.path();
+  }
+}
+
+}  // namespace
+}  // namespace cairn::restorer
