@@ -4,7 +4,7 @@
 
 namespace cairn::cli {
 
-int RunBackup(Context& ctx, const BackupOptions& o) {
+int BackupCommand(Context& ctx, const BackupArgs& o) {
   engine::BackupRequest req;
   for (const auto& p : o.paths) req.paths.push_back(AbsolutePath(p));
   req.extra_excludes = o.excludes;

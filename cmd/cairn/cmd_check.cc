@@ -4,7 +4,7 @@
 
 namespace cairn::cli {
 
-int RunCheck(Context& ctx, const CheckOptions& o) {
+int CheckCommand(Context& ctx, const CheckArgs& o) {
   engine::CheckRequest req;
   req.read_data = o.read_data;
   req.subset = o.subset;

@@ -12,7 +12,7 @@ Status CreateRepository(Context& ctx, const std::string& label) {
   return Status::OK();
 }
 
-int RunInit(Context& ctx, const InitOptions& o) {
+int InitCommand(Context& ctx, const InitArgs& o) {
   Status st = CreateRepository(ctx, o.label);
   if (!st.ok()) return ctx.Fail(st);
   return kExitOk;

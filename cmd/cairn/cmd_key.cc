@@ -36,7 +36,7 @@ Result<std::string> NewSecret(const std::string& file) {
 
 }  // namespace
 
-int RunKeyAdd(Context& ctx, const std::string& file, const std::string& label) {
+int KeyAddCommand(Context& ctx, const std::string& file, const std::string& label) {
   // The repository first, so a wrong password is reported before a new one is asked for.
   Status open = ctx.session().Open();
   if (!open.ok()) return ctx.Fail(open);
@@ -51,7 +51,7 @@ int RunKeyAdd(Context& ctx, const std::string& file, const std::string& label) {
   return kExitOk;
 }
 
-int RunKeyList(Context& ctx) {
+int KeyListCommand(Context& ctx) {
   auto keys = ctx.session().ListKeys();
   if (!keys.ok()) return ctx.Fail(keys.error());
   nlohmann::json arr = nlohmann::json::array();
@@ -73,7 +73,7 @@ int RunKeyList(Context& ctx) {
   return kExitOk;
 }
 
-int RunKeyRemove(Context& ctx, const std::string& prefix) {
+int KeyRemoveCommand(Context& ctx, const std::string& prefix) {
   auto removed = ctx.session().RemoveKey(prefix);
   if (!removed.ok()) return ctx.Fail(removed.error());
   if (ctx.json())
@@ -83,7 +83,7 @@ int RunKeyRemove(Context& ctx, const std::string& prefix) {
   return kExitOk;
 }
 
-int RunKeyPasswd(Context& ctx, const std::string& file) {
+int KeyPasswdCommand(Context& ctx, const std::string& file) {
   Status open = ctx.session().Open();
   if (!open.ok()) return ctx.Fail(open);
   auto secret = NewSecret(file);

@@ -33,7 +33,7 @@ nlohmann::json VersionJson(const engine::FileVersion& v) {
 
 }  // namespace
 
-int RunLs(Context& ctx, const LsOptions& o) {
+int LsCommand(Context& ctx, const LsArgs& o) {
   engine::ListRequest req;
   req.path = AbsolutePath(o.path);
   req.recursive = o.recursive;
@@ -64,7 +64,7 @@ int RunLs(Context& ctx, const LsOptions& o) {
   return ReportUnreadable(ctx, listed->unreadable_segments);
 }
 
-int RunVersions(Context& ctx, const std::string& file) {
+int VersionsCommand(Context& ctx, const std::string& file) {
   auto list = ctx.session().Versions(AbsolutePath(file), ctx.Job());
   if (!list.ok()) return ctx.Fail(list.error());
   const auto& versions = list->versions;
@@ -92,7 +92,7 @@ int RunVersions(Context& ctx, const std::string& file) {
   return ReportUnreadable(ctx, list->unreadable_segments);
 }
 
-int RunFind(Context& ctx, const std::string& pattern) {
+int FindCommand(Context& ctx, const std::string& pattern) {
   nlohmann::json items = nlohmann::json::array();
   auto found = ctx.session().Find(
       pattern,

@@ -4,7 +4,7 @@
 
 namespace cairn::cli {
 
-int RunRestore(Context& ctx, const RestoreOptions& o) {
+int RestoreCommand(Context& ctx, const RestoreArgs& o) {
   engine::RestoreRequest req;
   req.path = AbsolutePath(o.path);
   if (!o.at.empty()) {

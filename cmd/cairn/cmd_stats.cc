@@ -4,7 +4,7 @@
 
 namespace cairn::cli {
 
-int RunStats(Context& ctx) {
+int StatsCommand(Context& ctx) {
   auto stats = ctx.session().Stats(ctx.Job());
   if (!stats.ok()) return ctx.Fail(stats.error());
   const engine::RepositoryStats& s = *stats;
@@ -33,7 +33,7 @@ int RunStats(Context& ctx) {
   return kExitOk;
 }
 
-int RunRecover(Context& ctx) {
+int RecoverCommand(Context& ctx) {
   auto r = ctx.session().Recover(ctx.Job());
   ProgressDone();
   if (!r.ok()) return ctx.Fail(r.error());

@@ -1,4 +1,5 @@
-// The subcommands: one Run<Verb> per cmd_<verb>.cc. Each returns the exit code.
+// The subcommands: one <Verb>Command per cmd_<verb>.cc, taking its parsed
+// <Verb>Args; each returns the exit code.
 #pragma once
 
 #include <optional>
@@ -9,53 +10,53 @@
 
 namespace cairn::cli {
 
-struct InitOptions {
+struct InitArgs {
   std::string label;
 };
-int RunInit(Context& ctx, const InitOptions& o);
+int InitCommand(Context& ctx, const InitArgs& o);
 
 // Creates the repository at the session's location; shared by `init` and
 // `backup --init`. Prints what was created.
 Status CreateRepository(Context& ctx, const std::string& label);
 
-struct BackupOptions {
+struct BackupArgs {
   std::vector<std::string> paths;
   bool init_if_missing = false;
   std::vector<std::string> excludes;
 };
-int RunBackup(Context& ctx, const BackupOptions& o);
+int BackupCommand(Context& ctx, const BackupArgs& o);
 
-struct LsOptions {
+struct LsArgs {
   std::string path = "/";
   std::string at;
   bool recursive = false;
   bool long_format = false;
 };
-int RunLs(Context& ctx, const LsOptions& o);
-int RunVersions(Context& ctx, const std::string& file);
-int RunFind(Context& ctx, const std::string& pattern);
+int LsCommand(Context& ctx, const LsArgs& o);
+int VersionsCommand(Context& ctx, const std::string& file);
+int FindCommand(Context& ctx, const std::string& pattern);
 
-struct RestoreOptions {
+struct RestoreArgs {
   std::string path;
   std::optional<int> version;
   std::string at;
   std::string to;
   bool overwrite = false;
 };
-int RunRestore(Context& ctx, const RestoreOptions& o);
+int RestoreCommand(Context& ctx, const RestoreArgs& o);
 
-struct CheckOptions {
+struct CheckArgs {
   bool read_data = false;
   std::string subset;
 };
-int RunCheck(Context& ctx, const CheckOptions& o);
+int CheckCommand(Context& ctx, const CheckArgs& o);
 
-int RunKeyAdd(Context& ctx, const std::string& new_password_file, const std::string& label);
-int RunKeyList(Context& ctx);
-int RunKeyRemove(Context& ctx, const std::string& id_prefix);
-int RunKeyPasswd(Context& ctx, const std::string& new_password_file);
+int KeyAddCommand(Context& ctx, const std::string& new_password_file, const std::string& label);
+int KeyListCommand(Context& ctx);
+int KeyRemoveCommand(Context& ctx, const std::string& id_prefix);
+int KeyPasswdCommand(Context& ctx, const std::string& new_password_file);
 
-int RunStats(Context& ctx);
-int RunRecover(Context& ctx);
+int StatsCommand(Context& ctx);
+int RecoverCommand(Context& ctx);
 
 }  // namespace cairn::cli

@@ -72,12 +72,12 @@ int main(int argc, char** argv) {
     };
   };
 
-  InitOptions init;
+  InitArgs init;
   auto* c_init = app.add_subcommand("init", "create a new repository");
   c_init->add_option("--label", init.label, "a label for the first key");
-  c_init->callback(run([&](Context& ctx) { return RunInit(ctx, init); }));
+  c_init->callback(run([&](Context& ctx) { return InitCommand(ctx, init); }));
 
-  BackupOptions backup;
+  BackupArgs backup;
   auto* c_backup =
       app.add_subcommand("backup", "back up folders and files (default: the configured ones)");
   c_backup->add_option("paths", backup.paths, "files or folders to back up");
@@ -85,27 +85,27 @@ int main(int argc, char** argv) {
                      "create the repository first if there is none");
   c_backup->add_option("--exclude", backup.excludes,
                        "exclude a pattern (in addition to the settings)");
-  c_backup->callback(run([&](Context& ctx) { return RunBackup(ctx, backup); }));
+  c_backup->callback(run([&](Context& ctx) { return BackupCommand(ctx, backup); }));
 
-  LsOptions ls;
+  LsArgs ls;
   auto* c_ls = app.add_subcommand("ls", "list backed-up files in a folder");
   c_ls->add_option("path", ls.path, "folder or file (default /)");
   c_ls->add_option("--at", ls.at, "as of a time: RFC 3339 or YYYY-MM-DD[ HH:MM[:SS]]");
   c_ls->add_flag("-R,--recursive", ls.recursive, "list everything below");
   c_ls->add_flag("-l,--long", ls.long_format, "show size, time and mode");
-  c_ls->callback(run([&](Context& ctx) { return RunLs(ctx, ls); }));
+  c_ls->callback(run([&](Context& ctx) { return LsCommand(ctx, ls); }));
 
   std::string versions_file;
   auto* c_versions = app.add_subcommand("versions", "list every version of a file");
   c_versions->add_option("file", versions_file, "the file")->required();
-  c_versions->callback(run([&](Context& ctx) { return RunVersions(ctx, versions_file); }));
+  c_versions->callback(run([&](Context& ctx) { return VersionsCommand(ctx, versions_file); }));
 
   std::string pattern;
   auto* c_find = app.add_subcommand("find", "find files by name pattern (* ? [..])");
   c_find->add_option("pattern", pattern, "pattern matched against names and paths")->required();
-  c_find->callback(run([&](Context& ctx) { return RunFind(ctx, pattern); }));
+  c_find->callback(run([&](Context& ctx) { return FindCommand(ctx, pattern); }));
 
-  RestoreOptions restore;
+  RestoreArgs restore;
   auto* c_restore = app.add_subcommand("restore", "restore a file or folder");
   c_restore->add_option("path", restore.path, "the original path")->required();
   auto* o_version =
@@ -114,9 +114,9 @@ int main(int argc, char** argv) {
   o_version->excludes(o_at);
   c_restore->add_option("--to", restore.to, "restore under this folder instead of in place");
   c_restore->add_flag("--overwrite", restore.overwrite, "replace existing files");
-  c_restore->callback(run([&](Context& ctx) { return RunRestore(ctx, restore); }));
+  c_restore->callback(run([&](Context& ctx) { return RestoreCommand(ctx, restore); }));
 
-  CheckOptions check;
+  CheckArgs check;
   auto* c_check = app.add_subcommand("check", "verify the repository");
   c_check
       ->add_option("--read-data", check.subset,
@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
       ->default_str("");
   c_check->callback(run([&](Context& ctx) {
     check.read_data = c_check->count("--read-data") > 0;
-    return RunCheck(ctx, check);
+    return CheckCommand(ctx, check);
   }));
 
   auto* c_key = app.add_subcommand("key", "manage the repository's keys");
@@ -134,20 +134,21 @@ int main(int argc, char** argv) {
   auto* c_key_add = c_key->add_subcommand("add", "add a key (another password)");
   c_key_add->add_option("--new-password-file", new_pw_file, "read the new password from FILE");
   c_key_add->add_option("--label", key_label, "a label for the key");
-  c_key_add->callback(run([&](Context& ctx) { return RunKeyAdd(ctx, new_pw_file, key_label); }));
+  c_key_add->callback(
+      run([&](Context& ctx) { return KeyAddCommand(ctx, new_pw_file, key_label); }));
   auto* c_key_list = c_key->add_subcommand("list", "list keys");
-  c_key_list->callback(run([&](Context& ctx) { return RunKeyList(ctx); }));
+  c_key_list->callback(run([&](Context& ctx) { return KeyListCommand(ctx); }));
   auto* c_key_rm = c_key->add_subcommand("remove", "remove a key");
   c_key_rm->add_option("id", key_id, "the key's ID (a unique prefix is enough)")->required();
-  c_key_rm->callback(run([&](Context& ctx) { return RunKeyRemove(ctx, key_id); }));
+  c_key_rm->callback(run([&](Context& ctx) { return KeyRemoveCommand(ctx, key_id); }));
   auto* c_key_pw = c_key->add_subcommand("passwd", "change the password of the key in use");
   c_key_pw->add_option("--new-password-file", new_pw_file, "read the new password from FILE");
-  c_key_pw->callback(run([&](Context& ctx) { return RunKeyPasswd(ctx, new_pw_file); }));
+  c_key_pw->callback(run([&](Context& ctx) { return KeyPasswdCommand(ctx, new_pw_file); }));
 
   auto* c_stats = app.add_subcommand("stats", "repository statistics");
-  c_stats->callback(run([&](Context& ctx) { return RunStats(ctx); }));
+  c_stats->callback(run([&](Context& ctx) { return StatsCommand(ctx); }));
   auto* c_recover = app.add_subcommand("recover", "rebuild the local catalog from the repository");
-  c_recover->callback(run([&](Context& ctx) { return RunRecover(ctx); }));
+  c_recover->callback(run([&](Context& ctx) { return RecoverCommand(ctx); }));
 
   // A mistyped command gets a clear message (CLI11 would only say that a
   // subcommand is required).
