@@ -20,6 +20,7 @@
 
 #include "backend/azure/signing.h"
 #include "backend/backend.h"
+#include "backend/registry.h"
 #include "e2e_util.h"
 #include "repo/repo_lock.h"
 #include "repo/repository.h"
@@ -65,8 +66,8 @@ class AzureE2eTest : public ::testing::Test {
 
   // The repository's backend, opened with the account key.
   std::shared_ptr<backend::Backend> Backend() {
-    backend::BackendOptions o;
-    o.azure_connection_string = server_->ConnectionString();
+    backend::OpenOptions o;
+    o.settings["azure.connection_string"] = server_->ConnectionString();
     auto b = backend::OpenBackend(location_, o);
     EXPECT_TRUE(b.ok()) << b.status().ToString();
     return b.ok() ? *b : nullptr;
@@ -335,8 +336,8 @@ TEST_F(AzureE2eTest, ExclusiveLockNamesItsHolderAndExpiresWhenTheHolderIsKilled)
   ASSERT_GE(child, 0);
   if (child == 0) {
     close(ready[0]);
-    backend::BackendOptions o;
-    o.azure_connection_string = conn;
+    backend::OpenOptions o;
+    o.settings["azure.connection_string"] = conn;
     auto be = backend::OpenBackend(location_, o);
     if (!be.ok()) _exit(1);
     auto repo = repo::Repository::Open(*be, Sandbox::kPassword);

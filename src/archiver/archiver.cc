@@ -70,6 +70,10 @@ class Run {
   Status MaybeCheckpoint(bool final);
   Status Checkpoint(bool final);
   TimeNs Tick();
+  // What this run stored: the repository's counters (which live as long as
+  // the open repository, for many runs) minus their values at the start.
+  repo::StoreStats RunStoreStats();
+  repo::StoreStats stats_at_start_;
 
   repo::Repository& repo_;
   catalog::Catalog& catalog_;
@@ -103,6 +107,18 @@ class Run {
   std::chrono::steady_clock::time_point last_checkpoint_ = std::chrono::steady_clock::now();
   uint64_t bytes_at_checkpoint_ = 0;
 };
+
+repo::StoreStats Run::RunStoreStats() {
+  repo::StoreStats now = repo_.store_stats();
+  const repo::StoreStats& s = stats_at_start_;
+  now.blobs_new -= s.blobs_new;
+  now.blobs_duplicate -= s.blobs_duplicate;
+  now.bytes_raw_new -= s.bytes_raw_new;
+  now.bytes_stored_new -= s.bytes_stored_new;
+  now.packs_written -= s.packs_written;
+  now.index_objects_written -= s.index_objects_written;
+  return now;
+}
 
 TimeNs Run::Tick() {
   std::lock_guard lock(clock_mu_);
@@ -406,7 +422,7 @@ Status Run::Checkpoint(bool final) {
   seg.created = NowNs();
   seg.roots = options_.paths;
   if (final) {
-    auto stats = repo_.store_stats();
+    auto stats = RunStoreStats();
     seg.files_new = summary_.files_new;
     seg.files_changed = summary_.files_changed;
     seg.files_unchanged = summary_.files_unchanged;
@@ -432,7 +448,7 @@ void Run::ProgressLoop(std::stop_token st) {
     p.files_unchanged = files_unchanged_;
     p.bytes_seen = bytes_seen_;
     p.bytes_done = bytes_done_;
-    p.bytes_stored = repo_.store_stats().bytes_stored_new;
+    p.bytes_stored = RunStoreStats().bytes_stored_new;
     p.walking = walking_;
     options_.progress(p);
   }
@@ -442,6 +458,7 @@ Result<BackupSummary> Run::Execute() {
   auto t0 = std::chrono::steady_clock::now();
   CAIRN_ASSIGN_OR_RETURN(last_time_, catalog_.MaxBackupTime());
   summary_.run_id = run_id_;
+  stats_at_start_ = repo_.store_stats();
   unsigned n =
       options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::jthread> workers;
@@ -479,7 +496,7 @@ Result<BackupSummary> Run::Execute() {
   }
   if (!walk.ok()) return walk;
   CAIRN_RETURN_IF_ERROR(cp);
-  auto stats = repo_.store_stats();
+  auto stats = RunStoreStats();
   summary_.bytes_new_raw = stats.bytes_raw_new;
   summary_.bytes_stored = stats.bytes_stored_new;
   summary_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -129,36 +129,4 @@ class ForwardingBackend : public Backend {
   std::shared_ptr<Backend> inner_;
 };
 
-// Opens the backend for a repository location: a directory path, or later
-// "azure://CONTAINER[/PREFIX]". InvalidArgument for an unknown scheme.
-// Takes its settings from the environment (BackendOptions::FromEnvironment).
-Result<std::shared_ptr<Backend>> OpenBackend(const std::string& location);
-
-// What opening a remote location needs besides the location itself.
-struct BackendOptions {
-  // The Azure Storage connection string (a secret: never shown).
-  std::string azure_connection_string;
-  // Requests in flight per object upload and idle connections kept; 0 =
-  // the backend's default.
-  int connections = 0;
-  // Azure: the access tier of data packs ("Hot", "Cool", "Cold"; "" = the
-  // account's default).
-  std::string azure_access_tier;
-  // Bandwidth limits over all connections, KiB/s; 0 = unlimited. Remote
-  // backends only (a local folder is not limited).
-  uint64_t limit_upload_kib = 0;
-  uint64_t limit_download_kib = 0;
-  // A remote transfer that moves no byte for this long is abandoned and
-  // retried; 0 = the backend's default (60 s).
-  int stall_timeout_seconds = 0;
-
-  // AZURE_STORAGE_CONNECTION_STRING from the environment.
-  static BackendOptions FromEnvironment();
-};
-
-// As above, with explicit settings: "azure://..." opens an Azure backend
-// (wrapped in a RetryBackend) with `options.azure_connection_string`.
-Result<std::shared_ptr<Backend>> OpenBackend(const std::string& location,
-                                             const BackendOptions& options);
-
 }  // namespace cairn::backend

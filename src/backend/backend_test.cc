@@ -1,4 +1,5 @@
 #include "backend/backend.h"
+#include "backend/registry.h"
 
 #include <gtest/gtest.h>
 
@@ -26,7 +27,7 @@ TEST(ObjectNameTest, Paths) {
 }
 
 TEST(OpenBackendTest, AzureNeedsAConnectionString) {
-  auto b = OpenBackend("azure://container/prefix", BackendOptions{});
+  auto b = OpenBackend("azure://container/prefix", OpenOptions{});
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.error().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(b.error().message().find("AZURE_STORAGE_CONNECTION_STRING"), std::string::npos)

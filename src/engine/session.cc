@@ -307,6 +307,7 @@ Result<BackupResult> Session::Backup(const BackupRequest& request, const JobCont
   if (!turn.ok()) return CancelledWhileWaiting("the backup");
   CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
   repo->SetCompression(algo, level);
+  repo->ClearUploadError();  // an earlier run's failure (network down) is not this run's
   // Lock first, then index: a prune that finished before the lock was taken
   // is seen by the index load that follows it.
   CAIRN_ASSIGN_OR_RETURN(auto lock, Lock(false, "backup"));

@@ -99,15 +99,16 @@ Result<ResolvedConfig> ResolveConfig(const SessionOptions& o) {
   }
   r.query_device = o.all_devices ? std::string() : r.device;
 
-  backend::BackendOptions& b = r.backend_options;
-  b.azure_connection_string = s.azure_connection_string;
+  backend::OpenOptions& b = r.backend_options;
   b.connections = static_cast<int>(s.azure_connections);
-  b.azure_access_tier = s.azure_access_tier;
   b.limit_upload_kib = o.limit_upload_kib >= 0 ? static_cast<uint64_t>(o.limit_upload_kib)
                                                : s.azure_limit_upload_kib;
   b.limit_download_kib = o.limit_download_kib >= 0 ? static_cast<uint64_t>(o.limit_download_kib)
                                                    : s.azure_limit_download_kib;
   b.stall_timeout_seconds = static_cast<int>(s.azure_stall_timeout_seconds);
+  if (!s.azure_connection_string.empty())
+    b.settings["azure.connection_string"] = s.azure_connection_string;
+  b.settings["azure.access_tier"] = s.azure_access_tier;
 
   // Knobs for tests and unusual set-ups; a bad value is an error, not a
   // crash and not a silent default.

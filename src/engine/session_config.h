@@ -13,7 +13,7 @@
 #include <functional>
 #include <string>
 
-#include "backend/backend.h"
+#include "backend/registry.h"
 #include "base/status.h"
 #include "config/settings.h"
 #include "crypto/crypto.h"
@@ -59,7 +59,7 @@ struct ResolvedConfig {
   std::string cache_dir;     // $XDG_CACHE_HOME/cairn
   std::string config_dir;    // $XDG_CONFIG_HOME/cairn
   std::string home;
-  backend::BackendOptions backend_options;
+  backend::OpenOptions backend_options;
   std::chrono::seconds lock_ttl{300};
   // How long a shared (backup, restore, check) and an exclusive (key
   // removal, later prune) taker waits for conflicting locks.

@@ -157,20 +157,24 @@ Status Repository::LoadIndex(bool adopt_orphan_packs) {
     return Status::OK();
   }));
   for (const Id& id : ids) {
+    {
+      MutexLock lock(mu_);
+      if (loaded_index_objects_.count(id)) continue;
+    }
     auto body = LoadSealed(ObjectType::kIndex, "index", id);
     if (!body.ok()) {
       if (body.error().code() != StatusCode::kCorruption) return body.error();
       warnings_.push_back("index " + id.Hex() + ": " + body.error().message());
-      continue;
-    }
-    auto packs = DecodeIndexBody(*body);
-    if (!packs.ok()) {
+    } else if (auto packs = DecodeIndexBody(*body); !packs.ok()) {
       warnings_.push_back("index " + id.Hex() + ": " + packs.error().message());
-      continue;
+    } else {
+      for (const IndexedPack& p : *packs) index_.AddPack(p.pack_id, p.entries);
     }
-    for (const IndexedPack& p : *packs) index_.AddPack(p.pack_id, p.entries);
+    MutexLock lock(mu_);
+    loaded_index_objects_.insert(id);  // a damaged one is reported once
   }
-  if (!adopt_orphan_packs) return Status::OK();
+  if (!adopt_orphan_packs || orphans_adopted_) return Status::OK();
+  orphans_adopted_ = true;
   std::vector<backend::ObjectInfo> orphans;
   CAIRN_RETURN_IF_ERROR(backend_->List(ObjectType::kPack, [&](const backend::ObjectInfo& info) {
     auto id = Id::FromHex(info.name.name);
@@ -312,7 +316,13 @@ Status Repository::Flush() {
     return st.WithContext("saving an index object");
   }
   ++stats_.index_objects_written;
+  loaded_index_objects_.insert(index_id);
   return Status::OK();
+}
+
+void Repository::ClearUploadError() {
+  MutexLock lock(mu_);
+  upload_error_ = Status::OK();
 }
 
 Result<Bytes> Repository::OpenBlob(const Id& id, const BlobLocation& loc, ByteView sealed) {

@@ -65,10 +65,13 @@ class Repository {
   const Id& key_slot_in_use() const { return slot_in_use_; }
   Index& index() { return index_; }
 
-  // Loads every index object. With adopt_orphan_packs, packs that no index
-  // lists (left by an interrupted backup) are read (header only) and added;
-  // the next Flush() writes an index object for them so their chunks are
-  // reused. Unreadable index objects are skipped and reported in warnings().
+  // Loads the index objects not loaded yet (the first call loads them all;
+  // a long-lived repository pays only for what other writers added since).
+  // With adopt_orphan_packs, the first such call also reads the header of
+  // every pack that no index lists (left by an interrupted backup) and adds
+  // it; the next Flush() writes an index object for them so their chunks are
+  // reused. Unreadable index objects are skipped and reported in warnings()
+  // (once). REQUIRES: not called concurrently with itself.
   Status LoadIndex(bool adopt_orphan_packs);
   const std::vector<std::string>& warnings() const { return warnings_; }
 
@@ -82,6 +85,11 @@ class Repository {
   // object for every pack not yet indexed. On OK, every blob stored so far
   // is durable and findable by a later Open.
   Status Flush() EXCLUDES(mu_);
+  // A failed pack upload makes StoreBlob and Flush fail until this is
+  // called: the run that met the error stops, and the next run (after the
+  // network came back) starts with a clean slate. Blobs of the failed pack
+  // were never indexed, so they are stored again when needed.
+  void ClearUploadError() EXCLUDES(mu_);
   // Decrypts and decompresses a blob. NotFound when the index has no such
   // blob; Corruption when the stored bytes do not authenticate.
   Result<Bytes> LoadBlob(const Id& id);
@@ -129,8 +137,11 @@ class Repository {
   std::condition_variable_any uploads_done_;  // uploads_in_flight_ went down; waits on mu_
   OpenPack current_ GUARDED_BY(mu_);
   std::unordered_set<Id, IdHash> pending_ GUARDED_BY(mu_);  // in an open or uploading pack
-  std::vector<IndexedPack> unindexed_ GUARDED_BY(mu_);      // saved packs without an index object
-  int uploads_in_flight_ GUARDED_BY(mu_) = 0;               // queued + being uploaded
+  // Index objects already in index_ (loaded or written here).
+  std::unordered_set<Id, IdHash> loaded_index_objects_ GUARDED_BY(mu_);
+  bool orphans_adopted_ = false;  // LoadIndex's contract: one caller at a time
+  std::vector<IndexedPack> unindexed_ GUARDED_BY(mu_);  // saved packs without an index object
+  int uploads_in_flight_ GUARDED_BY(mu_) = 0;           // queued + being uploaded
   std::deque<OpenPack> upload_queue_ GUARDED_BY(mu_);
   std::condition_variable_any upload_cv_;                // queue changed; waits on mu_
   std::vector<std::jthread> uploaders_ GUARDED_BY(mu_);  // started on the first full pack

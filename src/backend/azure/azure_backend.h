@@ -43,6 +43,10 @@
 #include "backend/backend.h"
 #include "base/mutex.h"
 
+namespace cairn::backend {
+struct OpenOptions;
+}
+
 namespace cairn::backend::azure {
 
 // API limits (current service versions).
@@ -150,5 +154,13 @@ class AzureBackend : public Backend, public std::enable_shared_from_this<AzureBa
   std::set<std::string> held_leases_ GUARDED_BY(lease_mu_);
   std::map<std::string, std::string> lease_ids_ GUARDED_BY(lease_mu_);  // blob -> our lease id
 };
+
+// The registry's factory for "azure://CONTAINER[/PREFIX]" (see registry.h):
+// an AzureBackend wrapped in a RetryBackend. Its settings:
+//   azure.connection_string  the storage account's connection string (required; a secret)
+//   azure.access_tier        the tier of data packs: Hot, Cool, Cold ("" = the account's)
+// and OpenOptions' connections, bandwidth limits and stall timeout.
+Result<std::shared_ptr<Backend>> OpenAzureLocation(const std::string& location,
+                                                   const OpenOptions& options);
 
 }  // namespace cairn::backend::azure

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "backend/azure/signing.h"
+#include "backend/registry.h"
 #include "testing/assert_ok.h"
 #include "testing/azurite_fixture.h"
 #include "testing/backend_conformance.h"
@@ -334,8 +335,8 @@ TEST_F(AzureBackendTest, ListingFollowsNextMarkerAcrossPages) {
 }
 
 TEST_F(AzureBackendTest, RegistryOpensAzureLocations) {
-  BackendOptions options;
-  options.azure_connection_string = server_->ConnectionString();
+  OpenOptions options;
+  options.settings["azure.connection_string"] = server_->ConnectionString();
   auto b = OpenBackend("azure://" + container_ + "/via/registry/", options);
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   EXPECT_EQ((*b)->Location(), "azure://" + container_ + "/via/registry");

@@ -577,4 +577,13 @@ Result<std::unique_ptr<BackendLock>> LocalBackend::TryLock(std::string_view lock
   return std::unique_ptr<BackendLock>(new LocalLock(std::move(fd)));
 }
 
+Result<std::shared_ptr<Backend>> OpenLocalLocation(const std::string& location,
+                                                   const OpenOptions&) {
+  std::string_view dir = location;
+  if (dir.starts_with("local:")) dir.remove_prefix(6);
+  if (dir.empty()) return Status::InvalidArgument("\"local:\" needs a directory path after it");
+  CAIRN_ASSIGN_OR_RETURN(std::shared_ptr<LocalBackend> local, LocalBackend::Open(std::string(dir)));
+  return std::shared_ptr<Backend>(std::move(local));
+}
+
 }  // namespace cairn::backend

@@ -71,4 +71,10 @@ class LocalBackend : public Backend {
   const std::string root_;  // absolute, no trailing '/'
 };
 
+struct OpenOptions;
+// The registry's factory for plain paths and "local:PATH" (see registry.h);
+// a local folder takes no settings.
+Result<std::shared_ptr<Backend>> OpenLocalLocation(const std::string& location,
+                                                   const OpenOptions& options);
+
 }  // namespace cairn::backend
