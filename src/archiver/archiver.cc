@@ -1,8 +1,5 @@
 #include "archiver/archiver.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <string.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -15,7 +12,6 @@
 
 #include "archiver/excludes.h"
 #include "archiver/file_reader.h"
-#include "base/errno_status.h"
 #include "crypto/crypto.h"
 
 namespace cairn::archiver {
@@ -44,6 +40,7 @@ class Run {
       : repo_(repo),
         catalog_(catalog),
         options_(options),
+        fs_(options.fs ? *options.fs : DefaultFileSystem()),
         chunker_(repo.config().chunker),
         max_queued_(std::max<size_t>(1, options.max_queued_files)),
         low_water_(max_queued_ - max_queued_ / 8) {}
@@ -78,6 +75,7 @@ class Run {
   repo::Repository& repo_;
   catalog::Catalog& catalog_;
   const BackupOptions& options_;
+  FileSystem& fs_;  // every file access of the run
   chunk::Chunker chunker_;
   BackupSummary summary_;
   Id run_id_ = crypto::RandomId();
@@ -170,13 +168,13 @@ void Run::Worker() {
     // versions and the next run backs them up.
     if (fatal_.ok() && !options_.stop.stop_requested()) {
       for (int attempt = 0; attempt < 3; ++attempt) {
-        st = ReadFileContent(job.rec.path, chunker_, repo_, job.rec,
+        st = ReadFileContent(fs_, job.rec.path, chunker_, repo_, job.rec,
                              [&](uint64_t n) { bytes_done_ += n; });
         if (st.code() != StatusCode::kCancelled) break;
         // Changed while being read: look again and retry with fresh metadata.
-        struct stat s;
-        if (lstat(job.rec.path.c_str(), &s) != 0 || !S_ISREG(s.st_mode)) break;
-        FillMetadata(job.rec.path, s, job.rec);
+        Result<struct stat> s = fs_.Lstat(job.rec.path);
+        if (!s.ok() || !S_ISREG(s->st_mode)) break;
+        FillMetadata(job.rec.path, *s, job.rec);
       }
     } else {
       skip = true;
@@ -244,7 +242,7 @@ Status Run::Visit(const std::string& path, const struct stat& st,
     return Status::OK();
   }
   if (rec.type == FileType::kSymlink) {
-    Result<std::string> target = ReadLinkTarget(path, static_cast<size_t>(st.st_size));
+    Result<std::string> target = fs_.ReadLink(path, static_cast<size_t>(st.st_size));
     if (!target.ok()) {
       if (target.error().IsNotFound())
         AddWarning(path + " vanished before it could be read");
@@ -284,13 +282,13 @@ Status Run::Visit(const std::string& path, const struct stat& st,
       Submit(FileJob{std::move(rec), prev.has_value()});
       return Status::OK();
     case FileType::kDir: {
-      (void)ReadXattrs(path, rec.xattrs);
+      (void)ReadXattrs(fs_, path, rec.xattrs);
       ++summary_.dirs;
       AddRecord(rec);
       return WalkDir(path);
     }
     default:
-      (void)ReadXattrs(path, rec.xattrs);
+      (void)ReadXattrs(fs_, path, rec.xattrs);
       ++summary_.others;
       AddRecord(std::move(rec));
       return Status::OK();
@@ -305,19 +303,15 @@ Status Run::WalkDir(const std::string& dir) {
   if (options_.stop.stop_requested())
     return Status::Cancelled("backup cancelled; what was backed up so far is kept");
   CAIRN_RETURN_IF_ERROR(MaybeCheckpoint(false));
-  DIR* d = opendir(dir.c_str());
-  if (!d) {
-    AddError(ErrnoStatus(errno, "read folder", dir).message());
+  Result<DirListing> listing = fs_.ListDir(dir);
+  if (!listing.ok()) {
+    AddError(listing.error().message());
     return Status::OK();
   }
-  std::vector<std::string> names;
-  errno = 0;
-  while (struct dirent* e = readdir(d)) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-    names.emplace_back(e->d_name);
-  }
-  bool complete = errno == 0;
-  closedir(d);
+  std::vector<std::string>& names = listing->names;
+  // A listing cut short by an error gives no tombstones: what was not seen
+  // is not known to be gone.
+  const bool complete = listing->complete;
   std::sort(names.begin(), names.end());
   // The catalog's view of this folder: latest versions of its children.
   std::map<std::string, VersionRecord> known;
@@ -328,21 +322,21 @@ Status Run::WalkDir(const std::string& dir) {
       }));
   for (const std::string& name : names) {
     std::string path = JoinPath(dir, name);
-    struct stat st;
     std::optional<VersionRecord> prev;
     auto it = known.find(path);
     if (it != known.end()) {
       prev = std::move(it->second);
       known.erase(it);
     }
-    if (lstat(path.c_str(), &st) != 0) {
-      if (errno != ENOENT)
-        AddError(ErrnoStatus(errno, "stat", path).message());
+    Result<struct stat> st = fs_.Lstat(path);
+    if (!st.ok()) {
+      if (!st.error().IsNotFound())
+        AddError(st.error().message());
       else if (prev)
         known.emplace(path, *prev);  // vanished: a deletion
       continue;
     }
-    CAIRN_RETURN_IF_ERROR(Visit(path, st, prev));
+    CAIRN_RETURN_IF_ERROR(Visit(path, *st, prev));
   }
   if (complete) {
     for (auto& [path, rec] : known) {
@@ -355,15 +349,15 @@ Status Run::WalkDir(const std::string& dir) {
 }
 
 Status Run::WalkRoot(const std::string& root) {
-  struct stat st;
   CAIRN_ASSIGN_OR_RETURN(auto prev, catalog_.LatestForSkip(options_.device, root));
-  if (lstat(root.c_str(), &st) != 0) {
-    if (errno == ENOENT) {
+  Result<struct stat> st = fs_.Lstat(root);
+  if (!st.ok()) {
+    if (st.error().IsNotFound()) {
       if (prev) return TombstoneTree(root);
       AddError(root + " does not exist: check the path (nothing was backed up from it)");
       return Status::OK();
     }
-    AddError(ErrnoStatus(errno, "stat", root).message());
+    AddError(st.error().message());
     return Status::OK();
   }
   // Parent folders of a root are recorded too (metadata only), so a restore
@@ -377,15 +371,15 @@ Status Run::WalkRoot(const std::string& root) {
     parents.push_back(parent);
   }
   for (auto it = parents.rbegin(); it != parents.rend(); ++it) {
-    struct stat pst;
-    if (lstat(it->c_str(), &pst) != 0 || !S_ISDIR(pst.st_mode)) continue;
+    Result<struct stat> pst = fs_.Lstat(*it);
+    if (!pst.ok() || !S_ISDIR(pst->st_mode)) continue;
     VersionRecord rec;
-    FillMetadata(*it, pst, rec);
+    FillMetadata(*it, *pst, rec);
     CAIRN_ASSIGN_OR_RETURN(auto pprev, catalog_.LatestForSkip(options_.device, *it));
     if (pprev && Unchanged(rec, *pprev)) continue;
     AddRecord(std::move(rec));
   }
-  return Visit(root, st, prev);
+  return Visit(root, *st, prev);
 }
 
 Status Run::MaybeCheckpoint(bool final) {

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "base/file_system.h"
 #include "catalog/catalog.h"
 #include "chunk/chunker.h"
 #include "repo/repository.h"
@@ -63,6 +64,10 @@ struct BackupOptions {
   // finished, queued ones dropped, and everything completed is checkpointed,
   // so the next run goes on from there. The run then returns Cancelled.
   std::stop_token stop;
+  // Every access to the files backed up goes through it; null is
+  // DefaultFileSystem(), the real one. Tests pass one that injects faults.
+  // Must outlive the run and be safe to use from many threads.
+  FileSystem* fs = nullptr;
 };
 
 struct BackupSummary {

@@ -78,16 +78,16 @@ TEST(ReadLinkTargetTest, ReadsLongTargetsAndReportsFailures) {
   testing::TempDir tmp;
   const std::string long_target = "/" + std::string(1000, 'x') + "/end";
   ASSERT_EQ(symlink(long_target.c_str(), tmp.Sub("long").c_str()), 0);
-  auto got = ReadLinkTarget(tmp.Sub("long"), 0);  // a hint too small: grown as needed
+  auto got = DefaultFileSystem().ReadLink(tmp.Sub("long"), 0);  // a hint too small: grown as needed
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(*got, long_target);
 
-  auto gone = ReadLinkTarget(tmp.Sub("missing"), 10);
+  auto gone = DefaultFileSystem().ReadLink(tmp.Sub("missing"), 10);
   ASSERT_FALSE(gone.ok());
   EXPECT_EQ(gone.status().code(), StatusCode::kNotFound) << gone.status().ToString();
 
   testing::WriteFile(tmp.Sub("file"), "not a symlink");
-  auto not_link = ReadLinkTarget(tmp.Sub("file"), 13);
+  auto not_link = DefaultFileSystem().ReadLink(tmp.Sub("file"), 13);
   ASSERT_FALSE(not_link.ok());
   EXPECT_EQ(not_link.status().code(), StatusCode::kIOError) << not_link.status().ToString();
 }

@@ -1,20 +1,14 @@
 #include "archiver/file_reader.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <string.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
 
-#include "base/errno_status.h"
 #include "crypto/crypto.h"
 
 namespace cairn::archiver {
@@ -101,78 +95,31 @@ bool FillMetadata(const std::string& path, const struct stat& st, repo::VersionR
   return true;
 }
 
-Result<std::string> ReadLinkTarget(const std::string& path, size_t size_hint) {
-  std::string target(std::max<size_t>(size_hint, 255) + 1, '\0');
-  while (true) {
-    ssize_t n = readlink(path.c_str(), target.data(), target.size());
-    if (n < 0) return ErrnoStatus(errno, "read the symlink", path);
-    // A result that fills the buffer may be cut short: grow and read again.
-    if (static_cast<size_t>(n) < target.size()) {
-      target.resize(static_cast<size_t>(n));
-      return target;
-    }
-    target.resize(target.size() * 2);
-  }
-}
-
 namespace {
 
-// Shared by the path and fd forms: `list(buf, size)` and `get(name, buf, size)`
-// behave like llistxattr/lgetxattr.
-template <typename List, typename Get>
-Status ReadXattrsWith(const std::string& path, List list, Get get, std::vector<repo::Xattr>& out) {
+void ToRecordXattrs(std::vector<FileXattr>& in, std::vector<repo::Xattr>& out) {
   out.clear();
-  ssize_t n = list(nullptr, 0);
-  if (n < 0) {
-    if (errno == ENOTSUP || errno == ENODATA) return Status::OK();
-    return ErrnoStatus(errno, "list extended attributes of", path);
-  }
-  if (n == 0) return Status::OK();
-  std::string names(static_cast<size_t>(n), '\0');
-  n = list(names.data(), names.size());
-  if (n < 0) return ErrnoStatus(errno, "list extended attributes of", path);
-  names.resize(static_cast<size_t>(n));
-  for (size_t pos = 0; pos < names.size();) {
-    std::string name(names.c_str() + pos);
-    pos += name.size() + 1;
-    if (name.empty()) continue;
-    ssize_t vn = get(name.c_str(), nullptr, 0);
-    if (vn < 0) continue;  // vanished
-    Bytes value(static_cast<size_t>(vn));
-    vn = get(name.c_str(), value.data(), value.size());
-    if (vn < 0) continue;
-    value.resize(static_cast<size_t>(vn));
-    out.push_back(repo::Xattr{name, std::move(value)});
-  }
-  return Status::OK();
+  out.reserve(in.size());
+  for (FileXattr& x : in) out.push_back(repo::Xattr{std::move(x.name), std::move(x.value)});
 }
 
 }  // namespace
 
-Status ReadXattrs(const std::string& path, std::vector<repo::Xattr>& out) {
-  return ReadXattrsWith(
-      path, [&](char* buf, size_t size) { return llistxattr(path.c_str(), buf, size); },
-      [&](const char* name, void* buf, size_t size) {
-        return lgetxattr(path.c_str(), name, buf, size);
-      },
-      out);
+Status ReadXattrs(FileSystem& fs, const std::string& path, std::vector<repo::Xattr>& out) {
+  std::vector<FileXattr> xattrs;
+  Status st = fs.ReadXattrs(path, xattrs);
+  ToRecordXattrs(xattrs, out);
+  return st;
 }
 
-Status ReadFileContent(const std::string& path, const chunk::Chunker& chunker,
+Status ReadFileContent(FileSystem& fs, const std::string& path, const chunk::Chunker& chunker,
                        repo::Repository& repo, repo::VersionRecord& rec,
                        const std::function<void(uint64_t)>& on_bytes) {
-  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-  if (fd < 0 && errno == EPERM) fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open", path);
-  struct Closer {
-    int fd;
-    ~Closer() { close(fd); }
-  } closer{fd};
-  struct stat before;
-  if (fstat(fd, &before) != 0) return ErrnoStatus(errno, "stat", path);
+  // No-follow, no atime update, sequential read-ahead (see OpenForRead).
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<ReadableFile> file, fs.OpenForRead(path));
+  CAIRN_ASSIGN_OR_RETURN(const struct stat before, file->Stat());
   if (!S_ISREG(before.st_mode) || before.st_ino != rec.inode)
     return Status::Cancelled(path + " was replaced while being backed up");
-  posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 
   const size_t max = chunker.params().max_size;
   thread_local Bytes buf;
@@ -190,17 +137,14 @@ Status ReadFileContent(const std::string& path, const chunk::Chunker& chunker,
         end -= start;
         start = 0;
       }
-      ssize_t n = read(fd, buf.data() + end, buf.size() - end);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoStatus(errno, "read", path);
-      }
+      // Large reads (up to 2 chunks), straight into the chunking buffer.
+      CAIRN_ASSIGN_OR_RETURN(const size_t n, file->Read(buf.data() + end, buf.size() - end));
       if (n == 0) {
         eof = true;
         break;
       }
-      end += static_cast<size_t>(n);
-      total += static_cast<uint64_t>(n);
+      end += n;
+      total += n;
       if (on_bytes) on_bytes(static_cast<uint64_t>(n));
     }
     if (start == end) break;
@@ -222,8 +166,7 @@ Status ReadFileContent(const std::string& path, const chunk::Chunker& chunker,
     rec.chunks.push_back(id);
     start += cut;
   }
-  struct stat after;
-  if (fstat(fd, &after) != 0) return ErrnoStatus(errno, "stat", path);
+  CAIRN_ASSIGN_OR_RETURN(const struct stat after, file->Stat());
   if (after.st_size != before.st_size || after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
       after.st_mtim.tv_nsec != before.st_mtim.tv_nsec ||
       after.st_ctim.tv_sec != before.st_ctim.tv_sec ||
@@ -233,10 +176,9 @@ Status ReadFileContent(const std::string& path, const chunk::Chunker& chunker,
   rec.content_sha256 = whole_file_sha ? *whole_file_sha : sha.Final();
   // Through the open file: no second lookup of the path, and the attributes
   // belong to the content just read. Unreadable attributes are not fatal.
-  (void)ReadXattrsWith(
-      path, [&](char* b, size_t size) { return flistxattr(fd, b, size); },
-      [&](const char* name, void* b, size_t size) { return fgetxattr(fd, name, b, size); },
-      rec.xattrs);
+  std::vector<FileXattr> xattrs;
+  (void)file->ReadXattrs(xattrs);
+  ToRecordXattrs(xattrs, rec.xattrs);
   rec.size = total;
   rec.mtime = ToNs(after.st_mtim);
   rec.ctime = ToNs(after.st_ctim);

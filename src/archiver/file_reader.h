@@ -1,11 +1,12 @@
-// Reading one file's metadata and content into a VersionRecord. POSIX only
-// (the seam for other systems is this file's interface).
+// Reading one file's metadata and content into a VersionRecord. Every
+// access to the file goes through the given FileSystem (base/file_system.h).
 #pragma once
 
 #include <sys/stat.h>
 
 #include <string>
 
+#include "base/file_system.h"
 #include "chunk/chunker.h"
 #include "repo/repository.h"
 #include "repo/version_record.h"
@@ -14,24 +15,19 @@ namespace cairn::archiver {
 
 // Fills the metadata fields of `rec` (type, size, mode, owner, times, inode,
 // device, sparse flag) from an lstat result; a symlink's target is read by
-// ReadLinkTarget. Returns false for a type cairn does not know.
+// FileSystem::ReadLink. Returns false for a type cairn does not know.
 bool FillMetadata(const std::string& path, const struct stat& st, repo::VersionRecord& rec);
 
-// The target of the symlink at `path`, whatever its length; `size_hint` is
-// its lstat st_size. NotFound when it vanished; IOError (EINVAL) when `path`
-// is no longer a symlink.
-Result<std::string> ReadLinkTarget(const std::string& path, size_t size_hint);
-
-// Reads extended attributes of `path` (not following symlinks). Errors other
-// than "not supported" are returned.
-Status ReadXattrs(const std::string& path, std::vector<repo::Xattr>& out);
+// Reads extended attributes of `path` (not following symlinks) into `out`.
+// Errors other than "not supported" are returned.
+Status ReadXattrs(FileSystem& fs, const std::string& path, std::vector<repo::Xattr>& out);
 
 // Reads a regular file, storing its chunks in `repo` and filling
 // rec.chunks, rec.content_sha256, rec.size and rec.xattrs. Fails with Cancelled ("changed
 // while being read") when the file's size/mtime/ctime changed during the
 // read, IOError/PermissionDenied/NotFound for read errors; repository errors
 // pass through (with their codes). `on_bytes` reports progress.
-Status ReadFileContent(const std::string& path, const chunk::Chunker& chunker,
+Status ReadFileContent(FileSystem& fs, const std::string& path, const chunk::Chunker& chunker,
                        repo::Repository& repo, repo::VersionRecord& rec,
                        const std::function<void(uint64_t)>& on_bytes);
 

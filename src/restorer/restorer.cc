@@ -1,21 +1,16 @@
 #include "restorer/restorer.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
-#include "base/errno_status.h"
+#include "base/file_system.h"
 #include "crypto/crypto.h"
 #include "restorer/pack_cache.h"
 
@@ -49,6 +44,7 @@ class Restore {
       : repo_(repo),
         catalog_(catalog),
         o_(o),
+        fs_(o.fs ? *o.fs : DefaultFileSystem()),
         threads_(o.threads ? o.threads : std::max(2u, std::thread::hardware_concurrency())),
         // One pack per thread plus one, so that a pack still in use is not
         // evicted and read again (3 with the default two threads).
@@ -94,6 +90,8 @@ class Restore {
   }
   bool ParentChainSafe(const std::string& dest);
   Status MakeDirs(const std::string& dest_dir);
+  // mkdir -p of --to (following symlinks, as the user named it).
+  Status MakeTargetDirs(const std::string& target);
   // Folders this restore created or checked (real folders, no symlink in
   // their chain below the root). Symlinks are only created after every file
   // is written, so a folder once checked stays safe for the file phase.
@@ -106,9 +104,12 @@ class Restore {
   void RestoreFile(const VersionRecord& rec);
   // True when dest is a regular file with exactly the recorded content.
   bool SameContent(const std::string& dest, const VersionRecord& rec);
-  // Writes rec's content to `fd`, the file being made for `dest`.
-  Status WriteContent(const VersionRecord& rec, const std::string& dest, int fd, uint64_t& written);
-  void ApplyMetadata(const VersionRecord& rec, const std::string& dest, int fd);
+  // Writes rec's content to `file`, the file being made for rec.
+  Status WriteContent(const VersionRecord& rec, WritableFile& file, uint64_t& written);
+  // Best effort (each failure ignored): extended attributes, owner (as root),
+  // mode (not of a symlink) and times, through `file` when given, else on
+  // `dest` itself.
+  void ApplyMetadata(const VersionRecord& rec, const std::string& dest, WritableFile* file);
   void Error(std::string msg) {
     std::lock_guard lock(mu_);
     summary_.errors.push_back(std::move(msg));
@@ -129,6 +130,7 @@ class Restore {
   repo::Repository& repo_;
   catalog::Catalog& catalog_;
   const RestoreOptions& o_;
+  FileSystem& fs_;          // every file access of the restore
   const unsigned threads_;  // workers writing files
   PackCache cache_;
   std::string root_dest_;                             // nothing is written outside it
@@ -153,9 +155,9 @@ bool Restore::ParentChainSafe(const std::string& dest) {
     size_t next = dest.find('/', pos + 1);
     if (next == std::string::npos) return true;
     std::string comp = dest.substr(0, next);
-    struct stat st;
-    if (lstat(comp.c_str(), &st) != 0) return errno == ENOENT;
-    if (!S_ISDIR(st.st_mode)) return false;
+    Result<struct stat> st = fs_.Lstat(comp);
+    if (!st.ok()) return st.error().IsNotFound();
+    if (!S_ISDIR(st->st_mode)) return false;
     pos = next;
   }
 }
@@ -168,15 +170,29 @@ Status Restore::MakeDirs(const std::string& dest_dir) {
   if (slash != std::string::npos && slash > 0)
     CAIRN_RETURN_IF_ERROR(MakeDirs(dest_dir.substr(0, slash)));
   bool below_root = dest_dir.size() > root_dest_.size();
-  if (mkdir(dest_dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return ErrnoStatus(errno, "create folder", dest_dir);
-  struct stat st;
-  if (lstat(dest_dir.c_str(), &st) != 0) return ErrnoStatus(errno, "stat", dest_dir);
+  if (Status made = fs_.MakeDir(dest_dir, 0700); !made.ok() && !made.IsAlreadyExists()) return made;
+  CAIRN_ASSIGN_OR_RETURN(const struct stat st, fs_.Lstat(dest_dir));
   if (below_root && !S_ISDIR(st.st_mode))
     return Status::PermissionDenied("refusing to write through " + dest_dir +
                                     ": it is not a folder (a symlink or a file)");
   std::lock_guard lock(dirs_mu_);
   verified_dirs_.insert(dest_dir);
+  return Status::OK();
+}
+
+Status Restore::MakeTargetDirs(const std::string& target) {
+  for (size_t slash = target.find('/', 1);; slash = target.find('/', slash + 1)) {
+    std::string dir = target.substr(0, slash);
+    // (A folder that exists may still refuse mkdir with EACCES or EROFS.)
+    if (Status made = fs_.MakeDir(dir, 0777);
+        !made.ok() && !made.IsAlreadyExists() && !fs_.Lstat(dir).ok())
+      return made;
+    if (slash == std::string::npos) break;
+  }
+  // Something already there must be a folder, or a symlink the user chose.
+  CAIRN_ASSIGN_OR_RETURN(const struct stat st, fs_.Lstat(target));
+  if (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
+    return Status::IOError("cannot create " + target + ": it exists and is not a folder");
   return Status::OK();
 }
 
@@ -234,8 +250,7 @@ Status Restore::Collect() {
   return Status::OK();
 }
 
-Status Restore::WriteContent(const VersionRecord& rec, const std::string& dest, int fd,
-                             uint64_t& written) {
+Status Restore::WriteContent(const VersionRecord& rec, WritableFile& file, uint64_t& written) {
   crypto::Sha256 sha;
   uint64_t offset = 0;
   for (const Id& id : rec.chunks) {
@@ -250,19 +265,14 @@ Status Restore::WriteContent(const VersionRecord& rec, const std::string& dest, 
         pos += n;
         continue;
       }
-      ssize_t w = pwrite(fd, data.data() + pos, n, static_cast<off_t>(offset + pos));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoStatus(errno, "write", dest);
-      }
-      pos += static_cast<size_t>(w);
+      CAIRN_RETURN_IF_ERROR(file.WriteAt(ByteView(data.data() + pos, n), offset + pos));
+      pos += n;
     }
     offset += data.size();
     bytes_done_ += data.size();
   }
   // Needed for a hole at the end of a sparse file (and harmless otherwise).
-  if (rec.sparse && ftruncate(fd, static_cast<off_t>(offset)) != 0)
-    return ErrnoStatus(errno, "set the size of", dest);
+  if (rec.sparse) CAIRN_RETURN_IF_ERROR(file.Truncate(offset));
   written = offset;
   if (offset != rec.size || sha.Final() != rec.content_sha256)
     return Status::Corruption("restored content of " + rec.path +
@@ -270,50 +280,40 @@ Status Restore::WriteContent(const VersionRecord& rec, const std::string& dest, 
   return Status::OK();
 }
 
-void Restore::ApplyMetadata(const VersionRecord& rec, const std::string& dest, int fd) {
+void Restore::ApplyMetadata(const VersionRecord& rec, const std::string& dest, WritableFile* file) {
+  // Metadata the destination cannot take (no xattr support, not root) does
+  // not make the file less restored: failures are ignored.
   for (const auto& x : rec.xattrs) {
-    if (fd >= 0)
-      fsetxattr(fd, x.name.c_str(), x.value.data(), x.value.size(), 0);
-    else
-      lsetxattr(dest.c_str(), x.name.c_str(), x.value.data(), x.value.size(), 0);
+    FileXattr fx{x.name, x.value};
+    (void)(file ? file->SetXattr(fx) : fs_.SetXattr(dest, fx));
   }
-  if (is_root_) {
-    if (fd >= 0) {
-      if (fchown(fd, rec.uid, rec.gid) != 0) {
-      }
-    } else if (lchown(dest.c_str(), rec.uid, rec.gid) != 0) {
-    }
+  if (is_root_)
+    (void)(file ? file->SetOwner(rec.uid, rec.gid) : fs_.SetOwner(dest, rec.uid, rec.gid));
+  const struct timespec mtime = ToTimespec(rec.mtime);
+  if (file) {
+    (void)file->SetMode(rec.mode);
+    (void)file->SetTimes(mtime, mtime);
+    return;
   }
-  struct timespec times[2] = {ToTimespec(rec.mtime), ToTimespec(rec.mtime)};
-  if (rec.type != FileType::kSymlink) {
-    if (fd >= 0) {
-      fchmod(fd, rec.mode);
-      futimens(fd, times);
-    } else {
-      chmod(dest.c_str(), rec.mode);
-      utimensat(AT_FDCWD, dest.c_str(), times, AT_SYMLINK_NOFOLLOW);
-    }
-  } else {
-    utimensat(AT_FDCWD, dest.c_str(), times, AT_SYMLINK_NOFOLLOW);
-  }
+  if (rec.type != FileType::kSymlink) (void)fs_.SetMode(dest, rec.mode);
+  (void)fs_.SetTimes(dest, mtime, mtime);
 }
 
 bool Restore::SameContent(const std::string& dest, const VersionRecord& rec) {
-  int fd = open(dest.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct stat st;
-  bool same =
-      fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) == rec.size;
-  if (same) {
-    crypto::Sha256 sha;
-    thread_local Bytes buf(1 << 20);
-    ssize_t n;
-    while ((n = read(fd, buf.data(), buf.size())) > 0)
-      sha.Update(ByteView(buf.data(), static_cast<size_t>(n)));
-    same = n == 0 && sha.Final() == rec.content_sha256;
+  Result<std::unique_ptr<ReadableFile>> file = fs_.OpenForRead(dest);
+  if (!file.ok()) return false;
+  Result<struct stat> st = (*file)->Stat();
+  if (!st.ok() || !S_ISREG(st->st_mode) || static_cast<uint64_t>(st->st_size) != rec.size)
+    return false;
+  crypto::Sha256 sha;
+  thread_local Bytes buf(1 << 20);
+  while (true) {
+    Result<size_t> n = (*file)->Read(buf.data(), buf.size());
+    if (!n.ok()) return false;  // unreadable: not known to be the same
+    if (*n == 0) break;
+    sha.Update(ByteView(buf.data(), *n));
   }
-  close(fd);
-  return same;
+  return sha.Final() == rec.content_sha256;
 }
 
 void Restore::RestoreFile(const VersionRecord& rec) {
@@ -332,8 +332,8 @@ void Restore::RestoreFile(const VersionRecord& rec) {
   // something is already there, without a separate lstat).
   std::string write_path = dest;
   bool exists = false;
-  int fd = open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0 && errno == EEXIST) {
+  Result<std::unique_ptr<WritableFile>> created = fs_.CreateFile(dest, 0600);
+  if (!created.ok() && created.error().IsAlreadyExists()) {
     exists = true;
     if (SameContent(dest, rec)) {  // already what the backup holds: nothing to do
       std::lock_guard lock(mu_);
@@ -347,27 +347,31 @@ void Restore::RestoreFile(const VersionRecord& rec) {
     }
     write_path =
         dest.substr(0, slash + 1) + ".cairn-restore-" + crypto::RandomId().Hex().substr(0, 12);
-    fd = open(write_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    created = fs_.CreateFile(write_path, 0600);
   }
-  if (fd < 0) {
-    Fail(ErrnoStatus(errno, "create", dest));
+  if (!created.ok()) {
+    Fail(created.error());
     return;
   }
+  WritableFile& file = **created;
   // Pre-allocating helps large files stay contiguous; for small ones it is
-  // only an extra system call.
-  if (rec.size >= (1u << 20) && !rec.sparse) posix_fallocate(fd, 0, static_cast<off_t>(rec.size));
+  // only an extra system call. A failure is no reason not to try writing.
+  if (rec.size >= (1u << 20) && !rec.sparse) (void)file.Allocate(rec.size);
   uint64_t written = 0;
-  st = WriteContent(rec, dest, fd, written);
+  st = WriteContent(rec, file, written);
   if (st.ok()) {
-    ApplyMetadata(rec, dest, fd);
-    if (exists && fsync(fd) != 0) st = ErrnoStatus(errno, "sync", dest);
+    ApplyMetadata(rec, dest, &file);
+    // A replaced file must be durable before the rename, or a crash could
+    // leave neither version. A new one is synced with the whole restore
+    // (SyncDestination).
+    if (exists) st = file.Sync();
   }
-  // close reports late write errors (a full disk on NFS, for one).
-  if (close(fd) != 0 && st.ok()) st = ErrnoStatus(errno, "close", dest);
-  if (st.ok() && exists && rename(write_path.c_str(), dest.c_str()) != 0)
-    st = ErrnoStatus(errno, "replace", dest);
+  // Close reports late write errors (a full disk on NFS, for one).
+  if (Status closed = file.Close(); !closed.ok() && st.ok()) st = closed;
+  if (st.ok() && exists) st = fs_.Rename(write_path, dest);
   if (!st.ok()) {
-    unlink(write_path.c_str());
+    // Nothing unverified is left behind (the original stays when replacing).
+    (void)fs_.Remove(write_path);
     Fail(st);
     return;
   }
@@ -423,8 +427,7 @@ Restore::Plan Restore::MakePlan() {
 void Restore::RestoreFolders(const std::vector<const VersionRecord*>& dirs) {
   for (const VersionRecord* d : dirs) {
     std::string dest = Dest(d->path);
-    struct stat st_before;
-    if (lstat(dest.c_str(), &st_before) == 0 && S_ISDIR(st_before.st_mode))
+    if (Result<struct stat> before = fs_.Lstat(dest); before.ok() && S_ISDIR(before->st_mode))
       preexisting_dirs_.insert(dest);
     Status st = MakeDirs(dest);
     if (!st.ok())
@@ -486,15 +489,14 @@ void Restore::RestoreFiles(std::vector<const VersionRecord*>& files) {
 }
 
 bool Restore::ClearExisting(const std::string& dest) {
-  struct stat st;
-  if (lstat(dest.c_str(), &st) != 0) return true;
+  if (!fs_.Lstat(dest).ok()) return true;
   if (!o_.overwrite) {
     std::lock_guard lock(mu_);
     summary_.skipped_existing.push_back(dest);
     return false;
   }
   // If this fails (a folder is there), creating dest fails and says so.
-  unlink(dest.c_str());
+  (void)fs_.Remove(dest);
   return true;
 }
 
@@ -510,8 +512,7 @@ void Restore::RestoreHardlinks(const std::vector<const VersionRecord*>& hardlink
       continue;
     }
     if (!ClearExisting(dest)) continue;
-    if (restored_files.count(h->link_target) &&
-        link(Dest(h->link_target).c_str(), dest.c_str()) == 0) {
+    if (restored_files.count(h->link_target) && fs_.MakeHardLink(Dest(h->link_target), dest).ok()) {
       ++summary_.links;
       continue;
     }
@@ -536,12 +537,12 @@ void Restore::RestoreSymlinks(const std::vector<const VersionRecord*>& symlinks)
       continue;
     }
     if (!ClearExisting(dest)) continue;
-    if (symlink(s->link_target.c_str(), dest.c_str()) != 0) {
-      Fail(ErrnoStatus(errno, "create symlink", dest));
+    if (Status made = fs_.MakeSymlink(s->link_target, dest); !made.ok()) {
+      Fail(made);
       if (stopped_) return;
       continue;
     }
-    ApplyMetadata(*s, dest, -1);
+    ApplyMetadata(*s, dest, nullptr);
     ++summary_.links;
   }
 }
@@ -550,19 +551,18 @@ void Restore::RestoreSpecials(const std::vector<const VersionRecord*>& others) {
   for (const VersionRecord* o : others) {
     std::string dest = Dest(o->path);
     if (!ParentChainSafe(dest)) continue;
-    struct stat st;
-    if (lstat(dest.c_str(), &st) == 0) continue;  // never replaced, even with --overwrite
-    int rc = -1;
+    if (fs_.Lstat(dest).ok()) continue;  // never replaced, even with --overwrite
+    Status made;
     if (o->type == FileType::kFifo)
-      rc = mkfifo(dest.c_str(), o->mode);
+      made = fs_.MakeNode(dest, S_IFIFO | o->mode, 0);
     else if (o->type == FileType::kCharDevice && is_root_)
-      rc = mknod(dest.c_str(), S_IFCHR | o->mode, o->rdev);
+      made = fs_.MakeNode(dest, S_IFCHR | o->mode, o->rdev);
     else if (o->type == FileType::kBlockDevice && is_root_)
-      rc = mknod(dest.c_str(), S_IFBLK | o->mode, o->rdev);
+      made = fs_.MakeNode(dest, S_IFBLK | o->mode, o->rdev);
     else
       continue;  // sockets are recreated by their programs; devices need root
-    if (rc == 0) {
-      ApplyMetadata(*o, dest, -1);
+    if (made.ok()) {
+      ApplyMetadata(*o, dest, nullptr);
       ++summary_.others;
     }
   }
@@ -577,22 +577,15 @@ void Restore::ApplyFolderMetadata(std::vector<const VersionRecord*>& dirs) {
     // A folder that was already there keeps its permissions and times unless
     // the user asked to overwrite.
     if (preexisting_dirs_.count(dest) && !o_.overwrite) continue;
-    if (ParentChainSafe(dest)) ApplyMetadata(*d, dest, -1);
+    if (ParentChainSafe(dest)) ApplyMetadata(*d, dest, nullptr);
   }
 }
 
 void Restore::SyncDestination() const {
   // A fresh restore is written directly, without a sync per file; one sync
-  // makes it durable.
-  if (!o_.target.empty()) {
-    int fd = open(o_.target.c_str(), O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-      syncfs(fd);
-      close(fd);
-    }
-  } else {
-    sync();
-  }
+  // makes it durable (in place: of every file system, as the restored tree
+  // may span several). Best effort, as before the seam.
+  (void)fs_.SyncFileSystem(o_.target);
 }
 
 Result<RestoreSummary> Restore::Execute() {
@@ -600,11 +593,7 @@ Result<RestoreSummary> Restore::Execute() {
   CAIRN_RETURN_IF_ERROR(CheckOptions());
   CAIRN_RETURN_IF_ERROR(Collect());
   Plan plan = MakePlan();
-  if (!o_.target.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(o_.target, ec);
-    if (ec) return Status::IOError("cannot create " + o_.target + ": " + ec.message());
-  }
+  if (!o_.target.empty()) CAIRN_RETURN_IF_ERROR(MakeTargetDirs(o_.target));
   // Each phase may stop the restore (Fail on a full disk); later phases
   // would only fail the same way.
   RestoreFolders(plan.dirs);

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "base/file_system.h"
 #include "catalog/catalog.h"
 #include "repo/repository.h"
 
@@ -44,6 +45,10 @@ struct RestoreOptions {
   // A stop request ends the restore before the next file; files already
   // written stay (each verified), and the restore returns Cancelled.
   std::stop_token stop;
+  // Every access to the destination goes through it; null is
+  // DefaultFileSystem(), the real one. Tests pass one that injects faults.
+  // Must outlive the restore and be safe to use from many threads.
+  FileSystem* fs = nullptr;
 };
 
 struct RestoreSummary {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -14,6 +15,8 @@
 #include "archiver/archiver.h"
 #include "backend/local/local_backend.h"
 #include "crypto/crypto.h"
+#include "testing/assert_ok.h"
+#include "testing/fault_file_system.h"
 #include "testing/temp_dir.h"
 
 namespace cairn::restorer {
@@ -141,6 +144,84 @@ TEST_F(RestorerTest, FullDiskIsNoSpace) {
     if (!e.is_regular_file()) continue;
     EXPECT_EQ(e.file_size(), 256u << 10) << e.path();
   }
+}
+
+using Op = testing::FaultFileSystem::Op;
+
+// Every regular file under `dir`, by path.
+std::vector<std::string> RegularFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A full disk part way through a file (the 6th 64 KiB write: the second
+// file's second): NoSpace stops the restore, the file cut short is removed,
+// and every file left is complete and verified.
+TEST_F(RestorerTest, NoSpaceWhileWritingRemovesThePartFileAndStops) {
+  constexpr int kFiles = 6;
+  std::vector<Bytes> content;
+  for (int i = 0; i < kFiles; ++i) {
+    content.push_back(RandomBytes(256 << 10));  // random: no zero block left as a hole
+    WriteFile(src_ + "/f" + std::to_string(i), content.back());
+  }
+  ASSERT_NO_FATAL_FAILURE(Backup());
+
+  const std::string target = tmp_.Sub("target");
+  testing::FaultFileSystem faults;
+  faults.Fail(Op::kWriteAt, target, ENOSPC, /*nth=*/6);
+  RestoreOptions o = Options(target);
+  o.threads = 1;  // one file at a time: the fault hits the second file
+  o.fs = &faults;
+  auto r = RunRestore(*repo_, *catalog_, o);
+  ASSERT_FALSE(r.ok()) << "the restore went on past a full disk";
+  EXPECT_EQ(r.status().code(), StatusCode::kNoSpace) << r.status().ToString();
+
+  ASSERT_EQ(faults.FailedPaths().size(), 1u);
+  const std::string cut = faults.FailedPaths()[0];
+  EXPECT_FALSE(fs::exists(fs::symlink_status(cut))) << cut << " was left half written";
+  EXPECT_GE(faults.Calls(Op::kRemove, cut), 1);
+  // Only the first file was complete when the disk filled; nothing else,
+  // no temporary file either, is left.
+  const std::vector<std::string> left = RegularFiles(target);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_NE(left[0], cut);
+  const std::string name = fs::path(left[0]).filename().string();
+  ASSERT_EQ(name.size(), 2u) << left[0];
+  EXPECT_EQ(ReadFile(left[0]), content[static_cast<size_t>(name[1] - '0')]) << left[0];
+}
+
+// fsync fails on the replacement of an existing file (--overwrite): the
+// error is reported, the replacement is not kept and the old file stays.
+TEST_F(RestorerTest, SyncFailureWhenReplacingKeepsTheOldFile) {
+  const Bytes a = RandomBytes(3000), b = RandomBytes(4000), old_a = RandomBytes(10);
+  WriteFile(src_ + "/a", a);
+  WriteFile(src_ + "/b", b);
+  ASSERT_NO_FATAL_FAILURE(Backup());
+
+  const std::string target = tmp_.Sub("target");
+  const std::string dest = target + src_;
+  fs::create_directories(dest);
+  WriteFile(dest + "/a", old_a);  // replaced: written beside it, synced, renamed over it
+  WriteFile(dest + "/b", b);      // already there: left alone
+  testing::FaultFileSystem faults;
+  faults.Fail(Op::kSync, dest, EIO);
+  RestoreOptions o = Options(target);
+  o.overwrite = true;
+  o.fs = &faults;
+  auto r = RunRestore(*repo_, *catalog_, o);
+  ASSERT_OK(r);  // one file's I/O error does not stop the restore
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_NE(r->errors[0].find("cannot sync"), std::string::npos) << r->errors[0];
+  EXPECT_EQ(r->files, 0u);
+  EXPECT_EQ(r->already_present, 1u);
+  ASSERT_EQ(faults.FailedPaths().size(), 1u);
+  EXPECT_FALSE(fs::exists(faults.FailedPaths()[0])) << "the unsynced replacement was kept";
+  EXPECT_EQ(ReadFile(dest + "/a"), old_a);
+  EXPECT_EQ(ReadFile(dest + "/b"), b);
+  EXPECT_EQ(RegularFiles(target), (std::vector<std::string>{dest + "/a", dest + "/b"}));
 }
 
 }  // namespace
