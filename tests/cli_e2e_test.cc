@@ -765,6 +765,73 @@ TEST_F(CliE2eTest, KeyManagement) {
   Ok({"check", "--read-data"}, as(pw3));
 }
 
+// Slots planted in the storage (copies of the real slot with opslimit 0,
+// under random names: the reproduction) neither stop the right
+// password nor turn a wrong one into another error.
+TEST_F(CliE2eTest, PlantedKeySlotsDoNotStopTheRightPassword) {
+  Ok({"init"});
+  const std::string keys_dir = sb.repo() + "/keys";
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(keys_dir))
+    names.push_back(e.path().filename().string());
+  ASSERT_EQ(names.size(), 1u);
+  const std::string real = names[0];
+  std::string slot = ReadFile(keys_dir + "/" + real);
+  json j = json::parse(slot);
+  j["opslimit"] = 0;
+  std::vector<std::string> planted;
+  for (char c : std::string("0123")) {
+    planted.push_back(std::string(64, c));
+    WriteFile(keys_dir + "/" + planted.back(), j.dump());
+  }
+  // Without the hint of the slot that opened last time, so the planted slots
+  // are met in directory order, wherever the real one is.
+  int hints = 0;
+  for (const auto& e : std::filesystem::directory_iterator(sb.cache_home() + "/cairn"))
+    if (e.path().filename().string().starts_with("key-slot-"))
+      hints += std::filesystem::remove(e.path()) ? 1 : 0;
+  EXPECT_EQ(hints, 1);  // init wrote it
+  Ok({"ls", "/"});
+  json keys = Json({"key", "list"});
+  ASSERT_EQ(keys.size(), 1u) << keys.dump();  // the planted slots are no keys
+  EXPECT_EQ(keys[0].value("id", ""), real);
+
+  // A wrong password tries every slot: exit 12 (wrong password), and the
+  // message names the skipped slots.
+  CairnRunOptions wrong;
+  wrong.set["CAIRN_PASSWORD"] = "not the password";
+  ProcResult r = Expect(12, {"ls", "/"}, wrong);
+  for (const auto& p : planted)
+    EXPECT_NE(r.err.find(p.substr(0, 16)), std::string::npos) << p << "\n" << r.Describe();
+  EXPECT_NE(r.err.find("opslimit 0 out of range"), std::string::npos) << r.Describe();
+}
+
+// The shipped cairn has no test hooks: CAIRN_TEST_CHEAP_KDF=1 (set in the
+// sandbox's environment) does not weaken its keys. The test build's cheap
+// keys are the contrast that shows the variable was really seen.
+TEST_F(CliE2eTest, ShippedBinaryIgnoresTheCheapKdfVariable) {
+  ASSERT_EQ(sb.env().at("CAIRN_TEST_CHEAP_KDF"), "1");
+  ProcResult init = sb.Run({ShippedCairnBinary(), "init"});
+  ASSERT_EQ(init.exit_code, 0) << init.Describe();
+  ProcResult list = sb.Run({ShippedCairnBinary(), "--json", "key", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.Describe();
+  json keys = json::parse(list.out);
+  ASSERT_EQ(keys.size(), 1u) << list.out;
+  // crypto::DefaultKdfParams(): 64 MiB, 3 passes.
+  EXPECT_EQ(keys[0].value("memlimit", uint64_t{0}), uint64_t{64} << 20) << list.out;
+  EXPECT_EQ(keys[0].value("opslimit", uint64_t{0}), 3u) << list.out;
+
+  Sandbox test_build;
+  ProcResult cheap_init = test_build.Cairn({"init"});
+  ASSERT_EQ(cheap_init.exit_code, 0) << cheap_init.Describe();
+  ProcResult cheap = test_build.Cairn({"--json", "key", "list"});
+  ASSERT_EQ(cheap.exit_code, 0) << cheap.Describe();
+  json cheap_keys = json::parse(cheap.out);
+  ASSERT_EQ(cheap_keys.size(), 1u) << cheap.out;
+  EXPECT_EQ(cheap_keys[0].value("memlimit", uint64_t{0}), 8192u) << cheap.out;
+  EXPECT_EQ(cheap_keys[0].value("opslimit", uint64_t{0}), 1u) << cheap.out;
+}
+
 // ---------------------------------------------------------------------------
 // 8. Several devices in one repository.
 

@@ -309,6 +309,8 @@ std::string CairnBinary() {
   return env.empty() ? std::string(CAIRN_BINARY) : env;
 }
 
+std::string ShippedCairnBinary() { return CAIRN_SHIPPED_BINARY; }
+
 Sandbox::Sandbox() {
   if (root().empty()) Die("mkdtemp");
   MakeDirs(home(), 0700);

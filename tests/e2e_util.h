@@ -38,6 +38,9 @@
 #ifndef CAIRN_BINARY
 #define CAIRN_BINARY "cairn"
 #endif
+#ifndef CAIRN_SHIPPED_BINARY
+#define CAIRN_SHIPPED_BINARY "cairn"
+#endif
 
 namespace cairn::e2e {
 
@@ -107,7 +110,8 @@ class Sandbox {
   // Creates root/{home,home/.config,home/.local/share,home/.cache,work}; the
   // repository location is root/repo (not created). Baseline environment:
   // PATH (inherited), HOME, XDG_CONFIG_HOME, XDG_DATA_HOME, XDG_CACHE_HOME,
-  // TZ=UTC, LC_ALL=C, CAIRN_TEST_CHEAP_KDF=1, CAIRN_PASSWORD=kPassword,
+  // TZ=UTC, LC_ALL=C, CAIRN_TEST_CHEAP_KDF=1 (honoured by CairnBinary()
+  // only), CAIRN_PASSWORD=kPassword,
   // DEVICE_ID=kDevice, CAIRN_REPOSITORY=repo(), and TMPDIR when set.
   Sandbox();
 
@@ -139,8 +143,12 @@ class Sandbox {
   EnvMap env_;
 };
 
-// The path of the cairn binary under test.
+// The path of the cairn binary under test: $CAIRN_E2E_BINARY, else the
+// build's cairn_for_tests (the CLI with test hooks: CAIRN_TEST_CHEAP_KDF=1
+// gives cheap key slots).
 std::string CairnBinary();
+// The path of the shipped cairn (no test hooks), for tests of what users get.
+std::string ShippedCairnBinary();
 
 // ---------------------------------------------------------------------------
 // Creating trees.

@@ -3,7 +3,8 @@
 // escaping paths, files that change, vanish or cannot be read during a
 // backup, kill -9 at random moments, a full disk, a wrong password and locks.
 //
-// The cairn binary runs with its own HOME and XDG_* folders, the cheap KDF
+// The cairn binary (cairn_for_tests, where CAIRN_TEST_CHEAP_KDF=1 is
+// honoured) runs with its own HOME and XDG_* folders, the cheap KDF
 // and a working directory inside the test's temporary folder. Where the CLI
 // cannot inject a fault, the C++ API is used directly.
 //

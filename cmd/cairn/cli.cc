@@ -126,6 +126,7 @@ Status Context::Init() {
   o.all_devices = g_.all_devices;
   o.limit_upload_kib = g_.limit_upload_kib;
   o.limit_download_kib = g_.limit_download_kib;
+  o.cheap_kdf_for_tests = g_.cheap_kdf_for_tests;
   if (isatty(STDIN_FILENO)) o.ask_secret = AskSecret;
   o.notice = [this](const std::string& text) { Warn(text); };
   CAIRN_ASSIGN_OR_RETURN(session_, engine::Session::Create(std::move(o)));

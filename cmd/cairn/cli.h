@@ -36,6 +36,8 @@ struct GlobalOptions {
   bool no_progress = false;
   // KiB/s over all connections to remote storage; -1: the settings file's.
   int64_t limit_upload_kib = -1, limit_download_kib = -1;
+  // engine::SessionOptions::cheap_kdf_for_tests; set only by the test build.
+  bool cheap_kdf_for_tests = false;
 };
 
 class Context {

@@ -4,6 +4,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -40,6 +41,14 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global options are accepted after the subcommand too
   GlobalOptions g;
+#ifdef CAIRN_TEST_HOOKS
+  // Only in cairn_for_tests (cmd/cairn/CMakeLists.txt): end-to-end tests
+  // create many repositories and keys, and Argon2id at full cost would
+  // dominate their run time. The shipped cairn has no such switch: no
+  // environment can make it write weak key slots.
+  if (const char* v = std::getenv("CAIRN_TEST_CHEAP_KDF"); v && std::string(v) == "1")
+    g.cheap_kdf_for_tests = true;
+#endif
   app.add_option("-r,--repo", g.repo,
                  "repository location (a folder); default $CAIRN_REPOSITORY or "
                  "~/.local/share/cairn/repo");

@@ -14,6 +14,7 @@
 #include <openssl/params.h>
 #include <sodium.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -277,26 +278,36 @@ KdfParams CheapKdfParams() {
   return p;
 }
 
+Status ValidateKdfParams(const KdfParams& params) {
+  static_assert(kKdfOpsMin >= crypto_pwhash_argon2id_OPSLIMIT_MIN);
+  static_assert(kKdfOpsMax <= crypto_pwhash_argon2id_OPSLIMIT_MAX);
+  static_assert(kKdfMemMin >= crypto_pwhash_argon2id_MEMLIMIT_MIN);
+  static_assert(kKdfMemMax <= crypto_pwhash_argon2id_MEMLIMIT_MAX);
+  if (params.opslimit < kKdfOpsMin || params.opslimit > kKdfOpsMax)
+    return Status::InvalidArgument("key derivation: opslimit " + std::to_string(params.opslimit) +
+                                   " out of range (" + std::to_string(kKdfOpsMin) + ".." +
+                                   std::to_string(kKdfOpsMax) + ")");
+  if (params.memlimit < kKdfMemMin || params.memlimit > kKdfMemMax)
+    return Status::InvalidArgument("key derivation: memlimit " + std::to_string(params.memlimit) +
+                                   " bytes out of range (" + std::to_string(kKdfMemMin) + ".." +
+                                   std::to_string(kKdfMemMax) + ")");
+  return Status::OK();
+}
+
+namespace {
+std::atomic<uint64_t> kdf_runs{0};
+}  // namespace
+
+uint64_t KdfRunCount() { return kdf_runs.load(std::memory_order_relaxed); }
+
 Result<Key> DeriveKey(std::string_view secret, const KdfParams& params) {
   EnsureInit();
-  // libsodium's bounds: opslimit 1..2^32-1; memlimit 8 KiB..4 TiB (64-bit).
-  if (params.opslimit < crypto_pwhash_argon2id_OPSLIMIT_MIN ||
-      params.opslimit > crypto_pwhash_argon2id_OPSLIMIT_MAX) {
-    return Status::InvalidArgument("key derivation: opslimit " + std::to_string(params.opslimit) +
-                                   " out of range (1.." +
-                                   std::to_string(crypto_pwhash_argon2id_OPSLIMIT_MAX) + ")");
-  }
-  if (params.memlimit < crypto_pwhash_argon2id_MEMLIMIT_MIN ||
-      params.memlimit > crypto_pwhash_argon2id_MEMLIMIT_MAX) {
-    return Status::InvalidArgument("key derivation: memlimit " + std::to_string(params.memlimit) +
-                                   " bytes out of range (" +
-                                   std::to_string(crypto_pwhash_argon2id_MEMLIMIT_MIN) + ".." +
-                                   std::to_string(crypto_pwhash_argon2id_MEMLIMIT_MAX) + ")");
-  }
+  CAIRN_RETURN_IF_ERROR(ValidateKdfParams(params));
   if (secret.size() > crypto_pwhash_argon2id_PASSWD_MAX) {
     return Status::InvalidArgument("key derivation: secret too long");
   }
   std::array<uint8_t, kKeySize> raw;
+  kdf_runs.fetch_add(1, std::memory_order_relaxed);
   int rc = crypto_pwhash(raw.data(), raw.size(), secret.data(), secret.size(), params.salt.data(),
                          params.opslimit, static_cast<size_t>(params.memlimit),
                          crypto_pwhash_ALG_ARGON2ID13);

@@ -22,6 +22,9 @@ constexpr size_t kKeySize = 32;
 constexpr size_t kNonceSize = 24;
 constexpr size_t kTagSize = 16;
 constexpr size_t kSealOverhead = kNonceSize + kTagSize;
+// The AEAD's name in the config object and key slots: the only value cairn
+// writes and the only one it accepts.
+constexpr std::string_view kAeadName = "xchacha20-poly1305";
 
 // Must be called once before any other function (idempotent, thread-safe).
 void Init();
@@ -86,14 +89,34 @@ struct KdfParams {
   std::array<uint8_t, 16> salt{};
 };
 
+// The KDF parameters cairn accepts (docs/design.md §3.2). Key slots are plain
+// JSON that anyone with write access to the storage can add, so a reader must
+// not let a slot choose an arbitrary cost: outside these bounds a slot is
+// refused before any key derivation runs. The bounds hold everything cairn
+// has ever written (default 3 passes / 64 MiB; the tests' 1 pass / 8 KiB)
+// with room for stronger keys, and cap the worst a planted slot can cost.
+constexpr uint64_t kKdfOpsMin = 1;
+constexpr uint64_t kKdfOpsMax = 16;
+constexpr uint64_t kKdfMemMin = 8ull << 10;  // libsodium's argon2id minimum
+constexpr uint64_t kKdfMemMax = 4ull << 30;
+
+// OK when `params` is within the bounds above; InvalidArgument naming the
+// offending value otherwise. Cheap: derives nothing.
+Status ValidateKdfParams(const KdfParams& params);
+
 // Default cost (64 MiB, 3 passes) with a fresh random salt.
 KdfParams DefaultKdfParams();
-// Cheap cost for tests (8 KiB, 1 pass) with a fresh random salt. Selected by
-// the CAIRN_TEST_CHEAP_KDF=1 environment variable in the CLI.
+// Cheap cost for tests (8 KiB, 1 pass) with a fresh random salt. Never chosen
+// by the shipped CLI: only a test build (CAIRN_TEST_HOOKS) or a test asks
+// for it.
 KdfParams CheapKdfParams();
-// Argon2id(secret, salt) -> 32-byte key. InvalidArgument for out-of-range
-// params (opslimit 1..(2^32-1), memlimit 8 KiB..4 TiB), IOError when memory
+// Argon2id(secret, salt) -> 32-byte key. InvalidArgument for params outside
+// ValidateKdfParams' bounds (checked before any work), IOError when memory
 // cannot be allocated.
 Result<Key> DeriveKey(std::string_view secret, const KdfParams& params);
+// How many times this process has run Argon2id (DeriveKey calls that got
+// past the bounds check). An observable for tests: "refused without running
+// the KDF" and "the preferred slot was tried first" are assertions on it.
+uint64_t KdfRunCount();
 
 }  // namespace cairn::crypto

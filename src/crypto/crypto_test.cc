@@ -386,6 +386,34 @@ TEST(KdfTest, RejectsOutOfRangeParams) {
   check(q, "opslimit 0");
   q.opslimit = 1ull << 32;
   check(q, "opslimit 2^32");
+  // cairn's own bounds are tighter than libsodium's: a slot cannot make a
+  // reader run 17 passes or allocate more than 4 GiB.
+  q = p;
+  q.opslimit = kKdfOpsMax + 1;
+  check(q, "opslimit 17");
+  q = p;
+  q.memlimit = kKdfMemMax + 1024;
+  check(q, "memlimit above 4 GiB");
+}
+
+TEST(KdfTest, BoundsAreCheckedBeforeAnyDerivation) {
+  KdfParams p = CheapKdfParams();
+  p.opslimit = 1ull << 31;  // would run for hours if derived
+  const uint64_t before = KdfRunCount();
+  EXPECT_EQ(ValidateKdfParams(p).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(DeriveKey("pw", p).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(KdfRunCount(), before);
+  ASSERT_TRUE(DeriveKey("pw", CheapKdfParams()).ok());
+  EXPECT_EQ(KdfRunCount(), before + 1);
+}
+
+TEST(KdfTest, BoundsHoldWhatCairnWrites) {
+  EXPECT_TRUE(ValidateKdfParams(DefaultKdfParams()).ok());
+  EXPECT_TRUE(ValidateKdfParams(CheapKdfParams()).ok());
+  KdfParams edge = CheapKdfParams();
+  edge.opslimit = kKdfOpsMax;
+  edge.memlimit = kKdfMemMax;
+  EXPECT_TRUE(ValidateKdfParams(edge).ok());
 }
 
 TEST(KdfTest, Argon2idKnownAnswer) {

@@ -45,6 +45,36 @@ void AddRate(Progress& p, std::chrono::steady_clock::time_point start) {
     p.eta_seconds = static_cast<double>(p.bytes_total - p.bytes_done) / p.bytes_per_second;
 }
 
+// The key-slot hint (ResolvedConfig::KeySlotHintPath): one slot id in hex.
+// Only ever a hint: a missing, unreadable or stale file (a slot since
+// removed) means the slots are tried in the listing's order.
+std::optional<Id> ReadKeySlotHint(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return std::nullopt;
+  std::string line;
+  std::getline(f, line);
+  auto id = Id::FromHex(TrimLineEnd(line));
+  if (!id.ok()) return std::nullopt;
+  return *id;
+}
+
+// Replaces the hint by writing a temporary file and renaming it over the old
+// one, so a reader sees the old id or the new one, never a torn file. Not
+// fsynced: after a crash the hint may be lost, which costs one slower open.
+// Failures are ignored for the same reason.
+void WriteKeySlotHint(const std::string& path, const Id& slot) {
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (std::filesystem::create_directories(dir, ec)) chmod(dir.c_str(), 0700);
+  std::string tmp = path + ".tmp-" + std::to_string(getpid());
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  std::string line = slot.Hex() + "\n";
+  bool ok = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ok = close(fd) == 0 && ok;
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) unlink(tmp.c_str());
+}
+
 Status CancelledWhileWaiting(const std::string& what) {
   return Status::Cancelled(what + " was cancelled while waiting for another job of this session");
 }
@@ -138,7 +168,16 @@ Result<repo::Repository*> Session::Repo() {
     return cfg.error();
   }
   CAIRN_ASSIGN_OR_RETURN(std::string secret, Secret(false));
-  CAIRN_ASSIGN_OR_RETURN(repo_, repo::Repository::Open(be, secret));
+  // The slot that opened last time goes first: slots listed before it (a
+  // planted one included) then cost nothing.
+  repo::OpenOptions open_options;
+  const std::string hint = cfg_.KeySlotHintPath();
+  open_options.preferred_slot = ReadKeySlotHint(hint);
+  CAIRN_ASSIGN_OR_RETURN(repo_, repo::Repository::Open(be, secret, open_options));
+  if (open_options.preferred_slot != repo_->key_slot_in_use())
+    WriteKeySlotHint(hint, repo_->key_slot_in_use());
+  // Skipped key slots: someone may have planted them, the owner should know.
+  for (const auto& w : repo_->warnings()) Notice({}, w);
   return repo_.get();
 }
 
@@ -261,6 +300,7 @@ Result<InitSummary> Session::Init(const std::string& key_label, const JobContext
   o.pack_size = static_cast<uint64_t>(cfg_.settings.pack_size_mb) << 20;
   o.key_label = key_label;
   CAIRN_ASSIGN_OR_RETURN(repo_, repo::Repository::Init(be, secret, o));
+  WriteKeySlotHint(cfg_.KeySlotHintPath(), repo_->key_slot_in_use());
   return InitSummary{cfg_.location, repo_->config().repo_id.Hex()};
 }
 

@@ -57,6 +57,12 @@ std::string ResolvedConfig::GeneratedSecretPath() const {
   return config_dir + "/password-" + h.Hex().substr(0, 12);
 }
 
+std::string ResolvedConfig::KeySlotHintPath() const {
+  // Keyed by location: the repository id is only known once a slot opened.
+  Id h = crypto::Sha256::Digest(AsBytes(location));
+  return cache_dir + "/key-slot-" + h.Hex().substr(0, 16);
+}
+
 crypto::KdfParams ResolvedConfig::KdfParamsForNewKey() const {
   return cheap_kdf ? crypto::CheapKdfParams() : crypto::DefaultKdfParams();
 }
@@ -127,7 +133,7 @@ Result<ResolvedConfig> ResolveConfig(const SessionOptions& o) {
     CAIRN_ASSIGN_OR_RETURN(r.checkpoint_interval,
                            ParseEnvSeconds("CAIRN_CHECKPOINT_SECONDS", v, true));
   }
-  r.cheap_kdf = Get(o.getenv, "CAIRN_TEST_CHEAP_KDF") == "1";
+  r.cheap_kdf = o.cheap_kdf_for_tests;
   return r;
 }
 

@@ -47,6 +47,10 @@ struct SessionOptions {
   // Notices about the session itself (a generated secret, a repository
   // warning) when no job's event sink is there to take them.
   std::function<void(const std::string&)> notice;
+  // New key slots get the cheapest KDF (crypto::CheapKdfParams) instead of
+  // the default. For tests only: nothing in the environment sets it (the
+  // shipped CLI never does; its test build does, see cmd/cairn/main.cc).
+  bool cheap_kdf_for_tests = false;
 };
 
 // Everything derived once from the options, the settings and the environment.
@@ -65,13 +69,16 @@ struct ResolvedConfig {
   // removal, later prune) taker waits for conflicting locks.
   std::chrono::seconds lock_wait_shared{10}, lock_wait_exclusive{60};
   std::chrono::milliseconds checkpoint_interval{20000};
-  // CAIRN_TEST_CHEAP_KDF=1: new key slots use the cheapest KDF (tests only).
+  // SessionOptions::cheap_kdf_for_tests.
   bool cheap_kdf = false;
 
   // Where a generated secret for this location lives: the default
   // repository's is $XDG_CONFIG_HOME/cairn/password, any other's has a
   // suffix derived from the location.
   std::string GeneratedSecretPath() const;
+  // Where this machine remembers which key slot opened the repository at
+  // this location last time (cache_dir/key-slot-<hash of the location>).
+  std::string KeySlotHintPath() const;
   crypto::KdfParams KdfParamsForNewKey() const;
 };
 

@@ -70,7 +70,6 @@ class SessionTest : public ::testing::Test {
     env_["XDG_DATA_HOME"] = home_.Sub("data");
     env_["XDG_CACHE_HOME"] = home_.Sub("cache");
     env_["XDG_CONFIG_HOME"] = home_.Sub("config");
-    env_["CAIRN_TEST_CHEAP_KDF"] = "1";
     env_["CAIRN_LOCK_WAIT"] = "0";
     SetSettings("");
   }
@@ -82,6 +81,7 @@ class SessionTest : public ::testing::Test {
     o.repository = home_.Sub("repo");
     o.config_file = home_.Sub("settings.yaml");
     o.device = "laptop";
+    o.cheap_kdf_for_tests = true;
     o.getenv = [this](const char* name) -> const char* {
       auto it = env_.find(name);
       return it == env_.end() ? nullptr : it->second.c_str();
@@ -341,6 +341,75 @@ TEST_F(SessionTest, KeyChangesThroughTheSession) {
   ASSERT_TRUE(removed.ok()) << removed.status().ToString();
   env_["CAIRN_PASSWORD"] = "third";
   EXPECT_EQ(Make()->Open().code(), StatusCode::kWrongPassword);
+}
+
+// The key-slot hint: the slot that opened last time is tried first, so slots
+// planted in the storage cost the owner nothing; the hint is only a hint.
+TEST_F(SessionTest, TheSlotThatOpenedLastTimeIsTriedFirst) {
+  InitRepository();
+  const std::string keys_dir = home_.Sub("repo") + "/keys";
+  std::string real;
+  for (const auto& e : std::filesystem::directory_iterator(keys_dir))
+    real = e.path().filename().string();
+  ASSERT_EQ(real.size(), 64u);
+  // Copies of the real slot under other names: valid parameters, so each
+  // costs one key derivation when tried (their AD names another slot, so
+  // none opens); listed in whatever order the directory gives.
+  const std::string slot_json = ReadFile(keys_dir + "/" + real);
+  for (int i = 0; i < 6; ++i) WriteFile(keys_dir + "/" + crypto::RandomId().Hex(), slot_json);
+
+  auto s = Make();
+  const std::string hint = s->config().KeySlotHintPath();
+  ASSERT_EQ(ReadFile(hint), real + "\n");  // written by init
+  uint64_t before = crypto::KdfRunCount();
+  ASSERT_OK(s->Open());
+  EXPECT_EQ(crypto::KdfRunCount(), before + 1);
+
+  // No hint, or a garbage one: the slots are tried in the listing's order,
+  // the open works, and the hint is written again.
+  for (const std::string bad : {"", "not a slot id\n"}) {
+    if (bad.empty())
+      std::filesystem::remove(hint);
+    else
+      WriteFile(hint, bad);
+    ASSERT_OK(Make()->Open());
+    EXPECT_EQ(ReadFile(hint), real + "\n");
+  }
+
+  // A hint naming a planted slot (here outside the KDF bounds): skipped
+  // without deriving, named in a notice, and the hint moves to the real slot.
+  const std::string planted = crypto::RandomId().Hex();
+  std::string bad_json = slot_json;
+  const std::string cheap_ops = "\"opslimit\": 1,";
+  const size_t at = bad_json.find(cheap_ops);
+  ASSERT_NE(at, std::string::npos) << slot_json;
+  bad_json.replace(at, cheap_ops.size(), "\"opslimit\": 0,");
+  WriteFile(keys_dir + "/" + planted, bad_json);
+  WriteFile(hint, planted + "\n");
+  notices_.clear();
+  before = crypto::KdfRunCount();
+  auto again = Make();
+  ASSERT_OK(again->Open());
+  EXPECT_EQ(ReadFile(hint), real + "\n");
+  ASSERT_EQ(notices_.size(), 1u);
+  EXPECT_NE(notices_[0].find(planted.substr(0, 16)), std::string::npos) << notices_[0];
+  EXPECT_NE(notices_[0].find("opslimit 0"), std::string::npos) << notices_[0];
+  auto keys = again->ListKeys();
+  ASSERT_OK(keys);
+  EXPECT_EQ(keys->size(), 7u);  // the real slot and its six copies, not the planted one
+}
+
+// The engine reads no variable that weakens keys: only the front end's
+// SessionOptions::cheap_kdf_for_tests does.
+TEST_F(SessionTest, CheapKeysOnlyThroughTheOption) {
+  env_["CAIRN_TEST_CHEAP_KDF"] = "1";
+  auto o = Options();
+  o.cheap_kdf_for_tests = false;
+  auto s = Make(o);
+  crypto::KdfParams p = s->config().KdfParamsForNewKey();
+  EXPECT_EQ(p.opslimit, crypto::DefaultKdfParams().opslimit);
+  EXPECT_EQ(p.memlimit, crypto::DefaultKdfParams().memlimit);
+  EXPECT_EQ(Make()->config().KdfParamsForNewKey().memlimit, crypto::CheapKdfParams().memlimit);
 }
 
 TEST_F(SessionTest, AnUnreadableNewestSegmentMakesAnswersSayTheyMayBeIncomplete) {

@@ -8,6 +8,9 @@ using json = nlohmann::json;
 
 namespace {
 constexpr int kSlotVersion = 1;
+// id_key | data_key | meta_key | repo_id, sealed.
+constexpr size_t kWrappedPlainSize = 4 * 32;
+constexpr size_t kWrappedSize = kWrappedPlainSize + crypto::kSealOverhead;
 
 Bytes SlotAd(const Id& slot_id) {
   std::string ad = "cairn/keyslot/" + slot_id.Hex();
@@ -33,7 +36,7 @@ Result<KeySlot> MakeKeySlot(const MasterKeys& keys, std::string_view secret,
   slot.label = std::move(label);
   CAIRN_ASSIGN_OR_RETURN(crypto::Key kek, crypto::DeriveKey(secret, kdf));
   Bytes plain;
-  plain.reserve(4 * 32);
+  plain.reserve(kWrappedPlainSize);
   plain.insert(plain.end(), keys.id_key.data(), keys.id_key.data() + 32);
   plain.insert(plain.end(), keys.data_key.data(), keys.data_key.data() + 32);
   plain.insert(plain.end(), keys.meta_key.data(), keys.meta_key.data() + 32);
@@ -49,7 +52,8 @@ Result<MasterKeys> UnwrapKeySlot(const KeySlot& slot, std::string_view secret) {
   if (!plain.ok())
     return Status::WrongPassword("the secret does not open key slot " +
                                  slot.slot_id.Hex().substr(0, 8));
-  if (plain->size() != 128) return Status::Corruption("key slot holds malformed keys");
+  if (plain->size() != kWrappedPlainSize)
+    return Status::Corruption("key slot holds malformed keys");
   MasterKeys k;
   k.id_key = crypto::Key(ByteView(plain->data(), 32));
   k.data_key = crypto::Key(ByteView(plain->data() + 32, 32));
@@ -68,7 +72,7 @@ Bytes EncodeKeySlot(const KeySlot& slot) {
       {"salt", Base64Encode(slot.kdf.salt)},
       {"created", FormatRfc3339(slot.created)},
       {"label", slot.label},
-      {"aead", "xchacha20-poly1305"},
+      {"aead", crypto::kAeadName},
       {"wrapped", Base64Encode(slot.wrapped)},
   };
   std::string s = j.dump(2) + "\n";
@@ -88,16 +92,33 @@ Result<KeySlot> DecodeKeySlot(const Id& slot_id, ByteView data) {
       return Status::Unsupported("key slot format " + std::to_string(version) +
                                  " is newer than this cairn supports; upgrade cairn");
     if (j.at("kdf").get<std::string>() != "argon2id13")
-      return Status::Unsupported("key slot uses an unknown KDF");
+      return Status::Unsupported("key slot " + slot_id.Hex().substr(0, 8) + " uses an unknown KDF");
+    const std::string aead = j.at("aead").get<std::string>();
+    if (aead != crypto::kAeadName)
+      return Status::Unsupported("key slot " + slot_id.Hex().substr(0, 8) +
+                                 " uses an unknown cipher '" + aead + "' (cairn uses " +
+                                 std::string(crypto::kAeadName) + ")");
     KeySlot slot;
     slot.slot_id = slot_id;
+    // JSON numbers that are negative or fractional would convert silently.
+    if (!j.at("opslimit").is_number_unsigned() || !j.at("memlimit").is_number_unsigned())
+      return Status::Corruption("key slot " + slot_id.Hex().substr(0, 8) +
+                                " has KDF parameters that are not whole numbers");
     slot.kdf.opslimit = j.at("opslimit").get<uint64_t>();
     slot.kdf.memlimit = j.at("memlimit").get<uint64_t>();
+    // Refused here, before anyone derives a key: a slot is unauthenticated,
+    // so its cost is whatever its writer chose.
+    if (Status st = crypto::ValidateKdfParams(slot.kdf); !st.ok())
+      return Status::Corruption("key slot " + slot_id.Hex().substr(0, 8) +
+                                " has KDF parameters outside cairn's bounds: " + st.message());
     CAIRN_ASSIGN_OR_RETURN(Bytes salt, Base64Decode(j.at("salt").get<std::string>()));
     if (salt.size() != slot.kdf.salt.size())
       return Status::Corruption("key slot salt has the wrong size");
     std::copy(salt.begin(), salt.end(), slot.kdf.salt.begin());
     CAIRN_ASSIGN_OR_RETURN(slot.wrapped, Base64Decode(j.at("wrapped").get<std::string>()));
+    if (slot.wrapped.size() != kWrappedSize)
+      return Status::Corruption("key slot " + slot_id.Hex().substr(0, 8) +
+                                " holds wrapped keys of the wrong size");
     auto created = ParseTime(j.value("created", std::string("1970-01-01T00:00:00Z")));
     slot.created = created.ok() ? *created : 0;
     slot.label = j.value("label", std::string());

@@ -33,11 +33,17 @@ struct KeySlot {
 // Wraps `keys` for `secret` under a fresh slot id with the given KDF params.
 Result<KeySlot> MakeKeySlot(const MasterKeys& keys, std::string_view secret,
                             const crypto::KdfParams& kdf, std::string label);
-// WrongPassword when the secret does not open this slot.
+// WrongPassword when the secret does not open this slot; InvalidArgument
+// (without deriving) for KDF params outside the bounds.
 Result<MasterKeys> UnwrapKeySlot(const KeySlot& slot, std::string_view secret);
 
 Bytes EncodeKeySlot(const KeySlot& slot);
-// Corruption for malformed JSON; Unsupported for a newer slot version.
+// Checks everything that can be checked without the secret, so that a slot
+// that passes costs at most one bounded key derivation to try: Corruption for
+// malformed JSON, KDF parameters outside crypto::ValidateKdfParams' bounds
+// (docs/design.md §3.2) or wrapped keys of the wrong size; Unsupported for a
+// newer slot version, an unknown KDF or an `aead` other than
+// crypto::kAeadName.
 Result<KeySlot> DecodeKeySlot(const Id& slot_id, ByteView data);
 
 }  // namespace cairn::repo

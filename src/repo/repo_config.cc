@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "crypto/crypto.h"
+
 namespace cairn::repo {
 
 using json = nlohmann::json;
@@ -20,7 +22,7 @@ Bytes EncodeRepoConfig(const RepoConfig& c) {
         {"max_size", c.chunker.max_size},
         {"seed", HexEncode(c.chunker.seed)}}},
       {"pack_size", c.pack_size},
-      {"aead", "xchacha20-poly1305"},
+      {"aead", crypto::kAeadName},
       {"chunk_id", "hmac-sha256-of-sha256"},
   };
   std::string s = j.dump();
@@ -46,6 +48,12 @@ Result<RepoConfig> DecodeRepoConfig(ByteView text) {
           "what you need with the cairn that wrote it, then create a new repository (cairn init)");
     if (j.at("chunk_id").get<std::string>() != "hmac-sha256-of-sha256")
       return Status::Unsupported("unknown chunk ID scheme " + j.at("chunk_id").get<std::string>());
+    // Every object's cipher is the one the format fixes; a config naming
+    // another was written by something this cairn cannot read correctly.
+    if (const std::string aead = j.at("aead").get<std::string>(); aead != crypto::kAeadName)
+      return Status::Unsupported("the repository uses the cipher '" + aead +
+                                 "', which this cairn does not support (it uses " +
+                                 std::string(crypto::kAeadName) + ")");
     CAIRN_ASSIGN_OR_RETURN(c.repo_id, Id::FromHex(j.at("id").get<std::string>()));
     auto created = ParseTime(j.at("created").get<std::string>());
     c.created = created.ok() ? *created : 0;

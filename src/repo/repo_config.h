@@ -26,7 +26,9 @@ struct RepoConfig {
 };
 
 Bytes EncodeRepoConfig(const RepoConfig& c);
-// Corruption for malformed content; Unsupported for a newer major format.
+// Corruption for malformed content (a missing `aead` included); Unsupported
+// for a newer major format, or an `aead`, chunker or chunk ID scheme other
+// than cairn's.
 Result<RepoConfig> DecodeRepoConfig(ByteView json_text);
 
 }  // namespace cairn::repo

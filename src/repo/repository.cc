@@ -101,8 +101,23 @@ Result<std::unique_ptr<Repository>> Repository::Init(std::shared_ptr<backend::Ba
   return std::unique_ptr<Repository>(new Repository(std::move(be), config, keys, slot.slot_id));
 }
 
+namespace {
+
+// "a; b; c (and 4 more)": the skipped slots named in an error message, short
+// even when someone planted hundreds.
+std::string JoinSkipped(const std::vector<std::string>& skipped) {
+  constexpr size_t kShown = 4;
+  std::string out;
+  for (size_t i = 0; i < skipped.size() && i < kShown; ++i) out += (i ? "; " : "") + skipped[i];
+  if (skipped.size() > kShown) out += " (and " + std::to_string(skipped.size() - kShown) + " more)";
+  return out;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Repository>> Repository::Open(std::shared_ptr<backend::Backend> be,
-                                                     std::string_view secret) {
+                                                     std::string_view secret,
+                                                     const OpenOptions& options) {
   crypto::Init();
   auto sealed_config = be->Load(kConfigName, 0, 0);
   if (!sealed_config.ok()) {
@@ -119,34 +134,81 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::shared_ptr<backend::Ba
   }));
   if (slot_ids.empty())
     return Status::Corruption("the repository at " + be->Location() + " has no key slots");
-  Status last = Status::WrongPassword(
-      "wrong password: no key slot of the repository at " + be->Location() +
-      " opens with the given secret (check --password-file, CAIRN_PASSWORD or "
-      "BACKUP_ENCRYPTION_KEY)");
+  if (options.preferred_slot) {
+    auto it = std::find(slot_ids.begin(), slot_ids.end(), *options.preferred_slot);
+    if (it != slot_ids.end()) std::rotate(slot_ids.begin(), it, it + 1);
+  }
+  // Slots are unauthenticated objects anyone with write access can add: one
+  // that cannot be tried, or that opens to keys that are not this
+  // repository's, is skipped with a warning and never ends the search.
+  std::vector<std::string> skipped;
+  Status load_error;    // the first slot that could not be read (not NotFound)
+  Status unsupported;   // the first slot of a newer or foreign format
+  Status foreign_keys;  // the first slot that opened but whose keys do not fit
+  size_t derived = 0;   // slots whose key derivation ran
   for (const Id& sid : slot_ids) {
+    auto skip = [&](const Status& why) {
+      skipped.push_back("skipped key slot " + sid.Hex().substr(0, 16) + ": " + why.message());
+    };
     auto data = be->Load(ObjectName{ObjectType::kKey, sid.Hex()}, 0, 0);
-    if (!data.ok()) continue;
-    auto slot = DecodeKeySlot(sid, *data);
-    if (!slot.ok()) {
-      if (slot.error().code() == StatusCode::kUnsupported) last = slot.error();
+    if (!data.ok()) {
+      if (data.error().IsNotFound()) continue;  // removed since the listing
+      if (load_error.ok()) load_error = data.error();
+      skip(data.error());
       continue;
     }
+    auto slot = DecodeKeySlot(sid, *data);
+    if (!slot.ok()) {
+      if (slot.error().code() == StatusCode::kUnsupported && unsupported.ok())
+        unsupported = slot.error();
+      skip(slot.error());
+      continue;
+    }
+    ++derived;
     auto keys = UnwrapKeySlot(*slot, secret);
     if (!keys.ok()) {
-      if (keys.error().code() != StatusCode::kWrongPassword) return keys.error();
+      // Not this secret's slot: the normal case with several keys, no warning.
+      if (keys.error().code() != StatusCode::kWrongPassword) skip(keys.error());
       continue;
     }
     auto body = OpenEnvelope(keys->meta_key, "config", "config", *sealed_config);
-    if (!body.ok())
-      return Status::Corruption(
-          "the config object does not authenticate with the "
-          "repository keys: it was altered or replaced");
+    if (!body.ok()) {
+      Status st = Status::Corruption(
+          "the config object does not authenticate with the keys of key slot " +
+          sid.Hex().substr(0, 16) + ": the config or the slot was altered or replaced");
+      if (foreign_keys.ok()) foreign_keys = st;
+      skip(st);
+      continue;
+    }
+    // The config authenticated: its content is the repository's own, and a
+    // problem with it is the repository's, not this slot's.
     CAIRN_ASSIGN_OR_RETURN(RepoConfig config, DecodeRepoConfig(*body));
-    if (config.repo_id != keys->repo_id)
-      return Status::Corruption("key slot and config belong to different repositories");
-    return std::unique_ptr<Repository>(new Repository(std::move(be), config, *keys, sid));
+    if (config.repo_id != keys->repo_id) {
+      Status st = Status::Corruption("key slot " + sid.Hex().substr(0, 16) +
+                                     " and the config belong to different repositories");
+      if (foreign_keys.ok()) foreign_keys = st;
+      skip(st);
+      continue;
+    }
+    auto repo = std::unique_ptr<Repository>(new Repository(std::move(be), config, *keys, sid));
+    repo->warnings_ = std::move(skipped);
+    return repo;
   }
-  return last;
+  const std::string also = skipped.empty() ? std::string() : " [" + JoinSkipped(skipped) + "]";
+  if (!foreign_keys.ok()) return Status::Corruption(foreign_keys.message() + also);
+  // The slot that would have opened may be the one that could not be read.
+  if (!load_error.ok())
+    return load_error.WithContext("no key slot opened, and reading one failed" + also);
+  if (derived == 0) {
+    if (!unsupported.ok()) return Status::Unsupported(unsupported.message() + also);
+    return Status::Corruption("no key slot of the repository at " + be->Location() + " is usable" +
+                              also);
+  }
+  return Status::WrongPassword(
+      "wrong password: no key slot of the repository at " + be->Location() +
+      " opens with the given secret (check --password-file, CAIRN_PASSWORD or "
+      "BACKUP_ENCRYPTION_KEY)" +
+      also);
 }
 
 Status Repository::LoadIndex(bool adopt_orphan_packs) {
@@ -386,14 +448,24 @@ Result<VersionSegment> Repository::LoadSegment(const Id& id) {
   return seg;
 }
 
-Result<std::vector<KeySlot>> Repository::ListKeySlots() {
+Result<std::vector<KeySlot>> Repository::ListKeySlots(std::vector<std::string>* skipped) {
   std::vector<KeySlot> out;
   CAIRN_RETURN_IF_ERROR(backend_->List(ObjectType::kKey, [&](const backend::ObjectInfo& info) {
     auto id = Id::FromHex(info.name.name);
     if (!id.ok()) return Status::OK();
-    CAIRN_ASSIGN_OR_RETURN(Bytes data, backend_->Load(info.name, 0, 0));
-    CAIRN_ASSIGN_OR_RETURN(KeySlot slot, DecodeKeySlot(*id, data));
-    out.push_back(std::move(slot));
+    auto data = backend_->Load(info.name, 0, 0);
+    if (!data.ok() && data.error().IsNotFound()) return Status::OK();  // removed meanwhile
+    if (!data.ok()) return data.error();
+    // A slot no reader would try (see Open) is not a key of this repository:
+    // leave it out rather than fail the listing.
+    auto slot = DecodeKeySlot(*id, *data);
+    if (!slot.ok()) {
+      if (skipped)
+        skipped->push_back("skipped key slot " + id->Hex().substr(0, 16) + ": " +
+                           slot.error().message());
+      return Status::OK();
+    }
+    out.push_back(std::move(*slot));
     return Status::OK();
   }));
   std::sort(out.begin(), out.end(),

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -37,6 +38,13 @@ struct InitOptions {
   std::string key_label;
 };
 
+struct OpenOptions {
+  // The slot to try first: the one that opened last time on this machine.
+  // Slots before it in the listing (a planted one included) then cost the
+  // owner nothing. A slot id the repository does not have is ignored.
+  std::optional<Id> preferred_slot;
+};
+
 struct StoreStats {
   uint64_t blobs_new = 0, blobs_duplicate = 0;
   uint64_t bytes_raw_new = 0;     // plaintext bytes of new blobs
@@ -51,11 +59,20 @@ class Repository {
   static Result<std::unique_ptr<Repository>> Init(std::shared_ptr<backend::Backend> be,
                                                   std::string_view secret,
                                                   const InitOptions& options);
-  // Opens an existing repository: NoRepository when there is no config,
-  // WrongPassword when no key slot opens with the secret, Unsupported for a
-  // newer format.
+  // Opens an existing repository with the first key slot that opens with
+  // `secret` (options.preferred_slot first, then the listing's order). A slot
+  // that cannot be read or decoded, is outside the KDF bounds (refused
+  // without deriving), names a foreign cipher, or opens to keys that do not
+  // authenticate the config is skipped; on success the skipped slots are in
+  // warnings(). When none opens: NoRepository when there is no config;
+  // Corruption when a slot opened but its keys do not fit the config, or no
+  // slot is usable at all; the read error when a slot could not be read;
+  // Unsupported when every slot is of a newer or foreign format;
+  // WrongPassword otherwise (the skipped slots are named in the message).
+  // Unsupported for a config of a newer format.
   static Result<std::unique_ptr<Repository>> Open(std::shared_ptr<backend::Backend> be,
-                                                  std::string_view secret);
+                                                  std::string_view secret,
+                                                  const OpenOptions& options = {});
   ~Repository();
 
   backend::Backend& backend() { return *backend_; }
@@ -73,6 +90,8 @@ class Repository {
   // reused. Unreadable index objects are skipped and reported in warnings()
   // (once). REQUIRES: not called concurrently with itself.
   Status LoadIndex(bool adopt_orphan_packs);
+  // Skipped key slots (from Open) and unreadable index objects or packs
+  // (from LoadIndex), in the order met.
   const std::vector<std::string>& warnings() const { return warnings_; }
 
   void SetCompression(compress::Algorithm algo, int level);
@@ -101,7 +120,9 @@ class Repository {
   Status ListSegments(const std::function<Status(const Id&)>& fn);
   Result<VersionSegment> LoadSegment(const Id& id);
 
-  Result<std::vector<KeySlot>> ListKeySlots();
+  // The decodable slots, oldest first. A slot DecodeKeySlot refuses is left
+  // out (Open would skip it too) and, when `skipped` is given, named there.
+  Result<std::vector<KeySlot>> ListKeySlots(std::vector<std::string>* skipped = nullptr);
   Result<Id> AddKeySlot(std::string_view secret, const crypto::KdfParams& kdf, std::string label);
   // Refuses to remove the last slot.
   Status RemoveKeySlot(const Id& slot_id);
