@@ -13,10 +13,14 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "backend/azure/azure_backend.h"
 #include "backend/azure/connection_string.h"
+#include "backend/registry.h"
 #include "e2e_util.h"
+#include "repo/repo_lock.h"
 #include "testing/azurite_fixture.h"
 #include "testing/fault_proxy.h"
 
@@ -193,7 +197,7 @@ TEST_F(AzureFaultE2eTest, ALostAnswerToTheLeaseDoesNotLockUsOut) {
   Ok({"-r", location_, "init"});
   Ok({"-r", location_, "backup", src});  // makes the lease blob
   CairnRunOptions quick;
-  quick.set["CAIRN_LOCK_WAIT"] = "5";  // well under the lease's 30 s
+  quick.set["CAIRN_LOCK_WAIT"] = "0";
   // The acquire is applied by the service; its answer is lost whole (the
   // HTTP client may repeat the request itself), or cut (RetryBackend does).
   for (FaultAction action : {FaultAction::kLoseResponse, FaultAction::kTruncateBody}) {
@@ -201,10 +205,145 @@ TEST_F(AzureFaultE2eTest, ALostAnswerToTheLeaseDoesNotLockUsOut) {
     FaultRule acquire{"PUT", "comp=lease", action};
     acquire.head_contains = "x-ms-lease-action: acquire";
     Arm("answer to the lease acquire: " + std::string(FaultActionName(action)), acquire);
+    const auto start = std::chrono::steady_clock::now();
     ProcResult r = sb_.Cairn({"-r", location_, "backup", src}, quick);
     EXPECT_EQ(r.exit_code, 0) << r.Describe() << "\nrequests:\n" << proxy_->Dump();
+    // Not by waiting out our own lease (15 s), which a taker would do for a
+    // lease it did not recognise as its own.
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << proxy_->Dump();
     ExpectAllFired();
   }
+}
+
+// The lock phase of a backup and of a restore (taking: the lease acquire,
+// the listing of locks/, the lock object's upload, the lease release;
+// releasing: the lock object's removal) with one fault at a time, each kind
+// in turn: the command completes, and leaves nothing that refuses the next
+// one (the lease is free, no lock object is left), which runs without
+// waiting (CAIRN_LOCK_WAIT=0).
+TEST_F(AzureFaultE2eTest, OneFaultInTheLockPhaseNeverLocksTheNextCommandOut) {
+  const std::string src = sb_.Path("src");
+  MakeDirs(src);
+  WriteFile(src + "/a.txt", "locks\n");
+  Ok({"-r", location_, "init"});
+  Ok({"-r", location_, "backup", src});  // makes the lease blob
+  auto parsed = backend::azure::ParseAzureLocation(location_);
+  ASSERT_TRUE(parsed.ok());
+  // Another process's view, straight to Azurite: is anything left held?
+  auto direct =
+      backend::azure::AzureBackend::Open(server_->Connection(), parsed->first, parsed->second);
+  ASSERT_TRUE(direct.ok()) << direct.status().ToString();
+  auto expect_nothing_held = [&](const std::string& what) {
+    auto lease = (*direct)->TryLock("repository", std::chrono::seconds(15));
+    EXPECT_TRUE(lease.ok()) << what << ": the lease was left held: " << lease.status().ToString()
+                            << "\nrequests:\n"
+                            << proxy_->Dump();
+    if (lease.ok()) EXPECT_TRUE((*lease)->Release().ok());
+    int objects = 0;
+    EXPECT_TRUE((*direct)
+                    ->List(backend::ObjectType::kLock,
+                           [&](const backend::ObjectInfo&) {
+                             ++objects;
+                             return Status::OK();
+                           })
+                    .ok());
+    EXPECT_EQ(objects, 0) << what << ": a lock object was left behind\n" << proxy_->Dump();
+  };
+
+  struct Step {
+    std::string what;
+    FaultRule rule;
+  };
+  auto lease = [](const char* action) {
+    FaultRule r{"PUT", "comp=lease"};
+    r.head_contains = std::string("x-ms-lease-action: ") + action;
+    return r;
+  };
+  FaultRule upload{"PUT", "/locks/"};
+  upload.head_contains = "x-ms-blob-type";  // the lock object, not a lease request
+  const std::vector<Step> steps = {
+      {"the lease acquire", lease("acquire")},
+      {"the listing of locks/", {"GET", "locks%2F"}},
+      {"the lock object's upload", upload},
+      {"the lease release", lease("release")},
+      {"the lock object's removal", {"DELETE", "/locks/"}},
+  };
+  const FaultAction actions[] = {FaultAction::kServerBusy, FaultAction::kInternalError,
+                                 FaultAction::kResetBeforeForward, FaultAction::kLoseResponse,
+                                 FaultAction::kTruncateBody};
+  CairnRunOptions no_wait;
+  no_wait.set["CAIRN_LOCK_WAIT"] = "0";
+  int round = 0;
+  for (const char* command : {"backup", "restore"}) {
+    for (const Step& step : steps) {
+      FaultRule rule = step.rule;
+      rule.action = actions[round % std::size(actions)];
+      const std::string what = std::string(command) + ", " +
+                               std::string(FaultActionName(rule.action)) + " on " + step.what;
+      SCOPED_TRACE(what);
+      Arm(what, rule);
+      std::vector<std::string> args = {"-r", location_, command, src};
+      if (std::string(command) == "backup") {
+        WriteFile(src + "/a.txt", "locks, round " + std::to_string(round) + "\n");
+      } else {
+        args.insert(args.end(), {"--to", sb_.Path("r" + std::to_string(round))});
+      }
+      ProcResult r = sb_.Cairn(args, no_wait);
+      EXPECT_EQ(r.exit_code, 0) << r.Describe() << "\nrequests:\n" << proxy_->Dump();
+      ExpectAllFired();
+      proxy_->ClearRules();
+      expect_nothing_held(what);
+      ++round;
+    }
+  }
+  // The next command, with no fault at all, runs at once.
+  proxy_->ClearLog();
+  ProcResult next = sb_.Cairn({"-r", location_, "backup", src}, no_wait);
+  EXPECT_EQ(next.exit_code, 0) << next.Describe();
+  EXPECT_EQ(proxy_->Count("PUT", "comp=lease"), 2u) << "one acquire, one release\n"
+                                                    << proxy_->Dump();
+}
+
+// Refreshing a held lock (write a new lock object, check and remove the old
+// one) through one fault on each of its requests: the lock is never
+// declared lost, and is released whole at the end.
+TEST_F(AzureFaultE2eTest, OneFaultOnARefreshDoesNotLoseTheLock) {
+  Ok({"-r", location_, "init"});
+  backend::OpenOptions o;
+  o.settings["azure.connection_string"] =
+      sb_.env()["AZURE_STORAGE_CONNECTION_STRING"];  // via the proxy
+  auto be = backend::OpenBackend(location_, o);
+  ASSERT_TRUE(be.ok()) << be.status().ToString();
+  auto repo = repo::Repository::Open(*be, Sandbox::kPassword);
+  ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+  repo::LockOptions lo;
+  lo.ttl = std::chrono::seconds(6);  // refreshed every 2 s, lost 4 s after a write
+  lo.operation = "backup";
+  FaultRule upload{"PUT", "/locks/", FaultAction::kServerBusy};
+  upload.head_contains = "x-ms-blob-type";
+  upload.skip = 1;  // the first upload is the taking
+  Arm("503 on writing the refreshed lock object", upload);
+  Arm("lost answer to checking the old one", {"HEAD", "/locks/", FaultAction::kLoseResponse});
+  Arm("reset on removing the old one", {"DELETE", "/locks/", FaultAction::kResetBeforeForward});
+  auto lock = repo::RepoLock::Acquire(**repo, lo);
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  // Two refreshes and change: every fault has fired by then.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5500));
+  EXPECT_TRUE((*lock)->health().ok()) << (*lock)->health().ToString() << "\n" << proxy_->Dump();
+  EXPECT_FALSE((*lock)->lost());
+  ExpectAllFired();
+  auto locks = repo::RepoLock::ListLocks(**repo);
+  ASSERT_TRUE(locks.ok()) << locks.status().ToString();
+  EXPECT_EQ(locks->size(), 1u) << "refreshes left old lock objects behind";
+  lock->reset();
+  locks = repo::RepoLock::ListLocks(**repo);
+  ASSERT_TRUE(locks.ok());
+  EXPECT_TRUE(locks->empty());
+  // And the next command is not refused.
+  CairnRunOptions no_wait;
+  no_wait.set["CAIRN_LOCK_WAIT"] = "0";
+  ProcResult check = sb_.Cairn({"-r", location_, "check"}, no_wait);
+  EXPECT_EQ(check.exit_code, 0) << check.Describe();
 }
 
 // Transactions cost money: a backup of new data sends no more than one

@@ -53,7 +53,6 @@ int BackupCommand(Context& ctx, const BackupArgs& o) {
       ctx.Info("  " + std::to_string(r.errors.size()) +
                " files could not be read (see above); everything else is backed up");
   }
-  if (!r.lock_health.ok()) ctx.Warn(r.lock_health.message());
   return r.partial() ? kExitPartial : kExitOk;
 }
 

@@ -16,7 +16,10 @@
 //    the end); NotFound for a missing object; Corruption for a range past the
 //    end.
 //  - List calls `fn` once per object of that type, in no particular order;
-//    an error from `fn` stops the listing and is returned.
+//    an error from `fn` stops the listing and is returned. List and Stat
+//    report the object's modification time as the storage keeps it (the
+//    file's mtime, the blob's Last-Modified): readers judge the age of an
+//    object they cannot read by it (unreadable lock objects).
 //  - Errors carry a code (NotFound, PermissionDenied, NoSpace, ...) and the
 //    retryable flag when a repeat may succeed.
 // Thread-safety: every method may be called from many threads at once.
@@ -51,19 +54,35 @@ struct ObjectInfo {
   // Base64 of the MD5 of the content when the backend stores one (Azure),
   // else "". See ContentMd5().
   std::string content_md5;
+  // When the object was last written, by the storage's clock (ns since the
+  // Unix epoch, UTC; whole seconds on Azure); 0 when the backend cannot tell.
+  int64_t mtime = 0;
+  // The blob's access tier ("Hot", "Cool", "Cold", "Archive") on Azure, ""
+  // where tiers do not exist or the service did not say.
+  std::string access_tier;
 };
 
 // Base64 of the MD5 of `data`: the form of ObjectInfo::content_md5.
 std::string ContentMd5(ByteView data);
 
 // An exclusive, expiring lock on a name in the backend (a flock'ed file for
-// the local backend, a blob lease on Azure). Released when destroyed. If the
-// holder process dies the lock is released (local) or expires after its ttl.
+// the local backend, a blob lease on Azure). Released by Release() or, best
+// effort, when destroyed. If the holder process dies the lock is released
+// (local) or expires after its ttl.
 class BackendLock {
  public:
+  // Releases the lock unless Release() already did (one attempt, errors
+  // ignored: an unreleased lock expires on its own).
   virtual ~BackendLock() = default;
-  // Extends the lock by its ttl. Unavailable/Locked when it was lost.
+  // Extends the lock by its ttl. Locked when it was lost (expired, and
+  // maybe taken by another holder); a retryable error when that could not
+  // be found out.
   virtual Status Refresh() = 0;
+  // Gives the lock up. Idempotent: OK when it is no longer held by us
+  // (released before, by an attempt whose answer was lost, or expired), so
+  // a repeat after an unknown outcome is safe. A retryable error when the
+  // storage could not be reached: the lock may still be held then.
+  virtual Status Release() = 0;
 };
 
 class Backend {

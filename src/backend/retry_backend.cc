@@ -184,6 +184,34 @@ Status RetryBackend::Remove(const ObjectName& name) {
   return Retry("remove " + Describe(name), [&](int) { return inner_->Remove(name); });
 }
 
+// The inner lock, with Refresh and Release retried like any call: a
+// release that failed once would leave the lock to block every other taker
+// until it expires.
+class RetryBackend::RetryingLock : public BackendLock {
+ public:
+  RetryingLock(RetryBackend& backend, std::string name, std::unique_ptr<BackendLock> inner)
+      : backend_(backend), name_(std::move(name)), inner_(std::move(inner)) {}
+  // A holder that never called Release gets the retries here; one whose
+  // Release failed already is not kept waiting twice (the inner lock tries
+  // once more as it goes).
+  ~RetryingLock() override {
+    if (!release_tried_) (void)Release();
+  }
+  Status Refresh() override {
+    return backend_.Retry("refresh lock " + name_, [&](int) { return inner_->Refresh(); });
+  }
+  Status Release() override {
+    release_tried_ = true;
+    return backend_.Retry("release lock " + name_, [&](int) { return inner_->Release(); });
+  }
+
+ private:
+  RetryBackend& backend_;
+  std::string name_;
+  std::unique_ptr<BackendLock> inner_;
+  bool release_tried_ = false;
+};
+
 Result<std::unique_ptr<BackendLock>> RetryBackend::TryLock(std::string_view lock_name,
                                                            std::chrono::seconds ttl) {
   std::unique_ptr<BackendLock> lock;
@@ -193,7 +221,8 @@ Result<std::unique_ptr<BackendLock>> RetryBackend::TryLock(std::string_view lock
     return r.status();
   });
   if (!s.ok()) return s;
-  return lock;
+  return std::unique_ptr<BackendLock>(
+      new RetryingLock(*this, std::string(lock_name), std::move(lock)));
 }
 
 }  // namespace cairn::backend

@@ -15,6 +15,11 @@
 //    objects); the current etag is returned.
 //  - List: objects already passed to `fn` by a failed attempt are not passed
 //    again; an error returned by `fn` itself is never retried.
+//  - TryLock: a repeated acquire must recognise a lock its lost attempt
+//    took (the backends do: a flock dies with its attempt, an Azure acquire
+//    proposes the same lease id). The lock it returns retries Refresh and
+//    Release (Release is idempotent), and releases when destroyed; it must
+//    not outlive this backend.
 //
 // Thread-safety: as the wrapped backend; the decorator has no shared mutable
 // state.
@@ -55,6 +60,8 @@ class RetryBackend : public ForwardingBackend {
                                                std::chrono::seconds ttl) override;
 
  private:
+  class RetryingLock;
+
   // Calls `attempt(n)` (n = 1, 2, ...) until it returns OK, a non-retryable
   // error, or the attempt/time bounds are hit; returns the last Status.
   Status Retry(std::string_view what, const std::function<Status(int)>& attempt);

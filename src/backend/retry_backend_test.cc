@@ -128,6 +128,23 @@ TEST_F(RetryBackendTest, RetriesEveryMethod) {
   }
 }
 
+TEST_F(RetryBackendTest, LockReleaseAndRefreshAreRetried) {
+  auto lock = retry_->TryLock("repository", std::chrono::seconds(30));
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  fault_->FailNext(Method::kLockRefresh, 1, Status::Unavailable("blip"));
+  ASSERT_OK((*lock)->Refresh());
+  EXPECT_EQ(fault_->Calls(Method::kLockRefresh), 2);
+  // The release is lost once, failed once: it is repeated until it lands,
+  // and the repeat of a release that was applied is no error.
+  fault_->LoseNextAnswers(Method::kLockRelease, 1);
+  fault_->FailNext(Method::kLockRelease, 1, Status::Unavailable("blip"));
+  ASSERT_OK((*lock)->Release());
+  EXPECT_EQ(fault_->Calls(Method::kLockRelease), 3);
+  // Released although the object still lives: the next taker gets it.
+  auto next = local_->TryLock("repository", std::chrono::seconds(30));
+  EXPECT_TRUE(next.ok()) << next.status().ToString();
+}
+
 TEST_F(RetryBackendTest, ASaveWhoseAnswerWasLostIsASuccess) {
   fault_->LoseNextAnswers(Method::kSave, 1);
   ASSERT_OK(retry_->Save(name_, AsBytes("data")));

@@ -363,7 +363,9 @@ Result<BackupResult> Session::Backup(const BackupRequest& request, const JobCont
   bo.max_file_size = s.max_file_size_mb << 20;
   bo.threads = s.threads;
   bo.checkpoint_interval = cfg_.checkpoint_interval;
-  bo.stop = job.stop;
+  // Stops when the job is cancelled or the lock is lost (a writer without
+  // its lock must not go on writing: a prune may be deleting beside it).
+  bo.stop = lock->StopToken(job.stop);
   auto start = std::chrono::steady_clock::now();
   if (job.events) {
     bo.progress = [&job, start](const archiver::Progress& a) {
@@ -382,11 +384,12 @@ Result<BackupResult> Session::Backup(const BackupRequest& request, const JobCont
     };
   }
   auto summary = archiver::RunBackup(*repo, *cat, bo);
+  // A lost lock is reported as such, not as the cancellation it caused.
+  if (Status held = lock->health(); !held.ok()) return held.WithContext("backup stopped");
   if (!summary.ok()) return summary.error().WithContext("backup stopped");
   BackupResult r;
   static_cast<archiver::BackupSummary&>(r) = std::move(*summary);
   r.paths = std::move(paths);
-  r.lock_health = lock->health();
   if (job.events) {
     for (const auto& e : r.errors)
       job.events->OnIssue(PathIssue{PathIssue::Severity::kError, "", e});
@@ -410,7 +413,7 @@ Result<RestoreResult> Session::Restore(const RestoreRequest& request, const JobC
   ro.target = request.target;
   ro.overwrite = request.overwrite;
   ro.threads = cfg_.settings.threads;
-  ro.stop = job.stop;
+
   auto start = std::chrono::steady_clock::now();
   if (job.events) {
     ro.progress = [&job, start](const restorer::RestoreProgress& r) {
@@ -427,9 +430,11 @@ Result<RestoreResult> Session::Restore(const RestoreRequest& request, const JobC
   }
   CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
   CAIRN_ASSIGN_OR_RETURN(auto lock, ReadLock("restore", job));
+  ro.stop = lock ? lock->StopToken(job.stop) : job.stop;
   CAIRN_RETURN_IF_ERROR(RefreshIndex(false));
   CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
   auto summary = restorer::RunRestore(*repo, *cat, ro);
+  if (lock) CAIRN_RETURN_IF_ERROR(lock->health());
   if (!summary.ok()) return WithUnreadable(summary.error());
   RestoreResult r;
   static_cast<restorer::RestoreSummary&>(r) = std::move(*summary);
@@ -444,7 +449,7 @@ Result<CheckResult> Session::Check(const CheckRequest& request, const JobContext
   checker::CheckOptions co;
   co.read_data = request.read_data;
   co.subset = request.subset;
-  co.stop = job.stop;
+  co.stop = lock ? lock->StopToken(job.stop) : job.stop;
   if (job.events) {
     co.progress = [&job](uint64_t done, uint64_t total) {
       Progress p;
@@ -580,6 +585,7 @@ Result<std::string> Session::RemoveKey(const std::string& prefix) {
     return Status::InvalidArgument(
         "refusing to remove the key you are using; open the repository with another key first");
   CAIRN_ASSIGN_OR_RETURN(auto lock, Lock(true, "key remove"));
+  CAIRN_RETURN_IF_ERROR(lock->health());
   CAIRN_RETURN_IF_ERROR(repo->RemoveKeySlot(matches[0]));
   return matches[0].Hex();
 }
@@ -596,6 +602,8 @@ Result<std::pair<std::string, std::string>> Session::ChangePassword(const std::s
   CAIRN_ASSIGN_OR_RETURN(auto lock, Lock(true, "key passwd"));
   // The new slot is durable before the old one goes: never zero working keys.
   CAIRN_ASSIGN_OR_RETURN(Id id, repo->AddKeySlot(new_secret, cfg_.KdfParamsForNewKey(), label));
+  CAIRN_RETURN_IF_ERROR(
+      lock->health().WithContext("the new password works, but the old key was not removed"));
   Status st = repo->RemoveKeySlot(old);
   if (!st.ok())
     return st.WithContext("the new password works, but the old key could not be removed");

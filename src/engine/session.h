@@ -61,8 +61,6 @@ struct BackupRequest {
 
 struct BackupResult : archiver::BackupSummary {
   std::vector<std::string> paths;  // what was backed up (symlinked roots resolved)
-  // Non-OK when the repository lock could not be kept fresh during the run.
-  Status lock_health;
 };
 
 struct RestoreRequest {

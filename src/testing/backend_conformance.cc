@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/time_util.h"
 #include "testing/assert_ok.h"
 
 namespace cairn::testing {
@@ -426,6 +427,30 @@ TEST_P(BackendConformanceTest, LocksAreExclusive) {
   lock->reset();
   auto again = backend_->TryLock("repository", std::chrono::seconds(30));
   ASSERT_TRUE(again.ok()) << "after release: " << again.status().ToString();
+
+  // Release frees the lock while its object lives on, and a repeat (after
+  // an answer that was lost) is no error.
+  ASSERT_OK((*again)->Release());
+  ASSERT_OK((*again)->Release());
+  EXPECT_EQ((*again)->Refresh().code(), StatusCode::kLocked);
+  auto third = backend_->TryLock("repository", std::chrono::seconds(30));
+  ASSERT_TRUE(third.ok()) << "after Release(): " << third.status().ToString();
+}
+
+TEST_P(BackendConformanceTest, ListAndStatReportTheModificationTime) {
+  const ObjectName name{ObjectType::kLock, IdName(40)};
+  // The storage's clock and resolution (whole seconds on Azure): a second's
+  // slack either way.
+  const int64_t before = NowNs() - 2'000'000'000;
+  ASSERT_OK(backend_->Save(name, Text("lock")));
+  const int64_t after = NowNs() + 2'000'000'000;
+  auto info = backend_->Stat(name);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_GE(info->mtime, before);
+  EXPECT_LE(info->mtime, after);
+  auto listed = ListAll(*backend_, ObjectType::kLock);
+  ASSERT_EQ(listed.count(name.name), 1u);
+  EXPECT_EQ(listed.at(name.name).mtime, info->mtime);
 }
 
 TEST_P(BackendConformanceTest, ConcurrentSavesOfDistinctNamesAllLand) {

@@ -185,13 +185,38 @@ Status FaultBackend::Remove(const ObjectName& name) {
   return s;
 }
 
+class FaultBackend::FaultLock : public BackendLock {
+ public:
+  FaultLock(FaultBackend& backend, std::unique_ptr<BackendLock> inner)
+      : backend_(backend), inner_(std::move(inner)) {}
+  Status Refresh() override {
+    std::optional<Fault> f = backend_.Begin(Method::kLockRefresh);
+    if (f && f->kind == Fault::kFail) return f->status;
+    Status s = inner_->Refresh();
+    if (f) return LostAnswer("refresh lock");
+    return s;
+  }
+  Status Release() override {
+    std::optional<Fault> f = backend_.Begin(Method::kLockRelease);
+    if (f && f->kind == Fault::kFail) return f->status;
+    Status s = inner_->Release();
+    if (f) return LostAnswer("release lock");
+    return s;
+  }
+
+ private:
+  FaultBackend& backend_;
+  std::unique_ptr<BackendLock> inner_;
+};
+
 Result<std::unique_ptr<BackendLock>> FaultBackend::TryLock(std::string_view lock_name,
                                                            std::chrono::seconds ttl) {
   std::optional<Fault> f = Begin(Method::kTryLock);
   if (f && f->kind == Fault::kFail) return f->status;
   Result<std::unique_ptr<BackendLock>> r = inner_->TryLock(lock_name, ttl);
   if (f) return LostAnswer("lock " + std::string(lock_name));
-  return r;
+  if (!r.ok()) return r;
+  return std::unique_ptr<BackendLock>(new FaultLock(*this, std::move(*r)));
 }
 
 }  // namespace cairn::testing

@@ -35,8 +35,11 @@ class FaultBackend : public backend::ForwardingBackend {
     kList,
     kRemove,
     kTryLock,
+    // BackendLock::Refresh and Release of a lock TryLock returned.
+    kLockRefresh,
+    kLockRelease,
   };
-  static constexpr size_t kMethodCount = 9;
+  static constexpr size_t kMethodCount = 11;
 
   explicit FaultBackend(std::shared_ptr<backend::Backend> inner)
       : ForwardingBackend(std::move(inner)) {}
@@ -73,10 +76,15 @@ class FaultBackend : public backend::ForwardingBackend {
   Status List(backend::ObjectType type,
               const std::function<Status(const backend::ObjectInfo&)>& fn) override;
   Status Remove(const backend::ObjectName& name) override;
+  // The lock it returns suffers the faults of kLockRefresh and kLockRelease
+  // (a lost answer to Release: released, Unavailable returned); it must not
+  // outlive this backend.
   Result<std::unique_ptr<backend::BackendLock>> TryLock(std::string_view lock_name,
                                                         std::chrono::seconds ttl) override;
 
  private:
+  class FaultLock;
+
   struct Fault {
     enum Kind { kFail, kLoseAnswer } kind;
     Status status;  // for kFail

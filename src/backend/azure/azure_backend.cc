@@ -103,6 +103,12 @@ std::optional<std::string_view> XmlElement(std::string_view xml, std::string_vie
   return xml.substr(start, end - start);
 }
 
+// Last-Modified as ObjectInfo::mtime; 0 (unknown) when it does not parse.
+int64_t MtimeFromHttpDate(std::string_view text) {
+  std::optional<int64_t> t = ParseHttpDate(text);
+  return t ? *t * 1'000'000'000 : 0;
+}
+
 bool ValidObjectName(const ObjectName& name) {
   if (name.type == ObjectType::kConfig) return true;
   const std::string& n = name.name;
@@ -162,23 +168,21 @@ Result<std::pair<std::string, std::string>> ParseAzureLocation(std::string_view 
   return std::make_pair(container, prefix);
 }
 
-// A blob lease; released when destroyed.
+// A blob lease. Release() gives it up; the destructor does once more, best
+// effort, if that did not succeed.
 class AzureLock : public BackendLock {
  public:
   AzureLock(std::shared_ptr<AzureBackend> backend, std::string blob, std::string lease_id)
       : backend_(std::move(backend)), blob_(std::move(blob)), lease_id_(std::move(lease_id)) {}
   ~AzureLock() override {
-    // Best effort: an unreleased lease expires on its own.
-    (void)backend_->Execute({"PUT",
-                             blob_,
-                             {{"comp", "lease"}},
-                             {{"x-ms-lease-action", "release"}, {"x-ms-lease-id", lease_id_}},
-                             {}});
-    MutexLock lock(backend_->lease_mu_);
-    backend_->held_leases_.erase(blob_);
+    if (released_) return;
+    (void)Release();
+    // An unreleased lease expires on its own; this object forgets it.
+    if (!released_) Forget();
   }
 
   Status Refresh() override {
+    if (released_) return Status::Locked("the lease on " + blob_ + " was released");
     CAIRN_ASSIGN_OR_RETURN(
         AzureBackend::Answer a,
         backend_->Execute({"PUT",
@@ -194,10 +198,37 @@ class AzureLock : public BackendLock {
     return backend_->Fail(a, "renew lease");
   }
 
+  Status Release() override {
+    if (released_) return Status::OK();
+    CAIRN_ASSIGN_OR_RETURN(
+        AzureBackend::Answer a,
+        backend_->Execute({"PUT",
+                           blob_,
+                           {{"comp", "lease"}},
+                           {{"x-ms-lease-action", "release"}, {"x-ms-lease-id", lease_id_}},
+                           {}}));
+    long st = a.response.status;
+    // 409/412: the lease is not ours (any more): released by an attempt
+    // whose answer was lost, or expired. Either way we hold nothing.
+    if (st == 200 || st == 409 || st == 412 || st == 404) {
+      released_ = true;
+      Forget();
+      return Status::OK();
+    }
+    return backend_->Fail(a, "release lease");
+  }
+
  private:
+  // From now on a TryLock of this name asks the service again.
+  void Forget() {
+    MutexLock lock(backend_->lease_mu_);
+    backend_->held_leases_.erase(blob_);
+  }
+
   std::shared_ptr<AzureBackend> backend_;
   std::string blob_;
   std::string lease_id_;
+  bool released_ = false;  // the owner's thread only (a BackendLock is not shared)
 };
 
 AzureBackend::AzureBackend(AzureConnection connection, std::string container, std::string prefix,
@@ -309,9 +340,8 @@ Status AzureBackend::Create() {
   return Fail(a, "create container " + container_);
 }
 
-Status AzureBackend::ListBlobs(
-    const std::string& prefix,
-    const std::function<Status(const std::string&, uint64_t, std::string, std::string)>& fn) {
+Status AzureBackend::ListBlobs(const std::string& prefix,
+                               const std::function<Status(const std::string&, ObjectInfo)>& fn) {
   std::string marker;
   while (true) {
     HeaderList query = {{"comp", "list"},
@@ -336,10 +366,16 @@ Status AzureBackend::ListBlobs(
       auto size = XmlElement(item, "Content-Length");
       auto etag = XmlElement(item, "Etag");
       auto md5 = XmlElement(item, "Content-MD5");
+      auto modified = XmlElement(item, "Last-Modified");
+      auto tier = XmlElement(item, "AccessTier");
       if (!name) continue;
-      uint64_t n = size ? std::strtoull(std::string(*size).c_str(), nullptr, 10) : 0;
-      CAIRN_RETURN_IF_ERROR(fn(XmlUnescape(*name), n, etag ? Unquote(XmlUnescape(*etag)) : "",
-                               md5 ? std::string(*md5) : ""));
+      ObjectInfo info;
+      info.size = size ? std::strtoull(std::string(*size).c_str(), nullptr, 10) : 0;
+      if (etag) info.etag = Unquote(XmlUnescape(*etag));
+      if (md5) info.content_md5 = std::string(*md5);
+      if (modified) info.mtime = MtimeFromHttpDate(XmlUnescape(*modified));
+      if (tier) info.access_tier = XmlUnescape(*tier);
+      CAIRN_RETURN_IF_ERROR(fn(XmlUnescape(*name), std::move(info)));
     }
     auto next = XmlElement(xml, "NextMarker");
     if (!next || next->empty()) return Status::OK();
@@ -350,12 +386,11 @@ Status AzureBackend::ListBlobs(
 Result<bool> AzureBackend::HasAnyObject() {
   bool found = false;
   const std::string lock_dir = blob_base_ + std::string(ObjectTypeDir(ObjectType::kLock)) + "/";
-  Status s =
-      ListBlobs(blob_base_, [&](const std::string& name, uint64_t, std::string, std::string) {
-        if (name.starts_with(lock_dir) && name.ends_with(kLeaseSuffix)) return Status::OK();
-        found = true;
-        return Status::Cancelled("found one");
-      });
+  Status s = ListBlobs(blob_base_, [&](const std::string& name, const ObjectInfo&) {
+    if (name.starts_with(lock_dir) && name.ends_with(kLeaseSuffix)) return Status::OK();
+    found = true;
+    return Status::Cancelled("found one");
+  });
   if (found) return true;
   if (s.IsNotFound()) return false;  // no container yet
   if (!s.ok()) return s;
@@ -549,6 +584,8 @@ Result<ObjectInfo> AzureBackend::Stat(const ObjectName& name) {
   info.size = std::strtoull(a.response.Header("content-length").c_str(), nullptr, 10);
   info.etag = Unquote(a.response.Header("etag"));
   info.content_md5 = a.response.Header("content-md5");
+  info.mtime = MtimeFromHttpDate(a.response.Header("last-modified"));
+  info.access_tier = a.response.Header("x-ms-access-tier");
   return info;
 }
 
@@ -564,23 +601,23 @@ Status AzureBackend::List(ObjectType type, const std::function<Status(const Obje
     return info.error();
   }
   const std::string dir = blob_base_ + std::string(ObjectTypeDir(type)) + "/";
-  return ListBlobs(dir,
-                   [&](const std::string& blob, uint64_t size, std::string etag, std::string md5) {
-                     std::string_view rest = std::string_view(blob).substr(dir.size());
-                     std::string id;
-                     if (type == ObjectType::kPack) {
-                       // "xx/<id>" where the id starts with xx; anything else is unreachable by
-                       // Load.
-                       if (rest.size() < 4 || rest[2] != '/') return Status::OK();
-                       id = std::string(rest.substr(3));
-                       if (!id.starts_with(rest.substr(0, 2))) return Status::OK();
-                     } else {
-                       id = std::string(rest);
-                     }
-                     ObjectName name{type, id};
-                     if (!ValidObjectName(name)) return Status::OK();  // lease blobs, foreign names
-                     return fn(ObjectInfo{std::move(name), size, std::move(etag), std::move(md5)});
-                   });
+  return ListBlobs(dir, [&](const std::string& blob, ObjectInfo info) {
+    std::string_view rest = std::string_view(blob).substr(dir.size());
+    std::string id;
+    if (type == ObjectType::kPack) {
+      // "xx/<id>" where the id starts with xx; anything else is unreachable by
+      // Load.
+      if (rest.size() < 4 || rest[2] != '/') return Status::OK();
+      id = std::string(rest.substr(3));
+      if (!id.starts_with(rest.substr(0, 2))) return Status::OK();
+    } else {
+      id = std::string(rest);
+    }
+    ObjectName name{type, id};
+    if (!ValidObjectName(name)) return Status::OK();  // lease blobs, foreign names
+    info.name = std::move(name);
+    return fn(info);
+  });
 }
 
 Status AzureBackend::Remove(const ObjectName& name) {

@@ -18,8 +18,10 @@
 //  - Every upload carries Content-MD5 (the service rejects a mismatch);
 //    whole downloads are checked against the stored MD5, ranges of up to
 //    4 MiB against the MD5 the service computes for them.
+//  - List and Stat report Last-Modified as mtime and the blob's AccessTier.
 //  - TryLock: a blob lease of ttl clamped to 15..60 s on an empty lease
-//    blob; Refresh renews it, destruction releases it; a dead holder's lease
+//    blob; Refresh renews it, Release (or destruction) releases it, a
+//    release whose lease is no longer ours counts as done; a dead holder's lease
 //    expires on its own. The proposed lease id is fixed per lock blob for the
 //    life of the backend object, so a repeated acquire whose first answer
 //    was lost gets our own lease back; a second TryLock of a lock this
@@ -134,10 +136,10 @@ class AzureBackend : public Backend, public std::enable_shared_from_this<AzureBa
   // Adds x-ms-access-tier for packs when a tier is configured.
   void AddTier(const ObjectName& name, HeaderList& headers) const;
   Status PutBlocks(const ObjectName& name, const std::string& blob, ByteView data);
-  // Walks List Blobs pages under `prefix`; `fn(name, size, etag, md5)`.
-  Status ListBlobs(
-      const std::string& prefix,
-      const std::function<Status(const std::string&, uint64_t, std::string, std::string)>& fn);
+  // Walks List Blobs pages under `prefix`; `fn(blob name, info)` with the
+  // size, etag, MD5, Last-Modified and access tier (info.name left empty).
+  Status ListBlobs(const std::string& prefix,
+                   const std::function<Status(const std::string&, ObjectInfo)>& fn);
   std::string Describe(const ObjectName& name) const;  // "azure://c/p/keys/ab12"
 
   AzureConnection connection_;

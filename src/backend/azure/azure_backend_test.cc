@@ -148,6 +148,17 @@ TEST_F(AzureBackendTest, PacksGoToTheConfiguredTierAndMetadataStaysHot) {
   EXPECT_EQ(Raw("HEAD", (*b)->BlobName(kPack)).Header("x-ms-access-tier"), "Cool");
   EXPECT_EQ(Raw("HEAD", (*b)->BlobName(big)).Header("x-ms-access-tier"), "Cool");
   EXPECT_NE(Raw("HEAD", (*b)->BlobName(kKey)).Header("x-ms-access-tier"), "Cool");
+  // The listing and Stat report the tier (for whoever must rehydrate).
+  auto stat = (*b)->Stat(kPack);
+  ASSERT_TRUE(stat.ok()) << stat.status().ToString();
+  EXPECT_EQ(stat->access_tier, "Cool");
+  int listed = 0;
+  ASSERT_OK((*b)->List(ObjectType::kPack, [&](const ObjectInfo& info) {
+    EXPECT_EQ(info.access_tier, "Cool") << info.name.name;
+    ++listed;
+    return Status::OK();
+  }));
+  EXPECT_EQ(listed, 2);
   options.pack_access_tier = "Archive";
   EXPECT_EQ(AzureBackend::Open(server_->Connection(), container_, "p", options).status().code(),
             StatusCode::kInvalidArgument);

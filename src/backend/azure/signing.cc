@@ -143,6 +143,42 @@ std::string HttpDate(int64_t unix_seconds) {
   return buf;
 }
 
+std::optional<int64_t> ParseHttpDate(std::string_view text) {
+  static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  // "Thu, 26 Nov 2026 06:15:56 GMT": fixed positions, C locale.
+  if (text.size() != 29 || text[3] != ',' || text[4] != ' ' || text[7] != ' ' || text[11] != ' ' ||
+      text[16] != ' ' || text[19] != ':' || text[22] != ':' || text.substr(25) != " GMT") {
+    return std::nullopt;
+  }
+  auto number = [&](size_t pos, size_t len) -> int {
+    int v = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (text[i] < '0' || text[i] > '9') return -1;
+      v = v * 10 + (text[i] - '0');
+    }
+    return v;
+  };
+  int month = -1;
+  for (int m = 0; m < 12; ++m) {
+    if (text.substr(8, 3) == kMonths[m]) month = m;
+  }
+  int day = number(5, 2), year = number(12, 4), hour = number(17, 2), min = number(20, 2),
+      sec = number(23, 2);
+  if (month < 0 || day < 1 || day > 31 || year < 1970 || hour < 0 || hour > 23 || min < 0 ||
+      min > 59 || sec < 0 || sec > 60) {
+    return std::nullopt;
+  }
+  struct tm tm = {};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = min;
+  tm.tm_sec = sec;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
 std::string IsoTime(int64_t unix_seconds) {
   time_t t = static_cast<time_t>(unix_seconds);
   struct tm tm;

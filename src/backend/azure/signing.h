@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -55,6 +56,9 @@ std::string PercentDecode(std::string_view s, bool plus_is_space = false);
 
 // "Thu, 26 Nov 2026 06:15:56 GMT" (RFC 1123), for x-ms-date.
 std::string HttpDate(int64_t unix_seconds);
+// The inverse of HttpDate, for Last-Modified: Unix seconds, or nullopt for
+// anything but "Ddd, DD Mon YYYY HH:MM:SS GMT".
+std::optional<int64_t> ParseHttpDate(std::string_view text);
 // "2026-11-26T06:15:56Z", for SAS start and expiry times.
 std::string IsoTime(int64_t unix_seconds);
 

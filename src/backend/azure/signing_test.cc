@@ -71,6 +71,11 @@ TEST(SigningTest, Md5AndEncodings) {
   EXPECT_EQ(HttpDate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
   EXPECT_EQ(HttpDate(1795673756), "Thu, 26 Nov 2026 06:15:56 GMT");
   EXPECT_EQ(IsoTime(1795478400), "2026-11-24T00:00:00Z");
+  EXPECT_EQ(ParseHttpDate("Thu, 26 Nov 2026 06:15:56 GMT"), 1795673756);
+  EXPECT_EQ(ParseHttpDate(HttpDate(0)), 0);
+  EXPECT_EQ(ParseHttpDate("Thu, 26 Nov 2026 06:15:56 UTC"), std::nullopt);
+  EXPECT_EQ(ParseHttpDate("Thu, 26 Nox 2026 06:15:56 GMT"), std::nullopt);
+  EXPECT_EQ(ParseHttpDate(""), std::nullopt);
 }
 
 TEST(SigningTest, ContainerSas) {

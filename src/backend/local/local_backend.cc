@@ -278,7 +278,15 @@ class LocalLock : public BackendLock {
  public:
   explicit LocalLock(Fd fd) : fd_(std::move(fd)) {}
   // The kernel holds the lock for as long as the file is open.
-  Status Refresh() override { return Status::OK(); }
+  Status Refresh() override {
+    if (!fd_.valid()) return Status::Locked("the lock was released");
+    return Status::OK();
+  }
+  // Closing the file drops the flock; it cannot fail to.
+  Status Release() override {
+    fd_ = Fd();
+    return Status::OK();
+  }
 
  private:
   Fd fd_;
@@ -463,6 +471,7 @@ Result<ObjectInfo> LocalBackend::Stat(const ObjectName& name) {
   if (name.type == ObjectType::kConfig) info.name.name = "config";
   info.size = static_cast<uint64_t>(st.st_size);
   info.etag = Etag(st);
+  info.mtime = MtimeNs(st);
   return info;
 }
 
@@ -499,8 +508,12 @@ Status LocalBackend::ListDir(ObjectType type, const std::string& dir, std::strin
       return PosixError(errno, "stat", dir + "/" + std::string(entry));
     }
     if (!S_ISREG(st.st_mode)) continue;
-    ObjectInfo info{ObjectName{type, std::string(entry)}, static_cast<uint64_t>(st.st_size),
-                    Etag(st), ""};
+    ObjectInfo info{ObjectName{type, std::string(entry)},
+                    static_cast<uint64_t>(st.st_size),
+                    Etag(st),
+                    "",
+                    MtimeNs(st),
+                    ""};
     CAIRN_RETURN_IF_ERROR(fn(info));
   }
 }
