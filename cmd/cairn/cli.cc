@@ -109,12 +109,14 @@ int ExitCodeFor(const Status& st) {
       return kExitLocked;
     case StatusCode::kWrongPassword:
       return kExitWrongPassword;
+    case StatusCode::kCancelled:
+      return kExitInterrupted;
     default:
       return kExitFailed;
   }
 }
 
-Context::Context(GlobalOptions g) : g_(std::move(g)) {}
+Context::Context(GlobalOptions g, std::stop_token stop) : g_(std::move(g)), stop_(stop) {}
 Context::~Context() = default;
 
 Status Context::Init() {
@@ -137,6 +139,7 @@ Status Context::Init() {
 engine::JobContext Context::Job() {
   engine::JobContext job;
   job.events = sink_.get();
+  job.stop = stop_;
   return job;
 }
 

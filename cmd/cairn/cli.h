@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <stop_token>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +22,7 @@ enum ExitCode {
   kExitNoRepository = 10,
   kExitLocked = 11,
   kExitWrongPassword = 12,
+  kExitInterrupted = 130,  // stopped by Ctrl-C or SIGTERM (what was done is kept)
 };
 
 int ExitCodeFor(const Status& st);
@@ -42,7 +44,8 @@ struct GlobalOptions {
 
 class Context {
  public:
-  explicit Context(GlobalOptions g);
+  // `stop` is requested when cairn is interrupted (SIGINT, SIGTERM).
+  Context(GlobalOptions g, std::stop_token stop);
   ~Context();
 
   // Creates the engine session (settings file, then environment, then flags).
@@ -65,6 +68,7 @@ class Context {
  private:
   class TerminalSink;
   GlobalOptions g_;
+  std::stop_token stop_;
   std::unique_ptr<engine::Session> session_;
   std::unique_ptr<TerminalSink> sink_;
 };

@@ -2,11 +2,16 @@
 #include <CLI/CLI.hpp>
 
 #include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <stop_token>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cmd/cairn/commands.h"
@@ -29,6 +34,27 @@ size_t EditDistance(const std::string& a, const std::string& b) {
 }
 }  // namespace
 
+// Ctrl-C or SIGTERM (systemd, docker stop) asks the running job to stop at
+// its next safe point, so it checkpoints what it finished and releases its
+// repository lock before cairn exits; a second one exits at once. Signals
+// are blocked in every thread and taken by one thread with sigwait, because
+// requesting a stop is not async-signal-safe.
+void StopOnSignals(std::stop_source stop) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([set, stop]() mutable {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) return;
+    const char msg[] = "\ncairn: stopping (saving what is done; press Ctrl-C again to quit now)\n";
+    (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    stop.request_stop();
+    if (sigwait(&set, &sig) == 0) _exit(128 + sig);
+  }).detach();
+}
+
 int main(int argc, char** argv) {
   using namespace cairn::cli;
   // Pack and read buffers are megabytes each: keep them out of the heap so
@@ -36,6 +62,8 @@ int main(int argc, char** argv) {
   // threshold and keep freed buffers as resident heap).
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   cairn::engine::InitProcess();
+  std::stop_source stop;
+  StopOnSignals(stop);
   CLI::App app{"cairn: encrypted, deduplicated, versioned backups of your files"};
   app.set_version_flag("--version", std::string("cairn ") + CAIRN_VERSION);
   app.require_subcommand(1);
@@ -71,7 +99,7 @@ int main(int argc, char** argv) {
   int code = 0;
   auto run = [&](auto fn) {
     return [&, fn] {
-      Context ctx(g);
+      Context ctx(g, stop.get_token());
       cairn::Status st = ctx.Init();
       if (!st.ok()) {
         code = ctx.Fail(st);
