@@ -20,7 +20,8 @@ int StatsCommand(Context& ctx) {
                    {"chunks", s.chunks},
                    {"packs", s.packs},
                    {"stored_bytes", s.stored_bytes},
-                   {"devices", devs}});
+                   {"devices", devs},
+                   {"last_backup", s.last_backup ? FormatRfc3339(s.last_backup) : ""}});
     return kExitOk;
   }
   ctx.Info("repository " + s.repo_id.substr(0, 8) + " at " + s.location);
@@ -30,6 +31,8 @@ int StatsCommand(Context& ctx) {
   ctx.Info("  stored: " + std::to_string(s.chunks) + " chunks in " + std::to_string(s.packs) +
            " packs, " + HumanBytes(s.stored_bytes));
   for (auto& [d, n] : s.devices) ctx.Info("  device " + d + ": " + std::to_string(n) + " versions");
+  ctx.Info("  last backup from this machine: " +
+           (s.last_backup ? FormatLocal(s.last_backup) : std::string("never")));
   return kExitOk;
 }
 

@@ -361,7 +361,10 @@ Status Run::WalkRoot(const std::string& root) {
     return Status::OK();
   }
   // Parent folders of a root are recorded too (metadata only), so a restore
-  // recreates them with their permissions.
+  // recreates them with their permissions. Only a change of what a restore
+  // uses makes a new version of one: the home folder's times change with
+  // every file saved anywhere in it, and a service backing up ~/Documents
+  // every few seconds must not record a new /home/me each time.
   std::string parent = root;
   std::vector<std::string> parents;
   while (true) {
@@ -376,7 +379,9 @@ Status Run::WalkRoot(const std::string& root) {
     VersionRecord rec;
     FillMetadata(*it, *pst, rec);
     CAIRN_ASSIGN_OR_RETURN(auto pprev, catalog_.LatestForSkip(options_.device, *it));
-    if (pprev && Unchanged(rec, *pprev)) continue;
+    if (pprev && pprev->type == rec.type && pprev->mode == rec.mode && pprev->uid == rec.uid &&
+        pprev->gid == rec.gid && pprev->xattrs == rec.xattrs)
+      continue;
     AddRecord(std::move(rec));
   }
   return Visit(root, *st, prev);
@@ -406,6 +411,10 @@ Status Run::Checkpoint(bool final) {
     records.swap(done_);
   }
   if (records.empty() && !final) return Status::OK();
+  // A run in which nothing changed writes nothing at all: a daemon that
+  // checks every few minutes must not leave an object per check (the caller
+  // records the completed run locally).
+  if (records.empty() && final && sequence_ == 0) return Status::OK();
   // Packs and index first, then the segment that references them.
   CAIRN_RETURN_IF_ERROR(repo_.Flush());
   repo::VersionSegment seg;

@@ -9,6 +9,9 @@
 // any moment therefore leaves every checkpointed file restorable and the next
 // run reuses the packs already written.
 //
+// A run in which nothing changed writes no object to the repository
+// (BackupSummary::segments is then 0).
+//
 // Deletions: for every directory the run reads completely, children that the
 // catalog knows but that are gone get a tombstone; a root path that no longer
 // exists gets one too (with everything below it).

@@ -67,8 +67,9 @@ TEST(SealTest, RoundTripSizes) {
     Bytes plain = Pattern(n);
     Bytes sealed = Seal(key, plain, ad);
     EXPECT_EQ(sealed.size(), n + kSealOverhead) << n;
-    if (n > 0) {
-      // The plaintext does not appear verbatim after the nonce.
+    if (n >= 16) {
+      // The plaintext does not appear verbatim after the nonce (for one
+      // byte that happens by chance once in 256 keys: not checked).
       EXPECT_FALSE(std::equal(plain.begin(), plain.end(), sealed.begin() + kNonceSize)) << n;
     }
     auto opened = Open(key, sealed, ad);

@@ -387,6 +387,9 @@ Result<BackupResult> Session::Backup(const BackupRequest& request, const JobCont
   // A lost lock is reported as such, not as the cancellation it caused.
   if (Status held = lock->health(); !held.ok()) return held.WithContext("backup stopped");
   if (!summary.ok()) return summary.error().WithContext("backup stopped");
+  // Recorded locally: "when did the last backup succeed?" stays true even
+  // when nothing changed and the repository got no object.
+  (void)cat->SetMeta("last_backup:" + cfg_.device, std::to_string(NowNs()));
   BackupResult r;
   static_cast<archiver::BackupSummary&>(r) = std::move(*summary);
   r.paths = std::move(paths);
@@ -548,6 +551,8 @@ Result<RepositoryStats> Session::Stats(const JobContext& job) {
   st.latest_bytes = totals.latest_bytes;
   st.chunks = repo->index().BlobCount();
   CAIRN_ASSIGN_OR_RETURN(st.devices, cat->Devices());
+  auto last = cat->GetMeta("last_backup:" + cfg_.device);
+  if (last.ok() && last->has_value()) st.last_backup = std::strtoll((*last)->c_str(), nullptr, 10);
   return st;
 }
 

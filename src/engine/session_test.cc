@@ -286,6 +286,44 @@ TEST_F(SessionTest, BackupListVersionsFindRestoreStats) {
   EXPECT_TRUE(check->ok());
 }
 
+// Every object of the repository but the lock folder's.
+std::set<std::string> RepositoryObjects(const std::string& repo) {
+  std::set<std::string> out;
+  for (auto& e : std::filesystem::recursive_directory_iterator(repo))
+    if (e.is_regular_file() && e.path().string().find("/locks/") == std::string::npos)
+      out.insert(e.path().string());
+  return out;
+}
+
+TEST_F(SessionTest, ABackupInWhichNothingChangedWritesNothingButIsRecorded) {
+  InitRepository();
+  WriteFile(home_.Sub("docs/a.txt"), "a");
+  auto s = Make();
+  ASSERT_TRUE(s->Backup({{home_.Sub("docs")}, {}}).ok());
+  auto before = RepositoryObjects(home_.Sub("repo"));
+  auto first = s->Stats();
+  ASSERT_TRUE(first.ok());
+  EXPECT_GT(first->last_backup, 0);
+
+  for (int i = 0; i < 3; ++i) {
+    auto again = s->Backup({{home_.Sub("docs")}, {}});
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    EXPECT_EQ(again->files_unchanged, 1u);
+    EXPECT_EQ(again->segments, 0u);
+  }
+  EXPECT_EQ(RepositoryObjects(home_.Sub("repo")), before);
+  auto later = Make()->Stats();  // another process sees it too
+  ASSERT_TRUE(later.ok());
+  EXPECT_GT(later->last_backup, first->last_backup);
+
+  // A change writes again.
+  WriteFile(home_.Sub("docs/a.txt"), "b");
+  auto changed = s->Backup({{home_.Sub("docs")}, {}});
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(changed->segments, 1u);
+  EXPECT_GT(RepositoryObjects(home_.Sub("repo")).size(), before.size());
+}
+
 TEST_F(SessionTest, ABackupIsRefusedWhileAnotherProcessHoldsTheExclusiveLock) {
   InitRepository();
   WriteFile(home_.Sub("docs/a.txt"), "a");

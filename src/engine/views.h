@@ -54,6 +54,10 @@ struct RepositoryStats {
   uint64_t latest_bytes = 0;  // of their newest versions
   uint64_t chunks = 0, packs = 0, stored_bytes = 0;
   std::vector<std::pair<std::string, uint64_t>> devices;  // every device, versions
+  // When a backup of `device` last completed on this machine (0: never).
+  // Kept in the local catalog: a backup in which nothing changed writes
+  // nothing to the repository, yet it did succeed.
+  TimeNs last_backup = 0;
 };
 
 struct InitSummary {
