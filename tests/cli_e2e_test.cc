@@ -1094,6 +1094,31 @@ namespace {
 // Ctrl-C (SIGINT) or SIGTERM during a backup: cairn stops at a safe point,
 // keeps what it finished, releases its repository lock and exits 130; the
 // next backup finishes the job.
+// `cairn versions` shows each version's stable id; `cairn restore --id`
+// restores exactly that version, with no path.
+TEST_F(CliE2eTest, RestoreByIdRestoresThatVersion) {
+  const std::string file = src() + "/notes.txt";
+  WriteFile(file, "first");
+  Ok({"init"});
+  Backup({src()});
+  WriteFile(file, "second version");
+  Backup({src()});
+  json versions = Json({"versions", file});
+  ASSERT_EQ(versions.size(), 2u) << versions.dump();
+  std::string id = versions[0].value("id", "");
+  ASSERT_EQ(id.size(), 24u) << versions.dump();
+  EXPECT_NE(id, versions[1].value("id", ""));
+  ProcResult table = Ok({"versions", file});
+  EXPECT_NE(table.out.find(id), std::string::npos) << table.Describe();
+
+  Ok({"restore", "--id", id, "--to", sb.Path("out")});
+  EXPECT_EQ(ReadFile(sb.Path("out") + file), "first");
+  ProcResult both = Expect(1, {"restore", file, "--id", id});
+  EXPECT_NE(both.err.find("not both"), std::string::npos) << both.Describe();
+  ProcResult unknown = Expect(1, {"restore", "--id", "0123456789abcdef01234567"});
+  EXPECT_NE(unknown.err.find("no version has the id"), std::string::npos) << unknown.Describe();
+}
+
 class InterruptTest : public CliE2eTest {
  protected:
   // Lock objects in the repository (not the local backend's flock file,

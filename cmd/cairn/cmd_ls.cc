@@ -73,21 +73,23 @@ int VersionsCommand(Context& ctx, const std::string& file) {
     for (const auto& v : versions) {
       auto j = VersionJson(v);
       j["version"] = v.number;
+      j["id"] = v.id;
       arr.push_back(j);
     }
     ctx.PrintJson(arr);
     return ReportUnreadable(ctx, list->unreadable_segments);
   }
-  std::printf("%-8s %-20s %12s  %-10s %s\n", "VERSION", "BACKED UP", "SIZE", "DEVICE", "SHA-256");
+  std::printf("%-8s %-24s  %-20s %12s  %-10s %s\n", "VERSION", "ID", "BACKED UP", "SIZE", "DEVICE",
+              "SHA-256");
   for (const auto& v : versions) {
     if (v.deleted) {
-      std::printf("%-8d %-20s %12s  %-10s (deleted)\n", v.number,
+      std::printf("%-8d %-24s  %-20s %12s  %-10s (deleted)\n", v.number, v.id.c_str(),
                   FormatLocal(v.backup_time).c_str(), "-", v.device.c_str());
       continue;
     }
-    std::printf("%-8d %-20s %12llu  %-10s %s\n", v.number, FormatLocal(v.backup_time).c_str(),
-                static_cast<unsigned long long>(v.size), v.device.c_str(),
-                v.sha256.empty() ? v.type.c_str() : v.sha256.c_str());
+    std::printf("%-8d %-24s  %-20s %12llu  %-10s %s\n", v.number, v.id.c_str(),
+                FormatLocal(v.backup_time).c_str(), static_cast<unsigned long long>(v.size),
+                v.device.c_str(), v.sha256.empty() ? v.type.c_str() : v.sha256.c_str());
   }
   return ReportUnreadable(ctx, list->unreadable_segments);
 }

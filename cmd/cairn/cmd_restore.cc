@@ -6,7 +6,12 @@ namespace cairn::cli {
 
 int RestoreCommand(Context& ctx, const RestoreArgs& o) {
   engine::RestoreRequest req;
-  req.path = AbsolutePath(o.path);
+  if (o.id.empty() == o.path.empty())
+    return ctx.Fail(Status::InvalidArgument(
+        o.id.empty() ? "restore needs the PATH of a file or folder, or --id ID of one version"
+                     : "give either a PATH or --id, not both"));
+  req.id = o.id;
+  if (!o.path.empty()) req.path = AbsolutePath(o.path);
   if (!o.at.empty()) {
     auto t = ParseTime(o.at);
     if (!t.ok()) return ctx.Fail(t.error());

@@ -37,6 +37,7 @@ int VersionsCommand(Context& ctx, const std::string& file);
 int FindCommand(Context& ctx, const std::string& pattern);
 
 struct RestoreArgs {
+  std::string id;
   std::string path;
   std::optional<int> version;
   std::string at;

@@ -144,11 +144,15 @@ int main(int argc, char** argv) {
 
   RestoreArgs restore;
   auto* c_restore = app.add_subcommand("restore", "restore a file or folder");
-  c_restore->add_option("path", restore.path, "the original path")->required();
+  c_restore->add_option("path", restore.path, "the original path (not with --id)");
+  auto* o_id = c_restore->add_option(
+      "--id", restore.id, "restore the version with this id (the ID column of `cairn versions`)");
   auto* o_version =
       c_restore->add_option("--version", restore.version, "version number (see `cairn versions`)");
   auto* o_at = c_restore->add_option("--at", restore.at, "as of a time");
   o_version->excludes(o_at);
+  o_id->excludes(o_version);
+  o_id->excludes(o_at);
   c_restore->add_option("--to", restore.to, "restore under this folder instead of in place");
   c_restore->add_flag("--overwrite", restore.overwrite, "replace existing files");
   c_restore->callback(run([&](Context& ctx) { return RestoreCommand(ctx, restore); }));

@@ -442,9 +442,7 @@ Status Run::Checkpoint(bool final) {
 }
 
 void Run::ProgressLoop(std::stop_token st) {
-  while (!st.stop_requested()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    if (st.stop_requested()) break;
+  while (SleepUnlessStopped(st, std::chrono::milliseconds(250))) {
     Progress p;
     p.files_seen = files_seen_;
     p.files_done = files_done_ + files_unchanged_;

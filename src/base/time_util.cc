@@ -1,5 +1,8 @@
 #include "base/time_util.h"
 
+#include <condition_variable>
+#include <mutex>
+
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -131,6 +134,13 @@ std::string FormatLocal(TimeNs t) {
   char buf[64];
   strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
   return buf;
+}
+
+bool SleepUnlessStopped(std::stop_token stop, std::chrono::milliseconds d) {
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock lock(m);
+  return !cv.wait_for(lock, stop, d, [] { return false; }) && !stop.stop_requested();
 }
 
 }  // namespace cairn

@@ -1,6 +1,9 @@
 // Time: parsing the CLI's --at forms and formatting RFC 3339.
 #pragma once
 
+#include <chrono>
+#include <stop_token>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -24,5 +27,10 @@ Result<TimeNs> ParseTime(std::string_view text);
 std::string FormatRfc3339(TimeNs t);
 // "2026-11-26 11:00:00" in local time, for people.
 std::string FormatLocal(TimeNs t);
+
+// Sleeps for `d`, or until a stop is requested on `stop` (then at once).
+// Returns false when it was stopped. For background loops that a caller
+// joins: a plain sleep would hold the join (and the program) up to `d`.
+bool SleepUnlessStopped(std::stop_token stop, std::chrono::milliseconds d);
 
 }  // namespace cairn

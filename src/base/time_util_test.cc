@@ -1,7 +1,9 @@
 #include "base/time_util.h"
 
 #include <gtest/gtest.h>
+
 #include <stdlib.h>
+#include <thread>
 
 namespace cairn {
 namespace {
@@ -40,6 +42,25 @@ TEST(TimeTest, Rejects) {
   EXPECT_FALSE(ParseTime("2026-13-01").ok());
   EXPECT_FALSE(ParseTime("2026-11-26T10:00:00").ok());  // RFC 3339 without offset
   EXPECT_FALSE(ParseTime("2026-11-26T10:00:00+0100").ok());
+}
+
+}  // namespace
+}  // namespace cairn
+
+namespace cairn {
+namespace {
+
+TEST(SleepUnlessStoppedTest, ReturnsAtOnceWhenStoppedAndAfterTheTimeOtherwise) {
+  std::stop_source stop;
+  EXPECT_TRUE(SleepUnlessStopped(stop.get_token(), std::chrono::milliseconds(1)));
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    stop.request_stop();
+  });
+  // An hour unless the stop cuts it short: the test would time out if not.
+  EXPECT_FALSE(SleepUnlessStopped(stop.get_token(), std::chrono::hours(1)));
+  stopper.join();
+  EXPECT_FALSE(SleepUnlessStopped(stop.get_token(), std::chrono::hours(1)));
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "catalog/catalog.h"
 
+#include "repo/version_id.h"
+
 #include <filesystem>
 #include <fstream>
 #include <system_error>
@@ -61,8 +63,10 @@ CREATE TABLE versions(
   link_target BLOB,
   sha256 BLOB,
   chunks BLOB,
-  xattrs BLOB);
+  xattrs BLOB,
+  vid BLOB NOT NULL);
 CREATE INDEX versions_by_path ON versions(pid, backup_time);
+CREATE INDEX versions_by_vid ON versions(vid);
 CREATE INDEX versions_by_time ON versions(backup_time);
 )sql";
 
@@ -131,6 +135,10 @@ constexpr const char kVersionsAll[] =
     "SELECT " CAIRN_VERSION_COLS
     " FROM paths p INDEXED BY paths_by_path JOIN versions v ON v.pid = p.pid "
     "WHERE p.path = ?2 ORDER BY v.backup_time, v.seq";
+constexpr const char kVersionById[] =
+    "SELECT " CAIRN_VERSION_COLS
+    " FROM versions v INDEXED BY versions_by_vid JOIN paths p ON p.pid = v.pid "
+    "WHERE v.vid = ?1 ORDER BY v.seq";
 
 #undef CAIRN_SELECT_STATE
 #undef CAIRN_STATE_AT
@@ -147,9 +155,9 @@ constexpr const char kPathSetLatest[] =
     "UPDATE paths SET latest_seq = ?2, latest_time = ?3 WHERE pid = ?1";
 constexpr const char kVersionInsert[] =
     "INSERT INTO versions(pid, seg, backup_time, deleted, type, size, mode, uid, gid, user, grp, "
-    "mtime, ctime, inode, dev, rdev, sparse, link_target, sha256, chunks, xattrs) VALUES "
+    "mtime, ctime, inode, dev, rdev, sparse, link_target, sha256, chunks, xattrs, vid) VALUES "
     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-    "?21)";
+    "?21, ?22)";
 constexpr const char kMetaSet[] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)";
 constexpr const char kMetaGet[] = "SELECT value FROM meta WHERE key = ?1";
 constexpr const char kMaxTime[] = "SELECT MAX(backup_time) FROM versions";
@@ -440,6 +448,8 @@ class Catalog::Impl {
       q.BindBlob(20, r.chunks.data(), r.chunks.size() * sizeof(Id));
       Bytes xattrs = EncodeXattrs(r.xattrs);
       q.BindBlob(21, xattrs.data(), xattrs.size());
+      repo::VersionId vid = repo::VersionIdOf(r);
+      q.BindBlob(22, vid.data(), vid.size());
       CAIRN_RETURN_IF_ERROR(q.Run());
       seq = db_->LastInsertRowid();
     }
@@ -588,6 +598,17 @@ Result<std::vector<VersionRecord>> Catalog::Versions(std::string_view device,
   std::vector<VersionRecord> out;
   CAIRN_RETURN_IF_ERROR(StreamRecords(q, nullptr, [&](const VersionRecord& r) {
     out.push_back(r);
+    return Status::OK();
+  }));
+  return out;
+}
+
+Result<std::optional<VersionRecord>> Catalog::VersionById(const repo::VersionId& id) {
+  CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(kVersionById));
+  q.BindBlob(1, id.data(), id.size());
+  std::optional<VersionRecord> out;
+  CAIRN_RETURN_IF_ERROR(StreamRecords(q, nullptr, [&](const VersionRecord& r) {
+    if (!out) out = r;  // the same record ingested twice (a compaction) is one version
     return Status::OK();
   }));
   return out;

@@ -36,6 +36,7 @@
 #include "base/bytes.h"
 #include "base/status.h"
 #include "base/time_util.h"
+#include "repo/version_id.h"
 #include "repo/version_record.h"
 
 namespace cairn::catalog {
@@ -47,7 +48,7 @@ class Catalog {
  public:
   // Bumped whenever the schema changes; a catalog with another version is
   // reported as Corruption (rebuild it).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;  // 2: versions.vid
 
   struct OpenOptions {
     // Also run SQLite's quick_check, which reads the whole file (about 0.3 s
@@ -108,6 +109,9 @@ class Catalog {
   // (backup_time, ingestion order). The index + 1 is the user-visible
   // version number.
   Result<std::vector<repo::VersionRecord>> Versions(std::string_view device, std::string_view path);
+  // The version with this stable id (repo/version_id.h), tombstones
+  // included; nullopt if the catalog has none.
+  Result<std::optional<repo::VersionRecord>> VersionById(const repo::VersionId& id);
   // Streams the state at `at` of every existing path equal to `root` or under
   // `root/` (recursive), or of the direct children of `root` (non-recursive;
   // root itself excluded), sorted by path bytes (then device). "/" is the

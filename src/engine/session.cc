@@ -16,6 +16,7 @@
 #include "engine/catalog_sync.h"
 #include "repo/repo_lock.h"
 #include "repo/repository.h"
+#include "repo/version_id.h"
 
 namespace cairn::engine {
 
@@ -405,7 +406,7 @@ Result<BackupResult> Session::Backup(const BackupRequest& request, const JobCont
 // ---- Restore and check ---------------------------------------------------
 
 Result<RestoreResult> Session::Restore(const RestoreRequest& request, const JobContext& job) {
-  if (cfg_.query_device.empty())
+  if (cfg_.query_device.empty() && request.id.empty())
     return Status::InvalidArgument(
         "restore reads one device's files: name it with --device (see `cairn ls --all-devices`)");
   restorer::RestoreOptions ro;
@@ -413,6 +414,23 @@ Result<RestoreResult> Session::Restore(const RestoreRequest& request, const JobC
   ro.device = cfg_.device;
   if (request.at) ro.at = *request.at;
   ro.version = request.version;
+  if (!request.id.empty()) {
+    CAIRN_ASSIGN_OR_RETURN(repo::VersionId vid, repo::ParseVersionId(request.id));
+    CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
+    CAIRN_ASSIGN_OR_RETURN(auto rec, cat->VersionById(vid));
+    if (!rec)
+      return WithUnreadable(
+          Status::NotFound("no version has the id " + request.id + " (see `cairn versions`)"));
+    if (rec->deleted)
+      return Status::InvalidArgument("version " + request.id + " records the deletion of " +
+                                     rec->path +
+                                     ": restore one of its earlier versions (`cairn versions`)");
+    // (device, path, backup time) selects exactly this version.
+    ro.path = rec->path;
+    ro.device = rec->device;
+    ro.at = rec->backup_time;
+    ro.version.reset();
+  }
   ro.target = request.target;
   ro.overwrite = request.overwrite;
   ro.threads = cfg_.settings.threads;
@@ -511,6 +529,16 @@ Result<VersionList> Session::Versions(const std::string& path, const JobContext&
     out.versions.back().number = static_cast<int>(out.versions.size());
   }
   return out;
+}
+
+Result<FileVersion> Session::VersionById(const std::string& id, const JobContext& job) {
+  CAIRN_ASSIGN_OR_RETURN(repo::VersionId vid, repo::ParseVersionId(id));
+  CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
+  CAIRN_ASSIGN_OR_RETURN(auto rec, cat->VersionById(vid));
+  if (!rec)
+    return WithUnreadable(
+        Status::NotFound("no version has the id " + id + " (see `cairn versions`)"));
+  return ToFileVersion(*rec);
 }
 
 std::string Session::FindPattern(const std::string& pattern) {

@@ -64,6 +64,9 @@ struct BackupResult : archiver::BackupSummary {
 };
 
 struct RestoreRequest {
+  // One version by its stable id (FileVersion::id): a file, or a folder as
+  // it was then. When set, path/at/version are not used.
+  std::string id;
   std::string path;            // absolute
   std::optional<TimeNs> at;    // as of this time (default: the newest)
   std::optional<int> version;  // one file's version number (see Versions)
@@ -141,6 +144,8 @@ class Session {
   Result<QueryInfo> Find(const std::string& pattern, const VersionFn& fn,
                          const JobContext& job = {});
   static std::string FindPattern(const std::string& pattern);
+  // The version with this stable id, on any device; NotFound if none.
+  Result<FileVersion> VersionById(const std::string& id, const JobContext& job = {});
   Result<RepositoryStats> Stats(const JobContext& job = {});
 
   Result<std::vector<KeyInfo>> ListKeys();

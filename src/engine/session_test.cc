@@ -286,6 +286,47 @@ TEST_F(SessionTest, BackupListVersionsFindRestoreStats) {
   EXPECT_TRUE(check->ok());
 }
 
+TEST_F(SessionTest, VersionIdsAreStableAndRestoreOneVersion) {
+  InitRepository();
+  std::string file = home_.Sub("docs/thesis.odt");
+  WriteFile(file, "draft 1");
+  auto s = Make();
+  ASSERT_TRUE(s->Backup({{home_.Sub("docs")}, {}}).ok());
+  WriteFile(file, "draft 2, longer");
+  ASSERT_TRUE(s->Backup({{home_.Sub("docs")}, {}}).ok());
+  auto list = s->Versions(file);
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->versions.size(), 2u);
+  std::string first = list->versions[0].id, second = list->versions[1].id;
+  EXPECT_EQ(first.size(), 24u);
+  EXPECT_NE(first, second);
+
+  // Another machine (an empty catalog) computes the same ids.
+  env_["XDG_CACHE_HOME"] = home_.Sub("cache-elsewhere");
+  auto elsewhere = Make();
+  auto again = elsewhere->Versions(file);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->versions[0].id, first);
+  EXPECT_EQ(again->versions[1].id, second);
+  auto found = elsewhere->VersionById(first);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found->path, file);
+  EXPECT_EQ(found->size, 7u);
+
+  RestoreRequest r;
+  r.id = first;
+  r.target = home_.Sub("restored");
+  auto restored = elsewhere->Restore(r);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(ReadFile(home_.Sub("restored") + file), "draft 1");
+
+  EXPECT_EQ(elsewhere->VersionById("0123456789abcdef01234567").status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(elsewhere->VersionById("not-an-id").status().code(), StatusCode::kInvalidArgument);
+  r.id = "0123456789abcdef01234567";
+  EXPECT_EQ(elsewhere->Restore(r).status().code(), StatusCode::kNotFound);
+}
+
 // Every object of the repository but the lock folder's.
 std::set<std::string> RepositoryObjects(const std::string& repo) {
   std::set<std::string> out;

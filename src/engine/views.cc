@@ -1,5 +1,6 @@
 #include "engine/views.h"
 
+#include "repo/version_id.h"
 #include "repo/version_record.h"
 
 namespace cairn::engine {
@@ -38,6 +39,7 @@ FileVersion ToFileVersion(const repo::VersionRecord& r) {
   v.type = TypeName(r);
   v.deleted = r.deleted;
   v.backup_time = r.backup_time;
+  v.id = repo::VersionIdHex(repo::VersionIdOf(r));
   if (!r.deleted) {
     v.size = r.size;
     v.mode = r.mode;

@@ -31,6 +31,9 @@ struct FileVersion {
   std::string sha256;       // hex, regular files only
   std::string link_target;  // symlinks and hard links
   int number = 0;           // Versions(): position among the path's versions, 1 = oldest; else 0
+  // The version's stable id (24 hex digits): unlike `number` it never
+  // changes, on any machine. See repo/version_id.h.
+  std::string id;
 
   bool is_dir() const { return type == "dir"; }
   bool is_symlink() const { return type == "symlink"; }

@@ -476,8 +476,7 @@ void Restore::RestoreFiles(std::vector<const VersionRecord*>& files) {
     });
   if (!o_.progress) return;  // the workers join as they go out of scope
   std::jthread reporter([&](std::stop_token st) {
-    while (!st.stop_requested()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    while (SleepUnlessStopped(st, std::chrono::milliseconds(250))) {
       RestoreProgress p = prog;
       p.files_done = files_done_;
       p.bytes_done = bytes_done_;
