@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "archiver/excludes.h"
 #include "archiver/file_reader.h"
@@ -71,6 +72,7 @@ class Run {
   // the open repository, for many runs) minus their values at the start.
   repo::StoreStats RunStoreStats();
   repo::StoreStats stats_at_start_;
+  std::unordered_set<std::string> parents_seen_;  // walker thread only
 
   repo::Repository& repo_;
   catalog::Catalog& catalog_;
@@ -374,6 +376,8 @@ Status Run::WalkRoot(const std::string& root) {
     parents.push_back(parent);
   }
   for (auto it = parents.rbegin(); it != parents.rend(); ++it) {
+    // Roots with common parents record each parent once per run.
+    if (!parents_seen_.insert(*it).second) continue;
     Result<struct stat> pst = fs_.Lstat(*it);
     if (!pst.ok() || !S_ISDIR(pst->st_mode)) continue;
     VersionRecord rec;

@@ -29,7 +29,8 @@ using repo::VersionRecord;
 // All paths and devices are BLOBs, so comparisons are memcmp order.
 constexpr const char kSchema[] = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE segments(seg INTEGER PRIMARY KEY, id BLOB NOT NULL, records INTEGER NOT NULL);
+CREATE TABLE segments(seg INTEGER PRIMARY KEY, id BLOB NOT NULL, records INTEGER NOT NULL,
+  first_seq INTEGER NOT NULL DEFAULT 0);
 CREATE UNIQUE INDEX segments_by_id ON segments(id);
 CREATE TABLE paths(
   pid INTEGER PRIMARY KEY,
@@ -147,6 +148,17 @@ constexpr const char kVersionById[] =
 constexpr const char kSegmentFind[] = "SELECT seg FROM segments WHERE id = ?1";
 constexpr const char kSegmentInsert[] = "INSERT INTO segments(id, records) VALUES (?1, ?2)";
 constexpr const char kSegmentList[] = "SELECT id FROM segments ORDER BY seg";
+// A segment's versions were inserted in one go: seq first_seq .. first_seq + records - 1.
+constexpr const char kSegmentSetFirst[] = "UPDATE segments SET first_seq = ?2 WHERE seg = ?1";
+constexpr const char kSegmentRange[] = "SELECT seg, first_seq, records FROM segments WHERE id = ?1";
+constexpr const char kSegmentDelete[] = "DELETE FROM segments WHERE seg = ?1";
+constexpr const char kVersionPidsInRange[] =
+    "SELECT DISTINCT pid FROM versions WHERE seq BETWEEN ?1 AND ?2";
+constexpr const char kVersionDeleteRange[] = "DELETE FROM versions WHERE seq BETWEEN ?1 AND ?2";
+constexpr const char kPathNewest[] =
+    "SELECT seq, backup_time FROM versions INDEXED BY versions_by_path WHERE pid = ?1 "
+    "ORDER BY backup_time DESC, seq DESC LIMIT 1";
+constexpr const char kPathDelete[] = "DELETE FROM paths WHERE pid = ?1";
 constexpr const char kPathFind[] =
     "SELECT pid, latest_time FROM paths WHERE device = ?1 AND path = ?2";
 constexpr const char kPathInsert[] =
@@ -352,7 +364,69 @@ class Catalog::Impl {
       CAIRN_RETURN_IF_ERROR(q.Run());
       seg = db_->LastInsertRowid();
     }
-    for (const auto& r : records) CAIRN_RETURN_IF_ERROR(InsertVersion(seg, r));
+    int64_t first_seq = 0;
+    for (const auto& r : records) {
+      CAIRN_ASSIGN_OR_RETURN(int64_t seq, InsertVersion(seg, r));
+      if (first_seq == 0) first_seq = seq;
+    }
+    CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kSegmentSetFirst));
+    q.Bind(1, seg);
+    q.Bind(2, first_seq);
+    return q.Run();
+  }
+
+  // REQUIRES: inside a transaction.
+  Status RemoveSegment(const Id& segment_id) {
+    int64_t seg = 0, first = 0, count = 0;
+    {
+      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kSegmentRange));
+      q.BindBlob(1, segment_id.bytes.data(), segment_id.bytes.size());
+      CAIRN_ASSIGN_OR_RETURN(bool found, q.Step());
+      if (!found) return Status::OK();
+      seg = q.Int(0);
+      first = q.Int(1);
+      count = q.Int(2);
+    }
+    std::vector<int64_t> pids;
+    if (count > 0) {
+      {
+        CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kVersionPidsInRange));
+        q.Bind(1, first);
+        q.Bind(2, first + count - 1);
+        while (true) {
+          CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+          if (!row) break;
+          pids.push_back(q.Int(0));
+        }
+      }
+      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kVersionDeleteRange));
+      q.Bind(1, first);
+      q.Bind(2, first + count - 1);
+      CAIRN_RETURN_IF_ERROR(q.Run());
+    }
+    {
+      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kSegmentDelete));
+      q.Bind(1, seg);
+      CAIRN_RETURN_IF_ERROR(q.Run());
+    }
+    // Each touched path points at its newest remaining version, or goes.
+    for (int64_t pid : pids) {
+      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kPathNewest));
+      q.Bind(1, pid);
+      CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) {
+        CAIRN_ASSIGN_OR_RETURN(Query d, db_->Prepare(kPathDelete));
+        d.Bind(1, pid);
+        CAIRN_RETURN_IF_ERROR(d.Run());
+        continue;
+      }
+      int64_t seq = q.Int(0), time = q.Int(1);
+      CAIRN_ASSIGN_OR_RETURN(Query u, db_->Prepare(kPathSetLatest));
+      u.Bind(1, pid);
+      u.Bind(2, seq);
+      u.Bind(3, time);
+      CAIRN_RETURN_IF_ERROR(u.Run());
+    }
     return Status::OK();
   }
 
@@ -395,7 +469,8 @@ class Catalog::Impl {
     return Status::OK();
   }
 
-  Status InsertVersion(int64_t seg, const VersionRecord& r) {
+  // Returns the new version's seq.
+  Result<int64_t> InsertVersion(int64_t seg, const VersionRecord& r) {
     int64_t pid = 0;
     bool is_latest = true;
     {
@@ -460,7 +535,7 @@ class Catalog::Impl {
       q.Bind(3, r.backup_time);
       CAIRN_RETURN_IF_ERROR(q.Run());
     }
-    return Status::OK();
+    return seq;
   }
 
   std::unique_ptr<Db> db_;
@@ -531,6 +606,13 @@ Status Catalog::AddSegments(
     for (const auto& [id, records] : segments) {
       CAIRN_RETURN_IF_ERROR(impl_->AddSegment(id, records));
     }
+    return Status::OK();
+  });
+}
+
+Status Catalog::RemoveSegments(const std::vector<Id>& segment_ids) {
+  return impl_->db().InTransaction([&] {
+    for (const Id& id : segment_ids) CAIRN_RETURN_IF_ERROR(impl_->RemoveSegment(id));
     return Status::OK();
   });
 }

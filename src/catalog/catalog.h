@@ -48,7 +48,7 @@ class Catalog {
  public:
   // Bumped whenever the schema changes; a catalog with another version is
   // reported as Corruption (rebuild it).
-  static constexpr int kSchemaVersion = 2;  // 2: versions.vid
+  static constexpr int kSchemaVersion = 2;  // 2: versions.vid, segments.first_seq
 
   struct OpenOptions {
     // Also run SQLite's quick_check, which reads the whole file (about 0.3 s
@@ -81,6 +81,11 @@ class Catalog {
   // Ingests many segments in one transaction: all or nothing.
   Status AddSegments(const std::vector<std::pair<Id, std::vector<repo::VersionRecord>>>& segments);
   Result<bool> HasSegment(const Id& segment_id);
+  // Forgets the records of these segments (removed from the repository, or
+  // superseded by a compacted segment), atomically: each path then shows its
+  // newest remaining version, and a path left with none is gone. Costs the
+  // removed records, not the catalog's size. Unknown ids are ignored.
+  Status RemoveSegments(const std::vector<Id>& segment_ids);
   // All ingested segment ids, in ingestion order.
   Result<std::vector<Id>> Segments();
   // Drops every record, segment and meta entry (before a rebuild).

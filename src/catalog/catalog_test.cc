@@ -196,6 +196,39 @@ TEST_F(CatalogTest, AddSegmentIsIdempotent) {
   EXPECT_EQ(totals->versions, 3u);
 }
 
+TEST_F(CatalogTest, RemovedSegmentsTakeOnlyTheirRecordsWithThem) {
+  OpenCatalog();
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {Rec("d", "/a", 10, 1), Rec("d", "/b", 10, 1)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(2), {Rec("d", "/a", 20, 2)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(3), {Rec("d", "/a", 30, 3), Rec("d", "/c", 30, 3)}));
+
+  // The newest version of /a goes: /a falls back to the one before; /c is gone.
+  ASSERT_OK(cat_->RemoveSegments({MakeId(3), MakeId(99)}));  // 99: unknown, ignored
+  auto a = cat_->Lookup("d", "/a", kLatest);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(a->has_value());
+  EXPECT_EQ((*a)->size, 2u);
+  EXPECT_EQ(List("d", "/", kLatest, true), (std::vector<std::string>{"d:/a", "d:/b"}));
+  auto versions = cat_->Versions("d", "/a");
+  ASSERT_TRUE(versions.ok());
+  EXPECT_EQ(versions->size(), 2u);
+  auto segs = cat_->Segments();
+  ASSERT_TRUE(segs.ok());
+  EXPECT_EQ(*segs, (std::vector<Id>{MakeId(1), MakeId(2)}));
+
+  // A middle one: the latest stays.
+  ASSERT_OK(cat_->RemoveSegments({MakeId(1)}));
+  EXPECT_EQ(List("d", "/", kLatest, true), std::vector<std::string>{"d:/a"});
+  a = cat_->Lookup("d", "/a", kLatest);
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_EQ((*a)->size, 2u);
+  // Ingested again later (a segment put back): counted once.
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {Rec("d", "/a", 10, 1), Rec("d", "/b", 10, 1)}));
+  versions = cat_->Versions("d", "/a");
+  ASSERT_TRUE(versions.ok());
+  EXPECT_EQ(versions->size(), 2u);
+}
+
 TEST_F(CatalogTest, SameSegmentTwiceInOneBatchIsIngestedOnce) {
   OpenCatalog();
   std::vector<VersionRecord> records = {Rec("d", "/a", 10, 1)};

@@ -43,14 +43,15 @@ Result<SyncStats> SyncCatalog(repo::Repository& repo, catalog::Catalog& catalog,
   CAIRN_ASSIGN_OR_RETURN(std::vector<Id> known_list, catalog.Segments());
   std::unordered_set<Id, IdHash> known(known_list.begin(), known_list.end());
   std::unordered_set<Id, IdHash> present(in_repo.begin(), in_repo.end());
-  for (const Id& k : known) {
-    if (!present.count(k)) {  // removed from the repository: start over
-      CAIRN_RETURN_IF_ERROR(catalog.Clear());
-      CAIRN_RETURN_IF_ERROR(catalog.SetMeta("repo_id", repo.config().repo_id.Hex()));
-      known.clear();
-      stats.rebuilt = true;
-      break;
-    }
+  // Segments removed from the repository (prune, compaction): forget just
+  // their records, at the cost of those records, not a rebuild.
+  std::vector<Id> gone;
+  for (const Id& k : known)
+    if (!present.count(k)) gone.push_back(k);
+  if (!gone.empty()) {
+    CAIRN_RETURN_IF_ERROR(catalog.RemoveSegments(gone));
+    for (const Id& g : gone) known.erase(g);
+    stats.segments_removed += gone.size();
   }
   std::vector<Id> todo;
   for (const Id& id : in_repo)
@@ -87,6 +88,20 @@ Result<SyncStats> SyncCatalog(repo::Repository& repo, catalog::Catalog& catalog,
     return segs[a].sequence < segs[b].sequence;
   });
   CAIRN_RETURN_IF_ERROR(catalog.Begin());
+  // A new segment that supersedes segments ingested earlier (a compaction
+  // another device ran) replaces them: their records go in the same
+  // transaction that adds its own, so no reader sees them twice or never.
+  std::vector<Id> replaced;
+  for (const Id& s : superseded)
+    if (known.count(s)) replaced.push_back(s);
+  if (!replaced.empty()) {
+    Status st = catalog.RemoveSegments(replaced);
+    if (!st.ok()) {
+      (void)catalog.Rollback();
+      return st;
+    }
+    stats.segments_removed += replaced.size();
+  }
   for (size_t i : order) {
     if (superseded.count(seg_ids[i])) continue;
     Status st = catalog.AddSegment(seg_ids[i], segs[i].records);

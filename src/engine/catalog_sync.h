@@ -12,16 +12,19 @@ namespace cairn::engine {
 
 struct SyncStats {
   uint64_t segments_added = 0, records_added = 0;
-  bool rebuilt = false;
+  // Segments whose records were dropped: gone from the repository, or
+  // superseded by a compacted segment.
+  uint64_t segments_removed = 0;
   // Segments the repository lists that could not be read (damaged,
   // truncated): their versions are missing from the catalog, so answers may
   // be incomplete. Tried again by the next sync.
   std::vector<Id> unreadable;
 };
 
-// Ingests every version segment the catalog has not seen. If the catalog
-// holds segments the repository no longer has (compaction, prune, another
-// repository), it is cleared and rebuilt. Unreadable segments are reported in
+// Ingests every version segment the catalog has not seen. Segments the
+// catalog holds that the repository no longer has (prune, compaction), and
+// segments a new one supersedes, have their records dropped (incrementally:
+// no rebuild). Unreadable segments are reported in
 // `warnings` and in SyncStats::unreadable, and skipped (check names them).
 Result<SyncStats> SyncCatalog(
     repo::Repository& repo, catalog::Catalog& catalog, std::vector<std::string>* warnings,

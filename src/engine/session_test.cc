@@ -15,8 +15,10 @@
 #include <thread>
 
 #include "backend/local/local_backend.h"
+#include "crypto/crypto.h"
 #include "repo/repo_lock.h"
 #include "repo/repository.h"
+#include "repo/version_segment.h"
 #include "testing/assert_ok.h"
 #include "testing/file_util.h"
 #include "testing/temp_dir.h"
@@ -325,6 +327,79 @@ TEST_F(SessionTest, VersionIdsAreStableAndRestoreOneVersion) {
   EXPECT_EQ(elsewhere->VersionById("not-an-id").status().code(), StatusCode::kInvalidArgument);
   r.id = "0123456789abcdef01234567";
   EXPECT_EQ(elsewhere->Restore(r).status().code(), StatusCode::kNotFound);
+}
+
+// A compaction on another device: one segment with the records of two,
+// naming them in `supersedes`, then the two deleted. Catalogs that had
+// ingested them, and fresh ones, show every version exactly once.
+TEST_F(SessionTest, CatalogsFollowACompactionAndARemovalWithoutDuplicatesOrRebuild) {
+  InitRepository();
+  std::string file = home_.Sub("docs/a.txt");
+  WriteFile(file, "one");
+  auto s = Make();
+  ASSERT_TRUE(s->Backup({{home_.Sub("docs")}, {}}).ok());
+  WriteFile(file, "two!");
+  ASSERT_TRUE(s->Backup({{home_.Sub("docs")}, {}}).ok());
+  auto before = s->Versions(file);
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(before->versions.size(), 2u);
+
+  auto be = backend::LocalBackend::Open(home_.Sub("repo"));
+  ASSERT_TRUE(be.ok());
+  auto repo = repo::Repository::Open(*be, "pw");
+  ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+  std::vector<Id> old;
+  ASSERT_OK((*repo)->ListSegments([&](const Id& id) {
+    old.push_back(id);
+    return Status::OK();
+  }));
+  ASSERT_EQ(old.size(), 2u);
+  repo::VersionSegment merged;
+  merged.run_id = crypto::RandomId();
+  merged.final = true;
+  merged.device = "laptop";
+  merged.created = NowNs();
+  merged.supersedes = old;
+  for (const Id& id : old) {
+    auto seg = (*repo)->LoadSegment(id);
+    ASSERT_TRUE(seg.ok());
+    merged.records.insert(merged.records.end(), seg->records.begin(), seg->records.end());
+  }
+  auto merged_id = (*repo)->SaveSegment(merged);
+  ASSERT_TRUE(merged_id.ok());
+
+  auto same = [&](Session& session) {
+    auto v = session.Versions(file);
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    ASSERT_EQ(v->versions.size(), 2u);
+    EXPECT_EQ(v->versions[0].id, before->versions[0].id);
+    EXPECT_EQ(v->versions[1].id, before->versions[1].id);
+  };
+  same(*s);  // had ingested the old ones: replaced, not doubled
+  env_["XDG_CACHE_HOME"] = home_.Sub("cache-fresh");
+  same(*Make());  // sees all three: the superseded ones are skipped
+  for (const Id& id : old)
+    ASSERT_OK((*be)->Remove(backend::ObjectName{backend::ObjectType::kVersions, id.Hex()}));
+  same(*s);
+  same(*Make());
+
+  // The merged segment removed too (a prune of everything): the versions go.
+  ASSERT_OK((*be)->Remove(backend::ObjectName{backend::ObjectType::kVersions, merged_id->Hex()}));
+  EXPECT_EQ(s->Versions(file).status().code(), StatusCode::kNotFound);
+  auto listed = s->List({"/", std::nullopt, true}, [](const FileVersion&) { return Status::OK(); });
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->count, 0u);
+}
+
+TEST_F(SessionTest, RootsWithACommonParentRecordItOnce) {
+  InitRepository();
+  WriteFile(home_.Sub("p/x/1.txt"), "1");
+  WriteFile(home_.Sub("p/y/2.txt"), "2");
+  auto s = Make();
+  ASSERT_TRUE(s->Backup({{home_.Sub("p/x"), home_.Sub("p/y")}, {}}).ok());
+  auto v = s->Versions(home_.Sub("p"));
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->versions.size(), 1u);
 }
 
 // Every object of the repository but the lock folder's.
