@@ -49,9 +49,12 @@ int BackupCommand(Context& ctx, const BackupArgs& o) {
     char secs[32];
     snprintf(secs, sizeof(secs), "%.2f s", r.seconds);
     ctx.Info("  time:  " + std::string(secs));
-    if (r.partial())
+    if (r.partial()) {
+      bool nothing = r.files_new + r.files_changed + r.files_unchanged + r.dirs == 0;
       ctx.Info("  " + std::to_string(r.errors.size()) +
-               " files could not be read (see above); everything else is backed up");
+               (r.errors.size() == 1 ? " path" : " paths") + " could not be read (see above); " +
+               (nothing ? "nothing was backed up" : "everything else is backed up"));
+    }
   }
   return r.partial() ? kExitPartial : kExitOk;
 }
