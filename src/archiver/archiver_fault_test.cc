@@ -12,6 +12,7 @@
 #include "backend/local/local_backend.h"
 #include "crypto/crypto.h"
 #include "testing/assert_ok.h"
+#include "testing/fault_backend.h"
 #include "testing/fault_file_system.h"
 #include "testing/file_util.h"
 #include "testing/temp_dir.h"
@@ -143,6 +144,56 @@ TEST_F(ArchiverFaultTest, FileThatCannotBeStattedIsReportedNotDeleted) {
   EXPECT_EQ(second->deleted, 0u);
   EXPECT_EQ(Stored(src_ + "/keep"), "kept, changed");
   EXPECT_EQ(Stored(src_ + "/flaky"), "flaky");  // still its last version, no tombstone
+}
+
+}  // namespace
+}  // namespace cairn::archiver
+
+namespace cairn::archiver {
+namespace {
+
+// A pack upload fails (the network is down): that run stops; once storage is
+// back, the same open repository backs up again (a daemon does not have to
+// be restarted) and nothing of the failed pack is taken as stored.
+TEST(ArchiverStorageTest, StorageUnreachableThenBackTheSameOpenRepositoryBacksUpAgain) {
+  testing::TempDir tmp;
+  auto local = backend::LocalBackend::Open(tmp.Sub("repo"));
+  ASSERT_OK(local);
+  auto faulty = std::make_shared<testing::FaultBackend>(*local);
+  repo::InitOptions init;
+  init.kdf = crypto::CheapKdfParams();
+  auto repo = repo::Repository::Init(faulty, "secret", init);
+  ASSERT_OK(repo);
+  auto catalog = catalog::Catalog::Open(tmp.Sub("catalog.db"));
+  ASSERT_OK(catalog);
+  const std::string src = tmp.Sub("src");
+  testing::WriteFile(src + "/a", std::string(300000, 'a') + "end");
+  BackupOptions o;
+  o.paths = {src};
+  o.device = "dev";
+
+  faulty->FailNext(testing::FaultBackend::Method::kSave, 1,
+                   Status::Unavailable("injected: the network is down"));
+  auto failed = RunBackup(**repo, **catalog, o);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable) << failed.status().ToString();
+  // Until the next run clears it, the open repository still refuses.
+  EXPECT_FALSE(RunBackup(**repo, **catalog, o).ok());
+
+  (*repo)->ClearUploadError();
+  auto again = RunBackup(**repo, **catalog, o);
+  ASSERT_OK(again);
+  EXPECT_EQ(again->files_new, 1u);
+  auto rec = (*catalog)->Lookup("dev", src + "/a", catalog::kLatest);
+  ASSERT_OK(rec);
+  ASSERT_TRUE(rec->has_value());
+  std::string content;
+  for (const Id& id : (*rec)->chunks) {
+    auto blob = (*repo)->LoadBlob(id);
+    ASSERT_OK(blob);
+    content += AsString(*blob);
+  }
+  EXPECT_EQ(content, std::string(300000, 'a') + "end");
 }
 
 }  // namespace
