@@ -257,7 +257,7 @@ TEST_F(SessionTest, BackupListVersionsFindRestoreStats) {
             StatusCode::kNotFound);
 
   std::vector<std::string> found;
-  auto n = s->Find("TODO", [&](const FileVersion& v) {
+  auto n = s->Find("ToDo", [&](const FileVersion& v) {
     found.push_back(v.path);
     return Status::OK();
   });
