@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -67,7 +68,9 @@ class Run {
   void AddWarning(std::string msg);
   Status MaybeCheckpoint(bool final);
   Status Checkpoint(bool final);
-  TimeNs Tick();
+  // The next ordering time (hybrid logical clock) and the wall clock it was
+  // taken from.
+  std::pair<TimeNs, TimeNs> Tick();
   // What this run stored: the repository's counters (which live as long as
   // the open repository, for many runs) minus their values at the start.
   repo::StoreStats RunStoreStats();
@@ -120,15 +123,16 @@ repo::StoreStats Run::RunStoreStats() {
   return now;
 }
 
-TimeNs Run::Tick() {
+std::pair<TimeNs, TimeNs> Run::Tick() {
   std::lock_guard lock(clock_mu_);
-  last_time_ = std::max(NowNs(), last_time_ + 1);
-  return last_time_;
+  TimeNs wall = NowNs();
+  last_time_ = std::max(wall, last_time_ + 1);
+  return {last_time_, wall};
 }
 
 void Run::AddRecord(VersionRecord rec) {
   rec.device = options_.device;
-  rec.backup_time = Tick();
+  std::tie(rec.backup_time, rec.wall_time) = Tick();
   std::lock_guard lock(mu_);
   done_.push_back(std::move(rec));
 }

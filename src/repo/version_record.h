@@ -36,7 +36,12 @@ struct VersionRecord {
   std::string path;
   std::string device;      // DEVICE_ID of the machine that backed it up
   TimeNs backup_time = 0;  // ordering time: hybrid logical clock, see design.md
-  bool deleted = false;    // a tombstone: the path no longer exists
+  // The recording device's own clock when the version was made (ns since the
+  // epoch): what a person lived, used for display, `--at` and retention
+  // (design.md §10). 0 = not recorded (segments written before it existed):
+  // use WallTime().
+  TimeNs wall_time = 0;
+  bool deleted = false;  // a tombstone: the path no longer exists
   FileType type = FileType::kFile;
 
   uint64_t size = 0;
@@ -52,6 +57,10 @@ struct VersionRecord {
   std::vector<Xattr> xattrs;
 
   bool operator==(const VersionRecord&) const = default;
+
+  // The wall-clock time to show and to select by: wall_time, or backup_time
+  // for records that have none.
+  TimeNs WallTime() const { return wall_time != 0 ? wall_time : backup_time; }
 };
 
 }  // namespace cairn::repo

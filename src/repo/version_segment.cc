@@ -17,6 +17,7 @@ void EncodeRecord(CborWriter& w, const VersionRecord& r, const std::string& segm
   // tombstone adds only del; a version always has t s m u g mt ct ino dev (9)
   // and the optional keys counted here.
   uint64_t n = 2 + (has_device ? 1 : 0);
+  if (r.wall_time != 0) n += 1;
   if (r.deleted)
     n += 1;
   else
@@ -31,6 +32,10 @@ void EncodeRecord(CborWriter& w, const VersionRecord& r, const std::string& segm
   }
   w.Text("bt");
   w.Int(r.backup_time);
+  if (r.wall_time != 0) {
+    w.Text("wt");
+    w.Int(r.wall_time);
+  }
   if (r.deleted) {
     w.Text("del");
     w.Bool(true);
@@ -116,6 +121,8 @@ Result<VersionRecord> DecodeRecord(CborReader& r, const std::string& segment_dev
       SEG_READ(rec.device, r.Text());
     } else if (key == "bt") {
       SEG_READ(rec.backup_time, r.Int());
+    } else if (key == "wt") {
+      SEG_READ(rec.wall_time, r.Int());
     } else if (key == "del") {
       SEG_READ(rec.deleted, r.Bool());
     } else if (key == "t") {
@@ -181,6 +188,7 @@ Result<VersionRecord> DecodeRecord(CborReader& r, const std::string& segment_dev
     t.path = std::move(rec.path);
     t.device = std::move(rec.device);
     t.backup_time = rec.backup_time;
+    t.wall_time = rec.wall_time;
     t.deleted = true;
     return t;
   }

@@ -21,6 +21,7 @@ TEST(VersionSegmentTest, EveryFieldRoundTrips) {
   f.path = std::string("/home/u/na\nme \xff");
   f.device = "desk";
   f.backup_time = 77;
+  f.wall_time = 70;  // the device's clock, behind the ordering time
   f.type = FileType::kFile;
   f.size = 1000;
   f.mode = 0644;
@@ -49,6 +50,7 @@ TEST(VersionSegmentTest, EveryFieldRoundTrips) {
   t.path = "/home/u/gone";
   t.device = "desk";
   t.backup_time = 79;
+  t.wall_time = 3600;
   t.deleted = true;
   s.records = {f, l, t};
   auto back = DecodeSegmentBody(EncodeSegmentBody(s));
@@ -60,6 +62,10 @@ TEST(VersionSegmentTest, EveryFieldRoundTrips) {
   EXPECT_TRUE(back->final);
   EXPECT_EQ(back->files_new, 5u);
   EXPECT_EQ(back->bytes_stored, 99u);
+  EXPECT_EQ(back->records[0].WallTime(), 70);
+  EXPECT_EQ(back->records[1].wall_time, 0);  // none recorded: WallTime() is the ordering time
+  EXPECT_EQ(back->records[1].WallTime(), 78);
+  EXPECT_EQ(back->records[2].WallTime(), 3600);
 }
 
 TEST(VersionSegmentTest, OutputIsStandardCbor) {
