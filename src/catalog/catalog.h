@@ -2,12 +2,18 @@
 // the repository, so that listing, search and version history need no
 // repository access. It is only a cache: delete it (Catalog::Remove) and it is
 // rebuilt from the repository's version segments. It remembers which segments
-// it has ingested, so ingestion is incremental and idempotent.
+// it has ingested, so ingestion is incremental and idempotent, and keeps a
+// history of the backup runs those segments came from.
 //
-// Time selection: "the state at `at`" of a path is its newest version with
-// backup_time <= at; ties on backup_time are broken by ingestion order (later
-// wins). When that version is a tombstone the path does not exist at `at`.
-// Use kLatest for "now".
+// Order and time: the versions of a path are ordered by backup_time (the
+// hybrid logical clock of docs/design.md §10), ties broken by ingestion order
+// (later wins). "The latest version" is the last in that order. "The state at
+// `at`" of a path is the last version in that order among those whose
+// wall-clock time (VersionRecord::WallTime(): the recording device's own
+// clock) is <= at, so `at` means the time as the person lived it, while the
+// order between versions stays the clock's. When that version is a tombstone
+// the path does not exist at `at`. Use kLatest for "now" (the latest
+// version, whatever the clocks said).
 //
 // Devices: every query takes a device; an empty device means all devices. The
 // same path on two devices is two separate paths; results covering several
@@ -38,17 +44,58 @@
 #include "base/time_util.h"
 #include "repo/version_id.h"
 #include "repo/version_record.h"
+#include "repo/version_segment.h"
 
 namespace cairn::catalog {
 
 // "The latest state": pass as `at`.
 inline constexpr TimeNs kLatest = std::numeric_limits<TimeNs>::max();
 
+// A backup run's statistics, as its final segment states them.
+struct RunStats {
+  uint64_t files_new = 0, files_changed = 0, files_unchanged = 0, bytes_read = 0,
+           bytes_stored = 0, errors = 0;
+  bool operator==(const RunStats&) const = default;
+};
+
+// What the catalog keeps of a segment's header besides its records: the run
+// it belongs to, for the run history.
+struct SegmentInfo {
+  Id run_id;  // all zero: no run (the history ignores the segment)
+  uint32_t sequence = 0;
+  bool final = false;  // the run's last segment: it completed
+  std::string device;
+  TimeNs created = 0;  // the recording device's clock
+  std::vector<std::string> roots;
+  // The segment replaces others (compaction): it carries records of earlier
+  // runs and is not a run of its own, so the history ignores it.
+  bool compacted = false;
+  RunStats stats;  // meaningful in the final segment
+
+  static SegmentInfo Of(const repo::VersionSegment& segment);
+};
+
+// One backup run, built from the headers of its segments as they were
+// ingested. Kept when those segments go (compaction, prune): only Clear drops
+// it.
+struct RunInfo {
+  Id run_id;
+  std::string device;
+  TimeNs started = 0;  // the earliest segment's `created`
+  TimeNs ended = 0;    // the newest segment's `created` (the final one's when complete)
+  bool complete = false;  // its final segment was seen
+  std::vector<std::string> roots;
+  RunStats stats;  // from the final segment; zero while incomplete
+  bool operator==(const RunInfo&) const = default;
+};
+
 class Catalog {
  public:
   // Bumped whenever the schema changes; a catalog with another version is
   // reported as Corruption (rebuild it).
-  static constexpr int kSchemaVersion = 2;  // 2: versions.vid, segments.first_seq
+  // 2: versions.vid, segments.first_seq. 3: paths as a tree of names,
+  // records as one BLOB, wall-clock time, run history.
+  static constexpr int kSchemaVersion = 3;
 
   struct OpenOptions {
     // Also run SQLite's quick_check, which reads the whole file (about 0.3 s
@@ -75,20 +122,32 @@ class Catalog {
 
   // ---- Ingestion -------------------------------------------------------
 
-  // Ingests one segment's records atomically. A segment already ingested is
-  // skipped (OK). Records must have a non-empty path.
-  Status AddSegment(const Id& segment_id, const std::vector<repo::VersionRecord>& records);
+  // Ingests one segment's records atomically, and its header into the run
+  // history. A segment already ingested is skipped (OK). Records must have a
+  // non-empty path.
+  Status AddSegment(const Id& segment_id, const SegmentInfo& info,
+                    const std::vector<repo::VersionRecord>& records);
+  struct NewSegment {
+    Id id;
+    SegmentInfo info;
+    std::vector<repo::VersionRecord> records;
+  };
   // Ingests many segments in one transaction: all or nothing.
-  Status AddSegments(const std::vector<std::pair<Id, std::vector<repo::VersionRecord>>>& segments);
+  Status AddSegments(const std::vector<NewSegment>& segments);
+  // Adds a segment's header to the run history without its records: for a
+  // segment superseded (compacted) before this catalog ingested it, so that
+  // its run is not missing from the history. Idempotent.
+  Status AddRunHistory(const SegmentInfo& info);
   Result<bool> HasSegment(const Id& segment_id);
   // Forgets the records of these segments (removed from the repository, or
   // superseded by a compacted segment), atomically: each path then shows its
   // newest remaining version, and a path left with none is gone. Costs the
-  // removed records, not the catalog's size. Unknown ids are ignored.
+  // removed records, not the catalog's size. Unknown ids are ignored. The run
+  // history is kept.
   Status RemoveSegments(const std::vector<Id>& segment_ids);
   // All ingested segment ids, in ingestion order.
   Result<std::vector<Id>> Segments();
-  // Drops every record, segment and meta entry (before a rebuild).
+  // Drops every record, segment, run and meta entry (before a rebuild).
   Status Clear();
 
   // Explicit transactions around many writes (much faster than one
@@ -106,13 +165,14 @@ class Catalog {
 
   // ---- Queries ---------------------------------------------------------
 
-  // The state of `path` at `at`; nullopt if it has no version then or the
-  // version is a tombstone. With an empty device, the newest over all devices.
+  // The state of `path` at `at` (see the top of this file); nullopt if it
+  // has no version then or the version is a tombstone. With an empty device,
+  // the last in order over all devices.
   Result<std::optional<repo::VersionRecord>> Lookup(std::string_view device, std::string_view path,
                                                     TimeNs at);
   // Every version of `path`, tombstones included, oldest first: ordered by
-  // (backup_time, ingestion order). The index + 1 is the user-visible
-  // version number.
+  // (backup_time, ingestion order), whatever their wall-clock times. The
+  // index + 1 is the user-visible version number.
   Result<std::vector<repo::VersionRecord>> Versions(std::string_view device, std::string_view path);
   // The version with this stable id (repo/version_id.h), tombstones
   // included; nullopt if the catalog has none.
@@ -131,8 +191,9 @@ class Catalog {
   Status Find(std::string_view device, std::string_view pattern,
               const std::function<Status(const repo::VersionRecord&)>& fn);
   // The archiver's "unchanged file" test: the latest version of `path` on
-  // `device` (one indexed lookup, prepared once); nullopt if none or a
-  // tombstone. REQUIRES: !device.empty().
+  // `device`; nullopt if none or a tombstone. REQUIRES: !device.empty().
+  // Paths asked in walk order (siblings one after the other) cost two
+  // indexed lookups each: the folders above are remembered between calls.
   Result<std::optional<repo::VersionRecord>> LatestForSkip(std::string_view device,
                                                            std::string_view path);
 
@@ -148,8 +209,17 @@ class Catalog {
   };
   Result<Totals> GetTotals(std::string_view device);
 
- private:
+  // The run history of `device` (all devices if empty), newest first (by
+  // `started`), at most `limit` runs.
+  Result<std::vector<RunInfo>> Runs(std::string_view device, size_t limit);
+  // The complete run of `device` (all devices if empty) that ended last;
+  // nullopt if none.
+  Result<std::optional<RunInfo>> LastCompleteRun(std::string_view device);
+
+  // The implementation (src/catalog only; opaque to callers).
   class Impl;
+
+ private:
   explicit Catalog(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

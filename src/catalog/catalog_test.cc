@@ -133,7 +133,7 @@ VersionRecord FullRecord() {
 TEST_F(CatalogTest, RoundTripsEveryField) {
   OpenCatalog();
   VersionRecord r = FullRecord();
-  ASSERT_OK(cat_->AddSegment(MakeId(100), {r}));
+  ASSERT_OK(cat_->AddSegment(MakeId(100), {}, {r}));
 
   auto got = cat_->Lookup(r.device, r.path, kLatest);
   ASSERT_OK(got);
@@ -152,7 +152,7 @@ TEST_F(CatalogTest, RoundTripsEveryField) {
 
   // A record with every optional field empty also round-trips (empty blobs, zero id).
   VersionRecord bare = Rec("laptop-7f3a", "/e", 5, 0, false, FileType::kSymlink);
-  ASSERT_OK(cat_->AddSegment(MakeId(101), {bare}));
+  ASSERT_OK(cat_->AddSegment(MakeId(101), {}, {bare}));
   auto got_bare = cat_->Lookup("laptop-7f3a", "/e", kLatest);
   ASSERT_OK(got_bare);
   ASSERT_TRUE(got_bare->has_value());
@@ -175,9 +175,9 @@ TEST_F(CatalogTest, AddSegmentIsIdempotent) {
   OpenCatalog();
   const Id seg = MakeId(1);
   std::vector<VersionRecord> records = {Rec("d", "/a", 10, 1), Rec("d", "/a", 20, 2)};
-  ASSERT_OK(cat_->AddSegment(seg, records));
-  ASSERT_OK(cat_->AddSegment(seg, records));
-  ASSERT_OK(cat_->AddSegments({{seg, records}, {MakeId(2), {Rec("d", "/b", 5)}}}));
+  ASSERT_OK(cat_->AddSegment(seg, {}, records));
+  ASSERT_OK(cat_->AddSegment(seg, {}, records));
+  ASSERT_OK(cat_->AddSegments({{seg, {}, records}, {MakeId(2), {}, {Rec("d", "/b", 5)}}}));
 
   auto versions = cat_->Versions("d", "/a");
   ASSERT_OK(versions);
@@ -198,9 +198,9 @@ TEST_F(CatalogTest, AddSegmentIsIdempotent) {
 
 TEST_F(CatalogTest, RemovedSegmentsTakeOnlyTheirRecordsWithThem) {
   OpenCatalog();
-  ASSERT_OK(cat_->AddSegment(MakeId(1), {Rec("d", "/a", 10, 1), Rec("d", "/b", 10, 1)}));
-  ASSERT_OK(cat_->AddSegment(MakeId(2), {Rec("d", "/a", 20, 2)}));
-  ASSERT_OK(cat_->AddSegment(MakeId(3), {Rec("d", "/a", 30, 3), Rec("d", "/c", 30, 3)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {Rec("d", "/a", 10, 1), Rec("d", "/b", 10, 1)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(2), {}, {Rec("d", "/a", 20, 2)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(3), {}, {Rec("d", "/a", 30, 3), Rec("d", "/c", 30, 3)}));
 
   // The newest version of /a goes: /a falls back to the one before; /c is gone.
   ASSERT_OK(cat_->RemoveSegments({MakeId(3), MakeId(99)}));  // 99: unknown, ignored
@@ -223,7 +223,7 @@ TEST_F(CatalogTest, RemovedSegmentsTakeOnlyTheirRecordsWithThem) {
   ASSERT_TRUE(a.ok() && a->has_value());
   EXPECT_EQ((*a)->size, 2u);
   // Ingested again later (a segment put back): counted once.
-  ASSERT_OK(cat_->AddSegment(MakeId(1), {Rec("d", "/a", 10, 1), Rec("d", "/b", 10, 1)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {Rec("d", "/a", 10, 1), Rec("d", "/b", 10, 1)}));
   versions = cat_->Versions("d", "/a");
   ASSERT_TRUE(versions.ok());
   EXPECT_EQ(versions->size(), 2u);
@@ -232,7 +232,7 @@ TEST_F(CatalogTest, RemovedSegmentsTakeOnlyTheirRecordsWithThem) {
 TEST_F(CatalogTest, SameSegmentTwiceInOneBatchIsIngestedOnce) {
   OpenCatalog();
   std::vector<VersionRecord> records = {Rec("d", "/a", 10, 1)};
-  ASSERT_OK(cat_->AddSegments({{MakeId(1), records}, {MakeId(1), records}}));
+  ASSERT_OK(cat_->AddSegments({{MakeId(1), {}, records}, {MakeId(1), {}, records}}));
   auto versions = cat_->Versions("d", "/a");
   ASSERT_OK(versions);
   EXPECT_EQ(versions->size(), 1u);
@@ -241,24 +241,24 @@ TEST_F(CatalogTest, SameSegmentTwiceInOneBatchIsIngestedOnce) {
 TEST_F(CatalogTest, FailedBatchIsRolledBackEntirely) {
   OpenCatalog();
   Status st = cat_->AddSegments(
-      {{MakeId(1), {Rec("d", "/a", 10, 1)}}, {MakeId(2), {Rec("d", "", 10, 1)}}});  // empty path
+      {{MakeId(1), {}, {Rec("d", "/a", 10, 1)}}, {MakeId(2), {}, {Rec("d", "", 10, 1)}}});  // empty path
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
   auto has = cat_->HasSegment(MakeId(1));
   ASSERT_OK(has);
   EXPECT_FALSE(*has);
   EXPECT_EQ(SizeAt("d", "/a", kLatest), -1);
   // The catalog is still usable afterwards.
-  ASSERT_OK(cat_->AddSegment(MakeId(1), {Rec("d", "/a", 10, 1)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {Rec("d", "/a", 10, 1)}));
   EXPECT_EQ(SizeAt("d", "/a", kLatest), 1);
 }
 
 TEST_F(CatalogTest, VersionsOrderedByTimeThenIngestion) {
   OpenCatalog();
   // Ingested out of time order, with a tie at t=20 and a tombstone.
-  ASSERT_OK(cat_->AddSegment(MakeId(1), {Rec("d", "/f", 30, 3), Rec("d", "/f", 20, 21)}));
-  ASSERT_OK(cat_->AddSegment(MakeId(2), {Rec("d", "/f", 10, 1), Rec("d", "/f", 20, 22)}));
-  ASSERT_OK(cat_->AddSegment(MakeId(3), {Rec("d", "/f", 25, 0, true)}));
-  ASSERT_OK(cat_->AddSegment(MakeId(4), {Rec("other", "/f", 15, 99)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {Rec("d", "/f", 30, 3), Rec("d", "/f", 20, 21)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(2), {}, {Rec("d", "/f", 10, 1), Rec("d", "/f", 20, 22)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(3), {}, {Rec("d", "/f", 25, 0, true)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(4), {}, {Rec("other", "/f", 15, 99)}));
 
   auto versions = cat_->Versions("d", "/f");
   ASSERT_OK(versions);
@@ -291,8 +291,8 @@ TEST_F(CatalogTest, VersionsOrderedByTimeThenIngestion) {
   EXPECT_EQ(tree_size(kLatest), 3);
 
   // A tie on the latest time: the later ingested one is the latest.
-  ASSERT_OK(cat_->AddSegment(MakeId(5), {Rec("d", "/t", 50, 1), Rec("d", "/t", 50, 2)}));
-  ASSERT_OK(cat_->AddSegment(MakeId(6), {Rec("d", "/t", 50, 3)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(5), {}, {Rec("d", "/t", 50, 1), Rec("d", "/t", 50, 2)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(6), {}, {Rec("d", "/t", 50, 3)}));
   EXPECT_EQ(SizeAt("d", "/t", kLatest), 3);
   auto skip = cat_->LatestForSkip("d", "/t");
   ASSERT_OK(skip);
@@ -308,8 +308,7 @@ TEST_F(CatalogTest, VersionsOrderedByTimeThenIngestion) {
 
 TEST_F(CatalogTest, LookupAtTimesAndTombstones) {
   OpenCatalog();
-  ASSERT_OK(cat_->AddSegment(
-      MakeId(1), {Rec("d", "/f", 100, 1), Rec("d", "/f", 200, 2), Rec("d", "/f", 300, 0, true)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {Rec("d", "/f", 100, 1), Rec("d", "/f", 200, 2), Rec("d", "/f", 300, 0, true)}));
   EXPECT_EQ(SizeAt("d", "/f", 50), -1);
   EXPECT_EQ(SizeAt("d", "/f", 100), 1);
   EXPECT_EQ(SizeAt("d", "/f", 150), 1);
@@ -326,7 +325,7 @@ TEST_F(CatalogTest, LookupAtTimesAndTombstones) {
   EXPECT_EQ(cat_->LatestForSkip("", "/f").status().code(), StatusCode::kInvalidArgument);
 
   // Recreated after deletion: visible again.
-  ASSERT_OK(cat_->AddSegment(MakeId(2), {Rec("d", "/f", 400, 4)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(2), {}, {Rec("d", "/f", 400, 4)}));
   EXPECT_EQ(SizeAt("d", "/f", 350), -1);
   EXPECT_EQ(SizeAt("d", "/f", kLatest), 4);
   auto skip2 = cat_->LatestForSkip("d", "/f");
@@ -335,7 +334,7 @@ TEST_F(CatalogTest, LookupAtTimesAndTombstones) {
   EXPECT_EQ((*skip2)->size, 4u);
 
   // A late-arriving older version does not replace the latest.
-  ASSERT_OK(cat_->AddSegment(MakeId(3), {Rec("d", "/f", 150, 15)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(3), {}, {Rec("d", "/f", 150, 15)}));
   EXPECT_EQ(SizeAt("d", "/f", kLatest), 4);
   EXPECT_EQ(SizeAt("d", "/f", 160), 15);
   auto skip3 = cat_->LatestForSkip("d", "/f");
@@ -349,13 +348,12 @@ class TreeTest : public CatalogTest {
   void SetUp() override {
     CatalogTest::SetUp();
     OpenCatalog();
-    ASSERT_OK(cat_->AddSegment(
-        MakeId(1), {Dir("a", "/", 10), Dir("a", "/a", 10), Dir("a", "/a/b", 10),
+    ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {Dir("a", "/", 10), Dir("a", "/a", 10), Dir("a", "/a/b", 10),
                     Dir("a", "/a/b/c", 10), Rec("a", "/a/b/c/d", 10), Rec("a", "/a/b2", 10),
                     Rec("a", "/a/b.txt", 10), Rec("a", "/a/b-x", 10), Rec("a", "/z", 10),
                     Rec("b", "/a/b/c", 10), Rec("b", "/a/b/e", 10)}));
     // Later: /a/b/c/d deleted on device a.
-    ASSERT_OK(cat_->AddSegment(MakeId(2), {Rec("a", "/a/b/c/d", 20, 0, true)}));
+    ASSERT_OK(cat_->AddSegment(MakeId(2), {}, {Rec("a", "/a/b/c/d", 20, 0, true)}));
   }
 };
 
@@ -420,8 +418,7 @@ TEST_F(TreeTest, CallbackMayQueryTheCatalog) {
 
 TEST_F(CatalogTest, FindMatchesBaseNameOrFullPath) {
   OpenCatalog();
-  ASSERT_OK(cat_->AddSegment(
-      MakeId(1), {Dir("a", "/a", 1), Rec("a", "/a/b.txt", 1), Rec("a", "/a/B2.TXT", 1),
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {Dir("a", "/a", 1), Rec("a", "/a/b.txt", 1), Rec("a", "/a/B2.TXT", 1),
                   Dir("a", "/a/c", 1), Rec("a", "/a/c/readme.md", 1), Rec("a", "/a/gone.txt", 1),
                   Rec("a", "/a/gone.txt", 2, 0, true), Rec("b", "/b/other.txt", 1),
                   Rec("a", "/a/old.txt", 1), Rec("a", "/a/old.txt", 2, 7)}));
@@ -459,8 +456,7 @@ TEST_F(CatalogTest, MetaDevicesTotalsAndMaxTime) {
   ASSERT_TRUE(meta->has_value());
   EXPECT_EQ(**meta, std::string("x\0y", 3));
 
-  ASSERT_OK(cat_->AddSegment(
-      MakeId(1), {Rec("pc", "/f", 10, 100), Rec("pc", "/f", 20, 150), Rec("pc", "/g", 10, 5),
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {Rec("pc", "/f", 10, 100), Rec("pc", "/f", 20, 150), Rec("pc", "/g", 10, 5),
                   Rec("pc", "/g", 30, 0, true), Dir("pc", "/d", 10), Rec("mac", "/h", 25, 7)}));
   auto max = cat_->MaxBackupTime();
   ASSERT_OK(max);
@@ -483,7 +479,7 @@ TEST_F(CatalogTest, MetaDevicesTotalsAndMaxTime) {
 TEST_F(CatalogTest, ClearDropsEverything) {
   OpenCatalog();
   ASSERT_OK(cat_->SetMeta("repo_id", "abc"));
-  ASSERT_OK(cat_->AddSegment(MakeId(1), {Rec("d", "/a", 10, 1)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {Rec("d", "/a", 10, 1)}));
   ASSERT_OK(cat_->Clear());
   auto segments = cat_->Segments();
   ASSERT_OK(segments);
@@ -497,23 +493,23 @@ TEST_F(CatalogTest, ClearDropsEverything) {
   ASSERT_OK(meta);
   EXPECT_FALSE(meta->has_value());
   // The same segment can be ingested again (a rebuild).
-  ASSERT_OK(cat_->AddSegment(MakeId(1), {Rec("d", "/a", 10, 1)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {Rec("d", "/a", 10, 1)}));
   EXPECT_EQ(SizeAt("d", "/a", kLatest), 1);
 }
 
 TEST_F(CatalogTest, NestedTransactionsAndRollback) {
   OpenCatalog();
   ASSERT_OK(cat_->Begin());
-  ASSERT_OK(cat_->AddSegment(MakeId(1), {Rec("d", "/a", 10, 1)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {Rec("d", "/a", 10, 1)}));
   ASSERT_OK(cat_->Begin());
-  ASSERT_OK(cat_->AddSegment(MakeId(2), {Rec("d", "/b", 10, 2)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(2), {}, {Rec("d", "/b", 10, 2)}));
   ASSERT_OK(cat_->Rollback());  // undoes only /b
   ASSERT_OK(cat_->Commit());
   EXPECT_EQ(SizeAt("d", "/a", kLatest), 1);
   EXPECT_EQ(SizeAt("d", "/b", kLatest), -1);
 
   ASSERT_OK(cat_->Begin());
-  ASSERT_OK(cat_->AddSegment(MakeId(3), {Rec("d", "/c", 10, 3)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(3), {}, {Rec("d", "/c", 10, 3)}));
   ASSERT_OK(cat_->Rollback());
   EXPECT_EQ(SizeAt("d", "/c", kLatest), -1);
   EXPECT_EQ(cat_->Commit().code(), StatusCode::kInvalidArgument);
@@ -523,7 +519,7 @@ TEST_F(CatalogTest, ReopenKeepsData) {
   OpenCatalog();
   VersionRecord r = FullRecord();
   ASSERT_OK(cat_->SetMeta("repo_id", "r1"));
-  ASSERT_OK(cat_->AddSegment(MakeId(1), {r}));
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {r}));
   OpenCatalog();  // closes and reopens
   auto got = cat_->Lookup(r.device, r.path, kLatest);
   ASSERT_OK(got);
@@ -547,14 +543,14 @@ TEST_F(CatalogTest, GarbageFileIsCorruption) {
   // The documented recovery: remove and reopen.
   ASSERT_OK(Catalog::Remove(path_));
   OpenCatalog();
-  ASSERT_OK(cat_->AddSegment(MakeId(1), {Rec("d", "/a", 1, 1)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {Rec("d", "/a", 1, 1)}));
 }
 
 TEST_F(CatalogTest, DamagedPagesAreCorruption) {
   OpenCatalog();
   std::vector<VersionRecord> records;
   for (int i = 0; i < 3000; ++i) records.push_back(Rec("d", "/f" + std::to_string(i), 1, i));
-  ASSERT_OK(cat_->AddSegment(MakeId(1), records));
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, records));
   cat_.reset();  // the last close checkpoints the WAL into the main file
   ASSERT_FALSE(fs::exists(path_ + "-wal"));
   auto size = fs::file_size(path_);
@@ -623,8 +619,8 @@ TEST_F(CatalogTest, HundredThousandRecords) {
     return std::string(buf);
   };
 
-  std::vector<std::pair<Id, std::vector<VersionRecord>>> first;
-  first.push_back({MakeId(0), {Dir("dev", "/data", kT1)}});
+  std::vector<Catalog::NewSegment> first;
+  first.push_back({MakeId(0), {}, {Dir("dev", "/data", kT1)}});
   for (int d = 0; d < kDirs; ++d) {
     std::vector<VersionRecord> seg;
     seg.push_back(Dir("dev", dir_path(d), kT1));
@@ -634,10 +630,10 @@ TEST_F(CatalogTest, HundredThousandRecords) {
       r.mtime = kT1 - 5;
       seg.push_back(std::move(r));
     }
-    first.push_back({MakeId(1 + d), std::move(seg)});
+    first.push_back({MakeId(1 + d), {}, std::move(seg)});
   }
   // Second pass: every 10th file modified at T2; every 50th (offset 25) deleted at T3.
-  std::vector<std::pair<Id, std::vector<VersionRecord>>> second;
+  std::vector<Catalog::NewSegment> second;
   std::vector<VersionRecord> modified, deleted;
   for (int d = 0; d < kDirs; ++d) {
     for (int f = 0; f < kFiles; ++f) {
@@ -645,8 +641,8 @@ TEST_F(CatalogTest, HundredThousandRecords) {
       if (f % 50 == 25) deleted.push_back(Rec("dev", file_path(d, f), kT3, 0, true));
     }
   }
-  second.push_back({MakeId(100001), std::move(modified)});
-  second.push_back({MakeId(100002), std::move(deleted)});
+  second.push_back({MakeId(100001), {}, std::move(modified)});
+  second.push_back({MakeId(100002), {}, std::move(deleted)});
 
   auto t0 = Clock::now();
   ASSERT_OK(cat_->AddSegments(first));

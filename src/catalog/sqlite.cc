@@ -118,4 +118,23 @@ Status Db::Rollback() {
   return Exec("ROLLBACK");
 }
 
+// ---- ReadTransaction ---------------------------------------------------------
+
+Status ReadTransaction::Begin() {
+  if (began_ || db_->InTransaction()) return Status::OK();
+  CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare("BEGIN"));
+  CAIRN_RETURN_IF_ERROR(q.Run());
+  began_ = true;
+  return Status::OK();
+}
+
+ReadTransaction::~ReadTransaction() {
+  if (!began_) return;
+  // Ending a read transaction releases a lock and cannot lose data; should
+  // COMMIT fail, ROLLBACK still ends it.
+  auto q = db_->Prepare("COMMIT");
+  if (q.ok() && q->Run().ok()) return;
+  (void)db_->Exec("ROLLBACK");
+}
+
 }  // namespace cairn::catalog

@@ -129,6 +129,10 @@ class Db {
     return Commit();
   }
 
+  // Whether a transaction is open (a write transaction of Begin, or a read
+  // transaction of ReadTransaction).
+  bool InTransaction() const { return depth_ > 0 || TransactionOpen(); }
+
   // The Status of SQLite error `rc` on this connection (with its message).
   Status Error(int rc) const;
   int64_t LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
@@ -149,6 +153,24 @@ class Db {
   int depth_ = 0;  // Begin nesting
   // Keyed by the statement text's address; unique_ptr keeps in_use stable.
   std::unordered_map<const char*, std::unique_ptr<Cached>> cache_;
+};
+
+// A read transaction for a query made of many statements: they all see one
+// snapshot, and the connection takes its read lock once instead of once per
+// statement (a system call or two each time). Inside an open transaction it
+// does nothing. REQUIRES: no write (Begin) while it is open.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(Db* db) : db_(db) {}
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+  ~ReadTransaction();
+
+  Status Begin();
+
+ private:
+  Db* db_;
+  bool began_ = false;
 };
 
 }  // namespace cairn::catalog

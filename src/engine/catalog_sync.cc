@@ -103,8 +103,17 @@ Result<SyncStats> SyncCatalog(repo::Repository& repo, catalog::Catalog& catalog,
     stats.segments_removed += replaced.size();
   }
   for (size_t i : order) {
-    if (superseded.count(seg_ids[i])) continue;
-    Status st = catalog.AddSegment(seg_ids[i], segs[i].records);
+    if (superseded.count(seg_ids[i])) {
+      // Replaced before this catalog ingested it: only its run's history.
+      Status st = catalog.AddRunHistory(catalog::SegmentInfo::Of(segs[i]));
+      if (!st.ok()) {
+        (void)catalog.Rollback();
+        return st;
+      }
+      continue;
+    }
+    Status st =
+        catalog.AddSegment(seg_ids[i], catalog::SegmentInfo::Of(segs[i]), segs[i].records);
     if (!st.ok()) {
       (void)catalog.Rollback();
       return st;

@@ -1,0 +1,184 @@
+// Catalog::Impl: the schema's tables and the state shared by the catalog's
+// ingestion (catalog_ingest.cc) and queries (catalog_query.cc): interned
+// devices and owners, and the resolution of paths to nodes of the name tree.
+//
+// Internal to src/catalog; a Catalog's thread-safety contract applies.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "catalog/sqlite.h"
+
+namespace cairn::catalog {
+
+// ---- Schema 3 ------------------------------------------------------------------
+//
+// names:    the paths as a tree of names shared by all devices: a path is its
+//           components split at '/' ("/a/b" is "", "a", "b"; "/" is "", "";
+//           so any byte string maps to exactly one node and back). Node 0 is
+//           the virtual parent of the first component.
+// versions: one row per version; `seq` (the rowid) is the ingestion order,
+//           the tie-breaker after bt (backup_time). `latest` is 1 on the last
+//           version in order of each (node, device), so "now" needs no search.
+//           `owner` is 0 when user and group are both empty. `vkey` is the
+//           first 4 bytes of the version id (repo/version_id.h) as a signed
+//           int: candidates are checked against the full id. `rec` holds
+//           every other field (catalog/version_coding.h).
+// devices, owners: interned names; rows are never deleted (not even by
+//           Clear), so their ids can be cached for the connection's life.
+// segments: ingested version segments; a segment's versions were inserted
+//           together (seq first_seq .. first_seq + records - 1); max_time is
+//           their greatest bt.
+// runs:     the run history, from segment headers (kept when segments go).
+inline constexpr const char kSchema[] = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE devices(id INTEGER PRIMARY KEY, name BLOB NOT NULL UNIQUE);
+CREATE TABLE owners(id INTEGER PRIMARY KEY, user BLOB NOT NULL, grp BLOB NOT NULL,
+  UNIQUE(user, grp));
+CREATE TABLE segments(seg INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE,
+  first_seq INTEGER NOT NULL, records INTEGER NOT NULL, max_time INTEGER NOT NULL);
+CREATE TABLE names(id INTEGER PRIMARY KEY, parent INTEGER NOT NULL, name BLOB NOT NULL);
+CREATE UNIQUE INDEX names_by_parent ON names(parent, name);
+CREATE TABLE versions(
+  seq INTEGER PRIMARY KEY,
+  node INTEGER NOT NULL,
+  device INTEGER NOT NULL,
+  latest INTEGER NOT NULL,
+  deleted INTEGER NOT NULL,
+  bt INTEGER NOT NULL,
+  owner INTEGER NOT NULL,
+  vkey INTEGER NOT NULL,
+  rec BLOB NOT NULL);
+CREATE INDEX versions_by_node ON versions(node, device, latest);
+CREATE INDEX versions_by_vkey ON versions(vkey);
+CREATE TABLE runs(
+  run BLOB PRIMARY KEY,
+  device INTEGER NOT NULL,
+  started INTEGER NOT NULL,
+  ended INTEGER NOT NULL,
+  complete INTEGER NOT NULL,
+  roots BLOB NOT NULL,
+  files_new INTEGER NOT NULL DEFAULT 0,
+  files_changed INTEGER NOT NULL DEFAULT 0,
+  files_unchanged INTEGER NOT NULL DEFAULT 0,
+  bytes_read INTEGER NOT NULL DEFAULT 0,
+  bytes_stored INTEGER NOT NULL DEFAULT 0,
+  errors INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE INDEX runs_by_device ON runs(device, started);
+)sql";
+
+// The version columns ReadVersion decodes, in order, from `versions v`.
+#define CAIRN_VERSION_COLS "v.seq, v.device, v.deleted, v.bt, v.owner, v.rec"
+inline constexpr int kVersionCols = 6;
+
+// A version row as read, not yet decoded (listings decode only what they
+// emit).
+struct RawVersion {
+  int64_t seq = 0;
+  int64_t device = 0;
+  bool deleted = false;
+  TimeNs bt = 0;
+  int64_t owner = 0;
+  std::string rec;
+};
+
+// "Later in order": by (backup_time, ingestion order).
+inline bool Before(const RawVersion& a, const RawVersion& b) {
+  return a.bt != b.bt ? a.bt < b.bt : a.seq < b.seq;
+}
+
+// Splits a path into its components ("/a/b" -> "", "a", "b").
+std::vector<std::string_view> SplitPath(std::string_view path);
+// Backup roots as one BLOB (NUL-separated: paths hold no NUL).
+std::string JoinRoots(const std::vector<std::string>& roots);
+
+class Catalog::Impl {
+ public:
+  explicit Impl(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+
+  Db& db() { return *db_; }
+
+  Status Configure(const OpenOptions& options);
+
+  // Transactions that also forget what the cache learnt inside them when
+  // they are rolled back (ids of rows that no longer exist).
+  Status Begin() { return db_->Begin(); }
+  Status Commit();
+  Status Rollback();
+  template <typename F>
+  Status InTransaction(F&& body) {
+    CAIRN_RETURN_IF_ERROR(Begin());
+    Status st = body();
+    if (!st.ok()) {
+      (void)Rollback();
+      return st;
+    }
+    return Commit();
+  }
+  // Drops every cached id (after rows were deleted, or a rollback).
+  void ForgetCaches();
+
+  // ---- Ingestion (catalog_ingest.cc); REQUIRE: inside a transaction.
+  Status AddSegment(const Id& segment_id, const SegmentInfo& info,
+                    const std::vector<repo::VersionRecord>& records);
+  Status RemoveSegment(const Id& segment_id);
+  Status AddRun(const SegmentInfo& info);
+  Status ClearAll();
+
+  // ---- Names and interned strings
+  // The node of `path`; nullopt if the catalog has none. With `create`, it
+  // and the nodes above it are added (REQUIRES: inside a transaction).
+  Result<std::optional<int64_t>> Node(std::string_view path, bool create);
+  // The path of `node`. Corruption if the tree is broken.
+  Result<std::string> PathOf(int64_t node);
+  // The id of a device name; nullopt if the catalog has never seen it. With
+  // `create`, it is added (REQUIRES: inside a transaction).
+  Result<std::optional<int64_t>> DeviceId(std::string_view name, bool create);
+  Result<std::string> DeviceName(int64_t id);
+  Result<int64_t> OwnerId(std::string_view user, std::string_view group);  // adds it
+  Result<std::pair<std::string, std::string>> OwnerNames(int64_t id);
+
+  // ---- Reading versions
+  // The CAIRN_VERSION_COLS columns of q's current row, from column `first`.
+  static RawVersion ReadRaw(const Query& q, int first);
+  // The full record of a raw row at `path`.
+  Result<repo::VersionRecord> Decode(const RawVersion& raw, std::string_view path);
+  // Every version of `node` on `device` (all devices if 0), in no order.
+  Status VersionsOf(int64_t node, int64_t device, std::vector<RawVersion>* out);
+  // Among `candidates` (versions of one path), the state at `at`: the last in
+  // order with a wall-clock time <= at (any, for kLatest); nullptr if none.
+  Result<const RawVersion*> StateAt(const std::vector<RawVersion>& candidates, TimeNs at);
+
+ private:
+  Result<int64_t> UserVersion();
+  Status CreateSchemaIfEmpty();
+  Status QuickCheck();
+  // Drops the node caches if another connection committed since they were
+  // filled (it may have removed nodes, and their ids may be reused).
+  Status CheckDataVersion();
+  Result<int64_t> InsertVersion(const repo::VersionRecord& r, int64_t device);
+  // Deletes `node` and then its parents while they have no version and no
+  // child left.
+  Status CollectNode(int64_t node);
+
+  std::unique_ptr<Db> db_;
+  int64_t data_version_ = -1;
+  // The folders of the last path resolved: their components and node ids,
+  // so paths asked in walk order cost one lookup for their last component.
+  std::vector<std::pair<std::string, int64_t>> chain_;
+  std::unordered_map<std::string, int64_t> device_ids_;
+  std::unordered_map<int64_t, std::string> device_names_;
+  std::unordered_map<std::string, int64_t> owner_ids_;  // by OwnerKey(user, group)
+  std::unordered_map<int64_t, std::pair<std::string, std::string>> owner_names_;
+  std::string rec_buffer_;  // InsertVersion's encoding, reused
+};
+
+}  // namespace cairn::catalog

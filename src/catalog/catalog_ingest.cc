@@ -1,0 +1,420 @@
+// Ingestion: segments in and out, the run history, and the name tree and
+// interned strings they add to.
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+
+#include "catalog/catalog_impl.h"
+#include "catalog/version_coding.h"
+#include "repo/version_id.h"
+
+namespace cairn::catalog {
+namespace {
+
+using repo::VersionRecord;
+
+constexpr const char kSegmentFind[] = "SELECT seg FROM segments WHERE id = ?1";
+constexpr const char kSegmentInsert[] =
+    "INSERT INTO segments(id, first_seq, records, max_time) VALUES (?1, ?2, ?3, ?4)";
+constexpr const char kSegmentRange[] = "SELECT seg, first_seq, records FROM segments WHERE id = ?1";
+constexpr const char kSegmentDelete[] = "DELETE FROM segments WHERE seg = ?1";
+
+constexpr const char kVersionsInRange[] =
+    "SELECT node, device, latest FROM versions WHERE seq BETWEEN ?1 AND ?2";
+constexpr const char kVersionDeleteRange[] = "DELETE FROM versions WHERE seq BETWEEN ?1 AND ?2";
+constexpr const char kVersionLatest[] =
+    "SELECT seq, bt FROM versions WHERE node = ?1 AND device = ?2 AND latest = 1";
+constexpr const char kVersionTimes[] = "SELECT seq, bt FROM versions WHERE node = ?1 AND device = ?2";
+constexpr const char kVersionSetLatest[] = "UPDATE versions SET latest = ?2 WHERE seq = ?1";
+constexpr const char kVersionInsert[] =
+    "INSERT INTO versions(node, device, latest, deleted, bt, owner, vkey, rec) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+constexpr const char kNodeHasVersion[] = "SELECT 1 FROM versions WHERE node = ?1 LIMIT 1";
+
+constexpr const char kNodeFind[] = "SELECT id FROM names WHERE parent = ?1 AND name = ?2";
+constexpr const char kNodeInsert[] = "INSERT INTO names(parent, name) VALUES (?1, ?2)";
+constexpr const char kNodeGet[] = "SELECT parent, name FROM names WHERE id = ?1";
+constexpr const char kNodeHasChild[] = "SELECT 1 FROM names WHERE parent = ?1 LIMIT 1";
+constexpr const char kNodeDelete[] = "DELETE FROM names WHERE id = ?1";
+
+constexpr const char kDeviceFind[] = "SELECT id FROM devices WHERE name = ?1";
+constexpr const char kDeviceGet[] = "SELECT name FROM devices WHERE id = ?1";
+constexpr const char kDeviceInsert[] = "INSERT INTO devices(name) VALUES (?1)";
+constexpr const char kOwnerInsert[] =
+    "INSERT INTO owners(user, grp) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
+constexpr const char kOwnerFind[] = "SELECT id FROM owners WHERE user = ?1 AND grp = ?2";
+constexpr const char kOwnerGet[] = "SELECT user, grp FROM owners WHERE id = ?1";
+
+// One row per run; a later segment widens the times, completes the run and
+// brings the final statistics.
+constexpr const char kRunUpsert[] =
+    "INSERT INTO runs(run, device, started, ended, complete, roots, files_new, files_changed, "
+    "files_unchanged, bytes_read, bytes_stored, errors) "
+    "VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+    "ON CONFLICT(run) DO UPDATE SET started = MIN(started, excluded.started), "
+    "ended = MAX(ended, excluded.ended), complete = MAX(complete, excluded.complete), "
+    "files_new = IIF(excluded.complete, excluded.files_new, files_new), "
+    "files_changed = IIF(excluded.complete, excluded.files_changed, files_changed), "
+    "files_unchanged = IIF(excluded.complete, excluded.files_unchanged, files_unchanged), "
+    "bytes_read = IIF(excluded.complete, excluded.bytes_read, bytes_read), "
+    "bytes_stored = IIF(excluded.complete, excluded.bytes_stored, bytes_stored), "
+    "errors = IIF(excluded.complete, excluded.errors, errors)";
+
+constexpr const char kClear[] =
+    "DELETE FROM versions; DELETE FROM names; DELETE FROM segments; DELETE FROM runs; "
+    "DELETE FROM meta";
+
+void BindId(Query& q, int i, const Id& id) { q.BindBlob(i, id.bytes.data(), id.bytes.size()); }
+
+// The first 4 bytes of the version id, as the signed 32-bit int SQLite
+// stores in 4 bytes.
+int64_t VersionKey(const VersionRecord& r) {
+  repo::VersionId id = repo::VersionIdOf(r);
+  uint32_t k = 0;
+  std::memcpy(&k, id.data(), sizeof(k));
+  return static_cast<int32_t>(k);
+}
+
+std::string OwnerKey(std::string_view user, std::string_view group) {
+  std::string key = std::to_string(user.size());
+  key.push_back(':');
+  key.append(user);
+  key.append(group);
+  return key;
+}
+
+}  // namespace
+
+// ---- Segments ------------------------------------------------------------------
+
+Status Catalog::Impl::AddSegment(const Id& segment_id, const SegmentInfo& info,
+                                 const std::vector<VersionRecord>& records) {
+  {
+    CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kSegmentFind));
+    BindId(q, 1, segment_id);
+    CAIRN_ASSIGN_OR_RETURN(bool found, q.Step());
+    if (found) return Status::OK();
+  }
+  for (const auto& r : records) {
+    if (r.path.empty()) {
+      return Status::InvalidArgument("catalog: segment " + segment_id.Hex() +
+                                     " has a version with an empty path");
+    }
+  }
+  CAIRN_RETURN_IF_ERROR(CheckDataVersion());
+  int64_t first_seq = 0;
+  TimeNs max_time = 0;
+  // Records of a segment nearly always share their device.
+  std::string_view device_name;
+  int64_t device = -1;
+  for (const auto& r : records) {
+    if (device < 0 || r.device != device_name) {
+      CAIRN_ASSIGN_OR_RETURN(auto id, DeviceId(r.device, true));
+      device = *id;
+      device_name = r.device;
+    }
+    CAIRN_ASSIGN_OR_RETURN(int64_t seq, InsertVersion(r, device));
+    if (first_seq == 0) first_seq = seq;
+    max_time = std::max(max_time, r.backup_time);
+  }
+  {
+    CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kSegmentInsert));
+    BindId(q, 1, segment_id);
+    q.Bind(2, first_seq);
+    q.Bind(3, static_cast<int64_t>(records.size()));
+    q.Bind(4, max_time);
+    CAIRN_RETURN_IF_ERROR(q.Run());
+  }
+  return AddRun(info);
+}
+
+Result<int64_t> Catalog::Impl::InsertVersion(const VersionRecord& r, int64_t device) {
+  CAIRN_ASSIGN_OR_RETURN(auto node, Node(r.path, true));
+  int64_t owner = 0;
+  if (!r.user.empty() || !r.group.empty()) {
+    CAIRN_ASSIGN_OR_RETURN(owner, OwnerId(r.user, r.group));
+  }
+  bool is_latest = true;
+  {
+    CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kVersionLatest));
+    q.Bind(1, *node);
+    q.Bind(2, device);
+    CAIRN_ASSIGN_OR_RETURN(bool found, q.Step());
+    if (found) {
+      int64_t seq = q.Int(0);
+      is_latest = r.backup_time >= q.Int(1);  // ties: the later ingested wins
+      if (is_latest) {
+        CAIRN_ASSIGN_OR_RETURN(Query u, db_->Prepare(kVersionSetLatest));
+        u.Bind(1, seq);
+        u.Bind(2, 0);
+        CAIRN_RETURN_IF_ERROR(u.Run());
+      }
+    }
+  }
+  EncodeVersion(r, &rec_buffer_);
+  CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kVersionInsert));
+  q.Bind(1, *node);
+  q.Bind(2, device);
+  q.Bind(3, is_latest ? 1 : 0);
+  q.Bind(4, r.deleted ? 1 : 0);
+  q.Bind(5, r.backup_time);
+  q.Bind(6, owner);
+  q.Bind(7, VersionKey(r));
+  q.BindBlob(8, rec_buffer_);
+  CAIRN_RETURN_IF_ERROR(q.Run());
+  return db_->LastInsertRowid();
+}
+
+Status Catalog::Impl::RemoveSegment(const Id& segment_id) {
+  int64_t seg = 0, first = 0, count = 0;
+  {
+    CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kSegmentRange));
+    BindId(q, 1, segment_id);
+    CAIRN_ASSIGN_OR_RETURN(bool found, q.Step());
+    if (!found) return Status::OK();
+    seg = q.Int(0);
+    first = q.Int(1);
+    count = q.Int(2);
+  }
+  // Paths that lose their latest version need a new one; nodes that lose
+  // versions may be left with none.
+  std::vector<std::pair<int64_t, int64_t>> relatest;  // (node, device)
+  std::vector<int64_t> nodes;
+  if (count > 0) {
+    {
+      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kVersionsInRange));
+      q.Bind(1, first);
+      q.Bind(2, first + count - 1);
+      while (true) {
+        CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        nodes.push_back(q.Int(0));
+        if (q.Int(2) != 0) relatest.emplace_back(q.Int(0), q.Int(1));
+      }
+    }
+    CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kVersionDeleteRange));
+    q.Bind(1, first);
+    q.Bind(2, first + count - 1);
+    CAIRN_RETURN_IF_ERROR(q.Run());
+  }
+  {
+    CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kSegmentDelete));
+    q.Bind(1, seg);
+    CAIRN_RETURN_IF_ERROR(q.Run());
+  }
+  for (const auto& [node, device] : relatest) {
+    int64_t best_seq = 0;
+    TimeNs best_bt = 0;
+    {
+      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kVersionTimes));
+      q.Bind(1, node);
+      q.Bind(2, device);
+      while (true) {
+        CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        int64_t seq = q.Int(0);
+        TimeNs bt = q.Int(1);
+        if (best_seq == 0 || bt > best_bt || (bt == best_bt && seq > best_seq)) {
+          best_seq = seq;
+          best_bt = bt;
+        }
+      }
+    }
+    if (best_seq == 0) continue;  // no version left on this device
+    CAIRN_ASSIGN_OR_RETURN(Query u, db_->Prepare(kVersionSetLatest));
+    u.Bind(1, best_seq);
+    u.Bind(2, 1);
+    CAIRN_RETURN_IF_ERROR(u.Run());
+  }
+  std::sort(nodes.begin(), nodes.end());
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+  chain_.clear();  // nodes may go, and their ids be given again
+  for (int64_t node : nodes) CAIRN_RETURN_IF_ERROR(CollectNode(node));
+  return Status::OK();
+}
+
+Status Catalog::Impl::CollectNode(int64_t node) {
+  while (node != 0) {
+    for (const char* sql : {kNodeHasVersion, kNodeHasChild}) {
+      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(sql));
+      q.Bind(1, node);
+      CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (row) return Status::OK();
+    }
+    int64_t parent = 0;
+    {
+      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kNodeGet));
+      q.Bind(1, node);
+      CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return Status::OK();  // collected already, below another node
+      parent = q.Int(0);
+    }
+    CAIRN_ASSIGN_OR_RETURN(Query d, db_->Prepare(kNodeDelete));
+    d.Bind(1, node);
+    CAIRN_RETURN_IF_ERROR(d.Run());
+    node = parent;
+  }
+  return Status::OK();
+}
+
+Status Catalog::Impl::AddRun(const SegmentInfo& info) {
+  if (info.compacted || info.run_id.IsZero()) return Status::OK();
+  CAIRN_ASSIGN_OR_RETURN(auto device, DeviceId(info.device, true));
+  CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kRunUpsert));
+  BindId(q, 1, info.run_id);
+  q.Bind(2, *device);
+  q.Bind(3, info.created);
+  q.Bind(4, info.final ? 1 : 0);
+  q.BindBlob(5, JoinRoots(info.roots));
+  // Statistics only from the final segment: earlier ones carry none.
+  const RunStats s = info.final ? info.stats : RunStats();
+  q.BindU64(6, s.files_new);
+  q.BindU64(7, s.files_changed);
+  q.BindU64(8, s.files_unchanged);
+  q.BindU64(9, s.bytes_read);
+  q.BindU64(10, s.bytes_stored);
+  q.BindU64(11, s.errors);
+  return q.Run();
+}
+
+Status Catalog::Impl::ClearAll() {
+  chain_.clear();
+  return db_->Exec(kClear);
+}
+
+// ---- Names -------------------------------------------------------------------------
+
+Status Catalog::Impl::CheckDataVersion() {
+  CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare("PRAGMA data_version"));
+  CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+  int64_t v = row ? q.Int(0) : -1;
+  if (v != data_version_) {
+    chain_.clear();
+    data_version_ = v;
+  }
+  return Status::OK();
+}
+
+Result<std::optional<int64_t>> Catalog::Impl::Node(std::string_view path, bool create) {
+  CAIRN_RETURN_IF_ERROR(CheckDataVersion());
+  std::vector<std::string_view> parts = SplitPath(path);
+  size_t i = 0;
+  int64_t node = 0;
+  while (i < parts.size() && i < chain_.size() && chain_[i].first == parts[i]) {
+    node = chain_[i].second;
+    ++i;
+  }
+  chain_.resize(i);
+  for (; i < parts.size(); ++i) {
+    bool found = false;
+    {
+      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kNodeFind));
+      q.Bind(1, node);
+      q.BindBlob(2, parts[i]);
+      CAIRN_ASSIGN_OR_RETURN(found, q.Step());
+      if (found) node = q.Int(0);
+    }
+    if (!found) {
+      if (!create) return std::optional<int64_t>();
+      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kNodeInsert));
+      q.Bind(1, node);
+      q.BindBlob(2, parts[i]);
+      CAIRN_RETURN_IF_ERROR(q.Run());
+      node = db_->LastInsertRowid();
+    }
+    chain_.emplace_back(std::string(parts[i]), node);
+  }
+  return std::optional<int64_t>(node);
+}
+
+Result<std::string> Catalog::Impl::PathOf(int64_t node) {
+  std::vector<std::string> parts;
+  while (node != 0) {
+    CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kNodeGet));
+    q.Bind(1, node);
+    CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+    // A parent id at or above its child's would loop: ids grow downwards.
+    if (!row || q.Int(0) >= node) return Status::Corruption("catalog: broken name tree");
+    node = q.Int(0);
+    parts.emplace_back(q.Blob(1));
+  }
+  std::string path;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    if (it != parts.rbegin()) path.push_back('/');
+    path += *it;
+  }
+  return path;
+}
+
+// ---- Interned strings ------------------------------------------------------------
+
+Result<std::optional<int64_t>> Catalog::Impl::DeviceId(std::string_view name, bool create) {
+  auto it = device_ids_.find(std::string(name));
+  if (it != device_ids_.end()) return std::optional<int64_t>(it->second);
+  int64_t id = 0;
+  {
+    CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kDeviceFind));
+    q.BindBlob(1, name);
+    CAIRN_ASSIGN_OR_RETURN(bool found, q.Step());
+    if (found) id = q.Int(0);
+  }
+  if (id == 0) {
+    if (!create) return std::optional<int64_t>();
+    CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kDeviceInsert));
+    q.BindBlob(1, name);
+    CAIRN_RETURN_IF_ERROR(q.Run());
+    id = db_->LastInsertRowid();
+  }
+  device_ids_.emplace(std::string(name), id);
+  device_names_.emplace(id, std::string(name));
+  return std::optional<int64_t>(id);
+}
+
+Result<std::string> Catalog::Impl::DeviceName(int64_t id) {
+  auto it = device_names_.find(id);
+  if (it != device_names_.end()) return it->second;
+  CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kDeviceGet));
+  q.Bind(1, id);
+  CAIRN_ASSIGN_OR_RETURN(bool found, q.Step());
+  if (!found) return Status::Corruption("catalog: a version names an unknown device");
+  std::string name(q.Blob(0));
+  device_names_.emplace(id, name);
+  device_ids_.emplace(name, id);
+  return name;
+}
+
+Result<int64_t> Catalog::Impl::OwnerId(std::string_view user, std::string_view group) {
+  std::string key = OwnerKey(user, group);
+  auto it = owner_ids_.find(key);
+  if (it != owner_ids_.end()) return it->second;
+  {
+    CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kOwnerInsert));
+    q.BindBlob(1, user);
+    q.BindBlob(2, group);
+    CAIRN_RETURN_IF_ERROR(q.Run());
+  }
+  CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kOwnerFind));
+  q.BindBlob(1, user);
+  q.BindBlob(2, group);
+  CAIRN_ASSIGN_OR_RETURN(bool found, q.Step());
+  if (!found) return Status::Corruption("catalog: an owner vanished while being added");
+  int64_t id = q.Int(0);
+  owner_ids_.emplace(std::move(key), id);
+  owner_names_.emplace(id, std::make_pair(std::string(user), std::string(group)));
+  return id;
+}
+
+Result<std::pair<std::string, std::string>> Catalog::Impl::OwnerNames(int64_t id) {
+  if (id == 0) return std::pair<std::string, std::string>();
+  auto it = owner_names_.find(id);
+  if (it != owner_names_.end()) return it->second;
+  CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kOwnerGet));
+  q.Bind(1, id);
+  CAIRN_ASSIGN_OR_RETURN(bool found, q.Step());
+  if (!found) return Status::Corruption("catalog: a version names an unknown owner");
+  auto names = std::make_pair(std::string(q.Blob(0)), std::string(q.Blob(1)));
+  owner_names_.emplace(id, names);
+  return names;
+}
+
+}  // namespace cairn::catalog

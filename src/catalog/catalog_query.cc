@@ -1,0 +1,464 @@
+// Queries: a path's versions and state, listings and search over the name
+// tree, totals.
+#include <algorithm>
+#include <cstring>
+
+#include "base/glob_match.h"
+#include "catalog/catalog_impl.h"
+#include "catalog/version_coding.h"
+#include "repo/version_id.h"
+
+namespace cairn::catalog {
+namespace {
+
+using repo::VersionRecord;
+
+// Parameters: ?1 node (or parent), ?2 device id.
+constexpr const char kLatestDev[] = "SELECT " CAIRN_VERSION_COLS
+                                    " FROM versions v WHERE v.node = ?1 AND v.device = ?2 "
+                                    "AND v.latest = 1";
+constexpr const char kLatestAll[] =
+    "SELECT " CAIRN_VERSION_COLS " FROM versions v WHERE v.node = ?1 AND v.latest = 1";
+constexpr const char kVersionsDev[] =
+    "SELECT " CAIRN_VERSION_COLS " FROM versions v WHERE v.node = ?1 AND v.device = ?2";
+constexpr const char kVersionsAll[] =
+    "SELECT " CAIRN_VERSION_COLS " FROM versions v WHERE v.node = ?1";
+constexpr const char kByKey[] =
+    "SELECT " CAIRN_VERSION_COLS ", v.node FROM versions v WHERE v.vkey = ?1 ORDER BY v.seq";
+// A folder's children with their latest version on each device (or none):
+// rows of one child are consecutive (names is the outer loop of the join).
+#define CAIRN_CHILDREN                                                                    \
+  "SELECT n.id, n.name, EXISTS(SELECT 1 FROM names k WHERE k.parent = n.id), "           \
+  CAIRN_VERSION_COLS " FROM names n LEFT JOIN versions v ON v.node = n.id AND v.latest = 1"
+constexpr const char kChildrenDev[] = CAIRN_CHILDREN " AND v.device = ?2 WHERE n.parent = ?1";
+constexpr const char kChildrenAll[] = CAIRN_CHILDREN " WHERE n.parent = ?1";
+#undef CAIRN_CHILDREN
+
+constexpr const char kMaxTime[] = "SELECT MAX(max_time) FROM segments";
+constexpr const char kDevices[] = "SELECT device, COUNT(*) FROM versions GROUP BY device";
+constexpr const char kCountAll[] = "SELECT COUNT(*) FROM versions";
+constexpr const char kCountDev[] = "SELECT COUNT(*) FROM versions WHERE device = ?1";
+constexpr const char kLatestRecsAll[] =
+    "SELECT bt, rec FROM versions WHERE latest = 1 AND deleted = 0";
+constexpr const char kLatestRecsDev[] =
+    "SELECT bt, rec FROM versions WHERE latest = 1 AND deleted = 0 AND device = ?1";
+
+// "" -> "/", "/a/b/" -> "/a/b"; InvalidArgument unless absolute.
+Result<std::string> NormalizeRoot(std::string_view root) {
+  if (root.empty()) return std::string("/");
+  if (root[0] != '/') {
+    return Status::InvalidArgument("catalog: path \"" + std::string(root) + "\" is not absolute");
+  }
+  while (root.size() > 1 && root.back() == '/') root.remove_suffix(1);
+  return std::string(root);
+}
+
+// A node of the tree below the folder being listed.
+struct Child {
+  int64_t node = 0;
+  std::string name;
+  bool has_children = false;
+  std::vector<RawVersion> latest;  // the latest version on each device listed
+};
+
+// Full-path byte order among one folder's entries: a child itself sorts by
+// its name, everything below it by its name + "/" (so "b-x" < "b/c" < "b2").
+struct Item {
+  const Child* child;
+  bool below;  // the child's subtree, not the child
+};
+bool ItemLess(const Item& a, const Item& b) {
+  const std::string& x = a.child->name;
+  const std::string& y = b.child->name;
+  size_t n = std::min(x.size(), y.size());
+  int c = n == 0 ? 0 : std::memcmp(x.data(), y.data(), n);
+  if (c != 0) return c < 0;
+  if (x.size() == y.size()) return !a.below && b.below;
+  // One name is a prefix of the other: compare what follows it.
+  auto next = [n](const std::string& s, bool below) -> int {
+    if (s.size() > n) return static_cast<unsigned char>(s[n]);
+    return below ? '/' : -1;  // -1: the key ends here
+  };
+  return next(x, a.below) < next(y, b.below);
+}
+
+}  // namespace
+
+// ---- Reading versions ------------------------------------------------------------
+
+RawVersion Catalog::Impl::ReadRaw(const Query& q, int first) {
+  RawVersion r;
+  r.seq = q.Int(first);
+  r.device = q.Int(first + 1);
+  r.deleted = q.Int(first + 2) != 0;
+  r.bt = q.Int(first + 3);
+  r.owner = q.Int(first + 4);
+  r.rec.assign(q.Blob(first + 5));
+  return r;
+}
+
+Result<VersionRecord> Catalog::Impl::Decode(const RawVersion& raw, std::string_view path) {
+  VersionRecord r;
+  r.path.assign(path);
+  CAIRN_ASSIGN_OR_RETURN(r.device, DeviceName(raw.device));
+  r.backup_time = raw.bt;
+  r.deleted = raw.deleted;
+  if (raw.owner != 0) {
+    CAIRN_ASSIGN_OR_RETURN(auto owner, OwnerNames(raw.owner));
+    r.user = std::move(owner.first);
+    r.group = std::move(owner.second);
+  }
+  CAIRN_RETURN_IF_ERROR(DecodeVersion(raw.rec, &r));
+  return r;
+}
+
+Status Catalog::Impl::VersionsOf(int64_t node, int64_t device, std::vector<RawVersion>* out) {
+  CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(device != 0 ? kVersionsDev : kVersionsAll));
+  q.Bind(1, node);
+  if (device != 0) q.Bind(2, device);
+  while (true) {
+    CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return Status::OK();
+    out->push_back(ReadRaw(q, 0));
+  }
+}
+
+Result<const RawVersion*> Catalog::Impl::StateAt(const std::vector<RawVersion>& candidates,
+                                                 TimeNs at) {
+  const RawVersion* best = nullptr;
+  for (const RawVersion& v : candidates) {
+    if (best != nullptr && Before(v, *best)) continue;
+    if (at != kLatest) {
+      CAIRN_ASSIGN_OR_RETURN(VersionPeek peek, PeekVersion(v.rec, v.bt));
+      if (peek.wall > at) continue;
+    }
+    best = &v;
+  }
+  return best;
+}
+
+namespace {
+
+// The id of `device`, 0 for all devices; nullopt for a device the catalog
+// has never seen (nothing to find).
+Result<std::optional<int64_t>> DeviceFilter(Catalog::Impl& impl, std::string_view device) {
+  if (device.empty()) return std::optional<int64_t>(0);
+  return impl.DeviceId(device, false);
+}
+
+// The catalog's listings: a depth-first walk of the name tree in full-path
+// byte order, one query per folder (its children with their latest
+// versions), emitting the state at `at` of every existing path.
+class TreeWalk {
+ public:
+  using Filter = std::function<bool(std::string_view path, std::string_view name)>;
+
+  TreeWalk(Catalog::Impl& impl, int64_t device, TimeNs at, Filter filter,
+           const std::function<Status(const VersionRecord&)>& fn)
+      : impl_(impl), device_(device), at_(at), filter_(std::move(filter)), fn_(fn) {}
+
+  // Everything below `node`, whose path is `path`.
+  Status Below(int64_t node, const std::string& path) {
+    std::vector<Child> children;
+    CAIRN_RETURN_IF_ERROR(Children(node, &children));
+    std::vector<Item> items;
+    items.reserve(children.size() * 2);
+    for (const Child& c : children) {
+      items.push_back({&c, false});
+      if (c.has_children) items.push_back({&c, true});
+    }
+    std::sort(items.begin(), items.end(), ItemLess);
+    for (const Item& item : items) {
+      std::string child_path = node == 0 ? item.child->name : path + "/" + item.child->name;
+      if (item.below) {
+        CAIRN_RETURN_IF_ERROR(Below(item.child->node, child_path));
+      } else {
+        CAIRN_RETURN_IF_ERROR(Emit(*item.child, child_path));
+      }
+    }
+    return Status::OK();
+  }
+
+  // The direct children of `node` (except one named `skip`, if given), in
+  // name order.
+  Status ChildrenOf(int64_t node, const std::string& path, const std::string* skip) {
+    std::vector<Child> children;
+    CAIRN_RETURN_IF_ERROR(Children(node, &children));
+    std::sort(children.begin(), children.end(),
+              [](const Child& a, const Child& b) { return a.name < b.name; });
+    for (const Child& c : children) {
+      if (skip != nullptr && c.name == *skip) continue;
+      CAIRN_RETURN_IF_ERROR(Emit(c, node == 0 ? c.name : path + "/" + c.name));
+    }
+    return Status::OK();
+  }
+
+  // `node` itself.
+  Status Self(int64_t node, const std::string& path) {
+    Child c;
+    c.node = node;
+    {
+      CAIRN_ASSIGN_OR_RETURN(Query q,
+                             impl_.db().Prepare(device_ != 0 ? kLatestDev : kLatestAll));
+      q.Bind(1, node);
+      if (device_ != 0) q.Bind(2, device_);
+      while (true) {
+        CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        c.latest.push_back(Catalog::Impl::ReadRaw(q, 0));
+      }
+    }  // (done before fn runs: it may query the catalog)
+    return Emit(c, path);
+  }
+
+ private:
+  Status Children(int64_t node, std::vector<Child>* out) {
+    CAIRN_ASSIGN_OR_RETURN(Query q,
+                           impl_.db().Prepare(device_ != 0 ? kChildrenDev : kChildrenAll));
+    q.Bind(1, node);
+    if (device_ != 0) q.Bind(2, device_);
+    while (true) {
+      CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return Status::OK();
+      int64_t id = q.Int(0);
+      if (out->empty() || out->back().node != id) {
+        out->push_back(Child{id, std::string(q.Blob(1)), q.Int(2) != 0, {}});
+      }
+      if (!q.IsNull(3)) out->back().latest.push_back(Catalog::Impl::ReadRaw(q, 3));
+    }
+  }
+
+  // The state at `at` of each device's path at this node, by device name.
+  Status Emit(const Child& c, const std::string& path) {
+    if (c.latest.empty()) return Status::OK();
+    if (filter_ && !filter_(path, c.name)) return Status::OK();
+    std::vector<VersionRecord> out;
+    for (const RawVersion& latest : c.latest) {
+      const RawVersion* state = &latest;
+      std::vector<RawVersion> all;
+      if (at_ != kLatest) {
+        CAIRN_ASSIGN_OR_RETURN(VersionPeek peek, PeekVersion(latest.rec, latest.bt));
+        if (peek.wall > at_) {
+          // Made after `at` by its device's clock: an older version, if any.
+          CAIRN_RETURN_IF_ERROR(impl_.VersionsOf(c.node, latest.device, &all));
+          CAIRN_ASSIGN_OR_RETURN(state, impl_.StateAt(all, at_));
+        }
+      }
+      if (state == nullptr || state->deleted) continue;
+      CAIRN_ASSIGN_OR_RETURN(VersionRecord r, impl_.Decode(*state, path));
+      out.push_back(std::move(r));
+    }
+    if (out.size() > 1) {
+      std::sort(out.begin(), out.end(), [](const VersionRecord& a, const VersionRecord& b) {
+        return a.device < b.device;
+      });
+    }
+    for (const VersionRecord& r : out) CAIRN_RETURN_IF_ERROR(fn_(r));
+    return Status::OK();
+  }
+
+  Catalog::Impl& impl_;
+  const int64_t device_;
+  const TimeNs at_;
+  const Filter filter_;
+  const std::function<Status(const VersionRecord&)>& fn_;
+};
+
+}  // namespace
+
+// ---- Catalog ---------------------------------------------------------------------
+
+Result<std::optional<VersionRecord>> Catalog::Lookup(std::string_view device, std::string_view path,
+                                                     TimeNs at) {
+  ReadTransaction txn(&impl_->db());
+  CAIRN_RETURN_IF_ERROR(txn.Begin());
+  using Out = std::optional<VersionRecord>;
+  CAIRN_ASSIGN_OR_RETURN(auto dev, DeviceFilter(*impl_, device));
+  if (!dev) return Out();
+  CAIRN_ASSIGN_OR_RETURN(auto node, impl_->Node(path, false));
+  if (!node) return Out();
+  std::vector<RawVersion> candidates;
+  if (at == kLatest) {
+    CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(*dev != 0 ? kLatestDev : kLatestAll));
+    q.Bind(1, *node);
+    if (*dev != 0) q.Bind(2, *dev);
+    while (true) {
+      CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      candidates.push_back(Impl::ReadRaw(q, 0));
+    }
+  } else {
+    CAIRN_RETURN_IF_ERROR(impl_->VersionsOf(*node, *dev, &candidates));
+  }
+  CAIRN_ASSIGN_OR_RETURN(const RawVersion* state, impl_->StateAt(candidates, at));
+  if (state == nullptr || state->deleted) return Out();
+  CAIRN_ASSIGN_OR_RETURN(VersionRecord r, impl_->Decode(*state, path));
+  return Out(std::move(r));
+}
+
+Result<std::vector<VersionRecord>> Catalog::Versions(std::string_view device,
+                                                     std::string_view path) {
+  ReadTransaction txn(&impl_->db());
+  CAIRN_RETURN_IF_ERROR(txn.Begin());
+  std::vector<VersionRecord> out;
+  CAIRN_ASSIGN_OR_RETURN(auto dev, DeviceFilter(*impl_, device));
+  if (!dev) return out;
+  CAIRN_ASSIGN_OR_RETURN(auto node, impl_->Node(path, false));
+  if (!node) return out;
+  std::vector<RawVersion> raw;
+  CAIRN_RETURN_IF_ERROR(impl_->VersionsOf(*node, *dev, &raw));
+  std::sort(raw.begin(), raw.end(), Before);
+  out.reserve(raw.size());
+  for (const RawVersion& v : raw) {
+    CAIRN_ASSIGN_OR_RETURN(VersionRecord r, impl_->Decode(v, path));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::optional<VersionRecord>> Catalog::VersionById(const repo::VersionId& id) {
+  ReadTransaction txn(&impl_->db());
+  CAIRN_RETURN_IF_ERROR(txn.Begin());
+  uint32_t k = 0;
+  std::memcpy(&k, id.data(), sizeof(k));
+  std::vector<std::pair<RawVersion, int64_t>> candidates;  // (version, node)
+  {
+    CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(kByKey));
+    q.Bind(1, static_cast<int32_t>(k));
+    while (true) {
+      CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      candidates.emplace_back(Impl::ReadRaw(q, 0), q.Int(kVersionCols));
+    }
+  }
+  // Other versions share the key's 4 bytes: the full id decides. The same
+  // record ingested twice (a compaction) is one version: the first is kept.
+  for (const auto& [raw, node] : candidates) {
+    CAIRN_ASSIGN_OR_RETURN(std::string path, impl_->PathOf(node));
+    CAIRN_ASSIGN_OR_RETURN(VersionRecord r, impl_->Decode(raw, path));
+    if (repo::VersionIdOf(r) == id) return std::optional<VersionRecord>(std::move(r));
+  }
+  return std::optional<VersionRecord>();
+}
+
+Status Catalog::ListTree(std::string_view device, std::string_view root, TimeNs at, bool recursive,
+                         const std::function<Status(const VersionRecord&)>& fn) {
+  CAIRN_ASSIGN_OR_RETURN(std::string dir, NormalizeRoot(root));
+  ReadTransaction txn(&impl_->db());
+  CAIRN_RETURN_IF_ERROR(txn.Begin());
+  CAIRN_ASSIGN_OR_RETURN(auto dev, DeviceFilter(*impl_, device));
+  if (!dev) return Status::OK();
+  TreeWalk walk(*impl_, *dev, at, nullptr, fn);
+  if (dir == "/") {
+    // Every absolute path lies below the node of "" (the first component of
+    // "/x"); "/" itself is its child named "".
+    CAIRN_ASSIGN_OR_RETURN(auto top, impl_->Node("", false));
+    if (!top) return Status::OK();
+    static const std::string kSelf;
+    return recursive ? walk.Below(*top, "") : walk.ChildrenOf(*top, "", &kSelf);
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto node, impl_->Node(dir, false));
+  if (!node) return Status::OK();
+  if (!recursive) return walk.ChildrenOf(*node, dir, nullptr);
+  CAIRN_RETURN_IF_ERROR(walk.Self(*node, dir));  // root sorts before everything under it
+  return walk.Below(*node, dir);
+}
+
+Status Catalog::Find(std::string_view device, std::string_view pattern,
+                     const std::function<Status(const VersionRecord&)>& fn) {
+  ReadTransaction txn(&impl_->db());
+  CAIRN_RETURN_IF_ERROR(txn.Begin());
+  CAIRN_ASSIGN_OR_RETURN(auto dev, DeviceFilter(*impl_, device));
+  if (!dev) return Status::OK();
+  // Names typed at a prompt: ASCII letters in either case, bytes as stored,
+  // '\' to quote a wildcard.
+  static constexpr GlobOptions kFindGlob{.ascii_case_insensitive = true,
+                                         .utf8 = false,
+                                         .backslash_escapes = true,
+                                         .caret_negates = true};
+  auto matches = [pattern](std::string_view path, std::string_view name) {
+    return GlobMatch(pattern, path, kFindGlob) ||
+           (name.size() != path.size() && GlobMatch(pattern, name, kFindGlob));
+  };
+  TreeWalk walk(*impl_, *dev, kLatest, matches, fn);
+  return walk.Below(0, "");
+}
+
+Result<std::optional<VersionRecord>> Catalog::LatestForSkip(std::string_view device,
+                                                            std::string_view path) {
+  using Out = std::optional<VersionRecord>;
+  if (device.empty()) return Status::InvalidArgument("catalog: LatestForSkip needs a device");
+  ReadTransaction txn(&impl_->db());
+  CAIRN_RETURN_IF_ERROR(txn.Begin());
+  CAIRN_ASSIGN_OR_RETURN(auto dev, impl_->DeviceId(device, false));
+  if (!dev) return Out();
+  CAIRN_ASSIGN_OR_RETURN(auto node, impl_->Node(path, false));
+  if (!node) return Out();
+  RawVersion raw;
+  {
+    CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(kLatestDev));
+    q.Bind(1, *node);
+    q.Bind(2, *dev);
+    CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return Out();
+    raw = Impl::ReadRaw(q, 0);
+  }
+  if (raw.deleted) return Out();
+  CAIRN_ASSIGN_OR_RETURN(VersionRecord r, impl_->Decode(raw, path));
+  return Out(std::move(r));
+}
+
+Result<TimeNs> Catalog::MaxBackupTime() {
+  CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(kMaxTime));
+  CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row || q.IsNull(0)) return TimeNs{0};
+  return TimeNs{q.Int(0)};
+}
+
+Result<std::vector<std::pair<std::string, uint64_t>>> Catalog::Devices() {
+  ReadTransaction txn(&impl_->db());
+  CAIRN_RETURN_IF_ERROR(txn.Begin());
+  std::vector<std::pair<int64_t, uint64_t>> counts;
+  {
+    CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(kDevices));
+    while (true) {
+      CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      counts.emplace_back(q.Int(0), q.U64(1));
+    }
+  }
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& [id, n] : counts) {
+    CAIRN_ASSIGN_OR_RETURN(std::string name, impl_->DeviceName(id));
+    out.emplace_back(std::move(name), n);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<Catalog::Totals> Catalog::GetTotals(std::string_view device) {
+  ReadTransaction txn(&impl_->db());
+  CAIRN_RETURN_IF_ERROR(txn.Begin());
+  Totals t;
+  CAIRN_ASSIGN_OR_RETURN(auto dev, DeviceFilter(*impl_, device));
+  if (!dev) return t;
+  const bool all = *dev == 0;
+  {
+    CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(all ? kCountAll : kCountDev));
+    if (!all) q.Bind(1, *dev);
+    CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (row) t.versions = q.U64(0);
+  }
+  CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(all ? kLatestRecsAll : kLatestRecsDev));
+  if (!all) q.Bind(1, *dev);
+  while (true) {
+    CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    ++t.paths;
+    CAIRN_ASSIGN_OR_RETURN(VersionPeek peek, PeekVersion(q.Blob(1), q.Int(0)));
+    if (peek.type == repo::FileType::kFile) t.latest_bytes += peek.size;
+  }
+  return t;
+}
+
+}  // namespace cairn::catalog
