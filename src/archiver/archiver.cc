@@ -445,8 +445,7 @@ Status Run::Checkpoint(bool final) {
   CAIRN_ASSIGN_OR_RETURN(Id seg_id, repo_.SaveSegment(seg));
   ++summary_.segments;
   // Only now, with the segment durable, does the catalog learn of it.
-  CAIRN_RETURN_IF_ERROR(
-      catalog_.AddSegment(seg_id, catalog::SegmentInfo::Of(seg), seg.records));
+  CAIRN_RETURN_IF_ERROR(catalog_.AddSegment(seg_id, catalog::SegmentInfo::Of(seg), seg.records));
   return Status::OK();
 }
 

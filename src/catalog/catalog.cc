@@ -20,8 +20,8 @@ constexpr const char kSegmentList[] = "SELECT id FROM segments ORDER BY seg";
 constexpr const char kMetaSet[] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)";
 constexpr const char kMetaGet[] = "SELECT value FROM meta WHERE key = ?1";
 
-#define CAIRN_RUN_COLS                                                                  \
-  "r.run, r.device, r.started, r.ended, r.complete, r.roots, r.files_new, "             \
+#define CAIRN_RUN_COLS                                                      \
+  "r.run, r.device, r.started, r.ended, r.complete, r.roots, r.files_new, " \
   "r.files_changed, r.files_unchanged, r.bytes_read, r.bytes_stored, r.errors FROM runs r"
 constexpr const char kRunsAll[] =
     "SELECT " CAIRN_RUN_COLS " ORDER BY r.started DESC, r.ended DESC LIMIT ?2";
@@ -77,6 +77,11 @@ std::string JoinRoots(const std::vector<std::string>& roots) {
     out += roots[i];
   }
   return out;
+}
+
+int64_t VersionKey(const repo::VersionId& id) {
+  auto k = static_cast<int64_t>(id[0]) << 16 | static_cast<int64_t>(id[1]) << 8 | id[2];
+  return k - (int64_t{1} << 23);  // -2^23 .. 2^23-1: SQLite's 3-byte integers
 }
 
 std::vector<std::string_view> SplitPath(std::string_view path) {
@@ -186,10 +191,11 @@ Status Catalog::Impl::Rollback() {
 
 void Catalog::Impl::ForgetCaches() {
   chain_.clear();
+  folders_.clear();
   device_ids_.clear();
   device_names_.clear();
-  owner_ids_.clear();
-  owner_names_.clear();
+  attrs_ids_.clear();
+  attrs_.clear();
 }
 
 // ---- Catalog -------------------------------------------------------------------
@@ -230,7 +236,8 @@ Status Catalog::AddSegment(const Id& segment_id, const SegmentInfo& info,
 
 Status Catalog::AddSegments(const std::vector<NewSegment>& segments) {
   return impl_->InTransaction([&] {
-    for (const auto& s : segments) CAIRN_RETURN_IF_ERROR(impl_->AddSegment(s.id, s.info, s.records));
+    for (const auto& s : segments)
+      CAIRN_RETURN_IF_ERROR(impl_->AddSegment(s.id, s.info, s.records));
     return Status::OK();
   });
 }

@@ -53,8 +53,8 @@ inline constexpr TimeNs kLatest = std::numeric_limits<TimeNs>::max();
 
 // A backup run's statistics, as its final segment states them.
 struct RunStats {
-  uint64_t files_new = 0, files_changed = 0, files_unchanged = 0, bytes_read = 0,
-           bytes_stored = 0, errors = 0;
+  uint64_t files_new = 0, files_changed = 0, files_unchanged = 0, bytes_read = 0, bytes_stored = 0,
+           errors = 0;
   bool operator==(const RunStats&) const = default;
 };
 
@@ -81,8 +81,8 @@ struct SegmentInfo {
 struct RunInfo {
   Id run_id;
   std::string device;
-  TimeNs started = 0;  // the earliest segment's `created`
-  TimeNs ended = 0;    // the newest segment's `created` (the final one's when complete)
+  TimeNs started = 0;     // the earliest segment's `created`
+  TimeNs ended = 0;       // the newest segment's `created` (the final one's when complete)
   bool complete = false;  // its final segment was seen
   std::vector<std::string> roots;
   RunStats stats;  // from the final segment; zero while incomplete

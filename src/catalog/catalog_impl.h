@@ -1,6 +1,6 @@
 // Catalog::Impl: the schema's tables and the state shared by the catalog's
 // ingestion (catalog_ingest.cc) and queries (catalog_query.cc): interned
-// devices and owners, and the resolution of paths to nodes of the name tree.
+// devices and attributes, and the resolution of paths to nodes of the name tree.
 //
 // Internal to src/catalog; a Catalog's thread-safety contract applies.
 #pragma once
@@ -16,23 +16,31 @@
 
 #include "catalog/catalog.h"
 #include "catalog/sqlite.h"
+#include "repo/version_id.h"
 
 namespace cairn::catalog {
 
 // ---- Schema 3 ------------------------------------------------------------------
 //
-// names:    the paths as a tree of names shared by all devices: a path is its
-//           components split at '/' ("/a/b" is "", "a", "b"; "/" is "", "";
-//           so any byte string maps to exactly one node and back). Node 0 is
-//           the virtual parent of the first component.
+// names, nodes: the paths as a tree of names shared by all devices: a path
+//           is its components split at '/' ("/a/b" is "", "a", "b"; "/" is
+//           "", ""; so any byte string maps to exactly one node and back).
+//           Node 0 is the virtual parent of the first component. `names`,
+//           keyed by (parent, name), resolves paths and lists folders in name
+//           order; `nodes` maps a node to its parent (for walking up: a
+//           node's own name is found among its siblings), so each name is
+//           stored once. A child is added after its parent: ids grow
+//           downwards.
 // versions: one row per version; `seq` (the rowid) is the ingestion order,
 //           the tie-breaker after bt (backup_time). `latest` is 1 on the last
 //           version in order of each (node, device), so "now" needs no search.
-//           `owner` is 0 when user and group are both empty. `vkey` is the
-//           first 4 bytes of the version id (repo/version_id.h) as a signed
-//           int: candidates are checked against the full id. `rec` holds
-//           every other field (catalog/version_coding.h).
-// devices, owners: interned names; rows are never deleted (not even by
+//           `vkey` is the first 3 bytes of the version id (repo/version_id.h)
+//           as a signed int (3 bytes on disk): candidates are checked against
+//           the full id. `rec` holds every other field
+//           (catalog/version_coding.h), an `attrs` id among them.
+// devices, attrs: interned device names, and the attributes many versions
+//           share (uid, gid, user, group, file-system device; id 0, with no
+//           row, is all zero and empty). Rows are never deleted (not even by
 //           Clear), so their ids can be cached for the connection's life.
 // segments: ingested version segments; a segment's versions were inserted
 //           together (seq first_seq .. first_seq + records - 1); max_time is
@@ -41,12 +49,13 @@ namespace cairn::catalog {
 inline constexpr const char kSchema[] = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE devices(id INTEGER PRIMARY KEY, name BLOB NOT NULL UNIQUE);
-CREATE TABLE owners(id INTEGER PRIMARY KEY, user BLOB NOT NULL, grp BLOB NOT NULL,
-  UNIQUE(user, grp));
+CREATE TABLE attrs(id INTEGER PRIMARY KEY, uid INTEGER NOT NULL, gid INTEGER NOT NULL,
+  user BLOB NOT NULL, grp BLOB NOT NULL, dev INTEGER NOT NULL, UNIQUE(uid, gid, user, grp, dev));
 CREATE TABLE segments(seg INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE,
   first_seq INTEGER NOT NULL, records INTEGER NOT NULL, max_time INTEGER NOT NULL);
-CREATE TABLE names(id INTEGER PRIMARY KEY, parent INTEGER NOT NULL, name BLOB NOT NULL);
-CREATE UNIQUE INDEX names_by_parent ON names(parent, name);
+CREATE TABLE nodes(id INTEGER PRIMARY KEY, parent INTEGER NOT NULL);
+CREATE TABLE names(parent INTEGER NOT NULL, name BLOB NOT NULL, id INTEGER NOT NULL,
+  PRIMARY KEY(parent, name)) WITHOUT ROWID;
 CREATE TABLE versions(
   seq INTEGER PRIMARY KEY,
   node INTEGER NOT NULL,
@@ -54,7 +63,6 @@ CREATE TABLE versions(
   latest INTEGER NOT NULL,
   deleted INTEGER NOT NULL,
   bt INTEGER NOT NULL,
-  owner INTEGER NOT NULL,
   vkey INTEGER NOT NULL,
   rec BLOB NOT NULL);
 CREATE INDEX versions_by_node ON versions(node, device, latest);
@@ -76,8 +84,8 @@ CREATE INDEX runs_by_device ON runs(device, started);
 )sql";
 
 // The version columns ReadVersion decodes, in order, from `versions v`.
-#define CAIRN_VERSION_COLS "v.seq, v.device, v.deleted, v.bt, v.owner, v.rec"
-inline constexpr int kVersionCols = 6;
+#define CAIRN_VERSION_COLS "v.seq, v.device, v.deleted, v.bt, v.rec"
+inline constexpr int kVersionCols = 5;
 
 // A version row as read, not yet decoded (listings decode only what they
 // emit).
@@ -86,7 +94,6 @@ struct RawVersion {
   int64_t device = 0;
   bool deleted = false;
   TimeNs bt = 0;
-  int64_t owner = 0;
   std::string rec;
 };
 
@@ -94,6 +101,11 @@ struct RawVersion {
 inline bool Before(const RawVersion& a, const RawVersion& b) {
   return a.bt != b.bt ? a.bt < b.bt : a.seq < b.seq;
 }
+
+// versions.vkey of a version id: its first 3 bytes as a signed int, which
+// SQLite stores in 3 bytes. A million versions give about 0.06 other
+// versions per key.
+int64_t VersionKey(const repo::VersionId& id);
 
 // Splits a path into its components ("/a/b" -> "", "a", "b").
 std::vector<std::string_view> SplitPath(std::string_view path);
@@ -143,8 +155,16 @@ class Catalog::Impl {
   // `create`, it is added (REQUIRES: inside a transaction).
   Result<std::optional<int64_t>> DeviceId(std::string_view name, bool create);
   Result<std::string> DeviceName(int64_t id);
-  Result<int64_t> OwnerId(std::string_view user, std::string_view group);  // adds it
-  Result<std::pair<std::string, std::string>> OwnerNames(int64_t id);
+  // The attributes versions share with many others (attrs table).
+  struct SharedAttrs {
+    uint32_t uid = 0, gid = 0;
+    std::string user, group;
+    uint64_t dev = 0;
+  };
+  // The id of r's shared attributes, added if new (REQUIRES: inside a
+  // transaction).
+  Result<int64_t> AttrsId(const repo::VersionRecord& r);
+  Result<const SharedAttrs*> Attrs(int64_t id);
 
   // ---- Reading versions
   // The CAIRN_VERSION_COLS columns of q's current row, from column `first`.
@@ -161,8 +181,9 @@ class Catalog::Impl {
   Result<int64_t> UserVersion();
   Status CreateSchemaIfEmpty();
   Status QuickCheck();
-  // Drops the node caches if another connection committed since they were
-  // filled (it may have removed nodes, and their ids may be reused).
+  // Drops the node caches (chain_, folders_) if another connection committed
+  // since they were filled (it may have removed nodes, whose ids may be
+  // given again).
   Status CheckDataVersion();
   Result<int64_t> InsertVersion(const repo::VersionRecord& r, int64_t device);
   // Deletes `node` and then its parents while they have no version and no
@@ -174,10 +195,14 @@ class Catalog::Impl {
   // The folders of the last path resolved: their components and node ids,
   // so paths asked in walk order cost one lookup for their last component.
   std::vector<std::pair<std::string, int64_t>> chain_;
+  // Parent and name of folders met by PathOf (the upper levels of every
+  // path), at most kMaxFolders.
+  static constexpr size_t kMaxFolders = 8192;
+  std::unordered_map<int64_t, std::pair<int64_t, std::string>> folders_;
   std::unordered_map<std::string, int64_t> device_ids_;
   std::unordered_map<int64_t, std::string> device_names_;
-  std::unordered_map<std::string, int64_t> owner_ids_;  // by OwnerKey(user, group)
-  std::unordered_map<int64_t, std::pair<std::string, std::string>> owner_names_;
+  std::unordered_map<std::string, int64_t> attrs_ids_;  // by AttrsKey
+  std::unordered_map<int64_t, SharedAttrs> attrs_;
   std::string rec_buffer_;  // InsertVersion's encoding, reused
 };
 

@@ -24,26 +24,35 @@ constexpr const char kVersionsInRange[] =
 constexpr const char kVersionDeleteRange[] = "DELETE FROM versions WHERE seq BETWEEN ?1 AND ?2";
 constexpr const char kVersionLatest[] =
     "SELECT seq, bt FROM versions WHERE node = ?1 AND device = ?2 AND latest = 1";
-constexpr const char kVersionTimes[] = "SELECT seq, bt FROM versions WHERE node = ?1 AND device = ?2";
+constexpr const char kVersionTimes[] =
+    "SELECT seq, bt FROM versions WHERE node = ?1 AND device = ?2";
 constexpr const char kVersionSetLatest[] = "UPDATE versions SET latest = ?2 WHERE seq = ?1";
 constexpr const char kVersionInsert[] =
-    "INSERT INTO versions(node, device, latest, deleted, bt, owner, vkey, rec) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    "INSERT INTO versions(node, device, latest, deleted, bt, vkey, rec) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 constexpr const char kNodeHasVersion[] = "SELECT 1 FROM versions WHERE node = ?1 LIMIT 1";
 
 constexpr const char kNodeFind[] = "SELECT id FROM names WHERE parent = ?1 AND name = ?2";
-constexpr const char kNodeInsert[] = "INSERT INTO names(parent, name) VALUES (?1, ?2)";
-constexpr const char kNodeGet[] = "SELECT parent, name FROM names WHERE id = ?1";
+constexpr const char kNodeInsert[] = "INSERT INTO nodes(parent) VALUES (?1)";
+constexpr const char kNameInsert[] = "INSERT INTO names(parent, name, id) VALUES (?1, ?2, ?3)";
+constexpr const char kNodeParent[] = "SELECT parent FROM nodes WHERE id = ?1";
+// A node's parent and name (found among its siblings).
+constexpr const char kNodeGet[] =
+    "SELECT n.parent, (SELECT s.name FROM names s WHERE s.parent = n.parent AND s.id = n.id) "
+    "FROM nodes n WHERE n.id = ?1";
 constexpr const char kNodeHasChild[] = "SELECT 1 FROM names WHERE parent = ?1 LIMIT 1";
-constexpr const char kNodeDelete[] = "DELETE FROM names WHERE id = ?1";
+constexpr const char kNodeDelete[] = "DELETE FROM nodes WHERE id = ?1";
+constexpr const char kNameDelete[] = "DELETE FROM names WHERE parent = ?1 AND id = ?2";
 
 constexpr const char kDeviceFind[] = "SELECT id FROM devices WHERE name = ?1";
 constexpr const char kDeviceGet[] = "SELECT name FROM devices WHERE id = ?1";
 constexpr const char kDeviceInsert[] = "INSERT INTO devices(name) VALUES (?1)";
-constexpr const char kOwnerInsert[] =
-    "INSERT INTO owners(user, grp) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
-constexpr const char kOwnerFind[] = "SELECT id FROM owners WHERE user = ?1 AND grp = ?2";
-constexpr const char kOwnerGet[] = "SELECT user, grp FROM owners WHERE id = ?1";
+constexpr const char kAttrsInsert[] =
+    "INSERT INTO attrs(uid, gid, user, grp, dev) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT DO NOTHING";
+constexpr const char kAttrsFind[] =
+    "SELECT id FROM attrs WHERE uid = ?1 AND gid = ?2 AND user = ?3 AND grp = ?4 AND dev = ?5";
+constexpr const char kAttrsGet[] = "SELECT uid, gid, user, grp, dev FROM attrs WHERE id = ?1";
 
 // One row per run; a later segment widens the times, completes the run and
 // brings the final statistics.
@@ -61,25 +70,22 @@ constexpr const char kRunUpsert[] =
     "errors = IIF(excluded.complete, excluded.errors, errors)";
 
 constexpr const char kClear[] =
-    "DELETE FROM versions; DELETE FROM names; DELETE FROM segments; DELETE FROM runs; "
+    "DELETE FROM versions; DELETE FROM names; DELETE FROM nodes; DELETE FROM segments; "
+    "DELETE FROM runs; "
     "DELETE FROM meta";
 
 void BindId(Query& q, int i, const Id& id) { q.BindBlob(i, id.bytes.data(), id.bytes.size()); }
 
-// The first 4 bytes of the version id, as the signed 32-bit int SQLite
-// stores in 4 bytes.
-int64_t VersionKey(const VersionRecord& r) {
-  repo::VersionId id = repo::VersionIdOf(r);
-  uint32_t k = 0;
-  std::memcpy(&k, id.data(), sizeof(k));
-  return static_cast<int32_t>(k);
-}
-
-std::string OwnerKey(std::string_view user, std::string_view group) {
-  std::string key = std::to_string(user.size());
+// The attrs cache's key: every field, unambiguously.
+std::string AttrsKey(const VersionRecord& r) {
+  std::string key;
+  key.append(reinterpret_cast<const char*>(&r.uid), sizeof(r.uid));
+  key.append(reinterpret_cast<const char*>(&r.gid), sizeof(r.gid));
+  key.append(reinterpret_cast<const char*>(&r.dev), sizeof(r.dev));
+  key.append(std::to_string(r.user.size()));
   key.push_back(':');
-  key.append(user);
-  key.append(group);
+  key.append(r.user);
+  key.append(r.group);
   return key;
 }
 
@@ -130,10 +136,7 @@ Status Catalog::Impl::AddSegment(const Id& segment_id, const SegmentInfo& info,
 
 Result<int64_t> Catalog::Impl::InsertVersion(const VersionRecord& r, int64_t device) {
   CAIRN_ASSIGN_OR_RETURN(auto node, Node(r.path, true));
-  int64_t owner = 0;
-  if (!r.user.empty() || !r.group.empty()) {
-    CAIRN_ASSIGN_OR_RETURN(owner, OwnerId(r.user, r.group));
-  }
+  CAIRN_ASSIGN_OR_RETURN(int64_t attrs, AttrsId(r));
   bool is_latest = true;
   {
     CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kVersionLatest));
@@ -151,16 +154,15 @@ Result<int64_t> Catalog::Impl::InsertVersion(const VersionRecord& r, int64_t dev
       }
     }
   }
-  EncodeVersion(r, &rec_buffer_);
+  EncodeVersion(r, attrs, &rec_buffer_);
   CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kVersionInsert));
   q.Bind(1, *node);
   q.Bind(2, device);
   q.Bind(3, is_latest ? 1 : 0);
   q.Bind(4, r.deleted ? 1 : 0);
   q.Bind(5, r.backup_time);
-  q.Bind(6, owner);
-  q.Bind(7, VersionKey(r));
-  q.BindBlob(8, rec_buffer_);
+  q.Bind(6, VersionKey(repo::VersionIdOf(r)));
+  q.BindBlob(7, rec_buffer_);
   CAIRN_RETURN_IF_ERROR(q.Run());
   return db_->LastInsertRowid();
 }
@@ -228,7 +230,9 @@ Status Catalog::Impl::RemoveSegment(const Id& segment_id) {
   }
   std::sort(nodes.begin(), nodes.end());
   nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
-  chain_.clear();  // nodes may go, and their ids be given again
+  // Nodes may go, and their ids be given again.
+  chain_.clear();
+  folders_.clear();
   for (int64_t node : nodes) CAIRN_RETURN_IF_ERROR(CollectNode(node));
   return Status::OK();
 }
@@ -243,11 +247,17 @@ Status Catalog::Impl::CollectNode(int64_t node) {
     }
     int64_t parent = 0;
     {
-      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kNodeGet));
+      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kNodeParent));
       q.Bind(1, node);
       CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) return Status::OK();  // collected already, below another node
       parent = q.Int(0);
+    }
+    {
+      CAIRN_ASSIGN_OR_RETURN(Query d, db_->Prepare(kNameDelete));
+      d.Bind(1, parent);
+      d.Bind(2, node);
+      CAIRN_RETURN_IF_ERROR(d.Run());
     }
     CAIRN_ASSIGN_OR_RETURN(Query d, db_->Prepare(kNodeDelete));
     d.Bind(1, node);
@@ -279,6 +289,7 @@ Status Catalog::Impl::AddRun(const SegmentInfo& info) {
 
 Status Catalog::Impl::ClearAll() {
   chain_.clear();
+  folders_.clear();
   return db_->Exec(kClear);
 }
 
@@ -290,6 +301,7 @@ Status Catalog::Impl::CheckDataVersion() {
   int64_t v = row ? q.Int(0) : -1;
   if (v != data_version_) {
     chain_.clear();
+    folders_.clear();
     data_version_ = v;
   }
   return Status::OK();
@@ -316,11 +328,18 @@ Result<std::optional<int64_t>> Catalog::Impl::Node(std::string_view path, bool c
     }
     if (!found) {
       if (!create) return std::optional<int64_t>();
-      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kNodeInsert));
-      q.Bind(1, node);
+      int64_t parent = node;
+      {
+        CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kNodeInsert));
+        q.Bind(1, parent);
+        CAIRN_RETURN_IF_ERROR(q.Run());
+        node = db_->LastInsertRowid();
+      }
+      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kNameInsert));
+      q.Bind(1, parent);
       q.BindBlob(2, parts[i]);
+      q.Bind(3, node);
       CAIRN_RETURN_IF_ERROR(q.Run());
-      node = db_->LastInsertRowid();
     }
     chain_.emplace_back(std::string(parts[i]), node);
   }
@@ -328,20 +347,37 @@ Result<std::optional<int64_t>> Catalog::Impl::Node(std::string_view path, bool c
 }
 
 Result<std::string> Catalog::Impl::PathOf(int64_t node) {
-  std::vector<std::string> parts;
-  while (node != 0) {
-    CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kNodeGet));
-    q.Bind(1, node);
-    CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
-    // A parent id at or above its child's would loop: ids grow downwards.
-    if (!row || q.Int(0) >= node) return Status::Corruption("catalog: broken name tree");
-    node = q.Int(0);
-    parts.emplace_back(q.Blob(1));
+  CAIRN_RETURN_IF_ERROR(CheckDataVersion());
+  std::vector<std::string_view> parts;
+  std::string leaf;
+  for (bool first = true; node != 0; first = false) {
+    auto it = first ? folders_.end() : folders_.find(node);
+    if (it == folders_.end()) {
+      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kNodeGet));
+      q.Bind(1, node);
+      CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+      // Children are added after their parent, so ids grow downwards: a
+      // parent id not below its child's means a damaged file (and could loop).
+      if (!row || q.Int(0) >= node || q.IsNull(1)) {
+        return Status::Corruption("catalog: broken name tree");
+      }
+      if (first) {
+        leaf.assign(q.Blob(1));
+        parts.push_back(leaf);
+        node = q.Int(0);
+        continue;
+      }
+      // Folders are few and shared by many paths: remember them.
+      if (folders_.size() >= kMaxFolders) folders_.clear();
+      it = folders_.emplace(node, std::make_pair(q.Int(0), std::string(q.Blob(1)))).first;
+    }
+    parts.push_back(it->second.second);
+    node = it->second.first;
   }
   std::string path;
   for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
     if (it != parts.rbegin()) path.push_back('/');
-    path += *it;
+    path.append(*it);
   }
   return path;
 }
@@ -383,38 +419,43 @@ Result<std::string> Catalog::Impl::DeviceName(int64_t id) {
   return name;
 }
 
-Result<int64_t> Catalog::Impl::OwnerId(std::string_view user, std::string_view group) {
-  std::string key = OwnerKey(user, group);
-  auto it = owner_ids_.find(key);
-  if (it != owner_ids_.end()) return it->second;
+Result<int64_t> Catalog::Impl::AttrsId(const VersionRecord& r) {
+  if (r.uid == 0 && r.gid == 0 && r.user.empty() && r.group.empty() && r.dev == 0) return 0;
+  std::string key = AttrsKey(r);
+  auto it = attrs_ids_.find(key);
+  if (it != attrs_ids_.end()) return it->second;
+  auto bind = [&](Query& q) {
+    q.Bind(1, r.uid);
+    q.Bind(2, r.gid);
+    q.BindBlob(3, r.user);
+    q.BindBlob(4, r.group);
+    q.BindU64(5, r.dev);
+  };
   {
-    CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kOwnerInsert));
-    q.BindBlob(1, user);
-    q.BindBlob(2, group);
+    CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kAttrsInsert));
+    bind(q);
     CAIRN_RETURN_IF_ERROR(q.Run());
   }
-  CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kOwnerFind));
-  q.BindBlob(1, user);
-  q.BindBlob(2, group);
+  CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kAttrsFind));
+  bind(q);
   CAIRN_ASSIGN_OR_RETURN(bool found, q.Step());
-  if (!found) return Status::Corruption("catalog: an owner vanished while being added");
+  if (!found) return Status::Corruption("catalog: attributes vanished while being added");
   int64_t id = q.Int(0);
-  owner_ids_.emplace(std::move(key), id);
-  owner_names_.emplace(id, std::make_pair(std::string(user), std::string(group)));
+  attrs_ids_.emplace(std::move(key), id);
+  attrs_.emplace(id, SharedAttrs{r.uid, r.gid, r.user, r.group, r.dev});
   return id;
 }
 
-Result<std::pair<std::string, std::string>> Catalog::Impl::OwnerNames(int64_t id) {
-  if (id == 0) return std::pair<std::string, std::string>();
-  auto it = owner_names_.find(id);
-  if (it != owner_names_.end()) return it->second;
-  CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kOwnerGet));
+Result<const Catalog::Impl::SharedAttrs*> Catalog::Impl::Attrs(int64_t id) {
+  auto it = attrs_.find(id);
+  if (it != attrs_.end()) return &it->second;
+  CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kAttrsGet));
   q.Bind(1, id);
   CAIRN_ASSIGN_OR_RETURN(bool found, q.Step());
-  if (!found) return Status::Corruption("catalog: a version names an unknown owner");
-  auto names = std::make_pair(std::string(q.Blob(0)), std::string(q.Blob(1)));
-  owner_names_.emplace(id, names);
-  return names;
+  if (!found) return Status::Corruption("catalog: a version names unknown attributes");
+  SharedAttrs a{static_cast<uint32_t>(q.Int(0)), static_cast<uint32_t>(q.Int(1)),
+                std::string(q.Blob(2)), std::string(q.Blob(3)), q.U64(4)};
+  return &attrs_.emplace(id, std::move(a)).first->second;
 }
 
 }  // namespace cairn::catalog

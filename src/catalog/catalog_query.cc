@@ -27,9 +27,9 @@ constexpr const char kByKey[] =
     "SELECT " CAIRN_VERSION_COLS ", v.node FROM versions v WHERE v.vkey = ?1 ORDER BY v.seq";
 // A folder's children with their latest version on each device (or none):
 // rows of one child are consecutive (names is the outer loop of the join).
-#define CAIRN_CHILDREN                                                                    \
-  "SELECT n.id, n.name, EXISTS(SELECT 1 FROM names k WHERE k.parent = n.id), "           \
-  CAIRN_VERSION_COLS " FROM names n LEFT JOIN versions v ON v.node = n.id AND v.latest = 1"
+#define CAIRN_CHILDREN                                                                            \
+  "SELECT n.id, n.name, EXISTS(SELECT 1 FROM names k WHERE k.parent = n.id), " CAIRN_VERSION_COLS \
+  " FROM names n LEFT JOIN versions v ON v.node = n.id AND v.latest = 1"
 constexpr const char kChildrenDev[] = CAIRN_CHILDREN " AND v.device = ?2 WHERE n.parent = ?1";
 constexpr const char kChildrenAll[] = CAIRN_CHILDREN " WHERE n.parent = ?1";
 #undef CAIRN_CHILDREN
@@ -92,8 +92,7 @@ RawVersion Catalog::Impl::ReadRaw(const Query& q, int first) {
   r.device = q.Int(first + 1);
   r.deleted = q.Int(first + 2) != 0;
   r.bt = q.Int(first + 3);
-  r.owner = q.Int(first + 4);
-  r.rec.assign(q.Blob(first + 5));
+  r.rec.assign(q.Blob(first + 4));
   return r;
 }
 
@@ -103,12 +102,16 @@ Result<VersionRecord> Catalog::Impl::Decode(const RawVersion& raw, std::string_v
   CAIRN_ASSIGN_OR_RETURN(r.device, DeviceName(raw.device));
   r.backup_time = raw.bt;
   r.deleted = raw.deleted;
-  if (raw.owner != 0) {
-    CAIRN_ASSIGN_OR_RETURN(auto owner, OwnerNames(raw.owner));
-    r.user = std::move(owner.first);
-    r.group = std::move(owner.second);
+  int64_t attrs_id = 0;
+  CAIRN_RETURN_IF_ERROR(DecodeVersion(raw.rec, &r, &attrs_id));
+  if (attrs_id != 0) {
+    CAIRN_ASSIGN_OR_RETURN(const SharedAttrs* a, Attrs(attrs_id));
+    r.uid = a->uid;
+    r.gid = a->gid;
+    r.user = a->user;
+    r.group = a->group;
+    r.dev = a->dev;
   }
-  CAIRN_RETURN_IF_ERROR(DecodeVersion(raw.rec, &r));
   return r;
 }
 
@@ -151,6 +154,7 @@ Result<std::optional<int64_t>> DeviceFilter(Catalog::Impl& impl, std::string_vie
 // versions), emitting the state at `at` of every existing path.
 class TreeWalk {
  public:
+  // Which paths to emit (all when empty): given the full path and the name.
   using Filter = std::function<bool(std::string_view path, std::string_view name)>;
 
   TreeWalk(Catalog::Impl& impl, int64_t device, TimeNs at, Filter filter,
@@ -160,7 +164,7 @@ class TreeWalk {
   // Everything below `node`, whose path is `path`.
   Status Below(int64_t node, const std::string& path) {
     std::vector<Child> children;
-    CAIRN_RETURN_IF_ERROR(Children(node, &children));
+    CAIRN_RETURN_IF_ERROR(Children(node, path, &children));
     std::vector<Item> items;
     items.reserve(children.size() * 2);
     for (const Child& c : children) {
@@ -183,7 +187,7 @@ class TreeWalk {
   // name order.
   Status ChildrenOf(int64_t node, const std::string& path, const std::string* skip) {
     std::vector<Child> children;
-    CAIRN_RETURN_IF_ERROR(Children(node, &children));
+    CAIRN_RETURN_IF_ERROR(Children(node, path, &children));
     std::sort(children.begin(), children.end(),
               [](const Child& a, const Child& b) { return a.name < b.name; });
     for (const Child& c : children) {
@@ -198,8 +202,7 @@ class TreeWalk {
     Child c;
     c.node = node;
     {
-      CAIRN_ASSIGN_OR_RETURN(Query q,
-                             impl_.db().Prepare(device_ != 0 ? kLatestDev : kLatestAll));
+      CAIRN_ASSIGN_OR_RETURN(Query q, impl_.db().Prepare(device_ != 0 ? kLatestDev : kLatestAll));
       q.Bind(1, node);
       if (device_ != 0) q.Bind(2, device_);
       while (true) {
@@ -212,26 +215,31 @@ class TreeWalk {
   }
 
  private:
-  Status Children(int64_t node, std::vector<Child>* out) {
-    CAIRN_ASSIGN_OR_RETURN(Query q,
-                           impl_.db().Prepare(device_ != 0 ? kChildrenDev : kChildrenAll));
+  // The children of `node` (whose path is `path`), with the latest versions
+  // of those the filter keeps.
+  Status Children(int64_t node, const std::string& path, std::vector<Child>* out) {
+    CAIRN_ASSIGN_OR_RETURN(Query q, impl_.db().Prepare(device_ != 0 ? kChildrenDev : kChildrenAll));
     q.Bind(1, node);
     if (device_ != 0) q.Bind(2, device_);
+    bool keep = true;
     while (true) {
       CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) return Status::OK();
       int64_t id = q.Int(0);
       if (out->empty() || out->back().node != id) {
         out->push_back(Child{id, std::string(q.Blob(1)), q.Int(2) != 0, {}});
+        if (filter_) {
+          const std::string& name = out->back().name;
+          keep = filter_(node == 0 ? name : path + "/" + name, name);
+        }
       }
-      if (!q.IsNull(3)) out->back().latest.push_back(Catalog::Impl::ReadRaw(q, 3));
+      if (keep && !q.IsNull(3)) out->back().latest.push_back(Catalog::Impl::ReadRaw(q, 3));
     }
   }
 
   // The state at `at` of each device's path at this node, by device name.
   Status Emit(const Child& c, const std::string& path) {
     if (c.latest.empty()) return Status::OK();
-    if (filter_ && !filter_(path, c.name)) return Status::OK();
     std::vector<VersionRecord> out;
     for (const RawVersion& latest : c.latest) {
       const RawVersion* state = &latest;
@@ -249,9 +257,8 @@ class TreeWalk {
       out.push_back(std::move(r));
     }
     if (out.size() > 1) {
-      std::sort(out.begin(), out.end(), [](const VersionRecord& a, const VersionRecord& b) {
-        return a.device < b.device;
-      });
+      std::sort(out.begin(), out.end(),
+                [](const VersionRecord& a, const VersionRecord& b) { return a.device < b.device; });
     }
     for (const VersionRecord& r : out) CAIRN_RETURN_IF_ERROR(fn_(r));
     return Status::OK();
@@ -319,19 +326,17 @@ Result<std::vector<VersionRecord>> Catalog::Versions(std::string_view device,
 Result<std::optional<VersionRecord>> Catalog::VersionById(const repo::VersionId& id) {
   ReadTransaction txn(&impl_->db());
   CAIRN_RETURN_IF_ERROR(txn.Begin());
-  uint32_t k = 0;
-  std::memcpy(&k, id.data(), sizeof(k));
   std::vector<std::pair<RawVersion, int64_t>> candidates;  // (version, node)
   {
     CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(kByKey));
-    q.Bind(1, static_cast<int32_t>(k));
+    q.Bind(1, VersionKey(id));
     while (true) {
       CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) break;
       candidates.emplace_back(Impl::ReadRaw(q, 0), q.Int(kVersionCols));
     }
   }
-  // Other versions share the key's 4 bytes: the full id decides. The same
+  // Other versions share the key's 3 bytes: the full id decides. The same
   // record ingested twice (a compaction) is one version: the first is kept.
   for (const auto& [raw, node] : candidates) {
     CAIRN_ASSIGN_OR_RETURN(std::string path, impl_->PathOf(node));

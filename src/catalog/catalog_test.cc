@@ -240,8 +240,8 @@ TEST_F(CatalogTest, SameSegmentTwiceInOneBatchIsIngestedOnce) {
 
 TEST_F(CatalogTest, FailedBatchIsRolledBackEntirely) {
   OpenCatalog();
-  Status st = cat_->AddSegments(
-      {{MakeId(1), {}, {Rec("d", "/a", 10, 1)}}, {MakeId(2), {}, {Rec("d", "", 10, 1)}}});  // empty path
+  Status st = cat_->AddSegments({{MakeId(1), {}, {Rec("d", "/a", 10, 1)}},
+                                 {MakeId(2), {}, {Rec("d", "", 10, 1)}}});  // empty path
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
   auto has = cat_->HasSegment(MakeId(1));
   ASSERT_OK(has);
@@ -308,7 +308,9 @@ TEST_F(CatalogTest, VersionsOrderedByTimeThenIngestion) {
 
 TEST_F(CatalogTest, LookupAtTimesAndTombstones) {
   OpenCatalog();
-  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {Rec("d", "/f", 100, 1), Rec("d", "/f", 200, 2), Rec("d", "/f", 300, 0, true)}));
+  ASSERT_OK(cat_->AddSegment(
+      MakeId(1), {},
+      {Rec("d", "/f", 100, 1), Rec("d", "/f", 200, 2), Rec("d", "/f", 300, 0, true)}));
   EXPECT_EQ(SizeAt("d", "/f", 50), -1);
   EXPECT_EQ(SizeAt("d", "/f", 100), 1);
   EXPECT_EQ(SizeAt("d", "/f", 150), 1);
@@ -348,10 +350,12 @@ class TreeTest : public CatalogTest {
   void SetUp() override {
     CatalogTest::SetUp();
     OpenCatalog();
-    ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {Dir("a", "/", 10), Dir("a", "/a", 10), Dir("a", "/a/b", 10),
-                    Dir("a", "/a/b/c", 10), Rec("a", "/a/b/c/d", 10), Rec("a", "/a/b2", 10),
-                    Rec("a", "/a/b.txt", 10), Rec("a", "/a/b-x", 10), Rec("a", "/z", 10),
-                    Rec("b", "/a/b/c", 10), Rec("b", "/a/b/e", 10)}));
+    ASSERT_OK(
+        cat_->AddSegment(MakeId(1), {},
+                         {Dir("a", "/", 10), Dir("a", "/a", 10), Dir("a", "/a/b", 10),
+                          Dir("a", "/a/b/c", 10), Rec("a", "/a/b/c/d", 10), Rec("a", "/a/b2", 10),
+                          Rec("a", "/a/b.txt", 10), Rec("a", "/a/b-x", 10), Rec("a", "/z", 10),
+                          Rec("b", "/a/b/c", 10), Rec("b", "/a/b/e", 10)}));
     // Later: /a/b/c/d deleted on device a.
     ASSERT_OK(cat_->AddSegment(MakeId(2), {}, {Rec("a", "/a/b/c/d", 20, 0, true)}));
   }
@@ -418,10 +422,12 @@ TEST_F(TreeTest, CallbackMayQueryTheCatalog) {
 
 TEST_F(CatalogTest, FindMatchesBaseNameOrFullPath) {
   OpenCatalog();
-  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {Dir("a", "/a", 1), Rec("a", "/a/b.txt", 1), Rec("a", "/a/B2.TXT", 1),
-                  Dir("a", "/a/c", 1), Rec("a", "/a/c/readme.md", 1), Rec("a", "/a/gone.txt", 1),
-                  Rec("a", "/a/gone.txt", 2, 0, true), Rec("b", "/b/other.txt", 1),
-                  Rec("a", "/a/old.txt", 1), Rec("a", "/a/old.txt", 2, 7)}));
+  ASSERT_OK(cat_->AddSegment(
+      MakeId(1), {},
+      {Dir("a", "/a", 1), Rec("a", "/a/b.txt", 1), Rec("a", "/a/B2.TXT", 1), Dir("a", "/a/c", 1),
+       Rec("a", "/a/c/readme.md", 1), Rec("a", "/a/gone.txt", 1),
+       Rec("a", "/a/gone.txt", 2, 0, true), Rec("b", "/b/other.txt", 1), Rec("a", "/a/old.txt", 1),
+       Rec("a", "/a/old.txt", 2, 7)}));
   EXPECT_EQ(FindPaths("a", "*.txt"),
             (std::vector<std::string>{"a:/a/B2.TXT", "a:/a/b.txt", "a:/a/old.txt"}));
   EXPECT_EQ(FindPaths("", "*.TXT"), (std::vector<std::string>{"a:/a/B2.TXT", "a:/a/b.txt",
@@ -456,8 +462,10 @@ TEST_F(CatalogTest, MetaDevicesTotalsAndMaxTime) {
   ASSERT_TRUE(meta->has_value());
   EXPECT_EQ(**meta, std::string("x\0y", 3));
 
-  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {Rec("pc", "/f", 10, 100), Rec("pc", "/f", 20, 150), Rec("pc", "/g", 10, 5),
-                  Rec("pc", "/g", 30, 0, true), Dir("pc", "/d", 10), Rec("mac", "/h", 25, 7)}));
+  ASSERT_OK(cat_->AddSegment(
+      MakeId(1), {},
+      {Rec("pc", "/f", 10, 100), Rec("pc", "/f", 20, 150), Rec("pc", "/g", 10, 5),
+       Rec("pc", "/g", 30, 0, true), Dir("pc", "/d", 10), Rec("mac", "/h", 25, 7)}));
   auto max = cat_->MaxBackupTime();
   ASSERT_OK(max);
   EXPECT_EQ(*max, 30);

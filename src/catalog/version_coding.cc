@@ -1,5 +1,6 @@
 #include "catalog/version_coding.h"
 
+#include <cstdint>
 #include <cstring>
 
 namespace cairn::catalog {
@@ -8,12 +9,18 @@ namespace {
 using repo::FileType;
 using repo::VersionRecord;
 
-constexpr uint64_t kTypeMask = 0x0f;
-constexpr uint64_t kSparse = 1 << 4;
-constexpr uint64_t kHasSha = 1 << 5;
-constexpr uint64_t kHasWall = 1 << 6;
-constexpr uint64_t kHasLink = 1 << 7;
-constexpr uint64_t kHasXattrs = 1 << 8;
+// The common cases (a file or folder with a hash, a wall time and ordinary
+// times) fit the first 7 bits, so the flags take one byte.
+constexpr uint64_t kTypeMask = 0x07;  // FileType 1..7; 0: the type follows
+constexpr uint64_t kHasSha = 1 << 3;
+constexpr uint64_t kHasWall = 1 << 4;
+constexpr uint64_t kWholeSeconds = 1 << 5;     // mtime is whole seconds: stored as seconds
+constexpr uint64_t kCtimeFromBackup = 1 << 6;  // ctime relative to backup_time, not mtime
+constexpr uint64_t kSparse = 1 << 7;
+constexpr uint64_t kHasLink = 1 << 8;
+constexpr uint64_t kHasXattrs = 1 << 9;
+
+constexpr int64_t kNsPerSecond = 1'000'000'000;
 
 void PutVarint(std::string* out, uint64_t v) {
   while (v >= 0x80) {
@@ -76,7 +83,7 @@ Status Malformed() { return Status::Corruption("catalog: malformed version recor
 
 // The fields up to and including the wall time, shared by Decode and Peek.
 struct Head {
-  uint64_t flags = 0, type = 0, size = 0, mode = 0, uid = 0, gid = 0;
+  uint64_t flags = 0, type = 0, size = 0, mode = 0, attrs = 0;
   TimeNs wall = 0;  // 0: none recorded
 };
 
@@ -85,7 +92,7 @@ bool ReadHead(Reader& in, TimeNs backup_time, Head* h) {
   h->type = h->flags & kTypeMask;
   if (h->type == 0 && !in.Varint(&h->type)) return false;
   if (h->type > 0xff) return false;
-  if (!in.Varint(&h->size) || !in.Varint(&h->mode) || !in.Varint(&h->uid) || !in.Varint(&h->gid))
+  if (!in.Varint(&h->size) || !in.Varint(&h->mode) || !in.Varint(&h->attrs) || h->attrs > INT64_MAX)
     return false;
   if (h->flags & kHasWall) {
     uint64_t z = 0;
@@ -95,25 +102,40 @@ bool ReadHead(Reader& in, TimeNs backup_time, Head* h) {
   return true;
 }
 
+size_t VarintLength(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) v >>= 7, ++n;
+  return n;
+}
+
 }  // namespace
 
-void EncodeVersion(const VersionRecord& r, std::string* out) {
+void EncodeVersion(const VersionRecord& r, int64_t attrs, std::string* out) {
   out->clear();
   auto type = static_cast<uint64_t>(r.type);
-  uint64_t flags = (type <= kTypeMask ? type : 0) | (r.sparse ? kSparse : 0) |
-                   (r.content_sha256.IsZero() ? 0 : kHasSha) | (r.wall_time != 0 ? kHasWall : 0) |
+  // mtime: whole seconds (archives, many file systems) as seconds since the
+  // epoch, else its distance to backup_time (short for recent changes).
+  const bool whole = r.mtime % kNsPerSecond == 0;
+  const uint64_t mtime = whole ? Zigzag(static_cast<uint64_t>(r.mtime / kNsPerSecond))
+                               : Zigzag(Minus(r.backup_time, r.mtime));
+  // ctime: usually equal or close to mtime; after an unpack or a chmod,
+  // closer to the backup.
+  const uint64_t ctime_m = Zigzag(Minus(r.ctime, r.mtime));
+  const uint64_t ctime_b = Zigzag(Minus(r.backup_time, r.ctime));
+  const bool ctime_from_backup = VarintLength(ctime_b) < VarintLength(ctime_m);
+  uint64_t flags = (type <= kTypeMask ? type : 0) | (r.content_sha256.IsZero() ? 0 : kHasSha) |
+                   (r.wall_time != 0 ? kHasWall : 0) | (whole ? kWholeSeconds : 0) |
+                   (ctime_from_backup ? kCtimeFromBackup : 0) | (r.sparse ? kSparse : 0) |
                    (r.link_target.empty() ? 0 : kHasLink) | (r.xattrs.empty() ? 0 : kHasXattrs);
   PutVarint(out, flags);
   if ((flags & kTypeMask) == 0) PutVarint(out, type);
   PutVarint(out, r.size);
   PutVarint(out, r.mode);
-  PutVarint(out, r.uid);
-  PutVarint(out, r.gid);
+  PutVarint(out, static_cast<uint64_t>(attrs));
   if (flags & kHasWall) PutVarint(out, Zigzag(Minus(r.wall_time, r.backup_time)));
-  PutVarint(out, Zigzag(Minus(r.backup_time, r.mtime)));
-  PutVarint(out, Zigzag(Minus(r.ctime, r.mtime)));
+  PutVarint(out, mtime);
+  PutVarint(out, ctime_from_backup ? ctime_b : ctime_m);
   PutVarint(out, r.inode);
-  PutVarint(out, r.dev);
   PutVarint(out, r.rdev);
   if (flags & kHasLink) PutBytes(out, r.link_target);
   if (flags & kHasXattrs) {
@@ -131,24 +153,30 @@ void EncodeVersion(const VersionRecord& r, std::string* out) {
   out->append(reinterpret_cast<const char*>(r.chunks.data()), r.chunks.size() * sizeof(Id));
 }
 
-Status DecodeVersion(std::string_view rec, VersionRecord* out) {
+Status DecodeVersion(std::string_view rec, VersionRecord* out, int64_t* attrs) {
   Reader in(rec);
   Head h;
   if (!ReadHead(in, out->backup_time, &h)) return Malformed();
+  *attrs = static_cast<int64_t>(h.attrs);
   out->type = static_cast<FileType>(h.type);
   out->sparse = (h.flags & kSparse) != 0;
   out->size = h.size;
   out->mode = static_cast<uint32_t>(h.mode);
-  out->uid = static_cast<uint32_t>(h.uid);
-  out->gid = static_cast<uint32_t>(h.gid);
   out->wall_time = h.wall;
   uint64_t mtime = 0, ctime = 0;
   if (!in.Varint(&mtime) || !in.Varint(&ctime)) return Malformed();
-  out->mtime = Plus(out->backup_time, ~Unzigzag(mtime) + 1);  // backup_time - difference
-  out->ctime = Plus(out->mtime, Unzigzag(ctime));
-  if (!in.Varint(&out->inode) || !in.Varint(&out->dev) || !in.Varint(&out->rdev)) {
-    return Malformed();
+  if (h.flags & kWholeSeconds) {
+    auto seconds = static_cast<int64_t>(Unzigzag(mtime));
+    if (seconds > INT64_MAX / kNsPerSecond || seconds < INT64_MIN / kNsPerSecond) {
+      return Malformed();
+    }
+    out->mtime = seconds * kNsPerSecond;
+  } else {
+    out->mtime = Plus(out->backup_time, ~Unzigzag(mtime) + 1);  // backup_time - difference
   }
+  out->ctime = (h.flags & kCtimeFromBackup) ? Plus(out->backup_time, ~Unzigzag(ctime) + 1)
+                                            : Plus(out->mtime, Unzigzag(ctime));
+  if (!in.Varint(&out->inode) || !in.Varint(&out->rdev)) return Malformed();
   std::string_view b;
   out->link_target.clear();
   if (h.flags & kHasLink) {

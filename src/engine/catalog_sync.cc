@@ -112,8 +112,7 @@ Result<SyncStats> SyncCatalog(repo::Repository& repo, catalog::Catalog& catalog,
       }
       continue;
     }
-    Status st =
-        catalog.AddSegment(seg_ids[i], catalog::SegmentInfo::Of(segs[i]), segs[i].records);
+    Status st = catalog.AddSegment(seg_ids[i], catalog::SegmentInfo::Of(segs[i]), segs[i].records);
     if (!st.ok()) {
       (void)catalog.Rollback();
       return st;
