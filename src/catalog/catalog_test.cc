@@ -5,9 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -107,6 +109,7 @@ VersionRecord FullRecord() {
   r.path = std::string("/home/u/\xff\xfe bad\nname\x01.bin");
   r.device = "laptop-7f3a";
   r.backup_time = 1'764'000'000'123'456'789;
+  r.wall_time = r.backup_time - 3'600'000'000'017;  // the device's clock, behind
   r.deleted = false;
   r.type = FileType::kFile;
   r.size = 0xfedcba9876543210ULL;  // above INT64_MAX: stored as its bit pattern
@@ -157,6 +160,362 @@ TEST_F(CatalogTest, RoundTripsEveryField) {
   ASSERT_OK(got_bare);
   ASSERT_TRUE(got_bare->has_value());
   EXPECT_EQ(**got_bare, bare);
+}
+
+TEST_F(CatalogTest, RoundTripsEdgeValues) {
+  OpenCatalog();
+  // Every branch of the record coding: whole-second and nanosecond times,
+  // times far from and near the backup time, extremes that overflow a
+  // subtraction, types beyond the one-byte flags, odd paths.
+  std::vector<VersionRecord> records;
+  auto add = [&](std::string path, auto&& change) {
+    VersionRecord r = Rec("dev", std::move(path), 1'764'000'000'000'000'000, 7);
+    change(r);
+    records.push_back(std::move(r));
+  };
+  add("/whole", [](VersionRecord& r) { r.mtime = 1'600'000'000'000'000'000; });
+  add("/ctime-near-backup", [](VersionRecord& r) {
+    r.mtime = 1'000'000'000'123'456'789;
+    r.ctime = r.backup_time - 5;
+  });
+  add("/extremes", [](VersionRecord& r) {
+    r.mtime = std::numeric_limits<int64_t>::min();
+    r.ctime = std::numeric_limits<int64_t>::max();
+    r.wall_time = std::numeric_limits<int64_t>::min();
+    r.size = ~0ULL;
+    r.inode = ~0ULL;
+    r.rdev = ~0ULL;
+    r.mode = ~0u;
+  });
+  add("/negative", [](VersionRecord& r) {
+    r.backup_time = -3;
+    r.wall_time = -1'000'000'000;
+    r.mtime = -2'000'000'000;
+    r.ctime = -7;
+  });
+  add("/blockdev", [](VersionRecord& r) {
+    r.type = FileType::kBlockDevice;
+    r.rdev = 0x0801;
+  });
+  add("/unknown-type", [](VersionRecord& r) { r.type = static_cast<FileType>(200); });
+  add("/hardlink", [](VersionRecord& r) {
+    r.type = FileType::kHardlink;
+    r.link_target = "/whole";
+  });
+  add("/owner-only", [](VersionRecord& r) {
+    r.user = "ann";
+    r.uid = 1000;
+  });
+  add("/same-owner", [](VersionRecord& r) {
+    r.user = "ann";
+    r.uid = 1000;
+    r.dev = 64769;
+  });
+  add("/tomb", [](VersionRecord& r) {
+    r = VersionRecord();
+    r.path = "/tomb";
+    r.device = "dev";
+    r.backup_time = 9;
+    r.deleted = true;
+  });
+  add("/", [](VersionRecord& r) { r.type = FileType::kDir; });
+  add("//double/", [](VersionRecord&) {});
+  add("relative/x", [](VersionRecord&) {});
+  add("/nul\xff\x01", [](VersionRecord&) {});
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, records));
+  for (const VersionRecord& want : records) {
+    auto got = cat_->Versions("dev", want.path);
+    ASSERT_OK(got);
+    ASSERT_EQ(got->size(), 1u) << want.path;
+    EXPECT_EQ(got->front(), want) << want.path;
+    auto by_id = cat_->VersionById(repo::VersionIdOf(want));
+    ASSERT_OK(by_id);
+    ASSERT_TRUE(by_id->has_value()) << want.path;
+    EXPECT_EQ(**by_id, want) << want.path;
+  }
+  // Every path once, in byte order, relative ones after the absolute.
+  std::vector<std::string> all;
+  ASSERT_OK(cat_->Find("", "*", [&](const VersionRecord& r) {
+    all.push_back(r.path);
+    return Status::OK();
+  }));
+  std::vector<std::string> want;
+  for (const auto& r : records)
+    if (!r.deleted) want.push_back(r.path);
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(all, want);
+  // "/" lists what is below it, not the relative path.
+  auto listed = List("dev", "/", kLatest, true);
+  EXPECT_EQ(listed.size(), want.size() - 1);
+  EXPECT_EQ(listed.front(), "dev:/");
+  EXPECT_EQ(List("dev", "/", kLatest, false),
+            (std::vector<std::string>{"dev:/blockdev", "dev:/ctime-near-backup", "dev:/extremes",
+                                      "dev:/hardlink", "dev:/negative", "dev:/nul\xff\x01",
+                                      "dev:/owner-only", "dev:/same-owner", "dev:/unknown-type",
+                                      "dev:/whole"}));
+}
+
+TEST_F(CatalogTest, VersionByIdFindsTheVersionAmongManySiblings) {
+  OpenCatalog();
+  std::vector<VersionRecord> records;
+  for (int i = 0; i < 3000; ++i) {
+    VersionRecord r = Rec("d", "/big/f" + std::to_string(i), 100 + i, i);
+    r.content_sha256 = MakeId(i);
+    records.push_back(r);
+  }
+  records.push_back(Rec("d", "/big/f17", 5000, 0, true));  // a tombstone has an id too
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, records));
+  for (int i : {0, 17, 1234, 2999, 3000}) {
+    auto got = cat_->VersionById(repo::VersionIdOf(records[i]));
+    ASSERT_OK(got);
+    ASSERT_TRUE(got->has_value()) << i;
+    EXPECT_EQ(**got, records[i]);
+  }
+  VersionRecord other = records[5];
+  other.backup_time += 1;  // not ingested
+  auto none = cat_->VersionById(repo::VersionIdOf(other));
+  ASSERT_OK(none);
+  EXPECT_FALSE(none->has_value());
+}
+
+// Device b's clock is an hour behind: the hybrid clock (design.md §10) gave
+// its versions backup times after a's, but its wall-clock times are its own.
+// `at` selects by wall-clock time; order stays by backup time.
+TEST_F(CatalogTest, TwoDevicesWithClocksAnHourApart) {
+  OpenCatalog();
+  constexpr TimeNs kHour = 3'600'000'000'000;
+  constexpr TimeNs kMin = kHour / 60;
+  auto on = [](std::string device, TimeNs bt, TimeNs wall, uint64_t size, bool deleted = false) {
+    VersionRecord r = Rec(std::move(device), "/f", bt, size, deleted);
+    r.wall_time = wall;
+    return r;
+  };
+  // a at 10:00 (its clock right); b a moment later by the order, but at
+  // 09:00 + 1 ns by its own clock; a again at 11:00.
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {on("a", 10 * kHour, 10 * kHour, 1)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(2), {}, {on("b", 10 * kHour + 1, 9 * kHour + 1, 2)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(3), {}, {on("a", 11 * kHour, 11 * kHour, 3)}));
+
+  EXPECT_EQ(SizeAt("b", "/f", 9 * kHour), -1);             // b had not made it yet
+  EXPECT_EQ(SizeAt("b", "/f", 9 * kHour + 30 * kMin), 2);  // by b's clock, it had
+  EXPECT_EQ(SizeAt("a", "/f", 9 * kHour + 30 * kMin), -1);
+  EXPECT_EQ(SizeAt("a", "/f", 10 * kHour + 30 * kMin), 1);
+  // All devices: the last in order among those made by then.
+  EXPECT_EQ(SizeAt("", "/f", 9 * kHour + 30 * kMin), 2);
+  EXPECT_EQ(SizeAt("", "/f", 10 * kHour + 30 * kMin), 2);  // b's is after a's in order
+  EXPECT_EQ(SizeAt("", "/f", 11 * kHour), 3);
+  EXPECT_EQ(SizeAt("", "/f", kLatest), 3);
+  EXPECT_EQ(List("", "/", 9 * kHour + 30 * kMin, true), std::vector<std::string>{"b:/f"});
+  EXPECT_EQ(List("", "/", 10 * kHour, false), (std::vector<std::string>{"a:/f", "b:/f"}));
+
+  // b's clock is then set right: its next version has a wall time an hour
+  // after the previous one's, and one made with the clock set back has a
+  // wall time before it. Versions keep the order of backup times.
+  ASSERT_OK(cat_->AddSegment(MakeId(4), {}, {on("b", 12 * kHour, 12 * kHour, 4)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(5), {}, {on("b", 13 * kHour, 11 * kHour + 30 * kMin, 5)}));
+  auto versions = cat_->Versions("b", "/f");
+  ASSERT_OK(versions);
+  std::vector<uint64_t> sizes;
+  for (const auto& v : *versions) sizes.push_back(v.size);
+  EXPECT_EQ(sizes, (std::vector<uint64_t>{2, 4, 5}));
+  EXPECT_EQ(SizeAt("b", "/f", 11 * kHour + 45 * kMin), 5);  // 4 is after by b's clock
+  EXPECT_EQ(SizeAt("b", "/f", 12 * kHour), 5);              // both made: 5 is later in order
+  EXPECT_EQ(SizeAt("b", "/f", 11 * kHour), 2);
+  int64_t listed = -1;
+  ASSERT_OK(cat_->ListTree("b", "/", 11 * kHour + 45 * kMin, true, [&](const VersionRecord& r) {
+    listed = static_cast<int64_t>(r.size);
+    return Status::OK();
+  }));
+  EXPECT_EQ(listed, 5);
+  listed = -1;
+  ASSERT_OK(cat_->ListTree("b", "/", 11 * kHour + 10 * kMin, true, [&](const VersionRecord& r) {
+    listed = static_cast<int64_t>(r.size);
+    return Status::OK();
+  }));
+  EXPECT_EQ(listed, 2);
+
+  // A tombstone hides the path from its own wall-clock time on.
+  ASSERT_OK(cat_->AddSegment(MakeId(6), {}, {on("a", 14 * kHour, 13 * kHour, 0, true)}));
+  EXPECT_EQ(SizeAt("a", "/f", 12 * kHour + 59 * kMin), 3);
+  EXPECT_EQ(SizeAt("a", "/f", 13 * kHour), -1);
+  EXPECT_EQ(SizeAt("", "/f", 13 * kHour), -1);  // a's tombstone is the last in order
+  EXPECT_EQ(List("", "/", kLatest, true), std::vector<std::string>{"b:/f"});
+  // Wall-clock times round-trip; a version without one reads back 0.
+  auto latest = cat_->Lookup("b", "/f", kLatest);
+  ASSERT_OK(latest);
+  ASSERT_TRUE(latest->has_value());
+  EXPECT_EQ((*latest)->wall_time, 11 * kHour + 30 * kMin);
+  ASSERT_OK(cat_->AddSegment(MakeId(7), {}, {Rec("c", "/f", 20 * kHour, 9)}));
+  auto bare = cat_->Lookup("c", "/f", kLatest);
+  ASSERT_OK(bare);
+  ASSERT_TRUE(bare->has_value());
+  EXPECT_EQ((*bare)->wall_time, 0);
+  EXPECT_EQ(SizeAt("c", "/f", 20 * kHour - 1), -1);  // no wall time: its backup time counts
+  EXPECT_EQ(SizeAt("c", "/f", 20 * kHour), 9);
+}
+
+SegmentInfo Info(uint32_t run, uint32_t seq, bool final, std::string device, TimeNs created) {
+  SegmentInfo info;
+  info.run_id = MakeId(1000 + run);
+  info.sequence = seq;
+  info.final = final;
+  info.device = std::move(device);
+  info.created = created;
+  info.roots = {"/home/u", "/etc"};
+  if (final) info.stats = {1, 2, 3, 4, 5, 6};
+  return info;
+}
+
+TEST_F(CatalogTest, RunHistoryFromSegmentHeaders) {
+  OpenCatalog();
+  auto runs_of = [&](std::string_view device, size_t limit) {
+    std::vector<std::pair<Id, bool>> out;
+    auto runs = cat_->Runs(device, limit);
+    EXPECT_TRUE(runs.ok()) << runs.status().ToString();
+    if (runs.ok())
+      for (const auto& r : *runs) out.emplace_back(r.run_id, r.complete);
+    return out;
+  };
+  // Run 1 on pc: two checkpoints, the final one ingested first.
+  ASSERT_OK(cat_->AddSegment(MakeId(2), Info(1, 1, true, "pc", 200), {Rec("pc", "/a", 20)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(1), Info(1, 0, false, "pc", 100), {Rec("pc", "/b", 10)}));
+  // Run 2 on pc: interrupted after one checkpoint. Run 3 on mac: complete.
+  ASSERT_OK(cat_->AddSegment(MakeId(3), Info(2, 0, false, "pc", 300), {Rec("pc", "/c", 30)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(4), Info(3, 0, true, "mac", 250), {Rec("mac", "/d", 25)}));
+
+  auto runs = cat_->Runs("pc", 10);
+  ASSERT_OK(runs);
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[0].run_id, MakeId(1002));
+  EXPECT_FALSE((*runs)[0].complete);
+  EXPECT_EQ((*runs)[0].stats, RunStats());
+  EXPECT_EQ((*runs)[0].started, 300);
+  RunInfo want{.run_id = MakeId(1001),
+               .device = "pc",
+               .started = 100,
+               .ended = 200,
+               .complete = true,
+               .roots = {"/home/u", "/etc"},
+               .stats = {1, 2, 3, 4, 5, 6}};
+  EXPECT_EQ((*runs)[1], want);
+  EXPECT_EQ(runs_of("", 10),
+            (std::vector<std::pair<Id, bool>>{
+                {MakeId(1002), false}, {MakeId(1003), true}, {MakeId(1001), true}}));
+  EXPECT_EQ(runs_of("", 1), (std::vector<std::pair<Id, bool>>{{MakeId(1002), false}}));
+  EXPECT_EQ(runs_of("mac", 10), (std::vector<std::pair<Id, bool>>{{MakeId(1003), true}}));
+  EXPECT_TRUE(runs_of("nobody", 10).empty());
+  EXPECT_TRUE(runs_of("pc", 0).empty());
+  auto last = cat_->LastCompleteRun("pc");
+  ASSERT_OK(last);
+  ASSERT_TRUE(last->has_value());
+  EXPECT_EQ(**last, want);
+  auto last_any = cat_->LastCompleteRun("");
+  ASSERT_OK(last_any);
+  ASSERT_TRUE(last_any->has_value());
+  EXPECT_EQ((*last_any)->run_id, MakeId(1003));  // ended at 250, after run 1
+  auto none = cat_->LastCompleteRun("nobody");
+  ASSERT_OK(none);
+  EXPECT_FALSE(none->has_value());
+
+  // The history outlives the segments: a compaction replaces run 1's two
+  // segments by one that is not a run of its own.
+  SegmentInfo compacted = Info(9, 0, true, "pc", 400);
+  compacted.compacted = true;
+  ASSERT_OK(cat_->RemoveSegments({MakeId(1), MakeId(2)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(5), compacted, {Rec("pc", "/a", 20), Rec("pc", "/b", 10)}));
+  EXPECT_EQ(runs_of("pc", 10),
+            (std::vector<std::pair<Id, bool>>{{MakeId(1002), false}, {MakeId(1001), true}}));
+  auto still = cat_->LastCompleteRun("pc");
+  ASSERT_OK(still);
+  ASSERT_TRUE(still->has_value());
+  EXPECT_EQ(**still, want);
+
+  // A superseded segment never ingested still brings its run (once); a
+  // segment without a run id brings none.
+  ASSERT_OK(cat_->AddRunHistory(Info(4, 0, true, "pc", 500)));
+  ASSERT_OK(cat_->AddRunHistory(Info(4, 0, true, "pc", 500)));
+  ASSERT_OK(cat_->AddSegment(MakeId(6), SegmentInfo(), {Rec("pc", "/e", 60)}));
+  EXPECT_EQ(runs_of("pc", 10),
+            (std::vector<std::pair<Id, bool>>{
+                {MakeId(1004), true}, {MakeId(1002), false}, {MakeId(1001), true}}));
+  // The interrupted run completes when its final segment arrives later.
+  ASSERT_OK(cat_->AddSegment(MakeId(7), Info(2, 1, true, "pc", 350), {}));
+  runs = cat_->Runs("pc", 10);
+  ASSERT_OK(runs);
+  ASSERT_EQ(runs->size(), 3u);
+  EXPECT_TRUE((*runs)[1].complete);
+  EXPECT_EQ((*runs)[1].started, 300);
+  EXPECT_EQ((*runs)[1].ended, 350);
+  EXPECT_EQ((*runs)[1].stats, (RunStats{1, 2, 3, 4, 5, 6}));
+  // A failed batch adds no run.
+  Status st = cat_->AddSegments({{MakeId(8), Info(5, 0, true, "pc", 600), {Rec("pc", "/f", 1)}},
+                                 {MakeId(9), {}, {Rec("pc", "", 1)}}});
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(runs_of("pc", 10).size(), 3u);
+
+  ASSERT_OK(cat_->Clear());
+  EXPECT_TRUE(runs_of("", 10).empty());
+}
+
+// Counts rows of a catalog table through a separate connection.
+int64_t CountRows(const std::string& db_path, const char* table) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+  std::string sql = std::string("SELECT COUNT(*) FROM ") + table;
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK);
+  int64_t n = -1;
+  if (sqlite3_step(stmt) == SQLITE_ROW) n = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return n;
+}
+
+TEST_F(CatalogTest, RemovedPathsLeaveNoNames) {
+  OpenCatalog();
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {},
+                             {Dir("a", "/x", 1), Dir("a", "/x/y", 1), Rec("a", "/x/y/f", 1),
+                              Rec("a", "/x/y/deep/er/g", 1), Rec("b", "/x/y/h", 1)}));
+  ASSERT_OK(cat_->AddSegment(MakeId(2), {}, {Rec("a", "/x/z/k", 2)}));
+  // ("", x, y, f, deep, er, g, h, z, k)
+  EXPECT_EQ(CountRows(path_, "names"), 10);
+  ASSERT_OK(cat_->RemoveSegments({MakeId(1)}));
+  EXPECT_EQ(List("", "/", kLatest, true), std::vector<std::string>{"a:/x/z/k"});
+  EXPECT_EQ(CountRows(path_, "names"), 4);  // "", x, z, k
+  EXPECT_EQ(CountRows(path_, "nodes"), 4);
+  // Names come back with their versions.
+  ASSERT_OK(cat_->AddSegment(MakeId(3), {}, {Rec("b", "/x/y/h", 3)}));
+  EXPECT_EQ(List("", "/x", kLatest, true), (std::vector<std::string>{"b:/x/y/h", "a:/x/z/k"}));
+  ASSERT_OK(cat_->RemoveSegments({MakeId(2), MakeId(3)}));
+  EXPECT_EQ(CountRows(path_, "names"), 0);
+  EXPECT_EQ(CountRows(path_, "versions"), 0);
+}
+
+// A connection remembers the folders of the paths it resolved; another
+// connection that removes those folders (their ids then given to other
+// names) must not make it answer for the wrong path.
+TEST_F(CatalogTest, ResolvedPathsFollowOtherConnections) {
+  OpenCatalog();
+  auto other = Catalog::Open(path_);
+  ASSERT_OK(other);
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {Rec("d", "/x/y/z", 1, 1)}));
+  auto before = cat_->LatestForSkip("d", "/x/y/z");
+  ASSERT_OK(before);
+  ASSERT_TRUE(before->has_value());
+  ASSERT_OK((*other)->RemoveSegments({MakeId(1)}));
+  ASSERT_OK((*other)->AddSegment(MakeId(2), {}, {Rec("d", "/p/q/r", 2, 2)}));
+  auto after = cat_->LatestForSkip("d", "/x/y/z");
+  ASSERT_OK(after);
+  EXPECT_FALSE(after->has_value());
+  auto moved = cat_->LatestForSkip("d", "/p/q/r");
+  ASSERT_OK(moved);
+  ASSERT_TRUE(moved->has_value());
+  EXPECT_EQ((*moved)->size, 2u);
+  EXPECT_EQ(SizeAt("d", "/x/y/z", kLatest), -1);
+  auto by_id = cat_->VersionById(repo::VersionIdOf(Rec("d", "/p/q/r", 2, 2)));
+  ASSERT_OK(by_id);
+  ASSERT_TRUE(by_id->has_value());
+  EXPECT_EQ((*by_id)->path, "/p/q/r");
 }
 
 TEST_F(CatalogTest, CreatesPrivateParentDirsAndFile) {
