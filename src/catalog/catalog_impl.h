@@ -30,7 +30,8 @@ namespace cairn::catalog {
 //           order; `nodes` maps a node to its parent (for walking up: a
 //           node's own name is found among its siblings), so each name is
 //           stored once. A child is added after its parent: ids grow
-//           downwards.
+//           downwards. `kids` is 1 once the node has had a child (it may
+//           stay 1 after they are removed: listings then look in vain, once).
 // versions: one row per version; `seq` (the rowid) is the ingestion order,
 //           the tie-breaker after bt (backup_time). `latest` is 1 on the last
 //           version in order of each (node, device), so "now" needs no search.
@@ -55,7 +56,7 @@ CREATE TABLE segments(seg INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE,
   first_seq INTEGER NOT NULL, records INTEGER NOT NULL, max_time INTEGER NOT NULL);
 CREATE TABLE nodes(id INTEGER PRIMARY KEY, parent INTEGER NOT NULL);
 CREATE TABLE names(parent INTEGER NOT NULL, name BLOB NOT NULL, id INTEGER NOT NULL,
-  PRIMARY KEY(parent, name)) WITHOUT ROWID;
+  kids INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(parent, name)) WITHOUT ROWID;
 CREATE TABLE versions(
   seq INTEGER PRIMARY KEY,
   node INTEGER NOT NULL,

@@ -35,6 +35,8 @@ constexpr const char kNodeHasVersion[] = "SELECT 1 FROM versions WHERE node = ?1
 constexpr const char kNodeFind[] = "SELECT id FROM names WHERE parent = ?1 AND name = ?2";
 constexpr const char kNodeInsert[] = "INSERT INTO nodes(parent) VALUES (?1)";
 constexpr const char kNameInsert[] = "INSERT INTO names(parent, name, id) VALUES (?1, ?2, ?3)";
+constexpr const char kNameHasKids[] =
+    "UPDATE names SET kids = 1 WHERE parent = ?1 AND name = ?2 AND kids = 0";
 constexpr const char kNodeParent[] = "SELECT parent FROM nodes WHERE id = ?1";
 // A node's parent and name (found among its siblings).
 constexpr const char kNodeGet[] =
@@ -335,11 +337,19 @@ Result<std::optional<int64_t>> Catalog::Impl::Node(std::string_view path, bool c
         CAIRN_RETURN_IF_ERROR(q.Run());
         node = db_->LastInsertRowid();
       }
-      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kNameInsert));
-      q.Bind(1, parent);
-      q.BindBlob(2, parts[i]);
-      q.Bind(3, node);
-      CAIRN_RETURN_IF_ERROR(q.Run());
+      {
+        CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kNameInsert));
+        q.Bind(1, parent);
+        q.BindBlob(2, parts[i]);
+        q.Bind(3, node);
+        CAIRN_RETURN_IF_ERROR(q.Run());
+      }
+      if (i > 0) {  // the parent (chain_[i - 1]) has a child now
+        CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kNameHasKids));
+        q.Bind(1, i >= 2 ? chain_[i - 2].second : 0);
+        q.BindBlob(2, chain_[i - 1].first);
+        CAIRN_RETURN_IF_ERROR(q.Run());
+      }
     }
     chain_.emplace_back(std::string(parts[i]), node);
   }

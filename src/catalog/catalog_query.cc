@@ -27,12 +27,14 @@ constexpr const char kByKey[] =
     "SELECT " CAIRN_VERSION_COLS ", v.node FROM versions v WHERE v.vkey = ?1 ORDER BY v.seq";
 // A folder's children with their latest version on each device (or none):
 // rows of one child are consecutive (names is the outer loop of the join).
-#define CAIRN_CHILDREN                                                                            \
-  "SELECT n.id, n.name, EXISTS(SELECT 1 FROM names k WHERE k.parent = n.id), " CAIRN_VERSION_COLS \
+#define CAIRN_CHILDREN                               \
+  "SELECT n.id, n.name, n.kids, " CAIRN_VERSION_COLS \
   " FROM names n LEFT JOIN versions v ON v.node = n.id AND v.latest = 1"
 constexpr const char kChildrenDev[] = CAIRN_CHILDREN " AND v.device = ?2 WHERE n.parent = ?1";
 constexpr const char kChildrenAll[] = CAIRN_CHILDREN " WHERE n.parent = ?1";
 #undef CAIRN_CHILDREN
+// The same without versions, for walks that keep few paths (Find).
+constexpr const char kChildNames[] = "SELECT n.id, n.name, n.kids FROM names n WHERE n.parent = ?1";
 
 constexpr const char kMaxTime[] = "SELECT MAX(max_time) FROM segments";
 constexpr const char kDevices[] = "SELECT device, COUNT(*) FROM versions GROUP BY device";
@@ -201,16 +203,7 @@ class TreeWalk {
   Status Self(int64_t node, const std::string& path) {
     Child c;
     c.node = node;
-    {
-      CAIRN_ASSIGN_OR_RETURN(Query q, impl_.db().Prepare(device_ != 0 ? kLatestDev : kLatestAll));
-      q.Bind(1, node);
-      if (device_ != 0) q.Bind(2, device_);
-      while (true) {
-        CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
-        if (!row) break;
-        c.latest.push_back(Catalog::Impl::ReadRaw(q, 0));
-      }
-    }  // (done before fn runs: it may query the catalog)
+    CAIRN_RETURN_IF_ERROR(Latest(node, &c.latest));  // (done before fn runs: it may query)
     return Emit(c, path);
   }
 
@@ -218,22 +211,49 @@ class TreeWalk {
   // The children of `node` (whose path is `path`), with the latest versions
   // of those the filter keeps.
   Status Children(int64_t node, const std::string& path, std::vector<Child>* out) {
+    if (filter_) return FilteredChildren(node, path, out);
     CAIRN_ASSIGN_OR_RETURN(Query q, impl_.db().Prepare(device_ != 0 ? kChildrenDev : kChildrenAll));
     q.Bind(1, node);
     if (device_ != 0) q.Bind(2, device_);
-    bool keep = true;
     while (true) {
       CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) return Status::OK();
       int64_t id = q.Int(0);
       if (out->empty() || out->back().node != id) {
         out->push_back(Child{id, std::string(q.Blob(1)), q.Int(2) != 0, {}});
-        if (filter_) {
-          const std::string& name = out->back().name;
-          keep = filter_(node == 0 ? name : path + "/" + name, name);
-        }
       }
-      if (keep && !q.IsNull(3)) out->back().latest.push_back(Catalog::Impl::ReadRaw(q, 3));
+      if (!q.IsNull(3)) out->back().latest.push_back(Catalog::Impl::ReadRaw(q, 3));
+    }
+  }
+
+  // Names first, then the versions of those the filter keeps: a search
+  // reads the versions of its matches only.
+  Status FilteredChildren(int64_t node, const std::string& path, std::vector<Child>* out) {
+    std::vector<size_t> kept;
+    {
+      CAIRN_ASSIGN_OR_RETURN(Query q, impl_.db().Prepare(kChildNames));
+      q.Bind(1, node);
+      while (true) {
+        CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        out->push_back(Child{q.Int(0), std::string(q.Blob(1)), q.Int(2) != 0, {}});
+        const std::string& name = out->back().name;
+        if (filter_(node == 0 ? name : path + "/" + name, name)) kept.push_back(out->size() - 1);
+      }
+    }
+    for (size_t i : kept) CAIRN_RETURN_IF_ERROR(Latest((*out)[i].node, &(*out)[i].latest));
+    return Status::OK();
+  }
+
+  // The latest version of `node` on each device listed.
+  Status Latest(int64_t node, std::vector<RawVersion>* out) {
+    CAIRN_ASSIGN_OR_RETURN(Query q, impl_.db().Prepare(device_ != 0 ? kLatestDev : kLatestAll));
+    q.Bind(1, node);
+    if (device_ != 0) q.Bind(2, device_);
+    while (true) {
+      CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return Status::OK();
+      out->push_back(Catalog::Impl::ReadRaw(q, 0));
     }
   }
 
