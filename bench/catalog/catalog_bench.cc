@@ -449,6 +449,8 @@ int Main(int argc, char** argv) {
   }
   t = Best(3, [&] { Die(cat->GetTotals(kDevice).status(), "totals"); });
   std::printf("| GetTotals | %.0f ms |\n", t);
+  t = Best(3, [&] { Die(cat->Devices().status(), "devices"); });
+  std::printf("| Devices | %.0f ms |\n", t);
   t = Best(reps, [&] { Die(cat->MaxBackupTime().status(), "max"); });
   std::printf("| MaxBackupTime | %.3f ms |\n", t);
   t = Best(1, [&] { Die(cat->RemoveSegments({MadeUpId(2, 1001)}), "remove"); });

@@ -163,10 +163,11 @@ class TreeWalk {
            const std::function<Status(const VersionRecord&)>& fn)
       : impl_(impl), device_(device), at_(at), filter_(std::move(filter)), fn_(fn) {}
 
-  // Everything below `node`, whose path is `path`.
-  Status Below(int64_t node, const std::string& path) {
+  // Everything below `node`, whose path is `*path` (a buffer the walk
+  // extends and gives back as it was).
+  Status Below(int64_t node, std::string* path) {
     std::vector<Child> children;
-    CAIRN_RETURN_IF_ERROR(Children(node, path, &children));
+    CAIRN_RETURN_IF_ERROR(Children(node, *path, &children));
     std::vector<Item> items;
     items.reserve(children.size() * 2);
     for (const Child& c : children) {
@@ -174,13 +175,13 @@ class TreeWalk {
       if (c.has_children) items.push_back({&c, true});
     }
     std::sort(items.begin(), items.end(), ItemLess);
+    const size_t length = path->size();
     for (const Item& item : items) {
-      std::string child_path = node == 0 ? item.child->name : path + "/" + item.child->name;
-      if (item.below) {
-        CAIRN_RETURN_IF_ERROR(Below(item.child->node, child_path));
-      } else {
-        CAIRN_RETURN_IF_ERROR(Emit(*item.child, child_path));
-      }
+      if (node != 0) path->push_back('/');
+      path->append(item.child->name);
+      Status st = item.below ? Below(item.child->node, path) : Emit(*item.child, *path);
+      path->resize(length);
+      CAIRN_RETURN_IF_ERROR(st);
     }
     return Status::OK();
   }
@@ -260,7 +261,7 @@ class TreeWalk {
   // The state at `at` of each device's path at this node, by device name.
   Status Emit(const Child& c, const std::string& path) {
     if (c.latest.empty()) return Status::OK();
-    std::vector<VersionRecord> out;
+    std::vector<VersionRecord> out;  // several devices: sorted before fn sees them
     for (const RawVersion& latest : c.latest) {
       const RawVersion* state = &latest;
       std::vector<RawVersion> all;
@@ -274,6 +275,7 @@ class TreeWalk {
       }
       if (state == nullptr || state->deleted) continue;
       CAIRN_ASSIGN_OR_RETURN(VersionRecord r, impl_.Decode(*state, path));
+      if (c.latest.size() == 1) return fn_(r);
       out.push_back(std::move(r));
     }
     if (out.size() > 1) {
@@ -380,13 +382,14 @@ Status Catalog::ListTree(std::string_view device, std::string_view root, TimeNs 
     CAIRN_ASSIGN_OR_RETURN(auto top, impl_->Node("", false));
     if (!top) return Status::OK();
     static const std::string kSelf;
-    return recursive ? walk.Below(*top, "") : walk.ChildrenOf(*top, "", &kSelf);
+    std::string path;
+    return recursive ? walk.Below(*top, &path) : walk.ChildrenOf(*top, path, &kSelf);
   }
   CAIRN_ASSIGN_OR_RETURN(auto node, impl_->Node(dir, false));
   if (!node) return Status::OK();
   if (!recursive) return walk.ChildrenOf(*node, dir, nullptr);
   CAIRN_RETURN_IF_ERROR(walk.Self(*node, dir));  // root sorts before everything under it
-  return walk.Below(*node, dir);
+  return walk.Below(*node, &dir);
 }
 
 Status Catalog::Find(std::string_view device, std::string_view pattern,
@@ -406,7 +409,8 @@ Status Catalog::Find(std::string_view device, std::string_view pattern,
            (name.size() != path.size() && GlobMatch(pattern, name, kFindGlob));
   };
   TreeWalk walk(*impl_, *dev, kLatest, matches, fn);
-  return walk.Below(0, "");
+  std::string path;
+  return walk.Below(0, &path);
 }
 
 Result<std::optional<VersionRecord>> Catalog::LatestForSkip(std::string_view device,
