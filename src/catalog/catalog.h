@@ -61,9 +61,9 @@ struct RunStats {
 // What the catalog keeps of a segment's header besides its records: the run
 // it belongs to, for the run history.
 struct SegmentInfo {
-  Id run_id;  // all zero: no run (the history ignores the segment)
-  uint32_t sequence = 0;
-  bool final = false;  // the run's last segment: it completed
+  Id run_id;              // all zero: no run (the history ignores the segment)
+  uint32_t sequence = 0;  // 0, 1, 2... within the run
+  bool final = false;     // the run's last segment: it completed
   std::string device;
   TimeNs created = 0;  // the recording device's clock
   std::vector<std::string> roots;

@@ -21,11 +21,13 @@ struct SyncStats {
   std::vector<Id> unreadable;
 };
 
-// Ingests every version segment the catalog has not seen. Segments the
-// catalog holds that the repository no longer has (prune, compaction), and
-// segments a new one supersedes, have their records dropped (incrementally:
-// no rebuild). Unreadable segments are reported in
-// `warnings` and in SyncStats::unreadable, and skipped (check names them).
+// Ingests every version segment the catalog has not seen: its records, and
+// its header into the run history (a segment superseded before it was
+// ingested gives only its header). Segments the catalog holds that the
+// repository no longer has (prune, compaction), and segments a new one
+// supersedes, have their records dropped (incrementally: no rebuild).
+// Unreadable segments are reported in `warnings` and in
+// SyncStats::unreadable, and skipped (check names them).
 Result<SyncStats> SyncCatalog(
     repo::Repository& repo, catalog::Catalog& catalog, std::vector<std::string>* warnings,
     const std::function<void(uint64_t done, uint64_t total)>& progress = {});
