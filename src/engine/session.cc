@@ -14,6 +14,7 @@
 #include "compress/compressor.h"
 #include "crypto/crypto.h"
 #include "engine/catalog_sync.h"
+#include "repo/generation.h"
 #include "repo/repo_lock.h"
 #include "repo/repository.h"
 #include "repo/version_id.h"
@@ -182,9 +183,23 @@ Result<repo::Repository*> Session::Repo() {
   return repo_.get();
 }
 
-Status Session::RefreshIndex(bool adopt_orphan_packs) {
+Status Session::RefreshIndex(bool adopt_orphan_packs, const repo::RepoLock* held) {
   CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
   std::lock_guard lock(index_mu_);
+  // The generation first (design.md §11): if a compaction or prune deleted
+  // objects since the index in memory was loaded, it is reloaded whole.
+  std::string generation;
+  if (held) {
+    generation = held->generation_etag();  // seen by the lock's own listing: free
+  } else {
+    auto info = repo->backend().Stat(
+        backend::ObjectName{backend::ObjectType::kLock, repo::kGenerationObjectName});
+    if (info.ok())
+      generation = info->etag;
+    else if (!info.error().IsNotFound())
+      return info.error();
+  }
+  repo->SyncGeneration(generation);
   size_t warned = repo->warnings().size();
   CAIRN_RETURN_IF_ERROR(repo->LoadIndex(adopt_orphan_packs));
   for (size_t i = warned; i < repo->warnings().size(); ++i) Notice({}, repo->warnings()[i]);
@@ -352,7 +367,7 @@ Result<BackupResult> Session::Backup(const BackupRequest& request, const JobCont
   // Lock first, then index: a prune that finished before the lock was taken
   // is seen by the index load that follows it.
   CAIRN_ASSIGN_OR_RETURN(auto lock, Lock(false, "backup"));
-  CAIRN_RETURN_IF_ERROR(RefreshIndex(true));
+  CAIRN_RETURN_IF_ERROR(RefreshIndex(true, lock.get()));
   CAIRN_ASSIGN_OR_RETURN(catalog::Catalog * cat, SyncedCatalog(job));
 
   archiver::BackupOptions bo;
@@ -452,7 +467,7 @@ Result<RestoreResult> Session::Restore(const RestoreRequest& request, const JobC
   CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
   CAIRN_ASSIGN_OR_RETURN(auto lock, ReadLock("restore", job));
   ro.stop = lock ? lock->StopToken(job.stop) : job.stop;
-  CAIRN_RETURN_IF_ERROR(RefreshIndex(false));
+  CAIRN_RETURN_IF_ERROR(RefreshIndex(false, lock.get()));
   CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
   auto summary = restorer::RunRestore(*repo, *cat, ro);
   if (lock) CAIRN_RETURN_IF_ERROR(lock->health());
@@ -561,7 +576,7 @@ Result<QueryInfo> Session::Find(const std::string& pattern, const VersionFn& fn,
 
 Result<RepositoryStats> Session::Stats(const JobContext& job) {
   CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
-  CAIRN_RETURN_IF_ERROR(RefreshIndex(false));
+  CAIRN_RETURN_IF_ERROR(RefreshIndex(false, nullptr));
   CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
   RepositoryStats st;
   st.location = cfg_.location;

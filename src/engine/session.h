@@ -168,7 +168,10 @@ class Session {
   Result<std::string> Secret(bool for_new_repository);
   Result<std::string> FindSecret(bool for_new_repository);
   Result<repo::Repository*> Repo();  // opens once
-  Status RefreshIndex(bool adopt_orphan_packs);
+  // Brings the in-memory index up to date under the lock `held` (its
+  // listing saw the repository generation), or, without a lock (read-only
+  // credentials, stats), under the generation read now.
+  Status RefreshIndex(bool adopt_orphan_packs, const repo::RepoLock* held);
   // The writer catalog, brought up to date with the repository. REQUIRES:
   // writer_mu_ held.
   Result<catalog::Catalog*> SyncedCatalog(const JobContext& job, bool rebuild = false);

@@ -16,6 +16,7 @@
 
 #include "backend/local/local_backend.h"
 #include "crypto/crypto.h"
+#include "repo/generation.h"
 #include "repo/repo_lock.h"
 #include "repo/repository.h"
 #include "repo/version_segment.h"
@@ -463,6 +464,65 @@ TEST_F(SessionTest, ABackupIsRefusedWhileAnotherProcessHoldsTheExclusiveLock) {
   auto again = s->Backup({{home_.Sub("docs")}, {}});
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(again->files_new, 1u);
+}
+
+// A prune on another device between two backups of a long-lived session
+// (the daemon's case: its index stays in memory between runs). The prune
+// advances the generation before it deletes, so the session's next lock sees
+// it and reloads the index instead of deduplicating against deleted chunks.
+TEST_F(SessionTest, APruneBetweenRunsIsDetectedAndNothingReferencesADeletedChunk) {
+  InitRepository();
+  const std::string content = RandomContent(300000, 42);
+  WriteFile(home_.Sub("docs/a.bin"), content);
+  auto s = Make();
+  ASSERT_TRUE(s->Backup({{home_.Sub("docs")}, {}}).ok());
+
+  {  // Another device prunes everything a.bin was stored in.
+    auto be = backend::LocalBackend::Open(home_.Sub("repo"));
+    ASSERT_TRUE(be.ok());
+    auto other = repo::Repository::Open(*be, "pw");
+    ASSERT_TRUE(other.ok());
+    repo::LockOptions lo;
+    lo.exclusive = true;
+    lo.device = "desktop";
+    lo.operation = "prune";
+    auto held = repo::RepoLock::Acquire(**other, lo);
+    ASSERT_TRUE(held.ok()) << held.status().ToString();
+    auto gen = repo::AdvanceGeneration(**other, "desktop", "prune");
+    ASSERT_TRUE(gen.ok()) << gen.status().ToString();
+    EXPECT_EQ(gen->generation.number, 1u);
+    size_t removed = 0;
+    for (auto type : {backend::ObjectType::kVersions, backend::ObjectType::kIndex,
+                      backend::ObjectType::kPack}) {
+      std::vector<backend::ObjectName> names;
+      ASSERT_OK((*be)->List(type, [&](const backend::ObjectInfo& i) {
+        names.push_back(i.name);
+        return Status::OK();
+      }));
+      for (const auto& n : names) ASSERT_OK((*be)->Remove(n));
+      removed += names.size();
+    }
+    EXPECT_GE(removed, 3u);
+  }
+
+  // The same content under another name: without the generation check the
+  // session would find its chunk in the index it holds and store nothing.
+  WriteFile(home_.Sub("docs/b.bin"), content);
+  auto b = s->Backup({{home_.Sub("docs")}, {}});
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_GT(b->bytes_stored, 0u);
+
+  env_["XDG_CACHE_HOME"] = home_.Sub("cache-new-machine");
+  auto fresh = Make();
+  RestoreRequest r;
+  r.path = home_.Sub("docs/b.bin");
+  r.target = home_.Sub("restored");
+  auto restored = fresh->Restore(r);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(ReadFile(home_.Sub("restored") + home_.Sub("docs/b.bin")), content);
+  auto check = fresh->Check({});
+  ASSERT_TRUE(check.ok()) << check.status().ToString();
+  EXPECT_TRUE(check->ok()) << (check->errors.empty() ? "" : check->errors.front());
 }
 
 TEST_F(SessionTest, KeyChangesThroughTheSession) {

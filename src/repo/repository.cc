@@ -211,7 +211,23 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::shared_ptr<backend::Ba
       also);
 }
 
+bool Repository::SyncGeneration(const std::string& generation_etag) {
+  bool drop = index_loaded_ && generation_etag != index_generation_;
+  index_generation_ = generation_etag;
+  if (!drop) return false;
+  index_.Clear();
+  index_loaded_ = false;
+  orphans_adopted_ = false;
+  MutexLock lock(mu_);
+  loaded_index_objects_.clear();
+  // Packs saved without an index object yet may have been deleted as
+  // orphans: LoadIndex adopts the ones that are still there.
+  unindexed_.clear();
+  return true;
+}
+
 Status Repository::LoadIndex(bool adopt_orphan_packs) {
+  index_loaded_ = true;
   std::vector<Id> ids;
   CAIRN_RETURN_IF_ERROR(backend_->List(ObjectType::kIndex, [&](const backend::ObjectInfo& info) {
     auto id = Id::FromHex(info.name.name);
