@@ -59,5 +59,6 @@ int KeyPasswdCommand(Context& ctx, const std::string& new_password_file);
 
 int StatsCommand(Context& ctx);
 int RecoverCommand(Context& ctx);
+int CompactCommand(Context& ctx);
 
 }  // namespace cairn::cli

@@ -190,6 +190,9 @@ int main(int argc, char** argv) {
   c_stats->callback(run([&](Context& ctx) { return StatsCommand(ctx); }));
   auto* c_recover = app.add_subcommand("recover", "rebuild the local catalog from the repository");
   c_recover->callback(run([&](Context& ctx) { return RecoverCommand(ctx); }));
+  auto* c_compact = app.add_subcommand(
+      "compact", "merge the small packs, index objects and version segments of frequent backups");
+  c_compact->callback(run([&](Context& ctx) { return CompactCommand(ctx); }));
 
   // A mistyped command gets a clear message (CLI11 would only say that a
   // subcommand is required).

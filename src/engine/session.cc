@@ -14,6 +14,7 @@
 #include "compress/compressor.h"
 #include "crypto/crypto.h"
 #include "engine/catalog_sync.h"
+#include "repo/compaction.h"
 #include "repo/generation.h"
 #include "repo/repo_lock.h"
 #include "repo/repository.h"
@@ -674,6 +675,48 @@ Result<RecoverSummary> Session::Recover(const JobContext& job) {
   r.segments = segs.size();
   r.unreadable_segments = UnreadableSegments();
   return r;
+}
+
+Result<CompactSummary> Session::Compact(const JobContext& job) {
+  auto turn = WriterTurn(job);
+  if (!turn.ok()) return CancelledWhileWaiting("compaction");
+  CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
+  CAIRN_ASSIGN_OR_RETURN(auto lock, Lock(true, "compaction"));
+  CAIRN_RETURN_IF_ERROR(RefreshIndex(false, lock.get()));
+  CAIRN_RETURN_IF_ERROR(SyncedCatalog(job).status());
+  repo::CompactionOptions o;
+  o.device = cfg_.device;
+  o.stop = lock->StopToken(job.stop);
+  if (job.events) {
+    o.progress = [&job](const std::string& phase, uint64_t done, uint64_t total) {
+      Progress p;
+      p.operation = "compact";
+      p.phase = phase;
+      p.units_done = done;
+      p.units_total = total;
+      job.events->OnProgress(p);
+    };
+  }
+  CAIRN_ASSIGN_OR_RETURN(repo::CompactionResult r, repo::Compact(*repo, *lock, o));
+  CompactSummary out;
+  out.packs_before = r.packs_before;
+  out.packs_merged = r.packs_merged;
+  out.packs_written = r.packs_written;
+  out.pack_bytes_read = r.pack_bytes_read;
+  out.pack_bytes_written = r.pack_bytes_written;
+  out.index_before = r.index_before;
+  out.index_rewritten = r.index_rewritten;
+  out.index_written = r.index_written;
+  out.segments_before = r.segments_before;
+  out.segments_merged = r.segments_merged;
+  out.segments_written = r.segments_written;
+  out.superseded_deleted = r.superseded_deleted;
+  out.objects_deleted = r.objects_deleted;
+  out.generation = r.generation;
+  out.warnings = r.warnings;
+  for (const auto& w : r.warnings) Notice(job, w);
+  if (r.changed()) CAIRN_RETURN_IF_ERROR(SyncedCatalog(job).status());
+  return out;
 }
 
 }  // namespace cairn::engine

@@ -160,6 +160,9 @@ class Session {
 
   // Rebuilds the catalog from the repository's version segments.
   Result<RecoverSummary> Recover(const JobContext& job = {});
+  // Merges small packs, index objects and segments (repo/compaction.h)
+  // under the exclusive lock; the catalog follows at once.
+  Result<CompactSummary> Compact(const JobContext& job = {});
   std::string CatalogPath();
 
  private:

@@ -75,4 +75,16 @@ struct RecoverSummary {
   std::vector<std::string> unreadable_segments;
 };
 
+// What a compaction did (repo/compaction.h): objects before, merged,
+// written and deleted, per kind.
+struct CompactSummary {
+  uint64_t packs_before = 0, packs_merged = 0, packs_written = 0;
+  uint64_t pack_bytes_read = 0, pack_bytes_written = 0;
+  uint64_t index_before = 0, index_rewritten = 0, index_written = 0;
+  uint64_t segments_before = 0, segments_merged = 0, segments_written = 0;
+  uint64_t superseded_deleted = 0, objects_deleted = 0;
+  uint64_t generation = 0;
+  std::vector<std::string> warnings;
+};
+
 }  // namespace cairn::engine
