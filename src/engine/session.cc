@@ -162,6 +162,7 @@ Result<repo::Repository*> Session::Repo() {
   std::lock_guard lock(open_mu_);
   if (repo_) return repo_.get();
   CAIRN_ASSIGN_OR_RETURN(auto be, backend::OpenBackend(cfg_.location, cfg_.backend_options));
+  if (options_.wrap_backend) be = options_.wrap_backend(std::move(be));
   auto cfg = be->Stat(backend::ObjectName{backend::ObjectType::kConfig, "config"});
   if (!cfg.ok()) {
     if (cfg.error().IsNotFound())
@@ -306,6 +307,7 @@ Result<InitSummary> Session::Init(const std::string& key_label, const JobContext
   std::lock_guard lock(open_mu_);
   if (repo_) return Status::AlreadyExists(cfg_.location + " is already a repository");
   CAIRN_ASSIGN_OR_RETURN(auto be, backend::OpenBackend(cfg_.location, cfg_.backend_options));
+  if (options_.wrap_backend) be = options_.wrap_backend(std::move(be));
   // Checked before anything is created, so a refused init leaves no trace.
   CAIRN_ASSIGN_OR_RETURN(bool has, be->HasAnyObject());
   if (has)
@@ -368,8 +370,14 @@ Result<BackupResult> Session::Backup(const BackupRequest& request, const JobCont
   // Lock first, then index: a prune that finished before the lock was taken
   // is seen by the index load that follows it.
   CAIRN_ASSIGN_OR_RETURN(auto lock, Lock(false, "backup"));
-  CAIRN_RETURN_IF_ERROR(RefreshIndex(true, lock.get()));
   CAIRN_ASSIGN_OR_RETURN(catalog::Catalog * cat, SyncedCatalog(job));
+  // Packs of an interrupted run (no index object yet) are adopted, so their
+  // chunks are not uploaded again; that costs a listing of every pack, so it
+  // is done only when this machine's last run did not finish (design.md §9).
+  const std::string open_run_key = "run_open:" + cfg_.device;
+  CAIRN_ASSIGN_OR_RETURN(auto open_run, cat->GetMeta(open_run_key));
+  CAIRN_RETURN_IF_ERROR(RefreshIndex(open_run && !open_run->empty(), lock.get()));
+  CAIRN_RETURN_IF_ERROR(cat->SetMeta(open_run_key, std::to_string(NowNs())));
 
   archiver::BackupOptions bo;
   bo.paths = paths;
@@ -407,6 +415,7 @@ Result<BackupResult> Session::Backup(const BackupRequest& request, const JobCont
   // Recorded locally: "when did the last backup succeed?" stays true even
   // when nothing changed and the repository got no object.
   (void)cat->SetMeta("last_backup:" + cfg_.device, std::to_string(NowNs()));
+  (void)cat->SetMeta(open_run_key, "");  // finished: nothing to adopt next time
   BackupResult r;
   static_cast<archiver::BackupSummary&>(r) = std::move(*summary);
   r.paths = std::move(paths);
@@ -698,6 +707,12 @@ Result<CompactSummary> Session::Compact(const JobContext& job) {
     };
   }
   CAIRN_ASSIGN_OR_RETURN(repo::CompactionResult r, repo::Compact(*repo, *lock, o));
+  if (r.changed()) {
+    // The index this session holds was dropped (packs it named are gone);
+    // reloaded now, so the next backup does not pay for it.
+    std::lock_guard index_lock(index_mu_);
+    CAIRN_RETURN_IF_ERROR(repo->LoadIndex(false));
+  }
   CompactSummary out;
   out.packs_before = r.packs_before;
   out.packs_merged = r.packs_merged;

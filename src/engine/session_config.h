@@ -51,6 +51,9 @@ struct SessionOptions {
   // the default. For tests only: nothing in the environment sets it (the
   // shipped CLI never does; its test build does, see cmd/cairn/main.cc).
   bool cheap_kdf_for_tests = false;
+  // Wraps the backend once opened (a decorator: request metrics for a
+  // daemon's status, request counting in tests). Empty: used as opened.
+  std::function<std::shared_ptr<backend::Backend>(std::shared_ptr<backend::Backend>)> wrap_backend;
 };
 
 // Everything derived once from the options, the settings and the environment.
