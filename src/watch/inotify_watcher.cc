@@ -643,7 +643,10 @@ bool InotifyWatcher::HasOutput() const {
 WatchBatch InotifyWatcher::TakeOutput() {
   WatchBatch batch;
   while (!queue_.empty() && !queue_.front().awaiting_to) {
-    if (!queue_.front().dropped) batch.events.push_back(std::move(queue_.front().event));
+    Item& item = queue_.front();
+    // A file being written gives IN_MODIFY after IN_MODIFY: one is enough.
+    const bool repeat = !batch.events.empty() && batch.events.back() == item.event;
+    if (!item.dropped && !repeat) batch.events.push_back(std::move(item.event));
     queue_.pop_front();
   }
   batch.notices = std::move(notices_);

@@ -124,8 +124,11 @@ struct WatchOptions {
   // used without a restart). Tests set a small number.
   uint64_t max_watches = 0;
   // InotifyWatcher: how long a rename's first half (IN_MOVED_FROM) waits for
-  // its second; unpaired, it was a move out of the roots (a removal).
-  std::chrono::milliseconds move_pair_wait{50};
+  // its second; unpaired, it was a move out of the roots (a removal). The
+  // kernel queues both halves in one rename call, so only a renaming thread
+  // preempted between them makes the wait matter; events behind an unpaired
+  // half wait with it, so it only delays moves out.
+  std::chrono::milliseconds move_pair_wait{250};
   // InotifyWatcher: roots on file systems whose changes inotify cannot see
   // (NFS, SMB/CIFS, FUSE: see watch_mode.h) are polled instead (the `auto`
   // mode); false watches every root with inotify (the `inotify` mode).
