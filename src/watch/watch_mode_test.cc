@@ -4,6 +4,7 @@
 
 #include "testing/assert_ok.h"
 #include "testing/temp_dir.h"
+#include "watch/create_watcher.h"
 
 namespace cairn::watch {
 namespace {
@@ -59,6 +60,16 @@ TEST(WatchModeTest, RealFileSystem) {
   EXPECT_FALSE(choice->reason.empty());
   EXPECT_EQ(ChooseWatchMode(WatchMode::kAuto, tmp.Sub("missing")).status().code(),
             StatusCode::kNotFound);
+}
+
+TEST(WatchModeTest, CreateWatcherForEachMode) {
+  for (auto [mode, mechanism] :
+       {std::pair{WatchMode::kAuto, "inotify"}, std::pair{WatchMode::kInotify, "inotify"},
+        std::pair{WatchMode::kPoll, "poll"}}) {
+    Result<std::unique_ptr<Watcher>> w = CreateWatcher(mode, {});
+    ASSERT_OK(w);
+    EXPECT_EQ((*w)->Stats().mechanism, mechanism) << WatchModeName(mode);
+  }
 }
 
 }  // namespace
