@@ -388,6 +388,7 @@ Result<BackupResult> Session::Backup(const BackupRequest& request, const JobCont
   bo.max_file_size = s.max_file_size_mb << 20;
   bo.threads = s.threads;
   bo.checkpoint_interval = cfg_.checkpoint_interval;
+  bo.clock = options_.clock;
   // Stops when the job is cancelled or the lock is lost (a writer without
   // its lock must not go on writing: a prune may be deleting beside it).
   bo.stop = lock->StopToken(job.stop);

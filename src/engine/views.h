@@ -24,7 +24,12 @@ struct FileVersion {
   // "blockdev", or "deleted" for a deletion record.
   std::string type;
   bool deleted = false;
+  // When it was backed up, by the clock of the device that did it (the
+  // time a person lived; design.md §10). Versions are ordered by
+  // `order_time` (the hybrid logical clock), which a device whose clock ran
+  // ahead may have pushed later than this.
   TimeNs backup_time = 0;
+  TimeNs order_time = 0;
   uint64_t size = 0;
   uint32_t mode = 0, uid = 0, gid = 0;
   TimeNs mtime = 0;
