@@ -43,6 +43,9 @@ struct RestoreArgs {
   std::string at;
   std::string to;
   bool overwrite = false;
+  // Write a file's bytes, or a tar of a folder, to stdout instead of a
+  // file system (cmd_restore.cc RestoreToStdout).
+  bool to_stdout = false;
 };
 int RestoreCommand(Context& ctx, const RestoreArgs& o);
 

@@ -155,6 +155,9 @@ int main(int argc, char** argv) {
   o_id->excludes(o_at);
   c_restore->add_option("--to", restore.to, "restore under this folder instead of in place");
   c_restore->add_flag("--overwrite", restore.overwrite, "replace existing files");
+  c_restore->add_flag("--stdout", restore.to_stdout,
+                      "write the file's bytes, or a tar of the folder, to stdout (a file or a "
+                      "pipe, not a terminal)");
   c_restore->callback(run([&](Context& ctx) { return RestoreCommand(ctx, restore); }));
 
   CheckArgs check;

@@ -735,4 +735,66 @@ Result<CompactSummary> Session::Compact(const JobContext& job) {
   return out;
 }
 
+// ---- Restore to a stream ---------------------------------------------------
+
+Result<StreamResult> Session::RestoreToStream(const StreamRequest& request, ByteSink& sink,
+                                              const JobContext& job) {
+  if (request.device.empty() && cfg_.query_device.empty() && request.id.empty())
+    return Status::InvalidArgument(
+        "restore reads one device's files: name it with --device (see `cairn ls --all-devices`)");
+  restorer::StreamOptions so;
+  so.selection.path = request.path;
+  so.selection.device = request.device.empty() ? cfg_.device : request.device;
+  if (request.at) so.selection.at = *request.at;
+  so.selection.version = request.version;
+  so.range = request.range;
+  if (!request.id.empty()) {
+    CAIRN_ASSIGN_OR_RETURN(repo::VersionId vid, repo::ParseVersionId(request.id));
+    CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
+    CAIRN_ASSIGN_OR_RETURN(auto rec, cat->VersionById(vid));
+    if (!rec)
+      return WithUnreadable(
+          Status::NotFound("no version has the id " + request.id + " (see `cairn versions`)"));
+    if (rec->deleted)
+      return Status::InvalidArgument("version " + request.id + " records the deletion of " +
+                                     rec->path +
+                                     ": restore one of its earlier versions (`cairn versions`)");
+    // (device, path, backup time) selects exactly this version.
+    so.selection.path = rec->path;
+    so.selection.device = rec->device;
+    so.selection.at = rec->backup_time;
+    so.selection.version.reset();
+  }
+  auto start = std::chrono::steady_clock::now();
+  if (job.events) {
+    so.progress = [&job, start](const restorer::RestoreProgress& r) {
+      Progress p;
+      p.operation = "restore";
+      p.phase = "streaming";
+      p.files_done = r.files_done;
+      p.files_total = r.files_total;
+      p.bytes_done = r.bytes_done;
+      p.bytes_total = r.bytes_total;
+      AddRate(p, start);
+      job.events->OnProgress(p);
+    };
+  }
+  CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
+  CAIRN_ASSIGN_OR_RETURN(auto lock, ReadLock("restore", job));
+  so.stop = lock ? lock->StopToken(job.stop) : job.stop;
+  CAIRN_RETURN_IF_ERROR(RefreshIndex(false, lock.get()));
+  CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
+  auto summary = restorer::RunStreamRestore(*repo, *cat, so, sink);
+  // A lost lock is reported as such, not as the cancellation it caused.
+  if (lock) CAIRN_RETURN_IF_ERROR(lock->health());
+  if (!summary.ok()) return WithUnreadable(summary.error());
+  StreamResult r;
+  static_cast<restorer::StreamSummary&>(r) = std::move(*summary);
+  r.unreadable_segments = UnreadableSegments();
+  if (job.events)
+    for (const auto& left : r.info.left_out)
+      job.events->OnIssue(PathIssue{PathIssue::Severity::kError, "", left});
+  return r;
+}
+
 }  // namespace cairn::engine

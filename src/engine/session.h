@@ -37,6 +37,7 @@
 #include "engine/session_config.h"
 #include "engine/views.h"
 #include "restorer/restorer.h"
+#include "restorer/stream.h"
 
 namespace cairn::catalog {
 class Catalog;
@@ -105,6 +106,30 @@ struct VersionList {
   std::vector<std::string> unreadable_segments;  // hex ids; see RestoreResult
 };
 
+// Restore to a stream (downloads, `cairn restore --stdout`). What is verified
+// when, and what a consumer must do with an error: restorer/stream.h.
+using ByteSink = restorer::ByteSink;
+using StreamInfo = restorer::StreamInfo;
+using ByteRange = restorer::ByteRange;
+
+struct StreamRequest {
+  // One version by its stable id (FileVersion::id): a file's bytes, or a
+  // folder as it was then as a tar. When set, path/at/version/device are not
+  // used.
+  std::string id;
+  std::string path;            // absolute
+  std::optional<TimeNs> at;    // as of this time (default: the newest)
+  std::optional<int> version;  // one file's version number (see Versions)
+  std::string device;          // whose files; "" = the session's device
+  // A file's bytes only (HTTP Range); InvalidArgument for a folder.
+  std::optional<ByteRange> range;
+};
+// The stream was complete and verified. As with RestoreResult, unreadable
+// segments mean the selection may have missed newer versions.
+struct StreamResult : restorer::StreamSummary {
+  std::vector<std::string> unreadable_segments;  // hex ids
+};
+
 class Session {
  public:
   // Resolves settings, environment and options; opens nothing yet (so `init`
@@ -164,6 +189,17 @@ class Session {
   // under the exclusive lock; the catalog follows at once.
   Result<CompactSummary> Compact(const JobContext& job = {});
   std::string CatalogPath();
+
+  // Streams what `request` names to `sink`: a regular file's bytes (or a
+  // range of them), a folder or anything else as a tar archive whose names
+  // are relative to the folder's parent. A reading job: a shared repository
+  // lock for its duration (lock first, then the index), like Restore.
+  // Errors before sink.Begin: nothing was streamed (NotFound, with the
+  // unreadable segments named; InvalidArgument; Corruption). An error after
+  // it (damaged data, a SHA-256 mismatch, Cancelled, a lost lock, the sink's
+  // own error) means the bytes the sink received must be discarded.
+  Result<StreamResult> RestoreToStream(const StreamRequest& request, ByteSink& sink,
+                                       const JobContext& job = {});
 
  private:
   explicit Session(SessionOptions options, ResolvedConfig cfg);

@@ -847,5 +847,110 @@ TEST_F(SlowBackupTest, ReadsGoOnWhileABackupRunsAndWritersWaitTheirTurn) {
   EXPECT_EQ(big->files_new, static_cast<uint64_t>(kFiles));
 }
 
+// The lock objects in the repository at `repo_dir` (not the backend's mutex
+// file beside them).
+int LockObjects(const std::string& repo_dir) {
+  auto be = backend::LocalBackend::Open(repo_dir);
+  EXPECT_TRUE(be.ok());
+  int n = 0;
+  EXPECT_TRUE((*be)
+                  ->List(backend::ObjectType::kLock,
+                         [&](const backend::ObjectInfo&) {
+                           ++n;
+                           return Status::OK();
+                         })
+                  .ok());
+  return n;
+}
+
+// Keeps the stream; counts the repository's lock objects when it begins.
+class StringByteSink : public ByteSink {
+ public:
+  explicit StringByteSink(std::string repo_dir) : repo_dir_(std::move(repo_dir)) {}
+  Status Begin(const StreamInfo& i) override {
+    info = i;
+    ++begins;
+    locks_at_begin = LockObjects(repo_dir_);
+    return Status::OK();
+  }
+  Status Write(ByteView b) override {
+    data.append(reinterpret_cast<const char*>(b.data()), b.size());
+    return Status::OK();
+  }
+  StreamInfo info;
+  std::string data;
+  int begins = 0, locks_at_begin = 0;
+
+ private:
+  std::string repo_dir_;
+};
+
+TEST_F(SessionTest, RestoreToStreamByIdPathAndRangeUnderASharedLock) {
+  InitRepository();
+  std::string file = home_.Sub("docs/thesis.odt");
+  WriteFile(file, "draft 1");
+  auto s = Make();
+  ASSERT_TRUE(s->Backup({{home_.Sub("docs")}, {}}).ok());
+  WriteFile(file, "draft 2, longer");
+  ASSERT_TRUE(s->Backup({{home_.Sub("docs")}, {}}).ok());
+  auto list = s->Versions(file);
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->versions.size(), 2u);
+  const std::string repo_dir = home_.Sub("repo");
+
+  StreamRequest by_id;
+  by_id.id = list->versions[0].id;
+  StringByteSink first(repo_dir);
+  auto r = s->RestoreToStream(by_id, first);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(first.data, "draft 1");
+  EXPECT_EQ(first.info.kind, StreamInfo::Kind::kFile);
+  EXPECT_EQ(first.info.version_id, list->versions[0].id);
+  EXPECT_EQ(first.locks_at_begin, 1) << "streamed without the shared lock";
+  EXPECT_TRUE(r->unreadable_segments.empty());
+  EXPECT_EQ(LockObjects(repo_dir), 0) << "the lock outlived the job";
+
+  StreamRequest ranged;
+  ranged.path = file;
+  ranged.range = ByteRange{6, 3};
+  StringByteSink slice(repo_dir);
+  ASSERT_TRUE(s->RestoreToStream(ranged, slice).ok());
+  EXPECT_EQ(slice.data, "2, ");
+  EXPECT_EQ(slice.info.size, 15u);
+
+  StreamRequest folder;
+  folder.path = home_.Sub("docs");
+  StringByteSink tar(repo_dir);
+  auto t = s->RestoreToStream(folder, tar);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(tar.info.kind, StreamInfo::Kind::kTar);
+  EXPECT_EQ(tar.info.name, "docs.tar");
+  EXPECT_EQ(t->files, 1u);
+  EXPECT_EQ(tar.data.size() % 512, 0u);
+  EXPECT_NE(tar.data.find("docs/thesis.odt"), std::string::npos);
+  EXPECT_NE(tar.data.find("draft 2, longer"), std::string::npos);
+
+  // Another process's exclusive lock (a prune): refused before any byte.
+  auto be = backend::LocalBackend::Open(home_.Sub("repo"));
+  ASSERT_TRUE(be.ok());
+  auto other = repo::Repository::Open(*be, "pw");
+  ASSERT_TRUE(other.ok());
+  repo::LockOptions lo;
+  lo.exclusive = true;
+  lo.device = "desktop";
+  lo.operation = "prune";
+  auto held = repo::RepoLock::Acquire(**other, lo);
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  StringByteSink refused(repo_dir);
+  EXPECT_EQ(s->RestoreToStream(by_id, refused).status().code(), StatusCode::kLocked);
+  EXPECT_EQ(refused.begins, 0);
+  held->reset();
+
+  by_id.id = "0123456789abcdef01234567";
+  StringByteSink none(repo_dir);
+  EXPECT_EQ(s->RestoreToStream(by_id, none).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(none.begins, 0);
+}
+
 }  // namespace
 }  // namespace cairn::engine

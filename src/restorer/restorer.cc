@@ -197,56 +197,8 @@ Status Restore::MakeTargetDirs(const std::string& target) {
 }
 
 Status Restore::Collect() {
-  if (o_.version) {
-    CAIRN_ASSIGN_OR_RETURN(auto versions, catalog_.Versions(o_.device, o_.path));
-    int n = *o_.version;
-    if (n < 1 || n > static_cast<int>(versions.size()))
-      return Status::NotFound(o_.path + " has " + std::to_string(versions.size()) +
-                              " versions; there is no version " + std::to_string(n));
-    const VersionRecord& r = versions[static_cast<size_t>(n - 1)];
-    if (!r.deleted && r.type == FileType::kDir)
-      return Status::InvalidArgument(
-          "--version selects a version of a file; for a folder use --at TIME");
-    if (r.deleted)
-      return Status::NotFound("version " + std::to_string(n) + " of " + o_.path +
-                              " records its deletion; pick another version");
-    records_.push_back(r);
-    return Status::OK();
-  }
-  CAIRN_ASSIGN_OR_RETURN(auto top, catalog_.Lookup(o_.device, o_.path, o_.at));
-  if (!top && o_.path == "/") {
-    // No run records "/" itself (only the roots and their parents): restoring
-    // everything is the tree below it.
-    CAIRN_RETURN_IF_ERROR(
-        catalog_.ListTree(o_.device, "/", o_.at, true, [&](const VersionRecord& r) {
-          records_.push_back(r);
-          return Status::OK();
-        }));
-    if (!records_.empty()) return Status::OK();
-  }
-  if (!top) {
-    auto versions = catalog_.Versions(o_.device, o_.path);
-    if (versions.ok() && !versions->empty() && versions->back().deleted &&
-        versions->back().backup_time <= o_.at)
-      return Status::NotFound(o_.path + " was deleted (recorded " +
-                              FormatLocal(versions->back().backup_time) +
-                              "); restore an earlier version with --version N or --at TIME "
-                              "(see `cairn versions " +
-                              o_.path + "`)");
-  }
-  if (!top)
-    return Status::NotFound(
-        "nothing backed up at " + o_.path +
-        (o_.at == catalog::kLatest ? std::string() : " at " + FormatLocal(o_.at)) + " for device " +
-        o_.device + " (see `cairn ls`, or --device)");
-  records_.push_back(*top);
-  if (top->type == FileType::kDir) {
-    CAIRN_RETURN_IF_ERROR(
-        catalog_.ListTree(o_.device, o_.path, o_.at, true, [&](const VersionRecord& r) {
-          if (r.path != o_.path) records_.push_back(r);
-          return Status::OK();
-        }));
-  }
+  CAIRN_ASSIGN_OR_RETURN(records_,
+                         SelectRecords(catalog_, Selection{o_.path, o_.device, o_.at, o_.version}));
   return Status::OK();
 }
 
@@ -618,6 +570,60 @@ Result<RestoreSummary> Restore::Execute() {
 }
 
 }  // namespace
+
+Result<std::vector<VersionRecord>> SelectRecords(catalog::Catalog& catalog, const Selection& s) {
+  std::vector<VersionRecord> records;
+  if (s.version) {
+    CAIRN_ASSIGN_OR_RETURN(auto versions, catalog.Versions(s.device, s.path));
+    int n = *s.version;
+    if (n < 1 || n > static_cast<int>(versions.size()))
+      return Status::NotFound(s.path + " has " + std::to_string(versions.size()) +
+                              " versions; there is no version " + std::to_string(n));
+    const VersionRecord& r = versions[static_cast<size_t>(n - 1)];
+    if (!r.deleted && r.type == FileType::kDir)
+      return Status::InvalidArgument(
+          "--version selects a version of a file; for a folder use --at TIME");
+    if (r.deleted)
+      return Status::NotFound("version " + std::to_string(n) + " of " + s.path +
+                              " records its deletion; pick another version");
+    records.push_back(r);
+    return records;
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto top, catalog.Lookup(s.device, s.path, s.at));
+  if (!top && s.path == "/") {
+    // No run records "/" itself (only the roots and their parents): restoring
+    // everything is the tree below it.
+    CAIRN_RETURN_IF_ERROR(catalog.ListTree(s.device, "/", s.at, true, [&](const VersionRecord& r) {
+      records.push_back(r);
+      return Status::OK();
+    }));
+    if (!records.empty()) return records;
+  }
+  if (!top) {
+    auto versions = catalog.Versions(s.device, s.path);
+    if (versions.ok() && !versions->empty() && versions->back().deleted &&
+        versions->back().backup_time <= s.at)
+      return Status::NotFound(s.path + " was deleted (recorded " +
+                              FormatLocal(versions->back().backup_time) +
+                              "); restore an earlier version with --version N or --at TIME "
+                              "(see `cairn versions " +
+                              s.path + "`)");
+  }
+  if (!top)
+    return Status::NotFound(
+        "nothing backed up at " + s.path +
+        (s.at == catalog::kLatest ? std::string() : " at " + FormatLocal(s.at)) + " for device " +
+        s.device + " (see `cairn ls`, or --device)");
+  records.push_back(*top);
+  if (top->type == FileType::kDir) {
+    CAIRN_RETURN_IF_ERROR(
+        catalog.ListTree(s.device, s.path, s.at, true, [&](const VersionRecord& r) {
+          if (r.path != s.path) records.push_back(r);
+          return Status::OK();
+        }));
+  }
+  return records;
+}
 
 bool IsNormalAbsolutePath(std::string_view path) {
   if (path.empty() || path[0] != '/') return false;
