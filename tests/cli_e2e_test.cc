@@ -1160,7 +1160,9 @@ TEST_F(InterruptTest, InterruptedBackupReleasesItsLockAndTheNextOneFinishes) {
     EXPECT_EQ(LockObjects(), 0) << "the interrupted backup left its lock behind";
   }
   // Nothing waits for a lock, the repository is sound, and the rest is done.
-  json done = Backup({src()}, {.set = {{"CAIRN_LOCK_WAIT", "0"}}});
+  CairnRunOptions no_wait;
+  no_wait.set = {{"CAIRN_LOCK_WAIT", "0"}};
+  json done = Backup({src()}, no_wait);
   EXPECT_EQ(done.value("files_new", 0) + done.value("files_unchanged", 0), kFiles) << done.dump();
   Ok({"check"});
 }

@@ -181,7 +181,9 @@ TEST_F(LongLifeTest, FiveHundredSmallBackupsCostTheSameAtTheEndAsAtTheStart) {
     auto c = counting_->Take();
     entries.push_back(c.list_entries);
     loads.push_back(c.loads);
-    if ((i + 1) % 20 == 0) ASSERT_TRUE(p->Compact().ok());
+    if ((i + 1) % 20 == 0) {
+      ASSERT_TRUE(p->Compact().ok());
+    }
   }
   EXPECT_LE(entries[39], entries[19] + 6);  // each the last before a compaction
   EXPECT_LE(*std::max_element(loads.begin() + 21, loads.end()),
