@@ -441,21 +441,11 @@ Result<RestoreResult> Session::Restore(const RestoreRequest& request, const JobC
   if (request.at) ro.at = *request.at;
   ro.version = request.version;
   if (!request.id.empty()) {
-    CAIRN_ASSIGN_OR_RETURN(repo::VersionId vid, repo::ParseVersionId(request.id));
-    CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
-    CAIRN_ASSIGN_OR_RETURN(auto rec, cat->VersionById(vid));
-    if (!rec)
-      return WithUnreadable(
-          Status::NotFound("no version has the id " + request.id + " (see `cairn versions`)"));
-    if (rec->deleted)
-      return Status::InvalidArgument("version " + request.id + " records the deletion of " +
-                                     rec->path +
-                                     ": restore one of its earlier versions (`cairn versions`)");
-    // (device, path, backup time) selects exactly this version.
-    ro.path = rec->path;
-    ro.device = rec->device;
-    ro.at = rec->backup_time;
-    ro.version.reset();
+    CAIRN_ASSIGN_OR_RETURN(ByIdSelection sel, SelectById(request.id, job));
+    ro.path = sel.path;
+    ro.device = sel.device;
+    ro.version = sel.version;
+    ro.at = sel.at;
   }
   ro.target = request.target;
   ro.overwrite = request.overwrite;
@@ -555,6 +545,35 @@ Result<VersionList> Session::Versions(const std::string& path, const JobContext&
     out.versions.back().number = static_cast<int>(out.versions.size());
   }
   return out;
+}
+
+Result<Session::ByIdSelection> Session::SelectById(const std::string& id, const JobContext& job) {
+  CAIRN_ASSIGN_OR_RETURN(repo::VersionId vid, repo::ParseVersionId(id));
+  CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
+  CAIRN_ASSIGN_OR_RETURN(auto rec, cat->VersionById(vid));
+  if (!rec)
+    return WithUnreadable(
+        Status::NotFound("no version has the id " + id + " (see `cairn versions`)"));
+  if (rec->deleted)
+    return Status::InvalidArgument("version " + id + " records the deletion of " + rec->path +
+                                   ": restore one of its earlier versions (`cairn versions`)");
+  ByIdSelection sel;
+  sel.path = rec->path;
+  sel.device = rec->device;
+  if (rec->type == repo::FileType::kDir) {
+    // A folder as it was then: its own version and everything below it
+    // at that moment of its device's clock.
+    sel.at = rec->WallTime();
+    return sel;
+  }
+  // A file: exactly this version, by its position among the path's
+  // versions (a time could pick another if the device's clock went back).
+  sel.at = catalog::kLatest;
+  CAIRN_ASSIGN_OR_RETURN(auto versions, cat->Versions(rec->device, rec->path));
+  for (size_t i = 0; i < versions.size(); ++i)
+    if (repo::VersionIdOf(versions[i]) == vid) sel.version = static_cast<int>(i) + 1;
+  if (!sel.version) return Status::NotFound("no version has the id " + id);
+  return sel;
 }
 
 Result<FileVersion> Session::VersionById(const std::string& id, const JobContext& job) {
@@ -749,21 +768,11 @@ Result<StreamResult> Session::RestoreToStream(const StreamRequest& request, Byte
   so.selection.version = request.version;
   so.range = request.range;
   if (!request.id.empty()) {
-    CAIRN_ASSIGN_OR_RETURN(repo::VersionId vid, repo::ParseVersionId(request.id));
-    CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
-    CAIRN_ASSIGN_OR_RETURN(auto rec, cat->VersionById(vid));
-    if (!rec)
-      return WithUnreadable(
-          Status::NotFound("no version has the id " + request.id + " (see `cairn versions`)"));
-    if (rec->deleted)
-      return Status::InvalidArgument("version " + request.id + " records the deletion of " +
-                                     rec->path +
-                                     ": restore one of its earlier versions (`cairn versions`)");
-    // (device, path, backup time) selects exactly this version.
-    so.selection.path = rec->path;
-    so.selection.device = rec->device;
-    so.selection.at = rec->backup_time;
-    so.selection.version.reset();
+    CAIRN_ASSIGN_OR_RETURN(ByIdSelection sel, SelectById(request.id, job));
+    so.selection.path = sel.path;
+    so.selection.device = sel.device;
+    so.selection.version = sel.version;
+    so.selection.at = sel.at;
   }
   auto start = std::chrono::steady_clock::now();
   if (job.events) {

@@ -207,6 +207,14 @@ class Session {
   Result<std::string> Secret(bool for_new_repository);
   Result<std::string> FindSecret(bool for_new_repository);
   Result<repo::Repository*> Repo();  // opens once
+  // What restores exactly the version with this stable id: a file by its
+  // version number, a folder by its time.
+  struct ByIdSelection {
+    std::string path, device;
+    std::optional<int> version;
+    TimeNs at = 0;
+  };
+  Result<ByIdSelection> SelectById(const std::string& id, const JobContext& job);
   // Brings the in-memory index up to date under the lock `held` (its
   // listing saw the repository generation), or, without a lock (read-only
   // credentials, stats), under the generation read now.

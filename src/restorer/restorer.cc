@@ -602,9 +602,9 @@ Result<std::vector<VersionRecord>> SelectRecords(catalog::Catalog& catalog, cons
   if (!top) {
     auto versions = catalog.Versions(s.device, s.path);
     if (versions.ok() && !versions->empty() && versions->back().deleted &&
-        versions->back().backup_time <= s.at)
+        versions->back().WallTime() <= s.at)
       return Status::NotFound(s.path + " was deleted (recorded " +
-                              FormatLocal(versions->back().backup_time) +
+                              FormatLocal(versions->back().WallTime()) +
                               "); restore an earlier version with --version N or --at TIME "
                               "(see `cairn versions " +
                               s.path + "`)");
