@@ -651,10 +651,16 @@ Result<std::string> Session::AddKey(const std::string& new_secret, const std::st
 Result<std::string> Session::RemoveKey(const std::string& prefix) {
   CAIRN_ASSIGN_OR_RETURN(auto turn, WriterTurn({}));
   CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
-  CAIRN_ASSIGN_OR_RETURN(auto slots, repo->ListKeySlots());
+  // Every key object, the ones no reader would use (damaged, planted) too:
+  // `key list` names those as skipped, and they must be removable.
   std::vector<Id> matches;
-  for (const auto& s : slots)
-    if (!prefix.empty() && s.slot_id.Hex().rfind(prefix, 0) == 0) matches.push_back(s.slot_id);
+  CAIRN_RETURN_IF_ERROR(
+      repo->backend().List(backend::ObjectType::kKey, [&](const backend::ObjectInfo& info) {
+        auto id = Id::FromHex(info.name.name);
+        if (id.ok() && !prefix.empty() && info.name.name.rfind(prefix, 0) == 0)
+          matches.push_back(*id);
+        return Status::OK();
+      }));
   if (matches.empty())
     return Status::NotFound("no key with ID " + prefix + " (see `cairn key list`)");
   if (matches.size() > 1)

@@ -699,6 +699,15 @@ TEST_F(SessionTest, TheSlotThatOpenedLastTimeIsTriedFirst) {
   auto keys = again->ListKeys();
   ASSERT_OK(keys);
   EXPECT_EQ(keys->size(), 7u);  // the real slot and its six copies, not the planted one
+
+  // The owner removes the planted slot by the id the notice named.
+  auto removed = again->RemoveKey(planted.substr(0, 12));
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, planted);
+  EXPECT_FALSE(std::filesystem::exists(keys_dir + "/" + planted));
+  notices_.clear();
+  ASSERT_OK(Make()->Open());
+  EXPECT_TRUE(notices_.empty()) << notices_[0];
 }
 
 // The engine reads no variable that weakens keys: only the front end's

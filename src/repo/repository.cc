@@ -501,12 +501,22 @@ Status Repository::RemoveKeySlot(const Id& slot_id) {
   CAIRN_ASSIGN_OR_RETURN(auto slots, ListKeySlots());
   bool found = false;
   for (const auto& s : slots) found |= s.slot_id == slot_id;
-  if (!found) return Status::NotFound("no key slot " + slot_id.Hex());
+  const ObjectName name{ObjectType::kKey, slot_id.Hex()};
+  if (!found) {
+    // A slot no reader would use (damaged, foreign, out of bounds: Open
+    // skips it) is not a working key: removing it never locks anyone out.
+    auto info = backend_->Stat(name);
+    if (!info.ok()) {
+      if (info.error().IsNotFound()) return Status::NotFound("no key slot " + slot_id.Hex());
+      return info.error();
+    }
+    return backend_->Remove(name);
+  }
   if (slots.size() <= 1)
     return Status::InvalidArgument(
         "refusing to remove the last key: the repository would be "
         "unreadable forever");
-  return backend_->Remove(ObjectName{ObjectType::kKey, slot_id.Hex()});
+  return backend_->Remove(name);
 }
 
 }  // namespace cairn::repo
