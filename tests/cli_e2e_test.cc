@@ -440,9 +440,11 @@ TEST_F(CliE2eTest, UnchangedFilesAreSkipped) {
   WriteFile(s + "/a.bin", RandomData(300000, 4));
   WriteFile(s + "/d/b.txt", "bee\n");
   WriteFile(s + "/d/c.txt", CompressibleData(100000));
-  Ok({"init"});
-  json b1 = Backup({s});
+  // `backup --init --json` creates the repository and prints one document.
+  json b1 = Json({"backup", "--init", s});
   EXPECT_EQ(b1.value("files_new", -1), 3) << b1.dump();
+  ASSERT_TRUE(b1.contains("created")) << b1.dump();
+  EXPECT_EQ(b1["created"].value("location", ""), sb.repo()) << b1.dump();
   const uint64_t packs = CountFiles(sb.repo() + "/data"), bytes = TotalSize(sb.repo() + "/data");
   const uint64_t indexes = CountFiles(sb.repo() + "/index");
   ASSERT_GT(packs, 0u);

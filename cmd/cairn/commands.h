@@ -16,8 +16,9 @@ struct InitArgs {
 int InitCommand(Context& ctx, const InitArgs& o);
 
 // Creates the repository at the session's location; shared by `init` and
-// `backup --init`. Prints what was created.
-Status CreateRepository(Context& ctx, const std::string& label);
+// `backup --init`. Says what was created, except with --json (the caller
+// puts it in its one JSON document).
+Result<engine::InitSummary> CreateRepository(Context& ctx, const std::string& label);
 
 struct BackupArgs {
   std::vector<std::string> paths;
