@@ -131,6 +131,7 @@ int RestoreCommand(Context& ctx, const RestoreArgs& o) {
                    {"errors", s.errors},
                    {"skipped_existing", s.skipped_existing},
                    {"already_present", s.already_present},
+                   {"metadata_warnings", s.metadata_warnings},
                    {"seconds", s.seconds},
                    {"unreadable_segments", s.unreadable_segments},
                    {"partial", partial}});
@@ -138,6 +139,7 @@ int RestoreCommand(Context& ctx, const RestoreArgs& o) {
     for (const auto& e : s.errors) std::fprintf(stderr, "error: %s\n", ShowPath(e).c_str());
     for (const auto& e : s.skipped_existing)
       std::fprintf(stderr, "not overwritten (use --overwrite): %s\n", ShowPath(e).c_str());
+    for (const auto& w : s.metadata_warnings) ctx.Warn("metadata not restored: " + ShowPath(w));
     char secs[32];
     snprintf(secs, sizeof(secs), "%.2f s", s.seconds);
     ctx.Info("restored " + std::to_string(s.files) + " files (" + HumanBytes(s.bytes) + "), " +

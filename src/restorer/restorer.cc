@@ -110,6 +110,10 @@ class Restore {
   // mode (not of a symlink) and times, through `file` when given, else on
   // `dest` itself.
   void ApplyMetadata(const VersionRecord& rec, const std::string& dest, WritableFile* file);
+  // Adds the counted metadata failures to the summary, once at the end.
+  void SummariseMetadata();
+  static constexpr size_t kMaxMetadataWarnings = 20;
+  std::atomic<uint64_t> xattrs_refused_{0}, owners_refused_{0};
   void Error(std::string msg) {
     std::lock_guard lock(mu_);
     summary_.errors.push_back(std::move(msg));
@@ -233,22 +237,44 @@ Status Restore::WriteContent(const VersionRecord& rec, WritableFile& file, uint6
 }
 
 void Restore::ApplyMetadata(const VersionRecord& rec, const std::string& dest, WritableFile* file) {
-  // Metadata the destination cannot take (no xattr support, not root) does
-  // not make the file less restored: failures are ignored.
+  // Metadata the destination cannot take does not make the content less
+  // restored, but the person should know: mode and time failures are named
+  // per path (a few), owner and extended-attribute failures counted (a file
+  // system without xattrs refuses every one of them).
   for (const auto& x : rec.xattrs) {
     FileXattr fx{x.name, x.value};
-    (void)(file ? file->SetXattr(fx) : fs_.SetXattr(dest, fx));
+    if (!(file ? file->SetXattr(fx) : fs_.SetXattr(dest, fx)).ok()) ++xattrs_refused_;
   }
-  if (is_root_)
-    (void)(file ? file->SetOwner(rec.uid, rec.gid) : fs_.SetOwner(dest, rec.uid, rec.gid));
+  if (is_root_ &&
+      !(file ? file->SetOwner(rec.uid, rec.gid) : fs_.SetOwner(dest, rec.uid, rec.gid)).ok())
+    ++owners_refused_;
   const struct timespec mtime = ToTimespec(rec.mtime);
+  Status mode, times;
   if (file) {
-    (void)file->SetMode(rec.mode);
-    (void)file->SetTimes(mtime, mtime);
-    return;
+    mode = file->SetMode(rec.mode);
+    times = file->SetTimes(mtime, mtime);
+  } else {
+    if (rec.type != FileType::kSymlink) mode = fs_.SetMode(dest, rec.mode);
+    times = fs_.SetTimes(dest, mtime, mtime);
   }
-  if (rec.type != FileType::kSymlink) (void)fs_.SetMode(dest, rec.mode);
-  (void)fs_.SetTimes(dest, mtime, mtime);
+  if (!mode.ok() || !times.ok()) {
+    std::lock_guard lock(mu_);
+    if (summary_.metadata_warnings.size() < kMaxMetadataWarnings)
+      summary_.metadata_warnings.push_back(dest + ": " +
+                                           (!mode.ok() ? mode.message() : times.message()));
+  }
+}
+
+void Restore::SummariseMetadata() {
+  std::lock_guard lock(mu_);
+  if (xattrs_refused_)
+    summary_.metadata_warnings.push_back(
+        std::to_string(xattrs_refused_.load()) +
+        " extended attribute(s) could not be set (the destination's file system may not "
+        "support them)");
+  if (owners_refused_)
+    summary_.metadata_warnings.push_back(std::to_string(owners_refused_.load()) +
+                                         " owner(s) could not be set");
 }
 
 bool Restore::SameContent(const std::string& dest, const VersionRecord& rec) {
@@ -564,6 +590,7 @@ Result<RestoreSummary> Restore::Execute() {
   if (stopped_) return fatal_;
   RestoreSpecials(plan.others);
   ApplyFolderMetadata(plan.dirs);
+  SummariseMetadata();
   SyncDestination();
   summary_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return summary_;

@@ -66,6 +66,10 @@ struct RestoreSummary {
   std::vector<std::string> errors;            // files not restored (partial)
   std::vector<std::string> skipped_existing;  // existed, no --overwrite
   uint64_t already_present = 0;  // existed with exactly the recorded content: left as is
+  // Restored with their content verified, but some metadata could not be
+  // applied (a mode or time refused; owners or extended attributes the
+  // destination does not take): what and how many. Not a partial restore.
+  std::vector<std::string> metadata_warnings;
   double seconds = 0;
 };
 
