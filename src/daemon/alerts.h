@@ -89,7 +89,8 @@ class AlertSink {
   // webhook is tried a second time after a transport error, HTTP 429 or
   // 5xx. A stop request ends the wait at once (the command is killed) with
   // Cancelled.
-  // REQUIRES: SIGCHLD is not ignored (the command is waited for).
+  // REQUIRES: SIGCHLD is not ignored (the command is waited for), and no
+  // thread changes the process environment meanwhile (it is copied).
   Status Fire(const Alert& alert, std::stop_token stop = {});
 
  private:

@@ -142,7 +142,8 @@ Status PrepareFolder(const fs::path& folder) {
   std::error_code ec;
   fs::path parent = folder.parent_path();
   if (!parent.empty() && !fs::exists(parent, ec)) {
-    // Parents like ~/.local/state are the user's private space too.
+    // ~/.local/state on a fresh account: made as `mkdir -p` would (the
+    // umask's mode); only cairn's own folder must be private.
     fs::create_directories(parent, ec);
     if (ec) return ErrnoStatus(ec.value(), "create folder", parent.string());
   }
