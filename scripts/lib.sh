@@ -11,6 +11,7 @@ CAIRN_PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libarchive-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   attr acl
+  libspdlog-dev libsystemd-dev libcpp-httplib-dev systemd
 )
 
 cairn_install_deps() {
