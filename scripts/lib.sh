@@ -8,9 +8,10 @@ CAIRN_BUILD="${CAIRN_BUILD_DIR:-$CAIRN_ROOT/build}"
 CAIRN_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache clang-format clang
   libsodium-dev libssl-dev libzstd-dev zlib1g-dev libsqlite3-dev
-  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libarchive-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   attr acl
+  libspdlog-dev libsystemd-dev libcpp-httplib-dev systemd
 )
 
 cairn_install_deps() {

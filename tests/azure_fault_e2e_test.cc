@@ -238,7 +238,9 @@ TEST_F(AzureFaultE2eTest, OneFaultInTheLockPhaseNeverLocksTheNextCommandOut) {
     EXPECT_TRUE(lease.ok()) << what << ": the lease was left held: " << lease.status().ToString()
                             << "\nrequests:\n"
                             << proxy_->Dump();
-    if (lease.ok()) EXPECT_TRUE((*lease)->Release().ok());
+    if (lease.ok()) {
+      EXPECT_TRUE((*lease)->Release().ok());
+    }
     int objects = 0;
     EXPECT_TRUE((*direct)
                     ->List(backend::ObjectType::kLock,

@@ -440,9 +440,11 @@ TEST_F(CliE2eTest, UnchangedFilesAreSkipped) {
   WriteFile(s + "/a.bin", RandomData(300000, 4));
   WriteFile(s + "/d/b.txt", "bee\n");
   WriteFile(s + "/d/c.txt", CompressibleData(100000));
-  Ok({"init"});
-  json b1 = Backup({s});
+  // `backup --init --json` creates the repository and prints one document.
+  json b1 = Json({"backup", "--init", s});
   EXPECT_EQ(b1.value("files_new", -1), 3) << b1.dump();
+  ASSERT_TRUE(b1.contains("created")) << b1.dump();
+  EXPECT_EQ(b1["created"].value("location", ""), sb.repo()) << b1.dump();
   const uint64_t packs = CountFiles(sb.repo() + "/data"), bytes = TotalSize(sb.repo() + "/data");
   const uint64_t indexes = CountFiles(sb.repo() + "/index");
   ASSERT_GT(packs, 0u);
@@ -1160,9 +1162,98 @@ TEST_F(InterruptTest, InterruptedBackupReleasesItsLockAndTheNextOneFinishes) {
     EXPECT_EQ(LockObjects(), 0) << "the interrupted backup left its lock behind";
   }
   // Nothing waits for a lock, the repository is sound, and the rest is done.
-  json done = Backup({src()}, {.set = {{"CAIRN_LOCK_WAIT", "0"}}});
+  CairnRunOptions no_wait;
+  no_wait.set = {{"CAIRN_LOCK_WAIT", "0"}};
+  json done = Backup({src()}, no_wait);
   EXPECT_EQ(done.value("files_new", 0) + done.value("files_unchanged", 0), kFiles) << done.dump();
   Ok({"check"});
+}
+
+// `restore --stdout`: one version's bytes (by id, or by path), and a folder
+// as a tar that `tar x` turns back into the same tree (modes, mtimes, a
+// symlink, a hard link, a long non-ASCII name). Messages go to stderr only;
+// a terminal is refused; damaged data ends in an error that says to discard
+// the output.
+TEST_F(CliE2eTest, RestoreToStdoutStreamsAVersionAndAFolderAsTar) {
+  const std::string dir = src() + "/docs";
+  const std::string big = RandomData(3 * kMiB + 123, 7);
+  const std::string deep =
+      dir + "/sub/été-" + std::string(150, 'x') + "/" + std::string(120, 'y') + "-日本語.txt";
+  WriteFile(dir + "/big.bin", big);
+  WriteFile(dir + "/notes.txt", "first", 0600);
+  WriteFile(deep, "deep\n", 0640);
+  ASSERT_EQ(symlink("notes.txt", (dir + "/link").c_str()), 0);
+  ASSERT_EQ(link((dir + "/big.bin").c_str(), (dir + "/sub/big-again.bin").c_str()), 0);
+  Chmod(dir + "/sub", 0750);
+  SetMtime(dir + "/big.bin", 1600000000LL * kSec + 123456789);
+  Ok({"init"});
+  Backup({src()});
+  WriteFile(dir + "/notes.txt", "second version", 0600);
+  SetMtime(dir + "/notes.txt", 1600000001LL * kSec + 5);
+  SetMtime(dir, 1600000002LL * kSec + 7);
+  Backup({src()});
+  json versions = Json({"versions", dir + "/notes.txt"});
+  ASSERT_EQ(versions.size(), 2u) << versions.dump();
+  const std::string id = versions[0].value("id", "");
+
+  // One version: exactly its bytes on stdout, the summary on stderr.
+  ProcResult first = Ok({"restore", "--id", id, "--stdout"});
+  EXPECT_EQ(first.out, "first");
+  EXPECT_NE(first.err.find("SHA-256"), std::string::npos) << first.Describe();
+  ProcResult whole = Ok({"restore", dir + "/big.bin", "--stdout"});
+  EXPECT_TRUE(whole.out == big) << whole.out.size() << " bytes instead of " << big.size();
+  ProcResult quiet = Ok({"-q", "restore", dir + "/notes.txt", "--stdout"});
+  EXPECT_EQ(quiet.out, "second version");
+  EXPECT_EQ(quiet.err, "");
+
+  // A folder, through a pipe into tar.
+  const std::string out = sb.Path("out");
+  MakeDirs(out);
+  ProcResult piped =
+      sb.Run({"bash", "-c", "set -o pipefail; \"$0\" restore \"$1\" --stdout | tar -x -p -C \"$2\"",
+              CairnBinary(), dir, out});
+  ASSERT_EQ(piped.exit_code, 0) << piped.Describe();
+  EXPECT_NE(piped.err.find("a tar of"), std::string::npos) << piped.Describe();
+  CompareOptions o;
+  o.xattrs = false;  // (tar x reads them only with --xattrs)
+  o.sparse = false;
+  ExpectSameTree(dir, out + "/docs", o);
+  EXPECT_EQ(ReadFile(out + "/docs" + deep.substr(dir.size())), "deep\n");
+
+  // A terminal is refused, saying what to do instead.
+  if (!sb.Run({"sh", "-c", "command -v script"}).out.empty()) {
+    ProcResult tty = sb.Run(
+        {"script", "-qec", CairnBinary() + " restore " + dir + "/notes.txt --stdout", "/dev/null"});
+    EXPECT_EQ(tty.exit_code, 1) << tty.Describe();
+    EXPECT_NE(tty.out.find("redirect it to a file"), std::string::npos) << tty.Describe();
+    EXPECT_EQ(tty.out.find("second version"), std::string::npos) << tty.Describe();
+  }
+  ProcResult to_and_stdout = Expect(1, {"restore", dir, "--stdout", "--to", sb.Path("x")});
+  EXPECT_NE(to_and_stdout.err.find("--to"), std::string::npos) << to_and_stdout.Describe();
+
+  // Damaged data: an error, and the output is declared unusable. later.bin
+  // is backed up alone, so its chunks fill a new pack in order; damage to
+  // the end of that pack hits its last chunk, after the first were written.
+  std::set<std::string> packs_before;
+  for (const auto& e : fs::recursive_directory_iterator(sb.repo() + "/data"))
+    packs_before.insert(e.path().string());
+  const std::string later = RandomData(3 * kMiB, 8);
+  WriteFile(dir + "/later.bin", later);
+  Backup({src()});
+  int damaged_packs = 0;
+  for (const auto& e : fs::recursive_directory_iterator(sb.repo() + "/data")) {
+    if (!e.is_regular_file() || packs_before.count(e.path().string())) continue;
+    std::string pack = ReadFile(e.path());
+    for (size_t i = pack.size() * 9 / 10; i < pack.size(); i += 4096) pack[i] ^= 0x5a;
+    fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);
+    WriteFile(e.path(), pack);
+    ++damaged_packs;
+  }
+  ASSERT_EQ(damaged_packs, 1);
+  ProcResult damaged = Expect(1, {"restore", dir + "/later.bin", "--stdout"});
+  EXPECT_NE(damaged.err.find("discard"), std::string::npos) << damaged.Describe();
+  EXPECT_GT(damaged.out.size(), 0u) << damaged.Describe();
+  EXPECT_LT(damaged.out.size(), later.size());
 }
 
 }  // namespace

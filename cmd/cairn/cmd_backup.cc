@@ -8,11 +8,14 @@ int BackupCommand(Context& ctx, const BackupArgs& o) {
   engine::BackupRequest req;
   for (const auto& p : o.paths) req.paths.push_back(AbsolutePath(p));
   req.extra_excludes = o.excludes;
+  // With --json, one document: the creation is a field of the backup's.
+  std::optional<engine::InitSummary> created;
   if (o.init_if_missing) {
     Status open = ctx.session().Open();
     if (open.code() == StatusCode::kNoRepository) {
-      Status st = CreateRepository(ctx, "");
-      if (!st.ok()) return ctx.Fail(st);
+      auto init = CreateRepository(ctx, "");
+      if (!init.ok()) return ctx.Fail(init.error());
+      created = *init;
     }
   }
   auto result = ctx.session().Backup(req, ctx.Job());
@@ -35,6 +38,7 @@ int BackupCommand(Context& ctx, const BackupArgs& o) {
                         {"errors", r.errors},
                         {"warnings", r.warnings},
                         {"partial", r.partial()}};
+    if (created) j["created"] = {{"location", created->location}, {"id", created->repo_id}};
     ctx.PrintJson(j);
   } else {
     for (const auto& w : r.warnings) ctx.Warn(w);

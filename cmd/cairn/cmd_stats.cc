@@ -30,7 +30,10 @@ int StatsCommand(Context& ctx) {
            " versions, latest versions total " + HumanBytes(s.latest_bytes));
   ctx.Info("  stored: " + std::to_string(s.chunks) + " chunks in " + std::to_string(s.packs) +
            " packs, " + HumanBytes(s.stored_bytes));
-  for (auto& [d, n] : s.devices) ctx.Info("  device " + d + ": " + std::to_string(n) + " versions");
+  if (s.devices.size() > 1 || (s.devices.size() == 1 && s.devices.begin()->first != s.device)) {
+    ctx.Info("  versions by device:");
+    for (auto& [d, n] : s.devices) ctx.Info("    " + d + ": " + std::to_string(n));
+  }
   ctx.Info("  last backup from this machine: " +
            (s.last_backup ? FormatLocal(s.last_backup) : std::string("never")));
   return kExitOk;

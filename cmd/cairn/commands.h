@@ -16,8 +16,9 @@ struct InitArgs {
 int InitCommand(Context& ctx, const InitArgs& o);
 
 // Creates the repository at the session's location; shared by `init` and
-// `backup --init`. Prints what was created.
-Status CreateRepository(Context& ctx, const std::string& label);
+// `backup --init`. Says what was created, except with --json (the caller
+// puts it in its one JSON document).
+Result<engine::InitSummary> CreateRepository(Context& ctx, const std::string& label);
 
 struct BackupArgs {
   std::vector<std::string> paths;
@@ -43,6 +44,9 @@ struct RestoreArgs {
   std::string at;
   std::string to;
   bool overwrite = false;
+  // Write a file's bytes, or a tar of a folder, to stdout instead of a
+  // file system (cmd_restore.cc RestoreToStdout).
+  bool to_stdout = false;
 };
 int RestoreCommand(Context& ctx, const RestoreArgs& o);
 
@@ -59,5 +63,6 @@ int KeyPasswdCommand(Context& ctx, const std::string& new_password_file);
 
 int StatsCommand(Context& ctx);
 int RecoverCommand(Context& ctx);
+int CompactCommand(Context& ctx);
 
 }  // namespace cairn::cli

@@ -155,6 +155,9 @@ int main(int argc, char** argv) {
   o_id->excludes(o_at);
   c_restore->add_option("--to", restore.to, "restore under this folder instead of in place");
   c_restore->add_flag("--overwrite", restore.overwrite, "replace existing files");
+  c_restore->add_flag("--stdout", restore.to_stdout,
+                      "write the file's bytes, or a tar of the folder, to stdout (a file or a "
+                      "pipe, not a terminal)");
   c_restore->callback(run([&](Context& ctx) { return RestoreCommand(ctx, restore); }));
 
   CheckArgs check;
@@ -190,6 +193,9 @@ int main(int argc, char** argv) {
   c_stats->callback(run([&](Context& ctx) { return StatsCommand(ctx); }));
   auto* c_recover = app.add_subcommand("recover", "rebuild the local catalog from the repository");
   c_recover->callback(run([&](Context& ctx) { return RecoverCommand(ctx); }));
+  auto* c_compact = app.add_subcommand(
+      "compact", "merge the small packs, index objects and version segments of frequent backups");
+  c_compact->callback(run([&](Context& ctx) { return CompactCommand(ctx); }));
 
   // A mistyped command gets a clear message (CLI11 would only say that a
   // subcommand is required).

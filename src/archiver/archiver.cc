@@ -125,7 +125,7 @@ repo::StoreStats Run::RunStoreStats() {
 
 std::pair<TimeNs, TimeNs> Run::Tick() {
   std::lock_guard lock(clock_mu_);
-  TimeNs wall = NowNs();
+  TimeNs wall = options_.clock ? options_.clock() : NowNs();
   last_time_ = std::max(wall, last_time_ + 1);
   return {last_time_, wall};
 }
@@ -430,7 +430,7 @@ Status Run::Checkpoint(bool final) {
   seg.sequence = sequence_++;
   seg.final = final;
   seg.device = options_.device;
-  seg.created = NowNs();
+  seg.created = options_.clock ? options_.clock() : NowNs();
   seg.roots = options_.paths;
   if (final) {
     auto stats = RunStoreStats();

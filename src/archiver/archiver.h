@@ -67,6 +67,10 @@ struct BackupOptions {
   // finished, queued ones dropped, and everything completed is checkpointed,
   // so the next run goes on from there. The run then returns Cancelled.
   std::stop_token stop;
+  // The device's wall clock (ns since the epoch): each record's `wall_time`
+  // and the floor of its ordering time (design.md §10). Empty: the system
+  // clock. Tests give devices skewed clocks.
+  std::function<TimeNs()> clock;
   // Every access to the files backed up goes through it; null is
   // DefaultFileSystem(), the real one. Tests pass one that injects faults.
   // Must outlive the run and be safe to use from many threads.

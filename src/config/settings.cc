@@ -190,6 +190,41 @@ Result<std::string> ValidatePattern(std::string_view v) {
   return std::string(v);
 }
 
+// --- The daemon's keys (logging.file, alerts.*) ---
+
+// logging.file: "" turns the file off, so it is kept; else ~-expanded and
+// absolute (a daemon's working directory is no place for a relative path).
+Result<std::string> NormalizeLogFile(std::string_view v) {
+  if (v.empty()) return std::string();
+  std::string expanded = ExpandHome(v);
+  if (expanded.empty() || expanded[0] != '/') {
+    return Status::InvalidArgument("'" + std::string(v) +
+                                   "' is relative; use an absolute path, one starting with ~/, "
+                                   "or \"\" for no log file");
+  }
+  return expanded;
+}
+
+// The message never repeats the value: a webhook URL usually holds a token,
+// and a bad settings file's error is logged on reload.
+Result<std::string> ValidateWebhookUrl(std::string_view v) {
+  if (v.empty()) return std::string();
+  std::string lower = AsciiLower(v.substr(0, 8));
+  bool http = lower.rfind("http://", 0) == 0 && v.size() > 7;
+  bool https = lower.rfind("https://", 0) == 0 && v.size() > 8;
+  if (!http && !https) {
+    return Status::InvalidArgument("must be an http:// or https:// URL (or \"\" for none)");
+  }
+  for (char c : v) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+      return Status::InvalidArgument("must not contain spaces or control characters");
+    }
+  }
+  return std::string(v);
+}
+
+// --- end of the daemon's keys ---
+
 // ---------------------------------------------------------------------------
 // Reading YAML nodes.
 
@@ -370,6 +405,30 @@ KeySpec ListKey(std::string_view name, std::vector<std::string> Settings::*field
           }};
 }
 
+// alerts.command: a string (run by /bin/sh -c) or a list (an argv).
+Status ReadAlertCommand(const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+  std::vector<std::string> argv;
+  if (!n.IsScalar() && !n.IsSequence()) {
+    return r.Error(w,
+                   "expected a command (a string, run by /bin/sh -c) or a list of arguments, got " +
+                       Describe(n));
+  }
+  if (n.IsScalar()) {
+    CAIRN_ASSIGN_OR_RETURN(std::string text, ReadText(r, w, n));
+    if (text.empty()) {
+      st.s.alert_command.clear();  // "" = none, as for webhook_url
+      return Status::OK();
+    }
+    argv = {"/bin/sh", "-c", std::move(text)};
+  } else {
+    CAIRN_ASSIGN_OR_RETURN(argv, ReadList(r, w, n, NotEmpty));
+    if (argv.empty()) return r.Error(w, "is an empty list; give a command or remove the key");
+    argv[0] = ExpandHome(argv[0]);
+  }
+  st.s.alert_command = std::move(argv);
+  return Status::OK();
+}
+
 constexpr uint64_t kU32Max = std::numeric_limits<uint32_t>::max();
 constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
 
@@ -407,6 +466,18 @@ const std::vector<SectionSpec>& Schema() {
       {"logging",
        {
            TextKey("level", &Settings::log_level, NormalizeLogLevel),
+           // The daemon's log file (src/daemon/log.h).
+           {"file",
+            [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+              // A bare "file:" is a mistake, not "off": off is file: "".
+              CAIRN_ASSIGN_OR_RETURN(std::string text, ReadText(r, w, n));
+              Result<std::string> normal = NormalizeLogFile(text);
+              if (!normal.ok()) return r.Error(w, normal.error().message());
+              st.s.log_file = std::move(normal).value();
+              return Status::OK();
+            }},
+           UnsignedKey("max_file_mb", &Settings::log_max_file_mb, 1, 1024),
+           UnsignedKey("max_files", &Settings::log_max_files, 0, 100),
        }},
       {"repository",
        {
@@ -424,6 +495,21 @@ const std::vector<SectionSpec>& Schema() {
            UnsignedKey("limit_upload_kib", &Settings::azure_limit_upload_kib, 0, kU64Max >> 10),
            UnsignedKey("limit_download_kib", &Settings::azure_limit_download_kib, 0, kU64Max >> 10),
            UnsignedKey("stall_timeout_seconds", &Settings::azure_stall_timeout_seconds, 1, 3600),
+       }},
+      // The daemon's alerts (src/daemon/alerts.h).
+      {"alerts",
+       {
+           {"command", ReadAlertCommand},
+           {"webhook_url",
+            [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+              CAIRN_ASSIGN_OR_RETURN(std::string text, ReadText(r, w, n));
+              Result<std::string> url = ValidateWebhookUrl(text);
+              if (!url.ok()) return r.Error(w, url.error().message());
+              st.s.alert_webhook_url = std::move(url).value();
+              return Status::OK();
+            }},
+           UnsignedKey("stale_after_hours", &Settings::alert_stale_after_hours, 0, 24 * 365),
+           UnsignedKey("timeout_seconds", &Settings::alert_timeout_seconds, 1, 3600),
        }},
   };
   return *schema;

@@ -74,6 +74,23 @@ struct Settings {
   // A transfer that moves no byte for this long is abandoned and retried.
   uint32_t azure_stall_timeout_seconds = 60;
 
+  // --- The daemon's log file and alerts (`cairn run`; src/daemon/log.h, alerts.h) ---
+  // logging.file: unset = the default file, $XDG_STATE_HOME/cairn/logs/backup.log;
+  // "" = no log file (stderr only); else an absolute path ("~" expanded).
+  std::optional<std::string> log_file;
+  uint32_t log_max_file_mb = 10;  // logging.max_file_mb: the file is rotated at this size, 1..1024
+  uint32_t log_max_files = 5;     // logging.max_files: rotated files kept besides it, 0..100
+  // alerts.command as an argv: a list is run as given (its first item "~"
+  // expanded); a single string S becomes {"/bin/sh", "-c", S}. The event is
+  // passed in the environment only, never in the command line. Empty: none.
+  std::vector<std::string> alert_command;
+  // alerts.webhook_url: http:// or https://; "" = none. Treat it as a secret
+  // (webhook URLs often carry a token): it is never logged.
+  std::string alert_webhook_url;
+  uint32_t alert_stale_after_hours = 24;  // alerts.stale_after_hours; 0 = no staleness alert
+  uint32_t alert_timeout_seconds = 30;    // alerts.timeout_seconds: per command / request, 1..3600
+  // --- end of the daemon's keys ---
+
   std::string source;  // the file these settings came from; "" for built-in defaults
 };
 

@@ -210,8 +210,98 @@ TEST(ParseSettings, UnknownKeyIsNamedWithAllowedKeys) {
 TEST(ParseSettings, UnknownSectionListsSections) {
   std::string m = ErrorOf(ParseSettings("loging:\n  level: debug\n", "s.yaml"));
   EXPECT_THAT(m, HasSubstr("s.yaml: loging: unknown section (did you mean 'logging'?)"));
-  EXPECT_THAT(m,
-              HasSubstr("allowed sections: backup, versioning, web, logging, repository, azure"));
+  EXPECT_THAT(m, HasSubstr("allowed sections: backup, versioning, web, logging, repository, azure, "
+                           "alerts"));
+}
+
+// --- The daemon's keys: logging.file, max_file_mb, max_files; alerts.* ---
+
+TEST(DaemonSettings, Defaults) {
+  Result<Settings> r = ParseSettings("", "");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_FALSE(r->log_file.has_value());
+  EXPECT_EQ(r->log_max_file_mb, 10u);
+  EXPECT_EQ(r->log_max_files, 5u);
+  EXPECT_TRUE(r->alert_command.empty());
+  EXPECT_EQ(r->alert_webhook_url, "");
+  EXPECT_EQ(r->alert_stale_after_hours, 24u);
+  EXPECT_EQ(r->alert_timeout_seconds, 30u);
+}
+
+TEST(DaemonSettings, AllKeys) {
+  ScopedEnv home("HOME", "/home/tester");
+  Result<Settings> r = ParseSettings(R"(
+logging:
+  level: debug
+  file: ~/logs/cairn.log
+  max_file_mb: 2
+  max_files: 0
+alerts:
+  command: [~/bin/alert, --quiet]
+  webhook_url: https://hooks.example.com/T0/B0/xyz
+  stale_after_hours: 0
+  timeout_seconds: 5
+)",
+                                     "s.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->log_file, "/home/tester/logs/cairn.log");
+  EXPECT_EQ(r->log_max_file_mb, 2u);
+  EXPECT_EQ(r->log_max_files, 0u);
+  EXPECT_THAT(r->alert_command, ::testing::ElementsAre("/home/tester/bin/alert", "--quiet"));
+  EXPECT_EQ(r->alert_webhook_url, "https://hooks.example.com/T0/B0/xyz");
+  EXPECT_EQ(r->alert_stale_after_hours, 0u);
+  EXPECT_EQ(r->alert_timeout_seconds, 5u);
+}
+
+TEST(DaemonSettings, EmptyLogFileTurnsTheFileOff) {
+  Result<Settings> r = ParseSettings("logging: {file: \"\"}", "");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_TRUE(r->log_file.has_value());
+  EXPECT_EQ(*r->log_file, "");
+}
+
+TEST(DaemonSettings, BadLogKeys) {
+  EXPECT_THAT(ErrorOf(ParseSettings("logging: {file: logs/backup.log}", "")),
+              HasSubstr("logging.file: 'logs/backup.log' is relative"));
+  EXPECT_THAT(ErrorOf(ParseSettings("logging:\n  file:\n", "")),
+              HasSubstr("logging.file: has no value"));
+  EXPECT_THAT(ErrorOf(ParseSettings("logging: {max_file_mb: 0}", "")),
+              HasSubstr("logging.max_file_mb: must be between 1 and 1024"));
+  EXPECT_THAT(ErrorOf(ParseSettings("logging: {max_files: 101}", "")),
+              HasSubstr("logging.max_files: must be between 0 and 100"));
+}
+
+TEST(DaemonSettings, CommandStringRunsThroughTheShell) {
+  // The string is the user's own; event data never enters it (it goes into
+  // the environment), so the shell sees no untrusted text.
+  Result<Settings> r =
+      ParseSettings(R"(alerts: {command: 'notify-send "cairn: $CAIRN_ALERT_EVENT"'})", "");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_THAT(r->alert_command,
+              ::testing::ElementsAre("/bin/sh", "-c", "notify-send \"cairn: $CAIRN_ALERT_EVENT\""));
+  Result<Settings> none = ParseSettings("alerts: {command: ''}", "");
+  ASSERT_TRUE(none.ok()) << none.error().ToString();
+  EXPECT_TRUE(none->alert_command.empty());
+}
+
+TEST(DaemonSettings, BadAlertKeys) {
+  EXPECT_THAT(ErrorOf(ParseSettings("alerts: {command: []}", "")),
+              HasSubstr("alerts.command: is an empty list"));
+  EXPECT_THAT(ErrorOf(ParseSettings("alerts: {command: {a: 1}}", "")),
+              HasSubstr("alerts.command: expected a command (a string, run by /bin/sh -c) or a "
+                        "list of arguments, got a mapping"));
+  EXPECT_THAT(ErrorOf(ParseSettings("alerts: {timeout_seconds: 0}", "")),
+              HasSubstr("alerts.timeout_seconds: must be between 1 and 3600"));
+  EXPECT_THAT(ErrorOf(ParseSettings("alerts: {stale_after_hours: -1}", "")),
+              HasSubstr("alerts.stale_after_hours: must not be negative"));
+  // The URL is not repeated: it usually holds a token.
+  std::string m = ErrorOf(ParseSettings("alerts: {webhook_url: 'ftp://secret-token@host/'}", ""));
+  EXPECT_THAT(m, HasSubstr("alerts.webhook_url: must be an http:// or https:// URL"));
+  EXPECT_THAT(m, Not(HasSubstr("secret-token")));
+  EXPECT_THAT(ErrorOf(ParseSettings("alerts: {webhook_url: 'https://'}", "")),
+              HasSubstr("alerts.webhook_url: must be an http:// or https:// URL"));
+  EXPECT_THAT(ErrorOf(ParseSettings("alerts: {webhook_url: 'https://a b'}", "")),
+              HasSubstr("alerts.webhook_url: must not contain spaces"));
 }
 
 TEST(ParseSettings, UnrelatedUnknownKeyGetsNoSuggestion) {

@@ -14,6 +14,8 @@
 #include "compress/compressor.h"
 #include "crypto/crypto.h"
 #include "engine/catalog_sync.h"
+#include "repo/compaction.h"
+#include "repo/generation.h"
 #include "repo/repo_lock.h"
 #include "repo/repository.h"
 #include "repo/version_id.h"
@@ -160,6 +162,7 @@ Result<repo::Repository*> Session::Repo() {
   std::lock_guard lock(open_mu_);
   if (repo_) return repo_.get();
   CAIRN_ASSIGN_OR_RETURN(auto be, backend::OpenBackend(cfg_.location, cfg_.backend_options));
+  if (options_.wrap_backend) be = options_.wrap_backend(std::move(be));
   auto cfg = be->Stat(backend::ObjectName{backend::ObjectType::kConfig, "config"});
   if (!cfg.ok()) {
     if (cfg.error().IsNotFound())
@@ -182,9 +185,23 @@ Result<repo::Repository*> Session::Repo() {
   return repo_.get();
 }
 
-Status Session::RefreshIndex(bool adopt_orphan_packs) {
+Status Session::RefreshIndex(bool adopt_orphan_packs, const repo::RepoLock* held) {
   CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
   std::lock_guard lock(index_mu_);
+  // The generation first (design.md §11): if a compaction or prune deleted
+  // objects since the index in memory was loaded, it is reloaded whole.
+  std::string generation;
+  if (held) {
+    generation = held->generation_etag();  // seen by the lock's own listing: free
+  } else {
+    auto info = repo->backend().Stat(
+        backend::ObjectName{backend::ObjectType::kLock, repo::kGenerationObjectName});
+    if (info.ok())
+      generation = info->etag;
+    else if (!info.error().IsNotFound())
+      return info.error();
+  }
+  repo->SyncGeneration(generation);
   size_t warned = repo->warnings().size();
   CAIRN_RETURN_IF_ERROR(repo->LoadIndex(adopt_orphan_packs));
   for (size_t i = warned; i < repo->warnings().size(); ++i) Notice({}, repo->warnings()[i]);
@@ -290,6 +307,7 @@ Result<InitSummary> Session::Init(const std::string& key_label, const JobContext
   std::lock_guard lock(open_mu_);
   if (repo_) return Status::AlreadyExists(cfg_.location + " is already a repository");
   CAIRN_ASSIGN_OR_RETURN(auto be, backend::OpenBackend(cfg_.location, cfg_.backend_options));
+  if (options_.wrap_backend) be = options_.wrap_backend(std::move(be));
   // Checked before anything is created, so a refused init leaves no trace.
   CAIRN_ASSIGN_OR_RETURN(bool has, be->HasAnyObject());
   if (has)
@@ -352,8 +370,14 @@ Result<BackupResult> Session::Backup(const BackupRequest& request, const JobCont
   // Lock first, then index: a prune that finished before the lock was taken
   // is seen by the index load that follows it.
   CAIRN_ASSIGN_OR_RETURN(auto lock, Lock(false, "backup"));
-  CAIRN_RETURN_IF_ERROR(RefreshIndex(true));
   CAIRN_ASSIGN_OR_RETURN(catalog::Catalog * cat, SyncedCatalog(job));
+  // Packs of an interrupted run (no index object yet) are adopted, so their
+  // chunks are not uploaded again; that costs a listing of every pack, so it
+  // is done only when this machine's last run did not finish (design.md §9).
+  const std::string open_run_key = "run_open:" + cfg_.device;
+  CAIRN_ASSIGN_OR_RETURN(auto open_run, cat->GetMeta(open_run_key));
+  CAIRN_RETURN_IF_ERROR(RefreshIndex(open_run && !open_run->empty(), lock.get()));
+  CAIRN_RETURN_IF_ERROR(cat->SetMeta(open_run_key, std::to_string(NowNs())));
 
   archiver::BackupOptions bo;
   bo.paths = paths;
@@ -364,6 +388,7 @@ Result<BackupResult> Session::Backup(const BackupRequest& request, const JobCont
   bo.max_file_size = s.max_file_size_mb << 20;
   bo.threads = s.threads;
   bo.checkpoint_interval = cfg_.checkpoint_interval;
+  bo.clock = options_.clock;
   // Stops when the job is cancelled or the lock is lost (a writer without
   // its lock must not go on writing: a prune may be deleting beside it).
   bo.stop = lock->StopToken(job.stop);
@@ -391,6 +416,7 @@ Result<BackupResult> Session::Backup(const BackupRequest& request, const JobCont
   // Recorded locally: "when did the last backup succeed?" stays true even
   // when nothing changed and the repository got no object.
   (void)cat->SetMeta("last_backup:" + cfg_.device, std::to_string(NowNs()));
+  (void)cat->SetMeta(open_run_key, "");  // finished: nothing to adopt next time
   BackupResult r;
   static_cast<archiver::BackupSummary&>(r) = std::move(*summary);
   r.paths = std::move(paths);
@@ -415,21 +441,11 @@ Result<RestoreResult> Session::Restore(const RestoreRequest& request, const JobC
   if (request.at) ro.at = *request.at;
   ro.version = request.version;
   if (!request.id.empty()) {
-    CAIRN_ASSIGN_OR_RETURN(repo::VersionId vid, repo::ParseVersionId(request.id));
-    CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
-    CAIRN_ASSIGN_OR_RETURN(auto rec, cat->VersionById(vid));
-    if (!rec)
-      return WithUnreadable(
-          Status::NotFound("no version has the id " + request.id + " (see `cairn versions`)"));
-    if (rec->deleted)
-      return Status::InvalidArgument("version " + request.id + " records the deletion of " +
-                                     rec->path +
-                                     ": restore one of its earlier versions (`cairn versions`)");
-    // (device, path, backup time) selects exactly this version.
-    ro.path = rec->path;
-    ro.device = rec->device;
-    ro.at = rec->backup_time;
-    ro.version.reset();
+    CAIRN_ASSIGN_OR_RETURN(ByIdSelection sel, SelectById(request.id, job));
+    ro.path = sel.path;
+    ro.device = sel.device;
+    ro.version = sel.version;
+    ro.at = sel.at;
   }
   ro.target = request.target;
   ro.overwrite = request.overwrite;
@@ -452,7 +468,7 @@ Result<RestoreResult> Session::Restore(const RestoreRequest& request, const JobC
   CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
   CAIRN_ASSIGN_OR_RETURN(auto lock, ReadLock("restore", job));
   ro.stop = lock ? lock->StopToken(job.stop) : job.stop;
-  CAIRN_RETURN_IF_ERROR(RefreshIndex(false));
+  CAIRN_RETURN_IF_ERROR(RefreshIndex(false, lock.get()));
   CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
   auto summary = restorer::RunRestore(*repo, *cat, ro);
   if (lock) CAIRN_RETURN_IF_ERROR(lock->health());
@@ -531,6 +547,35 @@ Result<VersionList> Session::Versions(const std::string& path, const JobContext&
   return out;
 }
 
+Result<Session::ByIdSelection> Session::SelectById(const std::string& id, const JobContext& job) {
+  CAIRN_ASSIGN_OR_RETURN(repo::VersionId vid, repo::ParseVersionId(id));
+  CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
+  CAIRN_ASSIGN_OR_RETURN(auto rec, cat->VersionById(vid));
+  if (!rec)
+    return WithUnreadable(
+        Status::NotFound("no version has the id " + id + " (see `cairn versions`)"));
+  if (rec->deleted)
+    return Status::InvalidArgument("version " + id + " records the deletion of " + rec->path +
+                                   ": restore one of its earlier versions (`cairn versions`)");
+  ByIdSelection sel;
+  sel.path = rec->path;
+  sel.device = rec->device;
+  if (rec->type == repo::FileType::kDir) {
+    // A folder as it was then: its own version and everything below it
+    // at that moment of its device's clock.
+    sel.at = rec->WallTime();
+    return sel;
+  }
+  // A file: exactly this version, by its position among the path's
+  // versions (a time could pick another if the device's clock went back).
+  sel.at = catalog::kLatest;
+  CAIRN_ASSIGN_OR_RETURN(auto versions, cat->Versions(rec->device, rec->path));
+  for (size_t i = 0; i < versions.size(); ++i)
+    if (repo::VersionIdOf(versions[i]) == vid) sel.version = static_cast<int>(i) + 1;
+  if (!sel.version) return Status::NotFound("no version has the id " + id);
+  return sel;
+}
+
 Result<FileVersion> Session::VersionById(const std::string& id, const JobContext& job) {
   CAIRN_ASSIGN_OR_RETURN(repo::VersionId vid, repo::ParseVersionId(id));
   CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
@@ -561,7 +606,7 @@ Result<QueryInfo> Session::Find(const std::string& pattern, const VersionFn& fn,
 
 Result<RepositoryStats> Session::Stats(const JobContext& job) {
   CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
-  CAIRN_RETURN_IF_ERROR(RefreshIndex(false));
+  CAIRN_RETURN_IF_ERROR(RefreshIndex(false, nullptr));
   CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
   RepositoryStats st;
   st.location = cfg_.location;
@@ -606,10 +651,16 @@ Result<std::string> Session::AddKey(const std::string& new_secret, const std::st
 Result<std::string> Session::RemoveKey(const std::string& prefix) {
   CAIRN_ASSIGN_OR_RETURN(auto turn, WriterTurn({}));
   CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
-  CAIRN_ASSIGN_OR_RETURN(auto slots, repo->ListKeySlots());
+  // Every key object, the ones no reader would use (damaged, planted) too:
+  // `key list` names those as skipped, and they must be removable.
   std::vector<Id> matches;
-  for (const auto& s : slots)
-    if (!prefix.empty() && s.slot_id.Hex().rfind(prefix, 0) == 0) matches.push_back(s.slot_id);
+  CAIRN_RETURN_IF_ERROR(
+      repo->backend().List(backend::ObjectType::kKey, [&](const backend::ObjectInfo& info) {
+        auto id = Id::FromHex(info.name.name);
+        if (id.ok() && !prefix.empty() && info.name.name.rfind(prefix, 0) == 0)
+          matches.push_back(*id);
+        return Status::OK();
+      }));
   if (matches.empty())
     return Status::NotFound("no key with ID " + prefix + " (see `cairn key list`)");
   if (matches.size() > 1)
@@ -658,6 +709,106 @@ Result<RecoverSummary> Session::Recover(const JobContext& job) {
   CAIRN_ASSIGN_OR_RETURN(auto segs, cat->Segments());
   r.segments = segs.size();
   r.unreadable_segments = UnreadableSegments();
+  return r;
+}
+
+Result<CompactSummary> Session::Compact(const JobContext& job) {
+  auto turn = WriterTurn(job);
+  if (!turn.ok()) return CancelledWhileWaiting("compaction");
+  CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
+  CAIRN_ASSIGN_OR_RETURN(auto lock, Lock(true, "compaction"));
+  CAIRN_RETURN_IF_ERROR(RefreshIndex(false, lock.get()));
+  CAIRN_RETURN_IF_ERROR(SyncedCatalog(job).status());
+  repo::CompactionOptions o;
+  o.device = cfg_.device;
+  o.stop = lock->StopToken(job.stop);
+  if (job.events) {
+    o.progress = [&job](const std::string& phase, uint64_t done, uint64_t total) {
+      Progress p;
+      p.operation = "compact";
+      p.phase = phase;
+      p.units_done = done;
+      p.units_total = total;
+      job.events->OnProgress(p);
+    };
+  }
+  CAIRN_ASSIGN_OR_RETURN(repo::CompactionResult r, repo::Compact(*repo, *lock, o));
+  if (r.changed()) {
+    // The index this session holds was dropped (packs it named are gone);
+    // reloaded now, so the next backup does not pay for it.
+    std::lock_guard index_lock(index_mu_);
+    CAIRN_RETURN_IF_ERROR(repo->LoadIndex(false));
+  }
+  CompactSummary out;
+  out.packs_before = r.packs_before;
+  out.packs_merged = r.packs_merged;
+  out.packs_written = r.packs_written;
+  out.pack_bytes_read = r.pack_bytes_read;
+  out.pack_bytes_written = r.pack_bytes_written;
+  out.index_before = r.index_before;
+  out.index_rewritten = r.index_rewritten;
+  out.index_written = r.index_written;
+  out.segments_before = r.segments_before;
+  out.segments_merged = r.segments_merged;
+  out.segments_written = r.segments_written;
+  out.superseded_deleted = r.superseded_deleted;
+  out.objects_deleted = r.objects_deleted;
+  out.generation = r.generation;
+  out.warnings = r.warnings;
+  for (const auto& w : r.warnings) Notice(job, w);
+  if (r.changed()) CAIRN_RETURN_IF_ERROR(SyncedCatalog(job).status());
+  return out;
+}
+
+// ---- Restore to a stream ---------------------------------------------------
+
+Result<StreamResult> Session::RestoreToStream(const StreamRequest& request, ByteSink& sink,
+                                              const JobContext& job) {
+  if (request.device.empty() && cfg_.query_device.empty() && request.id.empty())
+    return Status::InvalidArgument(
+        "restore reads one device's files: name it with --device (see `cairn ls --all-devices`)");
+  restorer::StreamOptions so;
+  so.selection.path = request.path;
+  so.selection.device = request.device.empty() ? cfg_.device : request.device;
+  if (request.at) so.selection.at = *request.at;
+  so.selection.version = request.version;
+  so.range = request.range;
+  if (!request.id.empty()) {
+    CAIRN_ASSIGN_OR_RETURN(ByIdSelection sel, SelectById(request.id, job));
+    so.selection.path = sel.path;
+    so.selection.device = sel.device;
+    so.selection.version = sel.version;
+    so.selection.at = sel.at;
+  }
+  auto start = std::chrono::steady_clock::now();
+  if (job.events) {
+    so.progress = [&job, start](const restorer::RestoreProgress& r) {
+      Progress p;
+      p.operation = "restore";
+      p.phase = "streaming";
+      p.files_done = r.files_done;
+      p.files_total = r.files_total;
+      p.bytes_done = r.bytes_done;
+      p.bytes_total = r.bytes_total;
+      AddRate(p, start);
+      job.events->OnProgress(p);
+    };
+  }
+  CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
+  CAIRN_ASSIGN_OR_RETURN(auto lock, ReadLock("restore", job));
+  so.stop = lock ? lock->StopToken(job.stop) : job.stop;
+  CAIRN_RETURN_IF_ERROR(RefreshIndex(false, lock.get()));
+  CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
+  auto summary = restorer::RunStreamRestore(*repo, *cat, so, sink);
+  // A lost lock is reported as such, not as the cancellation it caused.
+  if (lock) CAIRN_RETURN_IF_ERROR(lock->health());
+  if (!summary.ok()) return WithUnreadable(summary.error());
+  StreamResult r;
+  static_cast<restorer::StreamSummary&>(r) = std::move(*summary);
+  r.unreadable_segments = UnreadableSegments();
+  if (job.events)
+    for (const auto& left : r.info.left_out)
+      job.events->OnIssue(PathIssue{PathIssue::Severity::kError, "", left});
   return r;
 }
 

@@ -37,6 +37,7 @@
 #include "engine/session_config.h"
 #include "engine/views.h"
 #include "restorer/restorer.h"
+#include "restorer/stream.h"
 
 namespace cairn::catalog {
 class Catalog;
@@ -105,6 +106,30 @@ struct VersionList {
   std::vector<std::string> unreadable_segments;  // hex ids; see RestoreResult
 };
 
+// Restore to a stream (downloads, `cairn restore --stdout`). What is verified
+// when, and what a consumer must do with an error: restorer/stream.h.
+using ByteSink = restorer::ByteSink;
+using StreamInfo = restorer::StreamInfo;
+using ByteRange = restorer::ByteRange;
+
+struct StreamRequest {
+  // One version by its stable id (FileVersion::id): a file's bytes, or a
+  // folder as it was then as a tar. When set, path/at/version/device are not
+  // used.
+  std::string id;
+  std::string path;            // absolute
+  std::optional<TimeNs> at;    // as of this time (default: the newest)
+  std::optional<int> version;  // one file's version number (see Versions)
+  std::string device;          // whose files; "" = the session's device
+  // A file's bytes only (HTTP Range); InvalidArgument for a folder.
+  std::optional<ByteRange> range;
+};
+// The stream was complete and verified. As with RestoreResult, unreadable
+// segments mean the selection may have missed newer versions.
+struct StreamResult : restorer::StreamSummary {
+  std::vector<std::string> unreadable_segments;  // hex ids
+};
+
 class Session {
  public:
   // Resolves settings, environment and options; opens nothing yet (so `init`
@@ -160,7 +185,21 @@ class Session {
 
   // Rebuilds the catalog from the repository's version segments.
   Result<RecoverSummary> Recover(const JobContext& job = {});
+  // Merges small packs, index objects and segments (repo/compaction.h)
+  // under the exclusive lock; the catalog follows at once.
+  Result<CompactSummary> Compact(const JobContext& job = {});
   std::string CatalogPath();
+
+  // Streams what `request` names to `sink`: a regular file's bytes (or a
+  // range of them), a folder or anything else as a tar archive whose names
+  // are relative to the folder's parent. A reading job: a shared repository
+  // lock for its duration (lock first, then the index), like Restore.
+  // Errors before sink.Begin: nothing was streamed (NotFound, with the
+  // unreadable segments named; InvalidArgument; Corruption). An error after
+  // it (damaged data, a SHA-256 mismatch, Cancelled, a lost lock, the sink's
+  // own error) means the bytes the sink received must be discarded.
+  Result<StreamResult> RestoreToStream(const StreamRequest& request, ByteSink& sink,
+                                       const JobContext& job = {});
 
  private:
   explicit Session(SessionOptions options, ResolvedConfig cfg);
@@ -168,7 +207,18 @@ class Session {
   Result<std::string> Secret(bool for_new_repository);
   Result<std::string> FindSecret(bool for_new_repository);
   Result<repo::Repository*> Repo();  // opens once
-  Status RefreshIndex(bool adopt_orphan_packs);
+  // What restores exactly the version with this stable id: a file by its
+  // version number, a folder by its time.
+  struct ByIdSelection {
+    std::string path, device;
+    std::optional<int> version;
+    TimeNs at = 0;
+  };
+  Result<ByIdSelection> SelectById(const std::string& id, const JobContext& job);
+  // Brings the in-memory index up to date under the lock `held` (its
+  // listing saw the repository generation), or, without a lock (read-only
+  // credentials, stats), under the generation read now.
+  Status RefreshIndex(bool adopt_orphan_packs, const repo::RepoLock* held);
   // The writer catalog, brought up to date with the repository. REQUIRES:
   // writer_mu_ held.
   Result<catalog::Catalog*> SyncedCatalog(const JobContext& job, bool rebuild = false);

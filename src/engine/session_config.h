@@ -15,6 +15,7 @@
 
 #include "backend/registry.h"
 #include "base/status.h"
+#include "base/time_util.h"
 #include "config/settings.h"
 #include "crypto/crypto.h"
 
@@ -51,6 +52,12 @@ struct SessionOptions {
   // the default. For tests only: nothing in the environment sets it (the
   // shipped CLI never does; its test build does, see cmd/cairn/main.cc).
   bool cheap_kdf_for_tests = false;
+  // This device's wall clock for backups (ns since the epoch); empty: the
+  // system clock. Tests give two devices clocks an hour apart.
+  std::function<TimeNs()> clock;
+  // Wraps the backend once opened (a decorator: request metrics for a
+  // daemon's status, request counting in tests). Empty: used as opened.
+  std::function<std::shared_ptr<backend::Backend>(std::shared_ptr<backend::Backend>)> wrap_backend;
 };
 
 // Everything derived once from the options, the settings and the environment.

@@ -16,6 +16,7 @@
 
 #include "backend/local/local_backend.h"
 #include "crypto/crypto.h"
+#include "repo/generation.h"
 #include "repo/repo_lock.h"
 #include "repo/repository.h"
 #include "repo/version_segment.h"
@@ -465,6 +466,154 @@ TEST_F(SessionTest, ABackupIsRefusedWhileAnotherProcessHoldsTheExclusiveLock) {
   EXPECT_EQ(again->files_new, 1u);
 }
 
+// A prune on another device between two backups of a long-lived session
+// (the daemon's case: its index stays in memory between runs). The prune
+// advances the generation before it deletes, so the session's next lock sees
+// it and reloads the index instead of deduplicating against deleted chunks.
+TEST_F(SessionTest, APruneBetweenRunsIsDetectedAndNothingReferencesADeletedChunk) {
+  InitRepository();
+  const std::string content = RandomContent(300000, 42);
+  WriteFile(home_.Sub("docs/a.bin"), content);
+  auto s = Make();
+  ASSERT_TRUE(s->Backup({{home_.Sub("docs")}, {}}).ok());
+
+  {  // Another device prunes everything a.bin was stored in.
+    auto be = backend::LocalBackend::Open(home_.Sub("repo"));
+    ASSERT_TRUE(be.ok());
+    auto other = repo::Repository::Open(*be, "pw");
+    ASSERT_TRUE(other.ok());
+    repo::LockOptions lo;
+    lo.exclusive = true;
+    lo.device = "desktop";
+    lo.operation = "prune";
+    auto held = repo::RepoLock::Acquire(**other, lo);
+    ASSERT_TRUE(held.ok()) << held.status().ToString();
+    auto gen = repo::AdvanceGeneration(**other, "desktop", "prune");
+    ASSERT_TRUE(gen.ok()) << gen.status().ToString();
+    EXPECT_EQ(gen->generation.number, 1u);
+    size_t removed = 0;
+    for (auto type : {backend::ObjectType::kVersions, backend::ObjectType::kIndex,
+                      backend::ObjectType::kPack}) {
+      std::vector<backend::ObjectName> names;
+      ASSERT_OK((*be)->List(type, [&](const backend::ObjectInfo& i) {
+        names.push_back(i.name);
+        return Status::OK();
+      }));
+      for (const auto& n : names) ASSERT_OK((*be)->Remove(n));
+      removed += names.size();
+    }
+    EXPECT_GE(removed, 3u);
+  }
+
+  // The same content under another name: without the generation check the
+  // session would find its chunk in the index it holds and store nothing.
+  WriteFile(home_.Sub("docs/b.bin"), content);
+  auto b = s->Backup({{home_.Sub("docs")}, {}});
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_GT(b->bytes_stored, 0u);
+
+  env_["XDG_CACHE_HOME"] = home_.Sub("cache-new-machine");
+  auto fresh = Make();
+  RestoreRequest r;
+  r.path = home_.Sub("docs/b.bin");
+  r.target = home_.Sub("restored");
+  auto restored = fresh->Restore(r);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(ReadFile(home_.Sub("restored") + home_.Sub("docs/b.bin")), content);
+  auto check = fresh->Check({});
+  ASSERT_TRUE(check.ok()) << check.status().ToString();
+  EXPECT_TRUE(check->ok()) << (check->errors.empty() ? "" : check->errors.front());
+}
+
+size_t CountObjects(const std::string& repo, const std::string& dir) {
+  size_t n = 0;
+  for (auto& e : std::filesystem::recursive_directory_iterator(repo + "/" + dir))
+    if (e.is_regular_file() && e.path().filename().string().rfind(".tmp", 0) != 0) ++n;
+  return n;
+}
+
+// A daemon's month in miniature: many small backups, then compaction. Every
+// version stays (same ids), no catalog shows one twice, old versions
+// restore, the repository checks clean, and the same open session backs up
+// again afterwards.
+TEST_F(SessionTest, CompactionMergesSmallObjectsAndLosesNothing) {
+  InitRepository();
+  auto s = Make();
+  const std::string repo = home_.Sub("repo");
+  const int kRuns = 12;
+  for (int i = 0; i < kRuns; ++i) {
+    WriteFile(home_.Sub("docs/f" + std::to_string(i % 3) + ".txt"), RandomContent(5000 + i, i));
+    auto b = s->Backup({{home_.Sub("docs")}, {}});
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+  }
+  const size_t packs = CountObjects(repo, "data"), index = CountObjects(repo, "index"),
+               segments = CountObjects(repo, "versions");
+  EXPECT_GE(packs, size_t{kRuns});
+  EXPECT_GE(segments, size_t{kRuns});
+  std::map<std::string, std::vector<std::string>> ids_before;
+  for (int f = 0; f < 3; ++f) {
+    std::string path = home_.Sub("docs/f" + std::to_string(f) + ".txt");
+    auto v = s->Versions(path);
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    for (const auto& fv : v->versions) ids_before[path].push_back(fv.id);
+    EXPECT_EQ(v->versions.size(), size_t{kRuns / 3});
+  }
+
+  auto c = s->Compact();
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_GE(c->packs_merged, size_t{kRuns});
+  EXPECT_EQ(c->packs_written, 1u);
+  EXPECT_EQ(c->index_written, 1u);
+  EXPECT_EQ(c->segments_written, 1u);
+  EXPECT_EQ(c->generation, 1u);
+  EXPECT_TRUE(c->warnings.empty());
+  EXPECT_EQ(CountObjects(repo, "data"), 1u);
+  EXPECT_EQ(CountObjects(repo, "index"), 1u);
+  EXPECT_EQ(CountObjects(repo, "versions"), 1u);
+  EXPECT_LT(
+      CountObjects(repo, "data") + CountObjects(repo, "index") + CountObjects(repo, "versions"),
+      packs + index + segments);
+
+  auto same_versions = [&](Session& session) {
+    for (auto& [path, ids] : ids_before) {
+      auto v = session.Versions(path);
+      ASSERT_TRUE(v.ok()) << v.status().ToString();
+      std::vector<std::string> now;
+      for (const auto& fv : v->versions) now.push_back(fv.id);
+      EXPECT_EQ(now, ids) << path;
+    }
+  };
+  same_versions(*s);  // this machine's catalog followed
+  env_["XDG_CACHE_HOME"] = home_.Sub("cache-new-machine");
+  auto fresh = Make();
+  same_versions(*fresh);
+
+  // The oldest version of f0 restores from the merged pack, verified.
+  RestoreRequest r;
+  r.path = home_.Sub("docs/f0.txt");
+  r.version = 1;
+  r.target = home_.Sub("restored");
+  auto restored = fresh->Restore(r);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(ReadFile(home_.Sub("restored") + home_.Sub("docs/f0.txt")), RandomContent(5000, 0));
+  auto check = fresh->Check({});
+  ASSERT_TRUE(check.ok()) << check.status().ToString();
+  EXPECT_TRUE(check->ok()) << (check->errors.empty() ? "" : check->errors.front());
+
+  // The session that compacted backs up again (its index was reloaded: the
+  // packs it knew are gone) and a second compaction finds little to do.
+  WriteFile(home_.Sub("docs/f0.txt"), RandomContent(5000, 0));  // content of version 1
+  WriteFile(home_.Sub("docs/new.txt"), "new");
+  auto again = s->Backup({{home_.Sub("docs")}, {}});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  auto check2 = Make()->Check({});
+  ASSERT_TRUE(check2.ok());
+  EXPECT_TRUE(check2->ok()) << (check2->errors.empty() ? "" : check2->errors.front());
+  auto nothing = fresh->Compact();
+  ASSERT_TRUE(nothing.ok()) << nothing.status().ToString();
+  EXPECT_LE(CountObjects(repo, "versions"), 1u);
+}
+
 TEST_F(SessionTest, KeyChangesThroughTheSession) {
   InitRepository();
   auto s = Make();
@@ -550,6 +699,15 @@ TEST_F(SessionTest, TheSlotThatOpenedLastTimeIsTriedFirst) {
   auto keys = again->ListKeys();
   ASSERT_OK(keys);
   EXPECT_EQ(keys->size(), 7u);  // the real slot and its six copies, not the planted one
+
+  // The owner removes the planted slot by the id the notice named.
+  auto removed = again->RemoveKey(planted.substr(0, 12));
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, planted);
+  EXPECT_FALSE(std::filesystem::exists(keys_dir + "/" + planted));
+  notices_.clear();
+  ASSERT_OK(Make()->Open());
+  EXPECT_TRUE(notices_.empty()) << notices_[0];
 }
 
 // The engine reads no variable that weakens keys: only the front end's
@@ -696,6 +854,111 @@ TEST_F(SlowBackupTest, ReadsGoOnWhileABackupRunsAndWritersWaitTheirTurn) {
   backup.join();
   ASSERT_TRUE(big.ok()) << big.status().ToString();
   EXPECT_EQ(big->files_new, static_cast<uint64_t>(kFiles));
+}
+
+// The lock objects in the repository at `repo_dir` (not the backend's mutex
+// file beside them).
+int LockObjects(const std::string& repo_dir) {
+  auto be = backend::LocalBackend::Open(repo_dir);
+  EXPECT_TRUE(be.ok());
+  int n = 0;
+  EXPECT_TRUE((*be)
+                  ->List(backend::ObjectType::kLock,
+                         [&](const backend::ObjectInfo&) {
+                           ++n;
+                           return Status::OK();
+                         })
+                  .ok());
+  return n;
+}
+
+// Keeps the stream; counts the repository's lock objects when it begins.
+class StringByteSink : public ByteSink {
+ public:
+  explicit StringByteSink(std::string repo_dir) : repo_dir_(std::move(repo_dir)) {}
+  Status Begin(const StreamInfo& i) override {
+    info = i;
+    ++begins;
+    locks_at_begin = LockObjects(repo_dir_);
+    return Status::OK();
+  }
+  Status Write(ByteView b) override {
+    data.append(reinterpret_cast<const char*>(b.data()), b.size());
+    return Status::OK();
+  }
+  StreamInfo info;
+  std::string data;
+  int begins = 0, locks_at_begin = 0;
+
+ private:
+  std::string repo_dir_;
+};
+
+TEST_F(SessionTest, RestoreToStreamByIdPathAndRangeUnderASharedLock) {
+  InitRepository();
+  std::string file = home_.Sub("docs/thesis.odt");
+  WriteFile(file, "draft 1");
+  auto s = Make();
+  ASSERT_TRUE(s->Backup({{home_.Sub("docs")}, {}}).ok());
+  WriteFile(file, "draft 2, longer");
+  ASSERT_TRUE(s->Backup({{home_.Sub("docs")}, {}}).ok());
+  auto list = s->Versions(file);
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->versions.size(), 2u);
+  const std::string repo_dir = home_.Sub("repo");
+
+  StreamRequest by_id;
+  by_id.id = list->versions[0].id;
+  StringByteSink first(repo_dir);
+  auto r = s->RestoreToStream(by_id, first);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(first.data, "draft 1");
+  EXPECT_EQ(first.info.kind, StreamInfo::Kind::kFile);
+  EXPECT_EQ(first.info.version_id, list->versions[0].id);
+  EXPECT_EQ(first.locks_at_begin, 1) << "streamed without the shared lock";
+  EXPECT_TRUE(r->unreadable_segments.empty());
+  EXPECT_EQ(LockObjects(repo_dir), 0) << "the lock outlived the job";
+
+  StreamRequest ranged;
+  ranged.path = file;
+  ranged.range = ByteRange{6, 3};
+  StringByteSink slice(repo_dir);
+  ASSERT_TRUE(s->RestoreToStream(ranged, slice).ok());
+  EXPECT_EQ(slice.data, "2, ");
+  EXPECT_EQ(slice.info.size, 15u);
+
+  StreamRequest folder;
+  folder.path = home_.Sub("docs");
+  StringByteSink tar(repo_dir);
+  auto t = s->RestoreToStream(folder, tar);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(tar.info.kind, StreamInfo::Kind::kTar);
+  EXPECT_EQ(tar.info.name, "docs.tar");
+  EXPECT_EQ(t->files, 1u);
+  EXPECT_EQ(tar.data.size() % 512, 0u);
+  EXPECT_NE(tar.data.find("docs/thesis.odt"), std::string::npos);
+  EXPECT_NE(tar.data.find("draft 2, longer"), std::string::npos);
+
+  // Another process's exclusive lock (a prune): refused before any byte.
+  auto be = backend::LocalBackend::Open(home_.Sub("repo"));
+  ASSERT_TRUE(be.ok());
+  auto other = repo::Repository::Open(*be, "pw");
+  ASSERT_TRUE(other.ok());
+  repo::LockOptions lo;
+  lo.exclusive = true;
+  lo.device = "desktop";
+  lo.operation = "prune";
+  auto held = repo::RepoLock::Acquire(**other, lo);
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  StringByteSink refused(repo_dir);
+  EXPECT_EQ(s->RestoreToStream(by_id, refused).status().code(), StatusCode::kLocked);
+  EXPECT_EQ(refused.begins, 0);
+  held->reset();
+
+  by_id.id = "0123456789abcdef01234567";
+  StringByteSink none(repo_dir);
+  EXPECT_EQ(s->RestoreToStream(by_id, none).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(none.begins, 0);
 }
 
 }  // namespace

@@ -38,7 +38,8 @@ FileVersion ToFileVersion(const repo::VersionRecord& r) {
   v.device = r.device;
   v.type = TypeName(r);
   v.deleted = r.deleted;
-  v.backup_time = r.backup_time;
+  v.backup_time = r.WallTime();
+  v.order_time = r.backup_time;
   v.id = repo::VersionIdHex(repo::VersionIdOf(r));
   if (!r.deleted) {
     v.size = r.size;

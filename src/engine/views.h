@@ -24,7 +24,12 @@ struct FileVersion {
   // "blockdev", or "deleted" for a deletion record.
   std::string type;
   bool deleted = false;
+  // When it was backed up, by the clock of the device that did it (the
+  // time a person lived; design.md §10). Versions are ordered by
+  // `order_time` (the hybrid logical clock), which a device whose clock ran
+  // ahead may have pushed later than this.
   TimeNs backup_time = 0;
+  TimeNs order_time = 0;
   uint64_t size = 0;
   uint32_t mode = 0, uid = 0, gid = 0;
   TimeNs mtime = 0;
@@ -73,6 +78,18 @@ struct RecoverSummary {
   // Segments that could not be read: the backups they recorded are lost
   // (their data may still be there; `cairn check` names the damage).
   std::vector<std::string> unreadable_segments;
+};
+
+// What a compaction did (repo/compaction.h): objects before, merged,
+// written and deleted, per kind.
+struct CompactSummary {
+  uint64_t packs_before = 0, packs_merged = 0, packs_written = 0;
+  uint64_t pack_bytes_read = 0, pack_bytes_written = 0;
+  uint64_t index_before = 0, index_rewritten = 0, index_written = 0;
+  uint64_t segments_before = 0, segments_merged = 0, segments_written = 0;
+  uint64_t superseded_deleted = 0, objects_deleted = 0;
+  uint64_t generation = 0;
+  std::vector<std::string> warnings;
 };
 
 }  // namespace cairn::engine

@@ -13,6 +13,13 @@ void Index::AddPack(const Id& pack_id, const std::vector<PackEntry>& entries) {
     blobs_.try_emplace(e.id, BlobLocation{number, e.offset, e.length, e.raw_length, e.type});
 }
 
+void Index::Clear() {
+  WriterMutexLock lock(mu_);
+  blobs_.clear();
+  pack_numbers_.clear();
+  packs_.clear();
+}
+
 std::optional<BlobLocation> Index::Find(const Id& blob_id) const {
   ReaderMutexLock lock(mu_);
   auto it = blobs_.find(blob_id);

@@ -35,6 +35,9 @@ class Index {
   // Records every entry of a pack. Duplicated blob IDs keep the first location.
   void AddPack(const Id& pack_id, const std::vector<PackEntry>& entries);
   std::optional<BlobLocation> Find(const Id& blob_id) const;
+  // Forgets everything (the repository's generation moved: reloaded whole).
+  // REQUIRES: no BlobLocation from before is used afterwards.
+  void Clear();
   bool Contains(const Id& blob_id) const { return Find(blob_id).has_value(); }
   bool HasPack(const Id& pack_id) const;
   Id PackId(uint32_t pack) const;

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "repo/generation.h"
+
 namespace cairn::repo {
 
 using json = nlohmann::json;
@@ -169,9 +171,14 @@ std::string LockInfo::Describe() const {
          " unless refreshed";
 }
 
-Result<std::vector<LockInfo>> RepoLock::ListLocks(Repository& repo) {
+Result<std::vector<LockInfo>> RepoLock::ListLocks(Repository& repo, std::string* generation_etag) {
   std::map<std::string, TimeNs> listed;  // hex id -> mtime
+  if (generation_etag) generation_etag->clear();
   CAIRN_RETURN_IF_ERROR(repo.backend().List(ObjectType::kLock, [&](const backend::ObjectInfo& i) {
+    if (i.name.name == kGenerationObjectName) {  // not a lock (repo/generation.h)
+      if (generation_etag) *generation_etag = i.etag;
+      return Status::OK();
+    }
     listed[i.name.name] = i.mtime;
     return Status::OK();
   }));
@@ -244,7 +251,8 @@ Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(Repository& repo, const Lock
           backend::BackendLock* lock;
           ~Release() { (void)lock->Release(); }
         } release{mutex->get()};
-        CAIRN_ASSIGN_OR_RETURN(auto locks, ListLocks(repo));
+        std::string generation_etag;
+        CAIRN_ASSIGN_OR_RETURN(auto locks, ListLocks(repo, &generation_etag));
         TimeNs now = NowNs();
         for (const LockInfo& l : locks) {
           if (intent.id() && l.id == *intent.id()) continue;
@@ -268,6 +276,7 @@ Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(Repository& repo, const Lock
         }
         if (conflict.empty()) {
           std::unique_ptr<RepoLock> lock(new RepoLock(repo, NewInfo(options), ttl));
+          lock->generation_etag_ = generation_etag;
           Status st = WriteLock(repo, lock->info_, ttl);
           if (!st.ok()) {
             // It may have landed all the same: never leave it behind.

@@ -109,8 +109,17 @@ class RepoLock {
   std::stop_token StopToken(std::stop_token outer) EXCLUDES(mu_);
 
   // Every lock object currently in the repository (expired and unreadable
-  // ones included; objects removed while listing are left out).
-  static Result<std::vector<LockInfo>> ListLocks(Repository& repo);
+  // ones included; objects removed while listing are left out). The
+  // generation object (repo/generation.h) is not a lock: its etag goes to
+  // `generation_etag` ("" when absent).
+  static Result<std::vector<LockInfo>> ListLocks(Repository& repo,
+                                                 std::string* generation_etag = nullptr);
+
+  // The etag of locks/generation in the listing under which this lock was
+  // taken ("" when the repository has none): while the lock is held, only
+  // this holder (if exclusive) can change it. Compare it with the one the
+  // in-memory index was loaded under (Repository::SyncGeneration).
+  const std::string& generation_etag() const { return generation_etag_; }
 
  private:
   struct Linked;
@@ -135,6 +144,7 @@ class RepoLock {
   // Objects whose save failed but may have landed: removed when possible.
   std::vector<Id> strays_;
   std::chrono::seconds ttl_;
+  std::string generation_etag_;
   // The expiry of the newest object known to be written.
   std::atomic<TimeNs> good_until_{0};
   std::stop_source lost_;

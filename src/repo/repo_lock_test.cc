@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "backend/local/local_backend.h"
+#include "backend/retry_backend.h"
+#include "repo/generation.h"
 #include "testing/assert_ok.h"
 #include "testing/fault_backend.h"
 #include "testing/file_util.h"
@@ -313,6 +315,81 @@ TEST_F(RepoLockRulesTest, AFailedTakeLeavesNothingBehind) {
   // And the mutual exclusion was released.
   auto mutex = repo_->backend().TryLock("repository", kMutexTtl);
   EXPECT_TRUE(mutex.ok()) << mutex.status().ToString();
+}
+
+}  // namespace
+}  // namespace cairn::repo
+
+namespace cairn::repo {
+namespace {
+
+// The generation object lives in locks/ but is not a lock: takers of either
+// kind proceed beside it, and each lock reports the etag its listing saw.
+TEST_F(RepoLockRulesTest, TheGenerationIsSeenByEveryLockAndBlocksNoOne) {
+  auto first = RepoLock::Acquire(*repo_, Shared());
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ((*first)->generation_etag(), "");  // never advanced
+  first->reset();
+
+  auto excl = RepoLock::Acquire(*repo_, Exclusive());
+  ASSERT_TRUE(excl.ok()) << excl.status().ToString();
+  auto g1 = AdvanceGeneration(*repo_, "pruner", "prune");
+  ASSERT_TRUE(g1.ok()) << g1.status().ToString();
+  EXPECT_EQ(g1->generation.number, 1u);
+  auto g2 = AdvanceGeneration(*repo_, "pruner", "compact");
+  ASSERT_TRUE(g2.ok()) << g2.status().ToString();
+  EXPECT_EQ(g2->generation.number, 2u);
+  EXPECT_NE(g1->etag, g2->etag);
+  excl->reset();
+
+  auto listed = RepoLock::ListLocks(*repo_);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->empty()) << listed->front().Describe();
+  auto shared = RepoLock::Acquire(*repo_, Shared());
+  ASSERT_TRUE(shared.ok()) << shared.status().ToString();
+  EXPECT_EQ((*shared)->generation_etag(), g2->etag);
+  shared->reset();
+  auto again = RepoLock::Acquire(*repo_, Exclusive());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  auto read = LoadGeneration(*repo_);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->generation.number, 2u);
+  EXPECT_EQ(read->generation.operation, "compact");
+  EXPECT_EQ(read->etag, g2->etag);
+}
+
+// A Replace whose answer was lost landed all the same: the retry (here by
+// RetryBackend, which compares content) counts it as done, not as someone
+// else's change.
+TEST_F(RepoLockRulesTest, AnAdvanceWhoseAnswerWasLostIsNotDoneTwice) {
+  auto faulty = OpenFaulty();
+  ASSERT_NE(faulty, nullptr);
+  backend::RetryOptions ro;
+  ro.sleep = [](std::chrono::milliseconds) {};
+  auto retrying = Repository::Open(std::make_shared<backend::RetryBackend>(fault_, ro), kPassword);
+  ASSERT_TRUE(retrying.ok()) << retrying.status().ToString();
+  fault_->LoseNextAnswers(Method::kReplace, 1);
+  auto g = AdvanceGeneration(**retrying, "pruner", "prune");
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->generation.number, 1u);
+  auto read = LoadGeneration(*repo_);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->generation.number, 1u);
+  EXPECT_EQ(read->etag, g->etag);
+}
+
+// The index in memory is dropped only when the generation moved since it
+// was loaded.
+TEST_F(RepoLockRulesTest, TheIndexIsReloadedOnlyWhenTheGenerationMoved) {
+  ASSERT_OK(repo_->LoadIndex(false));
+  EXPECT_FALSE(repo_->SyncGeneration(""));
+  ASSERT_OK(repo_->LoadIndex(false));
+  auto g = AdvanceGeneration(*repo_, "pruner", "prune");
+  ASSERT_TRUE(g.ok());
+  EXPECT_TRUE(repo_->SyncGeneration(g->etag));
+  EXPECT_FALSE(repo_->SyncGeneration(g->etag));  // not loaded since: nothing to drop
+  ASSERT_OK(repo_->LoadIndex(false));
+  EXPECT_FALSE(repo_->SyncGeneration(g->etag));
 }
 
 }  // namespace

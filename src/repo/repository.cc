@@ -211,7 +211,23 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::shared_ptr<backend::Ba
       also);
 }
 
+bool Repository::SyncGeneration(const std::string& generation_etag) {
+  bool drop = index_loaded_ && generation_etag != index_generation_;
+  index_generation_ = generation_etag;
+  if (!drop) return false;
+  index_.Clear();
+  index_loaded_ = false;
+  orphans_adopted_ = false;
+  MutexLock lock(mu_);
+  loaded_index_objects_.clear();
+  // Packs saved without an index object yet may have been deleted as
+  // orphans: LoadIndex adopts the ones that are still there.
+  unindexed_.clear();
+  return true;
+}
+
 Status Repository::LoadIndex(bool adopt_orphan_packs) {
+  index_loaded_ = true;
   std::vector<Id> ids;
   CAIRN_RETURN_IF_ERROR(backend_->List(ObjectType::kIndex, [&](const backend::ObjectInfo& info) {
     auto id = Id::FromHex(info.name.name);
@@ -485,12 +501,22 @@ Status Repository::RemoveKeySlot(const Id& slot_id) {
   CAIRN_ASSIGN_OR_RETURN(auto slots, ListKeySlots());
   bool found = false;
   for (const auto& s : slots) found |= s.slot_id == slot_id;
-  if (!found) return Status::NotFound("no key slot " + slot_id.Hex());
+  const ObjectName name{ObjectType::kKey, slot_id.Hex()};
+  if (!found) {
+    // A slot no reader would use (damaged, foreign, out of bounds: Open
+    // skips it) is not a working key: removing it never locks anyone out.
+    auto info = backend_->Stat(name);
+    if (!info.ok()) {
+      if (info.error().IsNotFound()) return Status::NotFound("no key slot " + slot_id.Hex());
+      return info.error();
+    }
+    return backend_->Remove(name);
+  }
   if (slots.size() <= 1)
     return Status::InvalidArgument(
         "refusing to remove the last key: the repository would be "
         "unreadable forever");
-  return backend_->Remove(ObjectName{ObjectType::kKey, slot_id.Hex()});
+  return backend_->Remove(name);
 }
 
 }  // namespace cairn::repo

@@ -90,6 +90,14 @@ class Repository {
   // reused. Unreadable index objects are skipped and reported in warnings()
   // (once). REQUIRES: not called concurrently with itself.
   Status LoadIndex(bool adopt_orphan_packs);
+  // Tells the repository the generation (repo/generation.h; its etag, as
+  // the lock just taken saw it: RepoLock::generation_etag) under which the
+  // next LoadIndex runs. When the in-memory index was loaded under another
+  // generation, a deleting operation (compaction, prune) ran since: the index
+  // is dropped and the next LoadIndex loads it whole, so nothing is
+  // deduplicated against a deleted chunk. Returns whether it was dropped.
+  // REQUIRES: no run in progress (nothing pending upload).
+  bool SyncGeneration(const std::string& generation_etag) EXCLUDES(mu_);
   // Skipped key slots (from Open) and unreadable index objects or packs
   // (from LoadIndex), in the order met.
   const std::vector<std::string>& warnings() const { return warnings_; }
@@ -161,6 +169,8 @@ class Repository {
   // Index objects already in index_ (loaded or written here).
   std::unordered_set<Id, IdHash> loaded_index_objects_ GUARDED_BY(mu_);
   bool orphans_adopted_ = false;  // LoadIndex's contract: one caller at a time
+  bool index_loaded_ = false;     // LoadIndex ran (since the last SyncGeneration drop)
+  std::string index_generation_;  // etag of locks/generation the index was loaded under
   std::vector<IndexedPack> unindexed_ GUARDED_BY(mu_);  // saved packs without an index object
   int uploads_in_flight_ GUARDED_BY(mu_) = 0;           // queued + being uploaded
   std::deque<OpenPack> upload_queue_ GUARDED_BY(mu_);

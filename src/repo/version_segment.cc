@@ -234,6 +234,41 @@ Result<VersionSegment> Decode(ByteView body) {
         SEG_READ(Id id, ReadId(r));
         s.supersedes.push_back(id);
       }
+    } else if (key == "runs") {
+      SEG_READ(uint64_t nruns, r.Array());
+      for (uint64_t k = 0; k < nruns; ++k) {
+        RunInfo run;
+        SEG_READ(uint64_t nf, r.Map());
+        for (uint64_t f = 0; f < nf; ++f) {
+          SEG_READ(std::string name, r.Text());
+          if (name == "run") {
+            SEG_READ(run.run_id, ReadId(r));
+          } else if (name == "device") {
+            SEG_READ(run.device, r.Text());
+          } else if (name == "start") {
+            SEG_READ(run.start, r.Int());
+          } else if (name == "end") {
+            SEG_READ(run.end, r.Int());
+          } else if (name == "complete") {
+            SEG_READ(run.complete, r.Bool());
+          } else if (name == "files_new") {
+            SEG_READ(run.files_new, r.Uint());
+          } else if (name == "files_changed") {
+            SEG_READ(run.files_changed, r.Uint());
+          } else if (name == "files_unchanged") {
+            SEG_READ(run.files_unchanged, r.Uint());
+          } else if (name == "bytes_read") {
+            SEG_READ(run.bytes_read, r.Uint());
+          } else if (name == "bytes_stored") {
+            SEG_READ(run.bytes_stored, r.Uint());
+          } else if (name == "errors") {
+            SEG_READ(run.errors, r.Uint());
+          } else {
+            CAIRN_RETURN_IF_ERROR(r.Skip());
+          }
+        }
+        s.runs.push_back(std::move(run));
+      }
     } else if (key == "records") {
       records_at = r;
       CAIRN_RETURN_IF_ERROR(r.Skip());
@@ -276,7 +311,7 @@ Bytes EncodeSegmentBody(const VersionSegment& s) {
   Bytes out;
   out.reserve(256 + s.records.size() * (160 + 32));
   CborWriter w(out);
-  w.Map(8 + (s.supersedes.empty() ? 0 : 1) + (s.final ? 1 : 0));
+  w.Map(8 + (s.supersedes.empty() ? 0 : 1) + (s.final ? 1 : 0) + (s.runs.empty() ? 0 : 1));
   w.Text("v");
   w.Uint(kSegmentVersion);
   w.Text("run");
@@ -296,6 +331,35 @@ Bytes EncodeSegmentBody(const VersionSegment& s) {
     w.Text("supersedes");
     w.Array(s.supersedes.size());
     for (const Id& id : s.supersedes) w.ByteString(id.bytes);
+  }
+  if (!s.runs.empty()) {
+    w.Text("runs");
+    w.Array(s.runs.size());
+    for (const RunInfo& run : s.runs) {
+      w.Map(11);
+      w.Text("run");
+      w.ByteString(run.run_id.bytes);
+      w.Text("device");
+      w.Text(run.device);
+      w.Text("start");
+      w.Int(run.start);
+      w.Text("end");
+      w.Int(run.end);
+      w.Text("complete");
+      w.Bool(run.complete);
+      w.Text("files_new");
+      w.Uint(run.files_new);
+      w.Text("files_changed");
+      w.Uint(run.files_changed);
+      w.Text("files_unchanged");
+      w.Uint(run.files_unchanged);
+      w.Text("bytes_read");
+      w.Uint(run.bytes_read);
+      w.Text("bytes_stored");
+      w.Uint(run.bytes_stored);
+      w.Text("errors");
+      w.Uint(run.errors);
+    }
   }
   w.Text("records");
   w.Array(s.records.size());

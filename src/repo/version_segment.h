@@ -12,6 +12,18 @@
 
 namespace cairn::repo {
 
+// What a compacted segment keeps of each backup run whose segments it
+// merged (design.md §8, key `runs`), so the run history survives compaction.
+struct RunInfo {
+  Id run_id;
+  std::string device;
+  TimeNs start = 0, end = 0;  // `created` of its first and last segment
+  bool complete = false;      // its final segment was among them
+  uint64_t files_new = 0, files_changed = 0, files_unchanged = 0, bytes_read = 0, bytes_stored = 0,
+           errors = 0;
+  bool operator==(const RunInfo&) const = default;
+};
+
 struct VersionSegment {
   Id run_id;              // the backup run that wrote it
   uint32_t sequence = 0;  // 0, 1, 2... within the run
@@ -21,6 +33,7 @@ struct VersionSegment {
   std::vector<std::string> roots;  // paths the run was asked to back up
   std::vector<Id> supersedes;      // segments this one replaces (compaction)
   std::vector<VersionRecord> records;
+  std::vector<RunInfo> runs;  // compacted segments: the runs whose records it carries
   // Run statistics (present in the final segment).
   uint64_t files_new = 0, files_changed = 0, files_unchanged = 0, bytes_read = 0, bytes_stored = 0,
            errors = 0;

@@ -110,6 +110,10 @@ class Restore {
   // mode (not of a symlink) and times, through `file` when given, else on
   // `dest` itself.
   void ApplyMetadata(const VersionRecord& rec, const std::string& dest, WritableFile* file);
+  // Adds the counted metadata failures to the summary, once at the end.
+  void SummariseMetadata();
+  static constexpr size_t kMaxMetadataWarnings = 20;
+  std::atomic<uint64_t> xattrs_refused_{0}, owners_refused_{0};
   void Error(std::string msg) {
     std::lock_guard lock(mu_);
     summary_.errors.push_back(std::move(msg));
@@ -197,56 +201,8 @@ Status Restore::MakeTargetDirs(const std::string& target) {
 }
 
 Status Restore::Collect() {
-  if (o_.version) {
-    CAIRN_ASSIGN_OR_RETURN(auto versions, catalog_.Versions(o_.device, o_.path));
-    int n = *o_.version;
-    if (n < 1 || n > static_cast<int>(versions.size()))
-      return Status::NotFound(o_.path + " has " + std::to_string(versions.size()) +
-                              " versions; there is no version " + std::to_string(n));
-    const VersionRecord& r = versions[static_cast<size_t>(n - 1)];
-    if (!r.deleted && r.type == FileType::kDir)
-      return Status::InvalidArgument(
-          "--version selects a version of a file; for a folder use --at TIME");
-    if (r.deleted)
-      return Status::NotFound("version " + std::to_string(n) + " of " + o_.path +
-                              " records its deletion; pick another version");
-    records_.push_back(r);
-    return Status::OK();
-  }
-  CAIRN_ASSIGN_OR_RETURN(auto top, catalog_.Lookup(o_.device, o_.path, o_.at));
-  if (!top && o_.path == "/") {
-    // No run records "/" itself (only the roots and their parents): restoring
-    // everything is the tree below it.
-    CAIRN_RETURN_IF_ERROR(
-        catalog_.ListTree(o_.device, "/", o_.at, true, [&](const VersionRecord& r) {
-          records_.push_back(r);
-          return Status::OK();
-        }));
-    if (!records_.empty()) return Status::OK();
-  }
-  if (!top) {
-    auto versions = catalog_.Versions(o_.device, o_.path);
-    if (versions.ok() && !versions->empty() && versions->back().deleted &&
-        versions->back().backup_time <= o_.at)
-      return Status::NotFound(o_.path + " was deleted (recorded " +
-                              FormatLocal(versions->back().backup_time) +
-                              "); restore an earlier version with --version N or --at TIME "
-                              "(see `cairn versions " +
-                              o_.path + "`)");
-  }
-  if (!top)
-    return Status::NotFound(
-        "nothing backed up at " + o_.path +
-        (o_.at == catalog::kLatest ? std::string() : " at " + FormatLocal(o_.at)) + " for device " +
-        o_.device + " (see `cairn ls`, or --device)");
-  records_.push_back(*top);
-  if (top->type == FileType::kDir) {
-    CAIRN_RETURN_IF_ERROR(
-        catalog_.ListTree(o_.device, o_.path, o_.at, true, [&](const VersionRecord& r) {
-          if (r.path != o_.path) records_.push_back(r);
-          return Status::OK();
-        }));
-  }
+  CAIRN_ASSIGN_OR_RETURN(records_,
+                         SelectRecords(catalog_, Selection{o_.path, o_.device, o_.at, o_.version}));
   return Status::OK();
 }
 
@@ -281,22 +237,44 @@ Status Restore::WriteContent(const VersionRecord& rec, WritableFile& file, uint6
 }
 
 void Restore::ApplyMetadata(const VersionRecord& rec, const std::string& dest, WritableFile* file) {
-  // Metadata the destination cannot take (no xattr support, not root) does
-  // not make the file less restored: failures are ignored.
+  // Metadata the destination cannot take does not make the content less
+  // restored, but the person should know: mode and time failures are named
+  // per path (a few), owner and extended-attribute failures counted (a file
+  // system without xattrs refuses every one of them).
   for (const auto& x : rec.xattrs) {
     FileXattr fx{x.name, x.value};
-    (void)(file ? file->SetXattr(fx) : fs_.SetXattr(dest, fx));
+    if (!(file ? file->SetXattr(fx) : fs_.SetXattr(dest, fx)).ok()) ++xattrs_refused_;
   }
-  if (is_root_)
-    (void)(file ? file->SetOwner(rec.uid, rec.gid) : fs_.SetOwner(dest, rec.uid, rec.gid));
+  if (is_root_ &&
+      !(file ? file->SetOwner(rec.uid, rec.gid) : fs_.SetOwner(dest, rec.uid, rec.gid)).ok())
+    ++owners_refused_;
   const struct timespec mtime = ToTimespec(rec.mtime);
+  Status mode, times;
   if (file) {
-    (void)file->SetMode(rec.mode);
-    (void)file->SetTimes(mtime, mtime);
-    return;
+    mode = file->SetMode(rec.mode);
+    times = file->SetTimes(mtime, mtime);
+  } else {
+    if (rec.type != FileType::kSymlink) mode = fs_.SetMode(dest, rec.mode);
+    times = fs_.SetTimes(dest, mtime, mtime);
   }
-  if (rec.type != FileType::kSymlink) (void)fs_.SetMode(dest, rec.mode);
-  (void)fs_.SetTimes(dest, mtime, mtime);
+  if (!mode.ok() || !times.ok()) {
+    std::lock_guard lock(mu_);
+    if (summary_.metadata_warnings.size() < kMaxMetadataWarnings)
+      summary_.metadata_warnings.push_back(dest + ": " +
+                                           (!mode.ok() ? mode.message() : times.message()));
+  }
+}
+
+void Restore::SummariseMetadata() {
+  std::lock_guard lock(mu_);
+  if (xattrs_refused_)
+    summary_.metadata_warnings.push_back(
+        std::to_string(xattrs_refused_.load()) +
+        " extended attribute(s) could not be set (the destination's file system may not "
+        "support them)");
+  if (owners_refused_)
+    summary_.metadata_warnings.push_back(std::to_string(owners_refused_.load()) +
+                                         " owner(s) could not be set");
 }
 
 bool Restore::SameContent(const std::string& dest, const VersionRecord& rec) {
@@ -612,12 +590,67 @@ Result<RestoreSummary> Restore::Execute() {
   if (stopped_) return fatal_;
   RestoreSpecials(plan.others);
   ApplyFolderMetadata(plan.dirs);
+  SummariseMetadata();
   SyncDestination();
   summary_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return summary_;
 }
 
 }  // namespace
+
+Result<std::vector<VersionRecord>> SelectRecords(catalog::Catalog& catalog, const Selection& s) {
+  std::vector<VersionRecord> records;
+  if (s.version) {
+    CAIRN_ASSIGN_OR_RETURN(auto versions, catalog.Versions(s.device, s.path));
+    int n = *s.version;
+    if (n < 1 || n > static_cast<int>(versions.size()))
+      return Status::NotFound(s.path + " has " + std::to_string(versions.size()) +
+                              " versions; there is no version " + std::to_string(n));
+    const VersionRecord& r = versions[static_cast<size_t>(n - 1)];
+    if (!r.deleted && r.type == FileType::kDir)
+      return Status::InvalidArgument(
+          "--version selects a version of a file; for a folder use --at TIME");
+    if (r.deleted)
+      return Status::NotFound("version " + std::to_string(n) + " of " + s.path +
+                              " records its deletion; pick another version");
+    records.push_back(r);
+    return records;
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto top, catalog.Lookup(s.device, s.path, s.at));
+  if (!top && s.path == "/") {
+    // No run records "/" itself (only the roots and their parents): restoring
+    // everything is the tree below it.
+    CAIRN_RETURN_IF_ERROR(catalog.ListTree(s.device, "/", s.at, true, [&](const VersionRecord& r) {
+      records.push_back(r);
+      return Status::OK();
+    }));
+    if (!records.empty()) return records;
+  }
+  if (!top) {
+    auto versions = catalog.Versions(s.device, s.path);
+    if (versions.ok() && !versions->empty() && versions->back().deleted &&
+        versions->back().WallTime() <= s.at)
+      return Status::NotFound(s.path + " was deleted (recorded " +
+                              FormatLocal(versions->back().WallTime()) +
+                              "); restore an earlier version with --version N or --at TIME "
+                              "(see `cairn versions " +
+                              s.path + "`)");
+  }
+  if (!top)
+    return Status::NotFound(
+        "nothing backed up at " + s.path +
+        (s.at == catalog::kLatest ? std::string() : " at " + FormatLocal(s.at)) + " for device " +
+        s.device + " (see `cairn ls`, or --device)");
+  records.push_back(*top);
+  if (top->type == FileType::kDir) {
+    CAIRN_RETURN_IF_ERROR(
+        catalog.ListTree(s.device, s.path, s.at, true, [&](const VersionRecord& r) {
+          if (r.path != s.path) records.push_back(r);
+          return Status::OK();
+        }));
+  }
+  return records;
+}
 
 bool IsNormalAbsolutePath(std::string_view path) {
   if (path.empty() || path[0] != '/') return false;

@@ -51,11 +51,25 @@ struct RestoreOptions {
   FileSystem* fs = nullptr;
 };
 
+// What a restore reads: one file's version number `version` (1 = oldest),
+// or the state at `at` of `path` and everything below it. Shared by the
+// restore to a file system (RunRestore) and to a stream (stream.h).
+struct Selection {
+  std::string path;  // absolute
+  std::string device;
+  TimeNs at = catalog::kLatest;
+  std::optional<int> version;
+};
+
 struct RestoreSummary {
   uint64_t files = 0, dirs = 0, links = 0, others = 0, bytes = 0;
   std::vector<std::string> errors;            // files not restored (partial)
   std::vector<std::string> skipped_existing;  // existed, no --overwrite
   uint64_t already_present = 0;  // existed with exactly the recorded content: left as is
+  // Restored with their content verified, but some metadata could not be
+  // applied (a mode or time refused; owners or extended attributes the
+  // destination does not take): what and how many. Not a partial restore.
+  std::vector<std::string> metadata_warnings;
   double seconds = 0;
 };
 
@@ -63,6 +77,16 @@ struct RestoreSummary {
 // NoSpace when the destination's disk filled up.
 Result<RestoreSummary> RunRestore(repo::Repository& repo, catalog::Catalog& catalog,
                                   const RestoreOptions& options);
+
+// The records `selection` names: the requested path's own record first, then
+// (for a folder) every path below it as it was at `at`, sorted by path. For
+// "/" with no record of its own, only the tree below it. NotFound when the
+// path has no version then (saying so when it was deleted) or there is no
+// such version number; InvalidArgument when a version number names a folder.
+// The records are not checked for safety: callers refuse paths that are not
+// normal or lie outside the requested one.
+Result<std::vector<repo::VersionRecord>> SelectRecords(catalog::Catalog& catalog,
+                                                       const Selection& selection);
 
 // Lexical checks, exposed for tests: true when `path` is absolute, has no
 // empty, "." or ".." components and no NUL.

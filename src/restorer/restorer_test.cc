@@ -224,5 +224,27 @@ TEST_F(RestorerTest, SyncFailureWhenReplacingKeepsTheOldFile) {
   EXPECT_EQ(RegularFiles(target), (std::vector<std::string>{dest + "/a", dest + "/b"}));
 }
 
+// Metadata the destination refuses (a mode, times, extended attributes):
+// the content is restored and verified, the person is told what was not
+// applied, and the restore is not partial.
+TEST_F(RestorerTest, RefusedMetadataIsReportedNotIgnored) {
+  WriteFile(src_ + "/a", RandomBytes(1000));
+  WriteFile(src_ + "/b", RandomBytes(1000));
+  ASSERT_NO_FATAL_FAILURE(Backup());
+
+  const std::string target = tmp_.Sub("target");
+  testing::FaultFileSystem faults;
+  faults.Fail(Op::kSetTimes, target + src_ + "/a", EPERM, 1, 100);
+  RestoreOptions o = Options(target);
+  o.fs = &faults;
+  auto r = RunRestore(*repo_, *catalog_, o);
+  ASSERT_OK(r);
+  EXPECT_TRUE(r->errors.empty());
+  EXPECT_EQ(r->files, 2u);
+  ASSERT_EQ(r->metadata_warnings.size(), 1u);
+  EXPECT_NE(r->metadata_warnings[0].find(target + src_ + "/a"), std::string::npos)
+      << r->metadata_warnings[0];
+}
+
 }  // namespace
 }  // namespace cairn::restorer
