@@ -103,7 +103,8 @@ SegmentInfo SegmentInfo::Of(const repo::VersionSegment& s) {
   info.device = s.device;
   info.created = s.created;
   info.roots = s.roots;
-  info.compacted = !s.supersedes.empty();
+  info.compacted = !s.supersedes.empty() || !s.runs.empty();
+  info.runs = s.runs;
   info.stats = {.files_new = s.files_new,
                 .files_changed = s.files_changed,
                 .files_unchanged = s.files_unchanged,
@@ -313,8 +314,8 @@ Result<std::vector<RunInfo>> ReadRuns(Catalog::Impl& impl, Query& q) {
     if (id.size() != 32) return Status::Corruption("catalog: malformed run id");
     r.run_id = Id::FromBytes(AsBytes(id));
     CAIRN_ASSIGN_OR_RETURN(r.device, impl.DeviceName(q.Int(1)));
-    r.started = q.Int(2);
-    r.ended = q.Int(3);
+    r.start = q.Int(2);
+    r.end = q.Int(3);
     r.complete = q.Int(4) != 0;
     r.roots = SplitRoots(q.Blob(5));
     r.stats = {.files_new = q.U64(6),

@@ -68,8 +68,10 @@ struct SegmentInfo {
   TimeNs created = 0;  // the recording device's clock
   std::vector<std::string> roots;
   // The segment replaces others (compaction): it carries records of earlier
-  // runs and is not a run of its own, so the history ignores it.
+  // runs and is not a run of its own; `runs` says what it knows of those
+  // runs (design.md §8, key `runs`), so their history survives compaction.
   bool compacted = false;
+  std::vector<repo::RunInfo> runs;
   RunStats stats;  // meaningful in the final segment
 
   static SegmentInfo Of(const repo::VersionSegment& segment);
@@ -81,11 +83,11 @@ struct SegmentInfo {
 struct RunInfo {
   Id run_id;
   std::string device;
-  TimeNs started = 0;     // the earliest segment's `created`
-  TimeNs ended = 0;       // the newest segment's `created` (the final one's when complete)
-  bool complete = false;  // its final segment was seen
-  std::vector<std::string> roots;
-  RunStats stats;  // from the final segment; zero while incomplete
+  TimeNs start = 0;                // the earliest segment's `created`
+  TimeNs end = 0;                  // the newest segment's `created` (the final one's when complete)
+  bool complete = false;           // its final segment was seen
+  std::vector<std::string> roots;  // empty when known only from a compacted segment
+  RunStats stats;                  // from the final segment; zero while incomplete
   bool operator==(const RunInfo&) const = default;
 };
 
@@ -210,7 +212,7 @@ class Catalog {
   Result<Totals> GetTotals(std::string_view device);
 
   // The run history of `device` (all devices if empty), newest first (by
-  // `started`), at most `limit` runs.
+  // `start`), at most `limit` runs.
   Result<std::vector<RunInfo>> Runs(std::string_view device, size_t limit);
   // The complete run of `device` (all devices if empty) that ended last;
   // nullopt if none.

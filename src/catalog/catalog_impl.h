@@ -143,6 +143,7 @@ class Catalog::Impl {
   Status AddSegment(const Id& segment_id, const SegmentInfo& info,
                     const std::vector<repo::VersionRecord>& records);
   Status RemoveSegment(const Id& segment_id);
+  // The runs a segment header tells of, into the history.
   Status AddRun(const SegmentInfo& info);
   Status ClearAll();
 
@@ -187,6 +188,8 @@ class Catalog::Impl {
   // given again).
   Status CheckDataVersion();
   Result<int64_t> InsertVersion(const repo::VersionRecord& r, int64_t device);
+  // Adds `run` to the history or merges it into the row of the same run.
+  Status UpsertRun(const RunInfo& run);
   // Deletes `node` and then its parents while they have no version and no
   // child left.
   Status CollectNode(int64_t node);

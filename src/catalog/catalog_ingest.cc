@@ -57,13 +57,15 @@ constexpr const char kAttrsFind[] =
 constexpr const char kAttrsGet[] = "SELECT uid, gid, user, grp, dev FROM attrs WHERE id = ?1";
 
 // One row per run; a later segment widens the times, completes the run and
-// brings the final statistics.
+// brings the final statistics. Roots come with the run's own segments (a
+// compacted segment's account of a run has none).
 constexpr const char kRunUpsert[] =
     "INSERT INTO runs(run, device, started, ended, complete, roots, files_new, files_changed, "
     "files_unchanged, bytes_read, bytes_stored, errors) "
-    "VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
     "ON CONFLICT(run) DO UPDATE SET started = MIN(started, excluded.started), "
     "ended = MAX(ended, excluded.ended), complete = MAX(complete, excluded.complete), "
+    "roots = IIF(roots = x'', excluded.roots, roots), "
     "files_new = IIF(excluded.complete, excluded.files_new, files_new), "
     "files_changed = IIF(excluded.complete, excluded.files_changed, files_changed), "
     "files_unchanged = IIF(excluded.complete, excluded.files_unchanged, files_unchanged), "
@@ -270,22 +272,46 @@ Status Catalog::Impl::CollectNode(int64_t node) {
 }
 
 Status Catalog::Impl::AddRun(const SegmentInfo& info) {
-  if (info.compacted || info.run_id.IsZero()) return Status::OK();
-  CAIRN_ASSIGN_OR_RETURN(auto device, DeviceId(info.device, true));
-  CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kRunUpsert));
-  BindId(q, 1, info.run_id);
-  q.Bind(2, *device);
-  q.Bind(3, info.created);
-  q.Bind(4, info.final ? 1 : 0);
-  q.BindBlob(5, JoinRoots(info.roots));
+  if (info.compacted) {
+    for (const repo::RunInfo& r : info.runs) {
+      RunInfo run{.run_id = r.run_id,
+                  .device = r.device,
+                  .start = r.start,
+                  .end = r.end,
+                  .complete = r.complete,
+                  .roots = {},
+                  .stats = {r.files_new, r.files_changed, r.files_unchanged, r.bytes_read,
+                            r.bytes_stored, r.errors}};
+      CAIRN_RETURN_IF_ERROR(UpsertRun(run));
+    }
+    return Status::OK();
+  }
   // Statistics only from the final segment: earlier ones carry none.
-  const RunStats s = info.final ? info.stats : RunStats();
-  q.BindU64(6, s.files_new);
-  q.BindU64(7, s.files_changed);
-  q.BindU64(8, s.files_unchanged);
-  q.BindU64(9, s.bytes_read);
-  q.BindU64(10, s.bytes_stored);
-  q.BindU64(11, s.errors);
+  return UpsertRun(RunInfo{.run_id = info.run_id,
+                           .device = info.device,
+                           .start = info.created,
+                           .end = info.created,
+                           .complete = info.final,
+                           .roots = info.roots,
+                           .stats = info.final ? info.stats : RunStats()});
+}
+
+Status Catalog::Impl::UpsertRun(const RunInfo& run) {
+  if (run.run_id.IsZero()) return Status::OK();  // no run
+  CAIRN_ASSIGN_OR_RETURN(auto device, DeviceId(run.device, true));
+  CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kRunUpsert));
+  BindId(q, 1, run.run_id);
+  q.Bind(2, *device);
+  q.Bind(3, run.start);
+  q.Bind(4, run.end);
+  q.Bind(5, run.complete ? 1 : 0);
+  q.BindBlob(6, JoinRoots(run.roots));
+  q.BindU64(7, run.stats.files_new);
+  q.BindU64(8, run.stats.files_changed);
+  q.BindU64(9, run.stats.files_unchanged);
+  q.BindU64(10, run.stats.bytes_read);
+  q.BindU64(11, run.stats.bytes_stored);
+  q.BindU64(12, run.stats.errors);
   return q.Run();
 }
 

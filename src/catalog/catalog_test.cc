@@ -389,11 +389,11 @@ TEST_F(CatalogTest, RunHistoryFromSegmentHeaders) {
   EXPECT_EQ((*runs)[0].run_id, MakeId(1002));
   EXPECT_FALSE((*runs)[0].complete);
   EXPECT_EQ((*runs)[0].stats, RunStats());
-  EXPECT_EQ((*runs)[0].started, 300);
+  EXPECT_EQ((*runs)[0].start, 300);
   RunInfo want{.run_id = MakeId(1001),
                .device = "pc",
-               .started = 100,
-               .ended = 200,
+               .start = 100,
+               .end = 200,
                .complete = true,
                .roots = {"/home/u", "/etc"},
                .stats = {1, 2, 3, 4, 5, 6}};
@@ -418,9 +418,25 @@ TEST_F(CatalogTest, RunHistoryFromSegmentHeaders) {
   EXPECT_FALSE(none->has_value());
 
   // The history outlives the segments: a compaction replaces run 1's two
-  // segments by one that is not a run of its own.
-  SegmentInfo compacted = Info(9, 0, true, "pc", 400);
-  compacted.compacted = true;
+  // segments by one that is not a run of its own and tells of run 1.
+  repo::VersionSegment merged;
+  merged.run_id = MakeId(1009);
+  merged.device = "pc";
+  merged.created = 400;
+  merged.supersedes = {MakeId(1), MakeId(2)};
+  merged.runs = {{.run_id = MakeId(1001),
+                  .device = "pc",
+                  .start = 100,
+                  .end = 200,
+                  .complete = true,
+                  .files_new = 1,
+                  .files_changed = 2,
+                  .files_unchanged = 3,
+                  .bytes_read = 4,
+                  .bytes_stored = 5,
+                  .errors = 6}};
+  const SegmentInfo compacted = SegmentInfo::Of(merged);
+  EXPECT_TRUE(compacted.compacted);
   ASSERT_OK(cat_->RemoveSegments({MakeId(1), MakeId(2)}));
   ASSERT_OK(cat_->AddSegment(MakeId(5), compacted, {Rec("pc", "/a", 20), Rec("pc", "/b", 10)}));
   EXPECT_EQ(runs_of("pc", 10),
@@ -444,8 +460,8 @@ TEST_F(CatalogTest, RunHistoryFromSegmentHeaders) {
   ASSERT_OK(runs);
   ASSERT_EQ(runs->size(), 3u);
   EXPECT_TRUE((*runs)[1].complete);
-  EXPECT_EQ((*runs)[1].started, 300);
-  EXPECT_EQ((*runs)[1].ended, 350);
+  EXPECT_EQ((*runs)[1].start, 300);
+  EXPECT_EQ((*runs)[1].end, 350);
   EXPECT_EQ((*runs)[1].stats, (RunStats{1, 2, 3, 4, 5, 6}));
   // A failed batch adds no run.
   Status st = cat_->AddSegments({{MakeId(8), Info(5, 0, true, "pc", 600), {Rec("pc", "/f", 1)}},
@@ -455,6 +471,14 @@ TEST_F(CatalogTest, RunHistoryFromSegmentHeaders) {
 
   ASSERT_OK(cat_->Clear());
   EXPECT_TRUE(runs_of("", 10).empty());
+  // A catalog rebuilt after the compaction learns run 1 from the compacted
+  // segment alone (without its roots, which only the run's own segments name).
+  ASSERT_OK(cat_->AddSegment(MakeId(5), compacted, {Rec("pc", "/a", 20), Rec("pc", "/b", 10)}));
+  auto rebuilt = cat_->Runs("pc", 10);
+  ASSERT_OK(rebuilt);
+  RunInfo without_roots = want;
+  without_roots.roots.clear();
+  EXPECT_EQ(*rebuilt, std::vector<RunInfo>{without_roots});
 }
 
 // Counts rows of a catalog table through a separate connection.

@@ -281,7 +281,7 @@ TEST_F(StreamTest, ForgedChunkFailsTheContentChecks) {
   forged.size = claimed.size();
   forged.chunks = {id};
   forged.content_sha256 = crypto::Sha256::Digest(AsBytes(claimed));
-  ASSERT_OK(catalog_->AddSegment(crypto::RandomId(), {forged}));
+  ASSERT_OK(catalog_->AddSegment(crypto::RandomId(), {}, {forged}));
 
   BufferSink whole;
   auto r = Stream(Options(forged.path), whole);
