@@ -17,6 +17,9 @@ namespace fs = std::filesystem;
 
 constexpr const char kSegmentFind[] = "SELECT seg FROM segments WHERE id = ?1";
 constexpr const char kSegmentList[] = "SELECT id FROM segments ORDER BY seg";
+constexpr const char kSupersededInsert[] = "INSERT OR IGNORE INTO superseded(id) VALUES (?1)";
+constexpr const char kSupersededDelete[] = "DELETE FROM superseded WHERE id = ?1";
+constexpr const char kSupersededList[] = "SELECT id FROM superseded";
 constexpr const char kMetaSet[] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)";
 constexpr const char kMetaGet[] = "SELECT value FROM meta WHERE key = ?1";
 
@@ -268,6 +271,43 @@ Result<bool> Catalog::HasSegment(const Id& segment_id) {
 
 Result<std::vector<Id>> Catalog::Segments() {
   CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(kSegmentList));
+  std::vector<Id> ids;
+  while (true) {
+    CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    std::string_view id = q.Blob(0);
+    if (id.size() != 32) return Status::Corruption("catalog: malformed segment id");
+    ids.push_back(Id::FromBytes(AsBytes(id)));
+  }
+  return ids;
+}
+
+Status Catalog::MarkSuperseded(const std::vector<Id>& segment_ids) {
+  if (segment_ids.empty()) return Status::OK();
+  return impl_->InTransaction([&]() -> Status {
+    for (const Id& id : segment_ids) {
+      CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(kSupersededInsert));
+      q.BindBlob(1, id.bytes.data(), id.bytes.size());
+      CAIRN_RETURN_IF_ERROR(q.Run());
+    }
+    return Status::OK();
+  });
+}
+
+Status Catalog::ForgetSuperseded(const std::vector<Id>& segment_ids) {
+  if (segment_ids.empty()) return Status::OK();
+  return impl_->InTransaction([&]() -> Status {
+    for (const Id& id : segment_ids) {
+      CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(kSupersededDelete));
+      q.BindBlob(1, id.bytes.data(), id.bytes.size());
+      CAIRN_RETURN_IF_ERROR(q.Run());
+    }
+    return Status::OK();
+  });
+}
+
+Result<std::vector<Id>> Catalog::Superseded() {
+  CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(kSupersededList));
   std::vector<Id> ids;
   while (true) {
     CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());

@@ -97,7 +97,7 @@ class Catalog {
   // reported as Corruption (rebuild it).
   // 2: versions.vid, segments.first_seq. 3: paths as a tree of names,
   // records as one BLOB, wall-clock time, run history.
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   struct OpenOptions {
     // Also run SQLite's quick_check, which reads the whole file (about 0.3 s
@@ -149,6 +149,12 @@ class Catalog {
   Status RemoveSegments(const std::vector<Id>& segment_ids);
   // All ingested segment ids, in ingestion order.
   Result<std::vector<Id>> Segments();
+  // Remembers segments that an ingested segment supersedes (so they are
+  // never ingested, even when met in a later sync), and the ids known so.
+  // ForgetSuperseded drops ids no longer in the repository.
+  Status MarkSuperseded(const std::vector<Id>& segment_ids);
+  Result<std::vector<Id>> Superseded();
+  Status ForgetSuperseded(const std::vector<Id>& segment_ids);
   // Drops every record, segment, run and meta entry (before a rebuild).
   Status Clear();
 

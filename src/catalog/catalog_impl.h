@@ -47,7 +47,11 @@ namespace cairn::catalog {
 //           together (seq first_seq .. first_seq + records - 1); max_time is
 //           their greatest bt.
 // runs:     the run history, from segment headers (kept when segments go).
+// superseded: segments a compacted segment replaces, so a later sync never
+//           ingests one still in the repository (a compaction that has not
+//           deleted them yet, or was interrupted); forgotten once gone.
 inline constexpr const char kSchema[] = R"sql(
+CREATE TABLE superseded(id BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE devices(id INTEGER PRIMARY KEY, name BLOB NOT NULL UNIQUE);
 CREATE TABLE attrs(id INTEGER PRIMARY KEY, uid INTEGER NOT NULL, gid INTEGER NOT NULL,

@@ -75,7 +75,7 @@ constexpr const char kRunUpsert[] =
 
 constexpr const char kClear[] =
     "DELETE FROM versions; DELETE FROM names; DELETE FROM nodes; DELETE FROM segments; "
-    "DELETE FROM runs; "
+    "DELETE FROM runs; DELETE FROM superseded; "
     "DELETE FROM meta";
 
 void BindId(Query& q, int i, const Id& id) { q.BindBlob(i, id.bytes.data(), id.bytes.size()); }

@@ -53,9 +53,22 @@ Result<SyncStats> SyncCatalog(repo::Repository& repo, catalog::Catalog& catalog,
     for (const Id& g : gone) known.erase(g);
     stats.segments_removed += gone.size();
   }
+  // Segments known to be superseded (a compaction that has not deleted
+  // them yet, or was interrupted) are never ingested; the ones gone from
+  // the repository are forgotten, so the set stays small.
+  CAIRN_ASSIGN_OR_RETURN(std::vector<Id> superseded_list, catalog.Superseded());
+  std::unordered_set<Id, IdHash> known_superseded;
+  std::vector<Id> superseded_gone;
+  for (const Id& s : superseded_list) {
+    if (present.count(s))
+      known_superseded.insert(s);
+    else
+      superseded_gone.push_back(s);
+  }
+  CAIRN_RETURN_IF_ERROR(catalog.ForgetSuperseded(superseded_gone));
   std::vector<Id> todo;
   for (const Id& id : in_repo)
-    if (!known.count(id)) todo.push_back(id);
+    if (!known.count(id) && !known_superseded.count(id)) todo.push_back(id);
   if (todo.empty()) return stats;
 
   // Load them all, then ingest in creation order (ties resolved by run and
@@ -88,6 +101,11 @@ Result<SyncStats> SyncCatalog(repo::Repository& repo, catalog::Catalog& catalog,
     return segs[a].sequence < segs[b].sequence;
   });
   CAIRN_RETURN_IF_ERROR(catalog.Begin());
+  if (Status st = catalog.MarkSuperseded(std::vector<Id>(superseded.begin(), superseded.end()));
+      !st.ok()) {
+    (void)catalog.Rollback();
+    return st;
+  }
   // A new segment that supersedes segments ingested earlier (a compaction
   // another device ran) replaces them: their records go in the same
   // transaction that adds its own, so no reader sees them twice or never.

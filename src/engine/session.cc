@@ -718,8 +718,11 @@ Result<CompactSummary> Session::Compact(const JobContext& job) {
   CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
   CAIRN_ASSIGN_OR_RETURN(auto lock, Lock(true, "compaction"));
   CAIRN_RETURN_IF_ERROR(RefreshIndex(false, lock.get()));
-  CAIRN_RETURN_IF_ERROR(SyncedCatalog(job).status());
+  CAIRN_ASSIGN_OR_RETURN(catalog::Catalog * cat, SyncedCatalog(job));
   repo::CompactionOptions o;
+  // Leftovers of an interrupted compaction (superseded, still present; the
+  // sync just forgot the ones gone): deleted, never merged a second time.
+  CAIRN_ASSIGN_OR_RETURN(o.superseded_segments, cat->Superseded());
   o.device = cfg_.device;
   o.stop = lock->StopToken(job.stop);
   if (job.events) {

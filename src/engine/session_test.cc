@@ -21,6 +21,7 @@
 #include "repo/repository.h"
 #include "repo/version_segment.h"
 #include "testing/assert_ok.h"
+#include "testing/fault_backend.h"
 #include "testing/file_util.h"
 #include "testing/temp_dir.h"
 
@@ -612,6 +613,65 @@ TEST_F(SessionTest, CompactionMergesSmallObjectsAndLosesNothing) {
   auto nothing = fresh->Compact();
   ASSERT_TRUE(nothing.ok()) << nothing.status().ToString();
   EXPECT_LE(CountObjects(repo, "versions"), 1u);
+}
+
+// A compaction that wrote its merged objects but could not delete the old
+// ones (the storage refused, the process died): no catalog ever shows a
+// version twice, in later syncs either, and the next compaction deletes the
+// leftovers instead of merging them again.
+TEST_F(SessionTest, AnInterruptedCompactionLeavesNoDuplicatesAndIsFinishedNextTime) {
+  InitRepository();
+  const std::string file = home_.Sub("docs/f.txt");
+  auto s = Make();
+  for (int i = 0; i < 6; ++i) {
+    WriteFile(file, RandomContent(2000 + i, i));
+    ASSERT_TRUE(s->Backup({{home_.Sub("docs")}, {}}).ok());
+  }
+  auto before = s->Versions(file);
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(before->versions.size(), 6u);
+  auto ids = [](const VersionList& l) {
+    std::vector<std::string> out;
+    for (const auto& v : l.versions) out.push_back(v.id);
+    return out;
+  };
+
+  auto o = Options();
+  std::shared_ptr<testing::FaultBackend> faults;
+  o.wrap_backend = [&faults](std::shared_ptr<backend::Backend> be) {
+    faults = std::make_shared<testing::FaultBackend>(std::move(be));
+    return std::shared_ptr<backend::Backend>(faults);
+  };
+  auto compactor = Make(o);
+  ASSERT_OK(compactor->Open());
+  // The first deletion is refused: the compaction stops there (its lock is
+  // still released: that removal is the second).
+  faults->FailNext(testing::FaultBackend::Method::kRemove, 1,
+                   Status::PermissionDenied("deletion refused"));
+  auto failed = compactor->Compact();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(CountObjects(home_.Sub("repo"), "versions"), 7u);  // 6 + the merged one
+
+  for (int round = 0; round < 2; ++round) {  // the second sync meets them again
+    auto v = s->Versions(file);
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    EXPECT_EQ(ids(*v), ids(*before)) << "round " << round;
+  }
+  env_["XDG_CACHE_HOME"] = home_.Sub("cache-new-machine");
+  auto fresh = Make();
+  for (int round = 0; round < 2; ++round) {
+    auto v = fresh->Versions(file);
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    EXPECT_EQ(ids(*v), ids(*before)) << "round " << round;
+  }
+
+  auto done = fresh->Compact();
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(done->superseded_deleted, 6u);
+  EXPECT_EQ(CountObjects(home_.Sub("repo"), "versions"), 1u);
+  auto after = s->Versions(file);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(ids(*after), ids(*before));
 }
 
 TEST_F(SessionTest, KeyChangesThroughTheSession) {
