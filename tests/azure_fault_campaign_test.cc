@@ -5,11 +5,13 @@
 //
 //  1. mutates a small corpus (a few files changed, added, deleted);
 //  2. backs it up through 3 faults: kinds drawn from every kind the proxy
-//     offers, each on a random request of the command (any method);
+//     offers, each on a random request of a random class (any request, one
+//     on locks/, the listing of locks/, a write: kBackupTargets);
 //  3. checks, straight at Azurite, that nothing is left held (the lease on
 //     locks/repository.lease is free, no lock object is left);
-//  4. restores it into a fresh folder through 2 faults on random GET requests
-//     (sometimes with the local catalog removed first, as on a new machine),
+//  4. restores it into a fresh folder through 2 faults on random reads (GET:
+//     any, the listing of locks/, listings, pack reads: kRestoreTargets;
+//     sometimes with the local catalog removed first, as on a new machine),
 //     compares the restored tree with the corpus byte for byte, checks again
 //     that nothing is left held;
 //  5. runs the next command (a restore or a backup with nothing changed) with
@@ -86,9 +88,38 @@ constexpr FaultAction kKinds[] = {
 constexpr int kBackupFaults = 3;
 constexpr int kRestoreFaults = 2;
 
+// Where a fault goes: the k-th request (k random) of one of these classes,
+// the class drawn first. Uniform over all requests alone would leave the lock
+// phase (5 of a backup's ~20 requests, fewer as the index grows: a new
+// process reads every index object) to a small share of the faults.
+struct Target {
+  const char* name;
+  const char* method;    // "" any
+  const char* contains;  // substring of the request target
+};
+constexpr Target kBackupTargets[] = {
+    {"any request", "", ""},
+    {"a request on locks/ (lease, lock objects)", "", "/locks/"},
+    {"the listing of locks/", "GET", "locks%2F"},
+    {"a write", "PUT", ""},
+};
+// Restores get faults on reads only.
+constexpr Target kRestoreTargets[] = {
+    {"any read", "GET", ""},
+    {"the listing of locks/", "GET", "locks%2F"},
+    {"a listing", "GET", "comp=list"},
+    {"a pack read", "GET", "/data/"},
+};
+
+bool Matches(const Target& t, const ProxiedRequest& r) {
+  return (t.method[0] == '\0' || r.method == t.method) &&
+         r.target.find(t.contains) != std::string::npos;
+}
+
 struct Injected {
   FaultAction action = FaultAction::kForward;
-  int position = 0;  // among the command's requests (restore: its GETs), from 0
+  const Target* target = nullptr;
+  int position = 0;  // among the command's requests of `target`'s class, from 0
   int rule = -1;
   bool fired = false;
   std::string hit;        // the request it hit, shortened
@@ -96,7 +127,8 @@ struct Injected {
   bool repeated = false;  // that request was sent again and answered
 
   std::string Describe() const {
-    std::string s = std::string(FaultActionName(action)) + "@" + std::to_string(position);
+    std::string s = std::string(FaultActionName(action)) + " on " + target->name + " #" +
+                    std::to_string(position) + ":";
     s += fired ? " " + hit + (repeated ? "" : " (not repeated)") : " (not reached)";
     return s;
   }
@@ -108,9 +140,9 @@ struct Phase {
   int exit_code = -1;
   double seconds = 0;
   std::vector<Injected> faults;
-  size_t requests = 0;   // the proxy saw
-  size_t forwarded = 0;  // of those, reached Azurite
-  size_t gets_forwarded = 0;
+  size_t requests = 0;                                  // the proxy saw
+  size_t forwarded = 0;                                 // of those, reached Azurite
+  std::map<const Target*, size_t> forwarded_by_target;  // of every Target
   int repeats = 0;  // faulted requests sent again and answered: the retries seen
 
   bool ok() const { return ran && exit_code == 0; }
@@ -246,16 +278,15 @@ class AzureFaultCampaignTest : public ::testing::Test {
     return sb_.Cairn(args, no_wait_);
   }
 
-  // Runs `args` with `faults` armed on requests of `method` ("" any), and
-  // records what happened.
+  // Runs `args` with `faults` armed, and records what happened.
   Phase RunPhase(const std::string& command, const std::vector<std::string>& args,
-                 std::vector<Injected> faults, const std::string& method, ProcResult* result) {
+                 std::vector<Injected> faults, ProcResult* result) {
     proxy_->ClearRules();
     proxy_->ClearLog();
     Phase p;
     p.command = command;
     for (Injected& f : faults) {
-      FaultRule rule{method, "", f.action, f.position, 1};
+      FaultRule rule{f.target->method, f.target->contains, f.action, f.position, 1};
       f.rule = proxy_->AddRule(rule);
     }
     const Clock::time_point start = Clock::now();
@@ -272,7 +303,9 @@ class AzureFaultCampaignTest : public ::testing::Test {
     for (const ProxiedRequest& r : log) {
       if (!r.forwarded) continue;
       ++p.forwarded;
-      if (r.method == "GET") ++p.gets_forwarded;
+      for (const auto* targets : {&kBackupTargets, &kRestoreTargets}) {
+        for (const Target& t : *targets) p.forwarded_by_target[&t] += Matches(t, r);
+      }
     }
     for (Injected& f : faults) {
       auto hit = std::find_if(log.begin(), log.end(),
@@ -316,18 +349,24 @@ class AzureFaultCampaignTest : public ::testing::Test {
     return out;
   }
 
-  // `n` faults at distinct positions in [0, max(limit, n + 1)).
-  static std::vector<Injected> DrawFaults(std::mt19937_64& rng, int n, size_t limit) {
-    const int positions = static_cast<int>(std::max<size_t>(limit, static_cast<size_t>(n) + 1));
+  // `n` faults, each of a random kind on the k-th request of a random class
+  // of `targets`, k in [0, what the last run of the command sent of it); no
+  // two on the same class and k.
+  template <size_t N>
+  static std::vector<Injected> DrawFaults(std::mt19937_64& rng, int n, const Target (&targets)[N],
+                                          const Phase& last) {
     std::uniform_int_distribution<int> kind(0, static_cast<int>(std::size(kKinds)) - 1);
-    std::uniform_int_distribution<int> position(0, positions - 1);
-    std::set<int> used;
+    std::uniform_int_distribution<int> klass(0, static_cast<int>(N) - 1);
+    std::set<std::pair<const Target*, int>> used;
     std::vector<Injected> out;
     while (static_cast<int>(out.size()) < n) {
       Injected f;
       f.action = kKinds[kind(rng)];
-      f.position = position(rng);
-      if (!used.insert(f.position).second) continue;
+      f.target = &targets[klass(rng)];
+      auto it = last.forwarded_by_target.find(f.target);
+      const size_t sent = it == last.forwarded_by_target.end() ? 0 : it->second;
+      f.position = static_cast<int>(rng() % std::max<size_t>(sent, 1));
+      if (!used.insert({f.target, f.position}).second) continue;
       out.push_back(f);
     }
     return out;
@@ -503,8 +542,11 @@ void AzureFaultCampaignTest::WriteSummary(const std::string& file, uint64_t seed
       }
     }
   }
-  md << "## Faults by kind\n\nInjected at a random position; \"reached\" when the command made "
-        "that many requests, \"repeated\" when the faulted request was sent again and "
+  md << "## Faults by kind\n\nEach on the k-th request of a class (any request, requests on "
+        "locks/, the listing of locks/, writes; restores: any read, the listing of locks/, "
+        "listings, pack reads), class and k drawn at random; \"reached\" when the command "
+        "made that many requests of the class, \"repeated\" when the faulted request was sent "
+        "again and "
         "answered (a retry by cairn or a silent resend by libcurl).\n\n"
      << "| kind | injected | reached (backup / restore) | repeated |\n|---|---|---|---|\n";
   KindCount total;
@@ -519,7 +561,21 @@ void AzureFaultCampaignTest::WriteSummary(const std::string& file, uint64_t seed
   }
   md << "| all | " << total.injected << " | " << total.fired << " (" << total.in_backup << " / "
      << total.in_restore << ") | " << total.repeated << " |\n\n";
-  md << "Requests the reached faults hit:\n\n| request | faults |\n|---|---|\n";
+  std::map<std::string, std::pair<int, int>> classes;  // name -> injected, reached
+  for (const Round& r : rounds) {
+    for (const Phase* p : {&r.backup, &r.restore}) {
+      for (const Injected& f : p->faults) {
+        auto& c = classes[p->command + ": " + f.target->name];
+        ++c.first;
+        c.second += f.fired;
+      }
+    }
+  }
+  md << "| class | injected | reached |\n|---|---|---|\n";
+  for (const auto& [name, c] : classes) {
+    md << "| " << name << " | " << c.first << " | " << c.second << " |\n";
+  }
+  md << "\nRequests the reached faults hit:\n\n| request | faults |\n|---|---|\n";
   std::vector<std::pair<std::string, int>> sorted(hits.begin(), hits.end());
   std::sort(sorted.begin(), sorted.end(),
             [](const auto& a, const auto& b) { return a.second > b.second; });
@@ -565,7 +621,8 @@ void AzureFaultCampaignTest::WriteSummary(const std::string& file, uint64_t seed
       std::snprintf(buf, sizeof(buf), ", %.1f s", p.seconds);
       s += buf;
       for (const Injected& f : p.faults) {
-        s += "<br>" + std::string(FaultActionName(f.action)) + "@" + std::to_string(f.position);
+        s += "<br>" + std::string(FaultActionName(f.action)) + " on " + f.target->name + " #" +
+             std::to_string(f.position) + ":";
         if (f.fired) {
           std::string hit = f.hit;
           if (hit.size() > 48) hit = hit.substr(0, 48) + "..";
@@ -604,14 +661,12 @@ TEST_F(AzureFaultCampaignTest, EveryRoundPassesAndNothingIsLockedOut) {
   direct_ = *direct;
   // Fault-free first backup and restore: how many requests they make, the
   // range of the first round's fault positions.
-  Phase first = RunPhase("backup", {"backup", src_}, {}, "", &r);
+  Phase last_backup = RunPhase("backup", {"backup", src_}, {}, &r);
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
-  Phase first_restore = RunPhase("restore", {"restore", src_, "--to", sb_.Path("r0")}, {}, "", &r);
+  Phase last_restore = RunPhase("restore", {"restore", src_, "--to", sb_.Path("r0")}, {}, &r);
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   for (const std::string& d : CompareTrees(src_, sb_.Path("r0") + src_)) ADD_FAILURE() << d;
   ASSERT_EQ(sb_.Run({"rm", "-rf", sb_.Path("r0")}).exit_code, 0);
-  size_t backup_requests = first.forwarded;
-  size_t restore_gets = first_restore.gets_forwarded;
 
   std::vector<Round> results;
   for (int i = 1; i <= rounds; ++i) {
@@ -623,14 +678,16 @@ TEST_F(AzureFaultCampaignTest, EveryRoundPassesAndNothingIsLockedOut) {
     round.changes = Mutate(rng, i);
     // Drawn up front, so a round's faults depend on its seed and on the
     // request counts of the rounds before only.
-    std::vector<Injected> backup_faults = DrawFaults(rng, kBackupFaults, backup_requests);
-    std::vector<Injected> restore_faults = DrawFaults(rng, kRestoreFaults, restore_gets);
+    std::vector<Injected> backup_faults =
+        DrawFaults(rng, kBackupFaults, kBackupTargets, last_backup);
+    std::vector<Injected> restore_faults =
+        DrawFaults(rng, kRestoreFaults, kRestoreTargets, last_restore);
     round.fresh_catalog = rng() % 5 == 0;
     const bool next_is_restore = rng() % 2 == 0;
 
-    round.backup = RunPhase("backup", {"backup", src_}, backup_faults, "", &r);
+    round.backup = RunPhase("backup", {"backup", src_}, backup_faults, &r);
     ExpectOk(round, round.backup, r);
-    if (round.backup.ok()) backup_requests = round.backup.forwarded;
+    if (round.backup.ok()) last_backup = round.backup;
     if (std::string held = Held(); !held.empty()) {
       round.held_after_backup = true;
       Fail(round, "after the backup: " + held, round.backup.Describe() + "\n" + proxy_->Dump());
@@ -640,9 +697,9 @@ TEST_F(AzureFaultCampaignTest, EveryRoundPassesAndNothingIsLockedOut) {
       EXPECT_EQ(sb_.Run({"rm", "-rf", sb_.cache_home() + "/cairn"}).exit_code, 0);
     }
     const std::string to = sb_.Path("r" + std::to_string(i));
-    round.restore = RunPhase("restore", {"restore", src_, "--to", to}, restore_faults, "GET", &r);
+    round.restore = RunPhase("restore", {"restore", src_, "--to", to}, restore_faults, &r);
     ExpectOk(round, round.restore, r);
-    if (round.restore.ok() && !round.fresh_catalog) restore_gets = round.restore.gets_forwarded;
+    if (round.restore.ok() && !round.fresh_catalog) last_restore = round.restore;
     std::vector<std::string> diffs = CompareTrees(src_, to + src_);
     round.content_ok = round.restore.ok() && diffs.empty();
     if (!diffs.empty()) {
@@ -659,14 +716,14 @@ TEST_F(AzureFaultCampaignTest, EveryRoundPassesAndNothingIsLockedOut) {
     // The next command, with no fault at all.
     if (next_is_restore) {
       const std::string next_to = to + "n";
-      round.next = RunPhase("restore", {"restore", src_, "--to", next_to}, {}, "", &r);
+      round.next = RunPhase("restore", {"restore", src_, "--to", next_to}, {}, &r);
       std::vector<std::string> next_diffs = CompareTrees(src_, next_to + src_);
       if (round.next.ok() && !next_diffs.empty()) {
         Fail(round, "the next restore differs from the corpus: " + next_diffs.front());
       }
       EXPECT_EQ(sb_.Run({"rm", "-rf", next_to}).exit_code, 0);
     } else {
-      round.next = RunPhase("backup", {"backup", src_}, {}, "", &r);
+      round.next = RunPhase("backup", {"backup", src_}, {}, &r);
     }
     if (round.next.exit_code == 11) {
       Fail(round, "the next command (" + round.next.command + ", no fault) was refused: locked",
