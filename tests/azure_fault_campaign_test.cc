@@ -142,7 +142,7 @@ struct Phase {
   std::vector<Injected> faults;
   size_t requests = 0;                                  // the proxy saw
   size_t forwarded = 0;                                 // of those, reached Azurite
-  std::map<const Target*, size_t> forwarded_by_target;  // of every Target
+  std::map<const Target*, size_t> forwarded_by_target;  // distinct ones, of every Target
   int repeats = 0;  // faulted requests sent again and answered: the retries seen
 
   bool ok() const { return ran && exit_code == 0; }
@@ -300,9 +300,13 @@ class AzureFaultCampaignTest : public ::testing::Test {
       std::printf("%s: %s", command.c_str(), proxy_->Dump().c_str());
     }
     p.requests = log.size();
+    // Per class, the distinct requests that got through: a request repeated
+    // after a fault counts once, as it would have been sent once.
+    std::set<std::string> distinct;
     for (const ProxiedRequest& r : log) {
       if (!r.forwarded) continue;
       ++p.forwarded;
+      if (!distinct.insert(r.method + " " + r.target + " " + r.lease_action).second) continue;
       for (const auto* targets : {&kBackupTargets, &kRestoreTargets}) {
         for (const Target& t : *targets) p.forwarded_by_target[&t] += Matches(t, r);
       }
