@@ -408,6 +408,7 @@ void FaultProxyTest::ExpectLeaseSurvivesALostAcquireAnswer(FaultAction action) {
   auto lost = std::find_if(leases.begin(), leases.end(),
                            [&](const ProxiedRequest& r) { return r.action == action; });
   ASSERT_NE(lost, leases.end()) << proxy_->Dump();
+  EXPECT_EQ(lost->lease_action, "acquire") << "the log names the lease action";
   // Applied upstream, then asked again and granted.
   EXPECT_EQ(lost->upstream_status / 100, 2) << proxy_->Dump();
   ASSERT_NE(lost + 1, leases.end()) << proxy_->Dump();
