@@ -376,8 +376,9 @@ class AzureFaultCampaignTest : public ::testing::Test {
     return out;
   }
 
-  // The corpus: relative path -> nothing; kept here so that mutations pick
-  // files deterministically.
+  // (Re)writes corpus file `rel` with random content of a random kind (text,
+  // small or larger binary) and records it in files_, from which mutations
+  // pick files in a deterministic order.
   void WriteCorpusFile(const std::string& rel, std::mt19937_64& rng) {
     const std::string path = src_ + "/" + rel;
     MakeDirs(path.substr(0, path.rfind('/')));
@@ -479,7 +480,7 @@ class AzureFaultCampaignTest : public ::testing::Test {
   Sandbox sb_;
   CairnRunOptions no_wait_;
   std::string container_, location_, config_, src_;
-  std::set<std::string> files_;
+  std::set<std::string> files_;  // the corpus's files, relative to src_
 };
 
 void AzureFaultCampaignTest::WriteSummary(const std::string& file, uint64_t seed,
