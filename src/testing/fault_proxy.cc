@@ -171,6 +171,8 @@ std::string_view FaultActionName(FaultAction action) {
       return "stall";
     case FaultAction::kTruncateBody:
       return "truncate-body";
+    case FaultAction::kTooManyRequests:
+      return "too-many-requests";
   }
   return "?";
 }
@@ -483,6 +485,7 @@ void FaultProxy::Serve(int fd, uint64_t id) {
     entry.connection = id;
     entry.method = method;
     entry.target = Redact(target);
+    entry.lease_action = req.Header("x-ms-lease-action");
     entry.request_body_bytes = body.size();
     entry.action = action;
     entry.rule = rule;
@@ -493,22 +496,32 @@ void FaultProxy::Serve(int fd, uint64_t id) {
 
     switch (action) {
       case FaultAction::kServerBusy:
+      case FaultAction::kTooManyRequests:
       case FaultAction::kInternalError: {
-        bool busy = action == FaultAction::kServerBusy;
         int retry_after = -1;
-        if (busy) {
+        if (action != FaultAction::kInternalError) {
           std::lock_guard lock(mu_);
           retry_after = rules_[static_cast<size_t>(rule)].rule.retry_after_seconds;
         }
-        std::string answer =
-            busy ? ErrorResponse(503, "The server is busy.", "ServerBusy", "The server is busy.",
-                                 retry_after, head_request)
-                 : ErrorResponse(500, "Server encountered an internal error.", "InternalError",
+        int status = 500;
+        std::string answer;
+        if (action == FaultAction::kServerBusy) {
+          status = 503;
+          answer = ErrorResponse(503, "The server is busy.", "ServerBusy", "The server is busy.",
+                                 retry_after, head_request);
+        } else if (action == FaultAction::kTooManyRequests) {
+          status = 429;
+          answer = ErrorResponse(429, "Too Many Requests", "TooManyRequests",
+                                 "The request rate is over the account limit.", retry_after,
+                                 head_request);
+        } else {
+          answer = ErrorResponse(500, "Server encountered an internal error.", "InternalError",
                                  "Server encountered an internal error. Please try again after "
                                  "some time.",
                                  -1, head_request);
+        }
         // Logged before the client can see the answer (and act on it).
-        Update(index, false, 0, busy ? 503 : 500);
+        Update(index, false, 0, status);
         if (!client.WriteAll(answer, upstream_ms)) {
           Update(index, false, 0, 0);
           return;
@@ -664,7 +677,9 @@ std::string FaultProxy::Dump() const {
   for (const ProxiedRequest& r : log) {
     out << "+" << std::chrono::duration_cast<std::chrono::milliseconds>(r.time - t0).count()
         << "ms #" << r.connection << " " << r.method << " " << r.target << " ("
-        << r.request_body_bytes << " B) " << FaultActionName(r.action);
+        << r.request_body_bytes << " B) ";
+    if (!r.lease_action.empty()) out << "lease " << r.lease_action << " ";
+    out << FaultActionName(r.action);
     if (r.rule >= 0) out << "[rule " << r.rule << "]";
     out << (r.forwarded ? " upstream " + std::to_string(r.upstream_status) : " not-forwarded")
         << " -> " << (r.status == 0 ? std::string("no answer") : std::to_string(r.status)) << "\n";

@@ -68,6 +68,9 @@ enum class FaultAction {
   // resend the request on its own without telling (libcurl does that when
   // a reused connection dies before any byte of the answer).
   kTruncateBody,
+  // Answer 429 TooManyRequests (throttling) with Retry-After and an Azure
+  // error body; not forwarded. The connection stays usable.
+  kTooManyRequests,
 };
 
 std::string_view FaultActionName(FaultAction action);
@@ -78,7 +81,7 @@ struct FaultRule {
   FaultAction action = FaultAction::kForward;
   int skip = 0;                 // matching requests let through before the rule fires
   int times = 1;                // matching requests it then fires on; < 0: every one
-  int retry_after_seconds = 1;  // kServerBusy: the Retry-After it sends
+  int retry_after_seconds = 1;  // kServerBusy, kTooManyRequests: the Retry-After sent
   // "" matches any; else a substring of the request head as sent (request
   // line and headers, e.g. "x-ms-lease-action: acquire").
   std::string head_contains = "";
@@ -88,7 +91,8 @@ struct FaultRule {
 struct ProxiedRequest {
   uint64_t connection = 0;  // client connection number, from 1
   std::string method;
-  std::string target;  // path + query, the value of any sig= replaced by "REDACTED"
+  std::string target;        // path + query, the value of any sig= replaced by "REDACTED"
+  std::string lease_action;  // the x-ms-lease-action of a lease request ("acquire", ...), else ""
   uint64_t request_body_bytes = 0;
   FaultAction action = FaultAction::kForward;
   int rule = -1;                               // index of the rule that fired, or -1

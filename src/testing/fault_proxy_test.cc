@@ -47,6 +47,7 @@ Bytes Pattern(size_t n, uint32_t seed) {
 int FaultStatus(FaultAction action) {
   if (action == FaultAction::kServerBusy) return 503;
   if (action == FaultAction::kInternalError) return 500;
+  if (action == FaultAction::kTooManyRequests) return 429;
   return 0;
 }
 
@@ -202,6 +203,24 @@ TEST_F(FaultProxyTest, ServerBusyCarriesRetryAfterAndTheAzureErrorCode) {
   EXPECT_NE(s.message().find("ServerBusy"), std::string::npos) << s.ToString();
 }
 
+TEST_F(FaultProxyTest, TooManyRequestsCarriesRetryAfterAndIsRetryable) {
+  int rule = proxy_->AddRule({"HEAD", "", FaultAction::kTooManyRequests, 0, 1, /*retry_after=*/4});
+  Status s = azure_->Stat(PackName(6)).status();
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+  EXPECT_TRUE(s.retryable());
+  EXPECT_NE(s.message().find("429"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("retry after 4 s"), std::string::npos) << s.ToString();
+  EXPECT_EQ(s.retry_after(), std::chrono::seconds(4));
+  EXPECT_EQ(proxy_->Fired(rule), 1);
+  std::vector<ProxiedRequest> log = proxy_->Log();
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(log.back().status, 429);
+  EXPECT_FALSE(log.back().forwarded);
+  // The connection stays usable: the next request on it is answered.
+  s = azure_->Stat(PackName(6)).status();
+  EXPECT_TRUE(s.IsNotFound()) << s.ToString();
+}
+
 TEST_F(FaultProxyTest, RedactsSasSignaturesInTheLog) {
   proxy_->AddRule({"GET", "", FaultAction::kInternalError});
   auto conn = ParseConnectionString("BlobEndpoint=" + proxy_->Origin() +
@@ -346,7 +365,8 @@ INSTANTIATE_TEST_SUITE_P(Faults, FaultKindTest,
                          ::testing::Values(FaultAction::kServerBusy, FaultAction::kInternalError,
                                            FaultAction::kResetBeforeForward,
                                            FaultAction::kLoseResponse, FaultAction::kStall,
-                                           FaultAction::kTruncateBody),
+                                           FaultAction::kTruncateBody,
+                                           FaultAction::kTooManyRequests),
                          FaultName);
 INSTANTIATE_TEST_SUITE_P(Faults, BlockFaultTest,
                          ::testing::Values(FaultAction::kServerBusy, FaultAction::kInternalError,
@@ -388,6 +408,7 @@ void FaultProxyTest::ExpectLeaseSurvivesALostAcquireAnswer(FaultAction action) {
   auto lost = std::find_if(leases.begin(), leases.end(),
                            [&](const ProxiedRequest& r) { return r.action == action; });
   ASSERT_NE(lost, leases.end()) << proxy_->Dump();
+  EXPECT_EQ(lost->lease_action, "acquire") << "the log names the lease action";
   // Applied upstream, then asked again and granted.
   EXPECT_EQ(lost->upstream_status / 100, 2) << proxy_->Dump();
   ASSERT_NE(lost + 1, leases.end()) << proxy_->Dump();
