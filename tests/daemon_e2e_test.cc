@@ -118,6 +118,34 @@ class DaemonE2eTest : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << r.Describe();
     return r.out;
   }
+  // True when the repository holds a lock object: a backup is running (the
+  // test's own CLI calls take none: `versions` and `ls` only read).
+  bool LockObject() {
+    for (const auto& e : fs::directory_iterator(sb.repo() + "/locks")) {
+      const std::string name = e.path().filename().string();
+      if (name != "repository.flock" && name != "generation") return true;
+    }
+    return false;
+  }
+  // Waits, looking every 2 ms, until a backup runs; false after a minute.
+  bool WaitForABackup() {
+    const auto deadline = std::chrono::steady_clock::now() + seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (LockObject()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return false;
+  }
+  // Files of `size` bytes under `dir` in the repository's newest state.
+  int FilesOfSize(const std::string& dir, uint64_t size) {
+    ProcResult r = sb.Cairn({"--json", "ls", "-R", dir});
+    if (r.exit_code != 0) return 0;
+    int files = 0;
+    for (const json& e : json::parse(r.out))
+      if (e.value("type", "") == "file" && e.value("size", 0ull) == size) ++files;
+    return files;
+  }
+
   std::string Log() { return daemon_ ? std::string("(still running)") : exited_.Describe(); }
 
   Sandbox sb;
@@ -229,37 +257,44 @@ TEST_F(DaemonE2eTest, KilledDuringABatchLosesNoChangeOnceRestarted) {
   for (int i = 0; i < kFiles; ++i)
     WriteFile(docs() + "/batch/f" + std::to_string(i), RandomData(256 << 10, 100 + i));
   WriteFile(docs() + "/old.txt", "changed before the kill");
-  // The batch holds a shared lock object in the repository while it runs:
-  // the kill comes as soon as one appears.
-  auto lock_object = [&] {
-    for (const auto& e : fs::directory_iterator(sb.repo() + "/locks")) {
-      const std::string name = e.path().filename().string();
-      if (name != "repository.flock" && name != "generation") return true;
-    }
-    return false;
-  };
-  const auto deadline = std::chrono::steady_clock::now() + seconds(60);
-  bool running = false;
-  while (!(running = lock_object()) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  // The kill comes as soon as the batch is seen running.
+  const bool running = WaitForABackup();
   ProcResult killed = Finish(SIGKILL);
   ASSERT_TRUE(running) << "no batch was seen running\n" << killed.Describe();
   EXPECT_EQ(killed.term_signal, SIGKILL) << killed.Describe();
 
   StartDaemon();
-  ASSERT_TRUE(WaitUntil([&] {
-    ProcResult r = sb.Cairn({"--json", "ls", "-R", docs() + "/batch"});
-    if (r.exit_code != 0) return false;
-    int files = 0;
-    for (const json& e : json::parse(r.out))
-      if (e.value("type", "") == "file" && e.value("size", 0ull) == (256u << 10)) ++files;
-    return files == kFiles;
-  })) << "not every file written before the kill has a version";
+  ASSERT_TRUE(WaitUntil([&] { return FilesOfSize(docs() + "/batch", 256 << 10) == kFiles; }))
+      << "not every file written before the kill has a version";
   ASSERT_TRUE(WaitUntil([&] { return HasVersion(docs() + "/old.txt", 2, 23); }));
   EXPECT_EQ(Latest(docs() + "/batch/f7"), RandomData(256 << 10, 107));
   EXPECT_EQ(Latest(docs() + "/old.txt"), "changed before the kill");
   ProcResult r = sb.Cairn({"check"});
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  daemon_->Kill(SIGTERM);
+  EXPECT_EQ(Finish().exit_code, 0) << exited_.Describe();
+}
+
+TEST_F(DaemonE2eTest, SigtermDuringABatchStopsWithinTenSecondsAndTheRestFollowsOnRestart) {
+  StartDaemon();
+  constexpr int kFiles = 200;
+  for (int i = 0; i < kFiles; ++i)
+    WriteFile(docs() + "/big/f" + std::to_string(i), RandomData(512 << 10, 500 + i));
+  ASSERT_TRUE(WaitForABackup());
+  const auto stop_at = std::chrono::steady_clock::now();
+  daemon_->Kill(SIGTERM);
+  ASSERT_TRUE(WaitUntil([&] { return !Running(); }, seconds(10))) << "still running after 10 s";
+  EXPECT_LE(std::chrono::steady_clock::now() - stop_at, seconds(10));
+  EXPECT_EQ(exited_.exit_code, 0) << exited_.Describe();
+  EXPECT_FALSE(LockObject()) << "the repository lock was left behind";
+  // The batch was stopped, not finished (it reads 100 MiB; the signal came
+  // as it started), and what it did not do stays queued.
+  EXPECT_NE(exited_.err.find("kept queued"), std::string::npos) << exited_.Describe();
+  EXPECT_NE(exited_.err.find("stay queued for the next run"), std::string::npos)
+      << exited_.Describe();
+  // Whatever the stop left undone is done by the next run.
+  StartDaemon();
+  ASSERT_TRUE(WaitUntil([&] { return FilesOfSize(docs() + "/big", 512 << 10) == kFiles; }));
   daemon_->Kill(SIGTERM);
   EXPECT_EQ(Finish().exit_code, 0) << exited_.Describe();
 }

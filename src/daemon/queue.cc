@@ -1,6 +1,7 @@
 #include "daemon/queue.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <utility>
 
@@ -144,6 +145,9 @@ Result<std::unique_ptr<PersistentQueue>> PersistentQueue::Open(const std::string
     return st;
   }
   std::unique_ptr<PersistentQueue> q(new PersistentQueue(raw, 0));
+  // It names the user's files: theirs alone (SQLite gives its -wal and -shm
+  // files the same mode).
+  (void)::chmod(path.c_str(), 0600);
   sqlite3_busy_timeout(raw, 5000);
   CAIRN_RETURN_IF_ERROR(q->Exec("PRAGMA journal_mode=WAL"));
   CAIRN_RETURN_IF_ERROR(q->Exec("PRAGMA synchronous=NORMAL"));
