@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 
 #include "daemon/queue.h"
 #include "daemon/run_lock.h"
@@ -510,6 +511,7 @@ void Daemon::RunBatch(std::stop_token stop) {
   // every one of those changes happened before the files are read.
   const int64_t seq = queue_->last_seq();
   std::vector<std::string> paths, done;
+  std::set<std::string> kept;
   for (const auto& [path, is_dir] : batch_) {
     done.push_back(path);
     // Settings may have changed since it was queued (a reload).
@@ -518,12 +520,16 @@ void Daemon::RunBatch(std::stop_token stop) {
     // versions are kept (no deletion records), and it is backed up again
     // when it is back.
     if (std::find(roots_.begin(), roots_.end(), path) != roots_.end() && !IsDir(path)) continue;
-    // A folder in the batch is walked whole: what lies under it is covered
-    // (batch_ is in path order, so a folder comes before its contents).
-    if (!paths.empty() && watch::IsSameOrUnder(path, paths.back())) continue;
-    if (std::any_of(paths.begin(), paths.end(),
-                    [&](const std::string& p) { return watch::IsSameOrUnder(path, p); }))
-      continue;
+    // A path of the batch that is a folder now is walked whole: what lies
+    // under it is covered (batch_ is in path order, so a folder comes before
+    // its contents). Looked up by ancestor: a burst of thousands of files
+    // costs their depth each, not the batch's size.
+    bool covered = false;
+    for (size_t slash = path.rfind('/'); slash != std::string::npos && slash > 0 && !covered;
+         slash = path.rfind('/', slash - 1))
+      covered = kept.count(path.substr(0, slash)) > 0;
+    if (covered || (path != "/" && kept.count("/"))) continue;
+    kept.insert(path);
     paths.push_back(path);
   }
   if (!paths.empty()) {

@@ -178,6 +178,27 @@ TEST_F(DaemonTest, ChangesBecomeVersionsDeletionsRecordsAndExcludedFilesNothing)
   EXPECT_EQ(*n, 0u) << Log();
 }
 
+// A new folder comes with an event for each file in it; the folder's walk
+// covers them, and a file whose name sorts between the folder and its
+// contents ("a b" between "a" and "a/x") is still backed up on its own.
+TEST_F(DaemonTest, AFolderAndItsFilesInOneBatchAreBackedUpOnce) {
+  Start();
+  fs::create_directories(docs() + "/a/sub");
+  WriteFile(docs() + "/a/x", "x");
+  WriteFile(docs() + "/a/sub/y", "y");
+  WriteFile(docs() + "/a b", "a b");
+  ASSERT_TRUE(WaitFor([&] {
+    return HasVersions(docs() + "/a/x", 1) && HasVersions(docs() + "/a/sub/y", 1) &&
+           HasVersions(docs() + "/a b", 1);
+  })) << Log();
+  ASSERT_OK(Stop());
+  EXPECT_EQ(Versions(docs() + "/a/x").size(), 1u);
+  EXPECT_EQ(Versions(docs() + "/a/sub/y").size(), 1u);
+  EXPECT_EQ(Versions(docs() + "/a b").size(), 1u);
+  std::lock_guard lock(mu_);
+  for (const RunReport& r : reports_) EXPECT_OK(r.status);
+}
+
 TEST_F(DaemonTest, WhatWasQueuedWhenItStoppedIsBackedUpFirstOnTheNextStart) {
   // A queue left by a daemon that died before its batch: the file was
   // written, its event recorded, nothing backed up.
