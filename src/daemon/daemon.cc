@@ -233,7 +233,7 @@ Status Daemon::StartWatcher() {
   }
   if (!w.ok()) return w.error();
   {
-    std::lock_guard lock(wake_mu_);
+    MutexLock lock(wake_mu_);
     watcher_ = std::move(*w);
   }
   watch_mode_ = s.watch_mode;
@@ -255,7 +255,7 @@ Status Daemon::StartWatcher() {
     }
   }
   missing_roots_ = std::move(missing);
-  std::lock_guard lock(snap_mu_);
+  MutexLock lock(snap_mu_);
   snap_.watching = true;
   snap_.watch_mode = watch_mode_;
   snap_.folders = roots_;
@@ -345,7 +345,7 @@ Status Daemon::Run(std::stop_token stop) {
   if (options_.hooks.stopping) options_.hooks.stopping();
   PublishQueueSize();
   {
-    std::lock_guard lock(snap_mu_);
+    MutexLock lock(snap_mu_);
     snap_.watching = false;
   }
   if (!result.ok()) return result;
@@ -399,7 +399,7 @@ Status Daemon::Turn(std::stop_token stop) {
   for (const watch::WatchNotice& n : batch->notices) {
     Log(n.level == watch::WatchNotice::Level::kWarning ? LogLevel::kWarning : LogLevel::kInfo,
         n.text);
-    std::lock_guard lock(snap_mu_);
+    MutexLock lock(snap_mu_);
     snap_.notices.push_back(n.text);
     if (snap_.notices.size() > kKeptMessages) snap_.notices.pop_front();
   }
@@ -411,7 +411,7 @@ Status Daemon::Turn(std::stop_token stop) {
     debounce_->Add(batch->events);
     PublishQueueSize();
   }
-  std::lock_guard lock(snap_mu_);
+  MutexLock lock(snap_mu_);
   snap_.watcher = watcher_->Stats();
   return Status::OK();
 }
@@ -439,7 +439,7 @@ void Daemon::RunDueJobs(std::stop_token stop) {
       Compact(stop);
     }
   }
-  std::lock_guard lock(snap_mu_);
+  MutexLock lock(snap_mu_);
   snap_.jobs = scheduler_->Jobs();
 }
 
@@ -490,7 +490,7 @@ RunReport Daemon::BackupRun(const std::string& kind, std::vector<std::string> pa
   if (!report.status.ok() && report.status.code() != StatusCode::kCancelled)
     NoteError(kind + " failed: " + report.status.message());
   {
-    std::lock_guard lock(snap_mu_);
+    MutexLock lock(snap_mu_);
     snap_.last_run = report;
     if (report.status.ok()) snap_.last_success = report.finished;
     snap_.retry_at = retry_at_;
@@ -604,7 +604,7 @@ void Daemon::RequestReload() {
   reload_requested_ = true;
   // Run's thread reads the flag before every wait; Wake ends the current
   // one (or makes the next return at once).
-  std::lock_guard lock(wake_mu_);
+  MutexLock lock(wake_mu_);
   if (watcher_) watcher_->Wake();
 }
 
@@ -645,11 +645,11 @@ void Daemon::Reload() {
     // what the new rules now include, is found by the pass.
     std::unique_ptr<watch::Watcher> previous;
     {
-      std::lock_guard lock(wake_mu_);
+      MutexLock lock(wake_mu_);
       previous = std::move(watcher_);
     }
     if (Status st = StartWatcher(); !st.ok()) {
-      std::lock_guard lock(wake_mu_);
+      MutexLock lock(wake_mu_);
       watcher_ = std::move(previous);
       session_ = std::move(old);
       roots_ = old_roots;
@@ -675,24 +675,24 @@ void Daemon::Log(LogLevel level, const std::string& text) {
 }
 
 void Daemon::NoteError(const std::string& text) {
-  std::lock_guard lock(snap_mu_);
+  MutexLock lock(snap_mu_);
   snap_.recent_errors.push_back(text);
   if (snap_.recent_errors.size() > kKeptMessages) snap_.recent_errors.pop_front();
 }
 
 void Daemon::SetRunning(const std::string& what) {
-  std::lock_guard lock(snap_mu_);
+  MutexLock lock(snap_mu_);
   snap_.running = what;
 }
 
 void Daemon::PublishQueueSize() {
   auto n = queue_->Size();
-  std::lock_guard lock(snap_mu_);
+  MutexLock lock(snap_mu_);
   if (n.ok()) snap_.queued = *n;
 }
 
 DaemonSnapshot Daemon::Snapshot() const {
-  std::lock_guard lock(snap_mu_);
+  MutexLock lock(snap_mu_);
   return snap_;
 }
 

@@ -43,12 +43,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "base/time_util.h"
 #include "daemon/scheduler.h"
@@ -184,7 +184,7 @@ class Daemon {
   // signal-handling thread, not a handler).
   void RequestReload();
 
-  DaemonSnapshot Snapshot() const;
+  DaemonSnapshot Snapshot() const EXCLUDES(snap_mu_);
 
   const std::string& state_dir() const { return state_dir_; }
   const std::vector<std::string>& folders() const { return roots_; }
@@ -230,7 +230,9 @@ class Daemon {
   std::string location_, device_;
   std::unique_ptr<RunLock> run_lock_;
   std::unique_ptr<PersistentQueue> queue_;
-  std::mutex wake_mu_;  // guards watcher_'s replacement against RequestReload's Wake
+  // Held to replace watcher_ (on Run's thread, which alone writes it and so
+  // reads it unlocked) and by RequestReload to Wake it from another thread.
+  Mutex wake_mu_;
   std::unique_ptr<watch::Watcher> watcher_;
   std::string watch_mode_;
   std::vector<std::string> watched_excludes_;  // the exclude patterns the watcher filters by
@@ -247,8 +249,8 @@ class Daemon {
 
   std::atomic<bool> reload_requested_{false};
 
-  mutable std::mutex snap_mu_;  // guards snap_
-  DaemonSnapshot snap_;
+  mutable Mutex snap_mu_;
+  DaemonSnapshot snap_ GUARDED_BY(snap_mu_);
 };
 
 }  // namespace cairn::daemon
