@@ -99,6 +99,24 @@ class Context::TerminalSink : public engine::EventSink {
   std::mutex mu_;
 };
 
+namespace {
+std::mutex hangup_mu;
+std::function<void()>* hangup_handler = nullptr;  // guarded by hangup_mu
+}  // namespace
+
+void SetHangupHandler(std::function<void()> fn) {
+  std::lock_guard lock(hangup_mu);
+  delete hangup_handler;
+  hangup_handler = fn ? new std::function<void()>(std::move(fn)) : nullptr;
+}
+
+bool RunHangupHandler() {
+  std::lock_guard lock(hangup_mu);
+  if (hangup_handler == nullptr) return false;
+  (*hangup_handler)();
+  return true;
+}
+
 int ExitCodeFor(const Status& st) {
   switch (st.code()) {
     case StatusCode::kOk:
@@ -120,6 +138,12 @@ Context::Context(GlobalOptions g, std::stop_token stop) : g_(std::move(g)), stop
 Context::~Context() = default;
 
 Status Context::Init() {
+  CAIRN_ASSIGN_OR_RETURN(session_, engine::Session::Create(MakeSessionOptions()));
+  sink_ = std::make_unique<TerminalSink>(*this, ShowProgress());
+  return Status::OK();
+}
+
+engine::SessionOptions Context::MakeSessionOptions() const {
   engine::SessionOptions o;
   o.repository = g_.repo;
   o.password_file = g_.password_file;
@@ -131,9 +155,7 @@ Status Context::Init() {
   o.cheap_kdf_for_tests = g_.cheap_kdf_for_tests;
   if (isatty(STDIN_FILENO)) o.ask_secret = AskSecret;
   o.notice = [this](const std::string& text) { Warn(text); };
-  CAIRN_ASSIGN_OR_RETURN(session_, engine::Session::Create(std::move(o)));
-  sink_ = std::make_unique<TerminalSink>(*this, ShowProgress());
-  return Status::OK();
+  return o;
 }
 
 engine::JobContext Context::Job() {

@@ -4,6 +4,7 @@
 // working repository lives in the engine (src/engine/session.h).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <stop_token>
 #include <string>
@@ -50,6 +51,9 @@ class Context {
 
   // Creates the engine session (settings file, then environment, then flags).
   Status Init();
+  // The options Init creates its session from (for a front end that creates
+  // sessions of its own: `cairn run` makes a new one on each reload).
+  engine::SessionOptions MakeSessionOptions() const;
   engine::Session& session() { return *session_; }
   const GlobalOptions& global() const { return g_; }
   // The job context of a command run from this terminal: progress lines when
@@ -77,6 +81,14 @@ class Context {
 // read: says so on stderr (naming them) and returns kExitPartial; else
 // kExitOk.
 int ReportUnreadable(const Context& ctx, const std::vector<std::string>& unreadable_segments);
+
+// What SIGHUP does (main.cc takes the signals on a thread of its own): by
+// default it stops the command like SIGTERM (the terminal went away); a
+// command that sets a handler (`cairn run`: reload the settings) gets it
+// called instead, on the signal thread. Set it to {} before what it calls
+// goes away. RunHangupHandler calls it and returns false when none is set.
+void SetHangupHandler(std::function<void()> fn);
+bool RunHangupHandler();
 
 // "1.2 GiB", "512 B"
 std::string HumanBytes(uint64_t n);

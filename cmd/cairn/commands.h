@@ -61,6 +61,13 @@ int KeyListCommand(Context& ctx);
 int KeyRemoveCommand(Context& ctx, const std::string& id_prefix);
 int KeyPasswdCommand(Context& ctx, const std::string& new_password_file);
 
+// `cairn run`: the daemon (src/daemon/daemon.h) in the foreground until
+// SIGTERM or SIGINT; 0 when stopped so.
+struct RunArgs {
+  std::vector<std::string> folders;
+};
+int RunCommand(Context& ctx, const RunArgs& o);
+
 int StatsCommand(Context& ctx);
 int RecoverCommand(Context& ctx);
 int CompactCommand(Context& ctx);

@@ -36,22 +36,29 @@ size_t EditDistance(const std::string& a, const std::string& b) {
 
 // Ctrl-C or SIGTERM (systemd, docker stop) asks the running job to stop at
 // its next safe point, so it checkpoints what it finished and releases its
-// repository lock before cairn exits; a second one exits at once. Signals
-// are blocked in every thread and taken by one thread with sigwait, because
-// requesting a stop is not async-signal-safe.
+// repository lock before cairn exits; a second one exits at once. SIGHUP
+// reloads the settings of `cairn run` (SetHangupHandler) and otherwise stops
+// like SIGTERM. Signals are blocked in every thread and taken by one thread
+// with sigwait, because requesting a stop is not async-signal-safe.
 void StopOnSignals(std::stop_source stop) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::thread([set, stop]() mutable {
+    bool stopping = false;
     int sig = 0;
-    if (sigwait(&set, &sig) != 0) return;
-    const char msg[] = "\ncairn: stopping (saving what is done; press Ctrl-C again to quit now)\n";
-    (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
-    stop.request_stop();
-    if (sigwait(&set, &sig) == 0) _exit(128 + sig);
+    while (sigwait(&set, &sig) == 0) {
+      if (sig == SIGHUP && cairn::cli::RunHangupHandler()) continue;
+      if (stopping) _exit(128 + sig);
+      stopping = true;
+      const char msg[] =
+          "\ncairn: stopping (saving what is done; press Ctrl-C again to quit now)\n";
+      (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+      stop.request_stop();
+    }
   }).detach();
 }
 
@@ -193,6 +200,16 @@ int main(int argc, char** argv) {
   c_stats->callback(run([&](Context& ctx) { return StatsCommand(ctx); }));
   auto* c_recover = app.add_subcommand("recover", "rebuild the local catalog from the repository");
   c_recover->callback(run([&](Context& ctx) { return RecoverCommand(ctx); }));
+  RunArgs run_args;
+  auto* c_run = app.add_subcommand(
+      "run",
+      "protect folders continuously: back up every change within seconds (runs in the "
+      "foreground; SIGTERM stops it, SIGHUP reloads the settings)");
+  c_run->add_option("folders", run_args.folders,
+                    "folders to watch (default: backup.watched_directories, else ~/Documents, "
+                    "~/Pictures and ~/Desktop)");
+  c_run->callback(run([&](Context& ctx) { return RunCommand(ctx, run_args); }));
+
   auto* c_compact = app.add_subcommand(
       "compact", "merge the small packs, index objects and version segments of frequent backups");
   c_compact->callback(run([&](Context& ctx) { return CompactCommand(ctx); }));

@@ -360,6 +360,7 @@ Status Run::WalkRoot(const std::string& root) {
   if (!st.ok()) {
     if (st.error().IsNotFound()) {
       if (prev) return TombstoneTree(root);
+      if (options_.missing_roots_ok) return Status::OK();
       AddError(root + " does not exist: check the path (nothing was backed up from it)");
       return Status::OK();
     }

@@ -48,6 +48,10 @@ struct BackupOptions {
   std::vector<std::string> paths;  // absolute paths
   std::string device;
   std::vector<std::string> exclude_patterns;
+  // A root that does not exist and has no version is nothing to do, not an
+  // error: the daemon passes paths that were created and removed again
+  // before it looked (a temporary file), or that it never backed up.
+  bool missing_roots_ok = false;
   uint64_t max_file_size = 0;  // bytes, 0 = no limit
   unsigned threads = 0;        // 0 = hardware concurrency
   std::chrono::milliseconds checkpoint_interval{20000};

@@ -94,6 +94,13 @@ Result<std::string> NormalizeLogLevel(std::string_view v) {
                                  "critical");
 }
 
+Result<std::string> NormalizeWatchMode(std::string_view v) {
+  std::string lower = AsciiLower(v);
+  if (lower == "auto" || lower == "inotify" || lower == "poll") return lower;
+  return Status::InvalidArgument("'" + std::string(v) +
+                                 "' is not allowed; use auto, inotify or poll");
+}
+
 Result<std::string> ValidateHost(std::string_view v) {
   if (v.empty()) return Status::InvalidArgument("must not be empty");
   for (char c : v) {
@@ -362,7 +369,9 @@ Result<std::vector<std::string>> ReadList(const Reporter& r, const Where& w, con
 
 struct ParseState {
   Settings s;
-  std::optional<Where> level_where;  // where compression_level was given
+  std::optional<Where> level_where;      // where compression_level was given
+  std::optional<Where> max_delay_where;  // where max_delay_seconds was given
+  std::optional<Where> stability_where;  // where stability_seconds was given
 };
 
 using Apply = std::function<Status(const Reporter&, const Where&, const YAML::Node&, ParseState&)>;
@@ -452,6 +461,21 @@ const std::vector<SectionSpec>& Schema() {
            UnsignedKey("backup_interval_minutes", &Settings::backup_interval_minutes, 1, kU32Max),
            UnsignedKey("pack_size_mb", &Settings::pack_size_mb, 1, 512),
            UnsignedKey("threads", &Settings::threads, 0, 1024),
+           TextKey("watch_mode", &Settings::watch_mode, NormalizeWatchMode),
+           {"stability_seconds",
+            [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+              CAIRN_ASSIGN_OR_RETURN(uint64_t v, ReadUnsigned(r, w, n, 0, 3600));
+              st.s.stability_seconds = static_cast<uint32_t>(v);
+              st.stability_where = w;  // checked against max_delay_seconds below
+              return Status::OK();
+            }},
+           {"max_delay_seconds",
+            [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+              CAIRN_ASSIGN_OR_RETURN(uint64_t v, ReadUnsigned(r, w, n, 1, 86400));
+              st.s.max_delay_seconds = static_cast<uint32_t>(v);
+              st.max_delay_where = w;
+              return Status::OK();
+            }},
        }},
       {"versioning",
        {
@@ -563,6 +587,17 @@ Status CheckCompressionLevel(const Reporter& r, const ParseState& st) {
   return Status::OK();
 }
 
+// A change is backed up at the latest max_delay_seconds after it was first
+// seen, and no sooner than stability_seconds after the last one: a maximum
+// below the wait would silently shorten the wait, so it is refused.
+Status CheckDelays(const Reporter& r, const ParseState& st) {
+  if (st.s.max_delay_seconds >= st.s.stability_seconds) return Status::OK();
+  const Where& w = st.max_delay_where ? *st.max_delay_where : *st.stability_where;
+  return r.Error(w, "max_delay_seconds (" + std::to_string(st.s.max_delay_seconds) +
+                        ") must not be less than stability_seconds (" +
+                        std::to_string(st.s.stability_seconds) + ")");
+}
+
 Status ParseRoot(const Reporter& r, const YAML::Node& root, ParseState& st) {
   const std::vector<SectionSpec>& schema = Schema();
   std::vector<std::string_view> allowed;
@@ -584,7 +619,8 @@ Status ParseRoot(const Reporter& r, const YAML::Node& root, ParseState& st) {
     if (!seen.insert(name).second) return r.Error(sw, "section is given twice");
     CAIRN_RETURN_IF_ERROR(ParseSection(r, *it, sw, entry.second, st));
   }
-  return CheckCompressionLevel(r, st);
+  CAIRN_RETURN_IF_ERROR(CheckCompressionLevel(r, st));
+  return CheckDelays(r, st);
 }
 
 std::string Prefix(std::string_view source) {

@@ -42,9 +42,18 @@ struct Settings {
   // algorithm's default (zstd 1, gzip 6). Never set when compression is none.
   std::optional<int> compression_level;
   uint64_t max_file_size_mb = 0;          // files larger than this are skipped; 0 = no limit
-  uint32_t backup_interval_minutes = 60;  // >= 1
-  uint32_t pack_size_mb = 16;             // target pack size, 1..512
-  uint32_t threads = 0;                   // 0 = number of cores; at most 1024
+  uint32_t backup_interval_minutes = 60;  // >= 1: `cairn run`'s full pass
+  // `cairn run`: how changes are found: "auto", "inotify" or "poll" (always
+  // lower case; watch/watch_mode.h says what each does).
+  std::string watch_mode = "auto";
+  // `cairn run`: a changed file is backed up once it has been quiet this
+  // long (0..3600), but at the latest max_delay_seconds after its first
+  // change (stability_seconds..86400), so a file that never settles is
+  // still protected.
+  uint32_t stability_seconds = 5;
+  uint32_t max_delay_seconds = 60;
+  uint32_t pack_size_mb = 16;  // target pack size, 1..512
+  uint32_t threads = 0;        // 0 = number of cores; at most 1024
 
   // versioning:
   uint32_t max_versions_per_file = 0;  // 0 = keep all versions

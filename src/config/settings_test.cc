@@ -76,6 +76,9 @@ TEST(ParseSettings, EmptyTextGivesDefaults) {
     EXPECT_FALSE(s.compression_level.has_value());
     EXPECT_EQ(s.max_file_size_mb, 0u);
     EXPECT_EQ(s.backup_interval_minutes, 60u);
+    EXPECT_EQ(s.watch_mode, "auto");
+    EXPECT_EQ(s.stability_seconds, 5u);
+    EXPECT_EQ(s.max_delay_seconds, 60u);
     EXPECT_EQ(s.pack_size_mb, 16u);
     EXPECT_EQ(s.threads, 0u);
     EXPECT_EQ(s.max_versions_per_file, 0u);
@@ -184,6 +187,40 @@ azure:
   EXPECT_EQ(s.azure_stall_timeout_seconds, 5u);
 }
 
+TEST(ParseSettings, WatchKeys) {
+  Result<Settings> r = ParseSettings(
+      "backup: {watch_mode: Poll, stability_seconds: 1, max_delay_seconds: 10, "
+      "backup_interval_minutes: 15}",
+      "");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->watch_mode, "poll");
+  EXPECT_EQ(r->stability_seconds, 1u);
+  EXPECT_EQ(r->max_delay_seconds, 10u);
+  EXPECT_EQ(r->backup_interval_minutes, 15u);
+  // 0: back up as soon as the change is read (still one batch per wait).
+  r = ParseSettings("backup: {stability_seconds: 0}", "");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->stability_seconds, 0u);
+  EXPECT_EQ(r->max_delay_seconds, 60u);
+}
+
+TEST(ParseSettings, BadWatchKeys) {
+  EXPECT_THAT(ErrorOf(ParseSettings("backup: {watch_mode: fanotify}", "s.yaml")),
+              HasSubstr("s.yaml: backup.watch_mode: 'fanotify' is not allowed; use auto, "
+                        "inotify or poll (line 1)"));
+  EXPECT_THAT(ErrorOf(ParseSettings("backup: {stability_seconds: 3601}", "")),
+              HasSubstr("backup.stability_seconds: must be between 0 and 3600"));
+  EXPECT_THAT(ErrorOf(ParseSettings("backup: {max_delay_seconds: 0}", "")),
+              HasSubstr("backup.max_delay_seconds: must be between 1 and 86400"));
+  // The maximum may not cut the wait short, whichever of the two is given.
+  EXPECT_THAT(ErrorOf(ParseSettings("backup: {stability_seconds: 10, max_delay_seconds: 5}", "")),
+              HasSubstr("backup.max_delay_seconds: max_delay_seconds (5) must not be less than "
+                        "stability_seconds (10)"));
+  EXPECT_THAT(ErrorOf(ParseSettings("backup:\n  stability_seconds: 90\n", "")),
+              HasSubstr("backup.stability_seconds: max_delay_seconds (60) must not be less than "
+                        "stability_seconds (90) (line 2)"));
+}
+
 TEST(ParseSettings, AzureUrlIsNotExpanded) {
   Result<Settings> r = ParseSettings("repository: {location: 'azure://backups/cairn'}", "");
   ASSERT_TRUE(r.ok()) << r.error().ToString();
@@ -203,7 +240,8 @@ TEST(ParseSettings, UnknownKeyIsNamedWithAllowedKeys) {
   EXPECT_THAT(m, HasSubstr("did you mean 'compression'?"));
   EXPECT_THAT(m, HasSubstr("allowed keys in backup: watched_directories, exclude_patterns, "
                            "compression, compression_level, max_file_size_mb, "
-                           "backup_interval_minutes, pack_size_mb, threads"));
+                           "backup_interval_minutes, pack_size_mb, threads, watch_mode, "
+                           "stability_seconds, max_delay_seconds"));
   EXPECT_THAT(m, HasSubstr("(line 2)"));
 }
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "archiver/excludes.h"
 #include "catalog/catalog.h"
 #include "compress/compressor.h"
 #include "crypto/crypto.h"
@@ -337,6 +338,15 @@ std::vector<std::string> Session::DefaultBackupPaths() const {
   return out;
 }
 
+bool Session::Excluded(std::string_view path, bool is_dir) const {
+  const std::vector<std::string>& patterns = cfg_.settings.exclude_patterns;
+  if (patterns.empty()) return false;
+  if (archiver::MatchesExclude(patterns, path)) return true;
+  // A folder whose every entry is excluded: the archiver records the folder
+  // itself but nothing in it, so there is nothing to watch in it.
+  return is_dir && archiver::MatchesExclude(patterns, std::string(path) + "/");
+}
+
 Result<BackupResult> Session::Backup(const BackupRequest& request, const JobContext& job) {
   std::vector<std::string> paths = request.paths.empty() ? DefaultBackupPaths() : request.paths;
   if (paths.empty())
@@ -385,6 +395,7 @@ Result<BackupResult> Session::Backup(const BackupRequest& request, const JobCont
   bo.exclude_patterns = s.exclude_patterns;
   bo.exclude_patterns.insert(bo.exclude_patterns.end(), request.extra_excludes.begin(),
                              request.extra_excludes.end());
+  bo.missing_roots_ok = request.missing_ok;
   bo.max_file_size = s.max_file_size_mb << 20;
   bo.threads = s.threads;
   bo.checkpoint_interval = cfg_.checkpoint_interval;

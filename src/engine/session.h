@@ -29,6 +29,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "archiver/archiver.h"
@@ -58,6 +59,10 @@ struct BackupRequest {
   // ~/Documents, ~/Pictures and ~/Desktop that exist.
   std::vector<std::string> paths;
   std::vector<std::string> extra_excludes;  // in addition to the settings'
+  // A path that no longer exists is recorded as deleted when it had a
+  // version, and is otherwise nothing to do instead of an error (the
+  // daemon's batches name paths that came and went before it looked).
+  bool missing_ok = false;
 };
 
 struct BackupResult : archiver::BackupSummary {
@@ -190,6 +195,16 @@ class Session {
   Result<CompactSummary> Compact(const JobContext& job = {});
   std::string CatalogPath();
 
+  // What Backup backs up when given no paths: backup.watched_directories,
+  // else those of ~/Documents, ~/Pictures and ~/Desktop that exist.
+  std::vector<std::string> DefaultBackupPaths() const;
+  // True when the settings' exclude patterns (as backups apply them,
+  // archiver/excludes.h) exclude `path`; for a folder (`is_dir`), also when
+  // they exclude everything under it (".git/*" and a .git folder), so a
+  // front end can leave it alone. For front ends that filter paths before
+  // asking for a backup (the daemon's watcher). Thread-safe.
+  bool Excluded(std::string_view path, bool is_dir) const;
+
   // Streams what `request` names to `sink`: a regular file's bytes (or a
   // range of them), a folder or anything else as a tar archive whose names
   // are relative to the folder's parent. A reading job: a shared repository
@@ -231,7 +246,6 @@ class Session {
   // job goes on without one (after a notice) and the lock is null.
   Result<std::unique_ptr<repo::RepoLock>> ReadLock(const std::string& operation,
                                                    const JobContext& job);
-  std::vector<std::string> DefaultBackupPaths() const;
   void Notice(const JobContext& job, const std::string& text);
 
   SessionOptions options_;

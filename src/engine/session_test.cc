@@ -290,6 +290,51 @@ TEST_F(SessionTest, BackupListVersionsFindRestoreStats) {
   EXPECT_TRUE(check->ok());
 }
 
+// The daemon's batches name single paths, some of them already gone.
+TEST_F(SessionTest, MissingPathsAreDeletionsOrNothingWithMissingOk) {
+  InitRepository();
+  std::string docs = home_.Sub("docs");
+  WriteFile(docs + "/kept.txt", "kept");
+  WriteFile(docs + "/gone.txt", "soon gone");
+  auto s = Make();
+  ASSERT_TRUE(s->Backup({{docs}, {}}).ok());
+  std::filesystem::remove(docs + "/gone.txt");
+  BackupRequest req{{docs + "/gone.txt", docs + "/never-there.txt"}, {}};
+  // Without missing_ok a path that never had a version is an error...
+  auto strict = s->Backup(req);
+  ASSERT_TRUE(strict.ok()) << strict.status().ToString();
+  EXPECT_EQ(strict->deleted, 1u);
+  EXPECT_EQ(strict->errors.size(), 1u);
+  // ...with it, nothing to do; a path that had one is recorded as deleted.
+  WriteFile(docs + "/gone.txt", "back");
+  ASSERT_TRUE(s->Backup({{docs + "/gone.txt"}, {}}).ok());
+  std::filesystem::remove(docs + "/gone.txt");
+  req.missing_ok = true;
+  auto lenient = s->Backup(req);
+  ASSERT_TRUE(lenient.ok()) << lenient.status().ToString();
+  EXPECT_EQ(lenient->deleted, 1u);
+  EXPECT_TRUE(lenient->errors.empty());
+  auto versions = s->Versions(docs + "/gone.txt");
+  ASSERT_TRUE(versions.ok()) << versions.status().ToString();
+  ASSERT_EQ(versions->versions.size(), 4u);
+  EXPECT_TRUE(versions->versions.back().deleted);
+  EXPECT_EQ(s->Versions(docs + "/never-there.txt").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(SessionTest, ExcludedAppliesTheBackupPatternsAndFoldersWithNothingKept) {
+  SetSettings("backup: {exclude_patterns: ['*.tmp', '.git/*', 'cache']}\n");
+  auto s = Make();
+  EXPECT_TRUE(s->Excluded("/h/docs/a.tmp", false));
+  EXPECT_TRUE(s->Excluded("/h/docs/p/.git/config", false));
+  EXPECT_TRUE(s->Excluded("/h/docs/p/.git", true));  // everything in it is
+  EXPECT_FALSE(s->Excluded("/h/docs/p/.git", false));
+  EXPECT_TRUE(s->Excluded("/h/docs/cache", true));
+  EXPECT_FALSE(s->Excluded("/h/docs/a.txt", false));
+  EXPECT_FALSE(s->Excluded("/h/docs/legit", true));
+  SetSettings("");
+  EXPECT_FALSE(Make()->Excluded("/h/docs/a.tmp", false));
+}
+
 TEST_F(SessionTest, VersionIdsAreStableAndRestoreOneVersion) {
   InitRepository();
   std::string file = home_.Sub("docs/thesis.odt");

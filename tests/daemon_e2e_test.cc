@@ -1,0 +1,327 @@
+// End-to-end tests of `cairn run`: the real binary in a sandbox (tests/
+// e2e_util.h) watching a real folder with inotify and backing up into a real
+// local repository, observed only through the CLI (`versions`, `ls`,
+// `restore --stdout`) from other processes, as a user would. Every wait is
+// "until it holds" with a generous limit; nothing asserts how fast a change
+// arrives (bench/ measures that), except the 10 s allowed for a stop.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "e2e_util.h"
+
+namespace cairn::e2e {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+using std::chrono::seconds;
+
+// Polls `cond` until it holds or `limit` passes; returns whether it held.
+bool WaitUntil(const std::function<bool()>& cond, seconds limit = seconds(60)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return cond();
+}
+
+class DaemonE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    MakeDirs(docs());
+    MakeDirs(sb.Path("outside"));
+    WriteSettings(
+        "backup:\n"
+        "  stability_seconds: 1\n"
+        "  exclude_patterns: ['*.tmp', '.git/*']\n");
+    ProcResult init = sb.Cairn({"init"});
+    ASSERT_EQ(init.exit_code, 0) << init.Describe();
+  }
+  void TearDown() override {
+    if (daemon_) {
+      daemon_->Kill(SIGKILL);
+      daemon_->Wait();
+    }
+  }
+
+  std::string docs() const { return sb.Path("docs"); }
+  std::string settings() const { return sb.Path("settings.yaml"); }
+  void WriteSettings(const std::string& yaml) { WriteFile(settings(), yaml); }
+
+  Process SpawnRun() { return sb.SpawnCairn({"--config", settings(), "run", docs()}); }
+
+  // Starts `cairn run` and waits until its catch-up pass is done (a file
+  // written before it started has a version: the watches are in place by
+  // then).
+  void StartDaemon() {
+    const std::string marker = docs() + "/.started-" + RandomToken(8);
+    WriteFile(marker, "x");
+    daemon_.emplace(SpawnRun());
+    ASSERT_TRUE(WaitUntil([&] { return !Versions(marker).empty() || !Running(); }))
+        << "no catch-up pass";
+    ASSERT_TRUE(Running()) << Finish().Describe();
+  }
+  bool Running() {
+    if (!daemon_) return false;
+    if (auto r = daemon_->TryWait()) {
+      exited_ = std::move(*r);
+      daemon_.reset();
+      return false;
+    }
+    return true;
+  }
+  // Stops the daemon with `sig` (or collects it if it exited) and returns
+  // its result.
+  ProcResult Finish(int sig = 0) {
+    if (daemon_) {
+      if (sig != 0) daemon_->Kill(sig);
+      exited_ = daemon_->Wait();
+      daemon_.reset();
+    }
+    return exited_;
+  }
+
+  // Every version of `path` (oldest first); empty when none.
+  json Versions(const std::string& path) {
+    ProcResult r = sb.Cairn({"--json", "versions", path});
+    if (r.exit_code != 0) return json::array();
+    try {
+      return json::parse(r.out);
+    } catch (const std::exception&) {
+      return json::array();
+    }
+  }
+  // True when `path` has at least `n` versions and the newest is a deletion
+  // (`deleted`) or has `size` bytes.
+  bool HasVersion(const std::string& path, size_t n, std::optional<uint64_t> size,
+                  bool deleted = false) {
+    json v = Versions(path);
+    if (v.size() < n) return false;
+    const json& last = v.back();
+    if (deleted) return last.value("type", "") == "deleted";
+    return last.value("type", "") == "file" && (!size || last.value("size", 0ull) == *size);
+  }
+  // The newest version's bytes.
+  std::string Latest(const std::string& path) {
+    ProcResult r = sb.Cairn({"restore", path, "--stdout"});
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+    return r.out;
+  }
+  // True when the repository holds a lock object: a backup is running (the
+  // test's own CLI calls take none: `versions` and `ls` only read).
+  bool LockObject() {
+    for (const auto& e : fs::directory_iterator(sb.repo() + "/locks")) {
+      const std::string name = e.path().filename().string();
+      if (name != "repository.flock" && name != "generation") return true;
+    }
+    return false;
+  }
+  // Waits, looking every 2 ms, until a backup runs; false after a minute.
+  bool WaitForABackup() {
+    const auto deadline = std::chrono::steady_clock::now() + seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (LockObject()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return false;
+  }
+  // Files of `size` bytes under `dir` in the repository's newest state.
+  int FilesOfSize(const std::string& dir, uint64_t size) {
+    ProcResult r = sb.Cairn({"--json", "ls", "-R", dir});
+    if (r.exit_code != 0) return 0;
+    int files = 0;
+    for (const json& e : json::parse(r.out))
+      if (e.value("type", "") == "file" && e.value("size", 0ull) == size) ++files;
+    return files;
+  }
+
+  std::string Log() { return daemon_ ? std::string("(still running)") : exited_.Describe(); }
+
+  Sandbox sb;
+  std::optional<Process> daemon_;
+  ProcResult exited_;
+};
+
+TEST_F(DaemonE2eTest, EveryKindOfChangeBecomesAVersionAndExcludedFilesNeverDo) {
+  WriteFile(docs() + "/report.txt", "report, first draft");
+  StartDaemon();
+  const std::string f = docs() + "/f.txt";
+
+  WriteFile(f, "one");  // created
+  ASSERT_TRUE(WaitUntil([&] { return HasVersion(f, 1, 3); })) << Versions(f).dump();
+  WriteFile(f, "two!");  // rewritten
+  ASSERT_TRUE(WaitUntil([&] { return HasVersion(f, 2, 4); })) << Versions(f).dump();
+  AppendFile(f, "+more");  // appended
+  ASSERT_TRUE(WaitUntil([&] { return HasVersion(f, 3, 9); })) << Versions(f).dump();
+  EXPECT_EQ(Latest(f), "two!+more");
+  ASSERT_EQ(::truncate(f.c_str(), 0), 0);  // truncated
+  ASSERT_TRUE(WaitUntil([&] { return HasVersion(f, 4, 0); })) << Versions(f).dump();
+
+  // Renamed within the tree: the old name is deleted, the new one appears.
+  const std::string g = docs() + "/g.txt";
+  WriteFile(f, "renamed content");
+  ASSERT_TRUE(WaitUntil([&] { return HasVersion(f, 5, 15); }));
+  fs::rename(f, g);
+  ASSERT_TRUE(WaitUntil([&] { return HasVersion(g, 1, 15) && HasVersion(f, 6, {}, true); }))
+      << Versions(f).dump() << Versions(g).dump();
+  fs::remove(g);  // deleted
+  ASSERT_TRUE(WaitUntil([&] { return HasVersion(g, 2, {}, true); })) << Versions(g).dump();
+
+  // A folder moved in from outside: its files get versions. Moved out:
+  // deletions.
+  const std::string album = sb.Path("outside/album");
+  WriteFile(album + "/1.jpg", RandomData(100000, 1));
+  WriteFile(album + "/sub/2.jpg", RandomData(50000, 2));
+  fs::rename(album, docs() + "/album");
+  ASSERT_TRUE(WaitUntil([&] {
+    return HasVersion(docs() + "/album/1.jpg", 1, 100000) &&
+           HasVersion(docs() + "/album/sub/2.jpg", 1, 50000);
+  }));
+  fs::rename(docs() + "/album", sb.Path("outside/album-again"));
+  ASSERT_TRUE(WaitUntil([&] {
+    return HasVersion(docs() + "/album/1.jpg", 2, {}, true) &&
+           HasVersion(docs() + "/album/sub/2.jpg", 2, {}, true);
+  }));
+
+  // An editor's save: the new content to a temporary file, renamed over the
+  // real one. One new version of the real file, none of the temporary.
+  const std::string report = docs() + "/report.txt";
+  const std::string temp = docs() + "/.report.txt.swx4Zq";
+  ASSERT_EQ(Versions(report).size(), 1u);
+  WriteFile(temp, "report, second draft");
+  fs::rename(temp, report);
+  ASSERT_TRUE(WaitUntil([&] { return HasVersion(report, 2, 20); })) << Versions(report).dump();
+  EXPECT_EQ(Latest(report), "report, second draft");
+
+  // Excluded files: a pattern and a .git folder's contents.
+  WriteFile(docs() + "/scratch.tmp", "never stored");
+  WriteFile(docs() + "/project/.git/config", "[core]");
+  WriteFile(docs() + "/project/main.c", "int main() {}");
+  ASSERT_TRUE(WaitUntil([&] { return HasVersion(docs() + "/project/main.c", 1, 13); }));
+  // The file written after them has a version, so they were seen (or
+  // dropped) by now; and nothing more is coming for the editor's save.
+  std::this_thread::sleep_for(seconds(2));
+  EXPECT_TRUE(Versions(docs() + "/scratch.tmp").empty());
+  EXPECT_TRUE(Versions(docs() + "/project/.git/config").empty());
+  EXPECT_TRUE(Versions(temp).empty()) << Versions(temp).dump();
+  EXPECT_EQ(Versions(report).size(), 2u) << Versions(report).dump();
+
+  // SIGTERM: out within 10 s, exit 0, no lock object left in the repository.
+  ASSERT_TRUE(Running());
+  const auto stop_at = std::chrono::steady_clock::now();
+  daemon_->Kill(SIGTERM);
+  ASSERT_TRUE(WaitUntil([&] { return !Running(); }, seconds(10))) << "still running after 10 s";
+  const auto took = std::chrono::steady_clock::now() - stop_at;
+  EXPECT_LE(took, seconds(10));
+  EXPECT_EQ(exited_.exit_code, 0) << exited_.Describe();
+  EXPECT_NE(exited_.err.find("cairn run: stopped"), std::string::npos) << exited_.Describe();
+  for (const auto& e : fs::directory_iterator(sb.repo() + "/locks")) {
+    const std::string name = e.path().filename().string();
+    EXPECT_TRUE(name == "repository.flock" || name == "generation") << "left behind: " << name;
+  }
+  // One line per batch, with what it did.
+  EXPECT_NE(exited_.err.find("cairn run: batch: "), std::string::npos) << exited_.Describe();
+  EXPECT_NE(exited_.err.find(" stored), "), std::string::npos) << exited_.Describe();
+}
+
+TEST_F(DaemonE2eTest, ASecondRunForTheSameRepositoryAndDeviceIsRefused) {
+  StartDaemon();
+  ProcResult second = sb.Cairn({"--config", settings(), "run", docs()});
+  EXPECT_EQ(second.exit_code, 11) << second.Describe();
+  EXPECT_NE(second.err.find("already protecting " + sb.repo() + " as device " +
+                            std::string(Sandbox::kDevice)),
+            std::string::npos)
+      << second.Describe();
+  EXPECT_TRUE(Running()) << Log();
+  daemon_->Kill(SIGTERM);
+  ASSERT_EQ(Finish().exit_code, 0) << exited_.Describe();
+}
+
+TEST_F(DaemonE2eTest, KilledDuringABatchLosesNoChangeOnceRestarted) {
+  WriteFile(docs() + "/old.txt", "old content");
+  StartDaemon();
+  // Enough data that the batch is still running when the kill comes (about
+  // a second after the last write, when it settles).
+  constexpr int kFiles = 120;
+  for (int i = 0; i < kFiles; ++i)
+    WriteFile(docs() + "/batch/f" + std::to_string(i), RandomData(256 << 10, 100 + i));
+  WriteFile(docs() + "/old.txt", "changed before the kill");
+  // The kill comes as soon as the batch is seen running.
+  const bool running = WaitForABackup();
+  ProcResult killed = Finish(SIGKILL);
+  ASSERT_TRUE(running) << "no batch was seen running\n" << killed.Describe();
+  EXPECT_EQ(killed.term_signal, SIGKILL) << killed.Describe();
+
+  StartDaemon();
+  ASSERT_TRUE(WaitUntil([&] { return FilesOfSize(docs() + "/batch", 256 << 10) == kFiles; }))
+      << "not every file written before the kill has a version";
+  ASSERT_TRUE(WaitUntil([&] { return HasVersion(docs() + "/old.txt", 2, 23); }));
+  EXPECT_EQ(Latest(docs() + "/batch/f7"), RandomData(256 << 10, 107));
+  EXPECT_EQ(Latest(docs() + "/old.txt"), "changed before the kill");
+  ProcResult r = sb.Cairn({"check"});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  daemon_->Kill(SIGTERM);
+  EXPECT_EQ(Finish().exit_code, 0) << exited_.Describe();
+}
+
+TEST_F(DaemonE2eTest, SigtermDuringABatchStopsWithinTenSecondsAndTheRestFollowsOnRestart) {
+  StartDaemon();
+  constexpr int kFiles = 200;
+  for (int i = 0; i < kFiles; ++i)
+    WriteFile(docs() + "/big/f" + std::to_string(i), RandomData(512 << 10, 500 + i));
+  ASSERT_TRUE(WaitForABackup());
+  const auto stop_at = std::chrono::steady_clock::now();
+  daemon_->Kill(SIGTERM);
+  ASSERT_TRUE(WaitUntil([&] { return !Running(); }, seconds(10))) << "still running after 10 s";
+  EXPECT_LE(std::chrono::steady_clock::now() - stop_at, seconds(10));
+  EXPECT_EQ(exited_.exit_code, 0) << exited_.Describe();
+  EXPECT_FALSE(LockObject()) << "the repository lock was left behind";
+  // The batch was stopped, not finished (it reads 100 MiB; the signal came
+  // as it started), and what it did not do stays queued.
+  EXPECT_NE(exited_.err.find("kept queued"), std::string::npos) << exited_.Describe();
+  EXPECT_NE(exited_.err.find("stay queued for the next run"), std::string::npos)
+      << exited_.Describe();
+  // Whatever the stop left undone is done by the next run.
+  StartDaemon();
+  ASSERT_TRUE(WaitUntil([&] { return FilesOfSize(docs() + "/big", 512 << 10) == kFiles; }));
+  daemon_->Kill(SIGTERM);
+  EXPECT_EQ(Finish().exit_code, 0) << exited_.Describe();
+}
+
+TEST_F(DaemonE2eTest, SighupWithABadSettingsFileKeepsRunningWithTheOldSettings) {
+  StartDaemon();
+  WriteSettings("backup:\n  stability_seconds: [oops\n");
+  daemon_->Kill(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(Running()) << Log();
+  // Still protecting, with the old rules.
+  WriteFile(docs() + "/after-hup.txt", "still protected");
+  WriteFile(docs() + "/after-hup.tmp", "still excluded");
+  ASSERT_TRUE(WaitUntil([&] { return HasVersion(docs() + "/after-hup.txt", 1, 15); }));
+  EXPECT_TRUE(Versions(docs() + "/after-hup.tmp").empty());
+  ASSERT_TRUE(Running()) << Log();
+  daemon_->Kill(SIGTERM);
+  ProcResult r = Finish();
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_NE(r.err.find("settings not reloaded: " + settings()), std::string::npos) << r.Describe();
+  EXPECT_NE(r.err.find("the running settings stay in force"), std::string::npos) << r.Describe();
+}
+
+TEST_F(DaemonE2eTest, WithoutARepositoryItSaysSoAndExits) {
+  ProcResult r = sb.Cairn({"--config", settings(), "-r", sb.Path("no-repo"), "run", docs()});
+  EXPECT_EQ(r.exit_code, 10) << r.Describe();
+}
+
+}  // namespace
+}  // namespace cairn::e2e
