@@ -459,6 +459,16 @@ TEST_F(CliE2eTest, UnchangedFilesAreSkipped) {
   EXPECT_EQ(CountFiles(sb.repo() + "/index"), indexes) << "an empty index object was written";
   json vs = Json({"versions", s + "/a.bin"});
   EXPECT_EQ(vs.size(), 1u) << vs.dump();
+
+  // The run history holds the first run (the second recorded nothing, so
+  // the repository has no trace of it), and compaction of a repository this
+  // small finds nothing to do.
+  json runs = Json({"runs"});
+  ASSERT_EQ(runs.size(), 1u) << runs.dump();
+  EXPECT_TRUE(runs[0].value("complete", false)) << runs.dump();
+  EXPECT_EQ(runs[0].value("files_new", -1), 3) << runs.dump();
+  json compacted = Json({"compact"});
+  EXPECT_EQ(compacted.value("objects_deleted", -1), 0) << compacted.dump();
 }
 
 // ---------------------------------------------------------------------------

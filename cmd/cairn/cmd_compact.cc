@@ -42,4 +42,44 @@ int CompactCommand(Context& ctx) {
   return kExitOk;
 }
 
+int RunsCommand(Context& ctx, int limit) {
+  auto runs = ctx.session().Runs(limit > 0 ? static_cast<size_t>(limit) : 20, ctx.Job());
+  if (!runs.ok()) return ctx.Fail(runs.error());
+  if (ctx.json()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& r : *runs)
+      out.push_back({{"run_id", r.run_id},
+                     {"device", r.device},
+                     {"start", FormatRfc3339(r.start)},
+                     {"end", FormatRfc3339(r.end)},
+                     {"complete", r.complete},
+                     {"roots", r.roots},
+                     {"files_new", r.files_new},
+                     {"files_changed", r.files_changed},
+                     {"files_unchanged", r.files_unchanged},
+                     {"bytes_read", r.bytes_read},
+                     {"bytes_stored", r.bytes_stored},
+                     {"errors", r.errors}});
+    ctx.PrintJson(out);
+    return kExitOk;
+  }
+  if (runs->empty()) {
+    ctx.Info("no backup runs yet");
+    return kExitOk;
+  }
+  std::printf("%-19s  %-8s  %-12s  %-10s  %s\n", "started", "duration", "device", "result",
+              "files new/changed/unchanged, stored");
+  for (const auto& r : *runs) {
+    char dur[32];
+    std::snprintf(dur, sizeof(dur), "%.1f s", static_cast<double>(r.end - r.start) / 1e9);
+    std::string result = !r.complete ? "interrupted" : r.errors ? "partial" : "ok";
+    std::printf("%-19s  %-8s  %-12s  %-10s  %llu/%llu/%llu, %s\n", FormatLocal(r.start).c_str(),
+                dur, r.device.c_str(), result.c_str(), static_cast<unsigned long long>(r.files_new),
+                static_cast<unsigned long long>(r.files_changed),
+                static_cast<unsigned long long>(r.files_unchanged),
+                HumanBytes(r.bytes_stored).c_str());
+  }
+  return kExitOk;
+}
+
 }  // namespace cairn::cli

@@ -71,5 +71,6 @@ int RunCommand(Context& ctx, const RunArgs& o);
 int StatsCommand(Context& ctx);
 int RecoverCommand(Context& ctx);
 int CompactCommand(Context& ctx);
+int RunsCommand(Context& ctx, int limit);
 
 }  // namespace cairn::cli

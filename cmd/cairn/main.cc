@@ -213,6 +213,10 @@ int main(int argc, char** argv) {
   auto* c_compact = app.add_subcommand(
       "compact", "merge the small packs, index objects and version segments of frequent backups");
   c_compact->callback(run([&](Context& ctx) { return CompactCommand(ctx); }));
+  int runs_limit = 20;
+  auto* c_runs = app.add_subcommand("runs", "the history of backup runs, newest first");
+  c_runs->add_option("--limit", runs_limit, "show at most N runs (default 20)");
+  c_runs->callback(run([&](Context& ctx) { return RunsCommand(ctx, runs_limit); }));
 
   // A mistyped command gets a clear message (CLI11 would only say that a
   // subcommand is required).

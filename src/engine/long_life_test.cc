@@ -169,11 +169,11 @@ TEST_F(LongLifeTest, FiveHundredSmallBackupsCostTheSameAtTheEndAsAtTheStart) {
   EXPECT_LE(late.max_list_entries, early.max_list_entries + 6);
   EXPECT_LE(late.max_load_bytes, early.max_load_bytes + 4096);
 
-  // And from fresh processes (each opens the repository and its catalog
-  // anew, as a cron job would): flat too.
+  // And 500 more from fresh sessions (each opens the repository and its
+  // catalog anew, as a process run by cron would): flat too.
   s.reset();
   std::vector<uint64_t> entries, loads;
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < kBackups; ++i) {
     auto p = Make();
     ASSERT_NE(p, nullptr);
     counting_->Take();
@@ -181,13 +181,16 @@ TEST_F(LongLifeTest, FiveHundredSmallBackupsCostTheSameAtTheEndAsAtTheStart) {
     auto c = counting_->Take();
     entries.push_back(c.list_entries);
     loads.push_back(c.loads);
-    if ((i + 1) % 20 == 0) {
+    if ((i + 1) % kCompactEvery == 0) {
       ASSERT_TRUE(p->Compact().ok());
     }
   }
-  EXPECT_LE(entries[39], entries[19] + 6);  // each the last before a compaction
-  EXPECT_LE(*std::max_element(loads.begin() + 21, loads.end()),
-            *std::max_element(loads.begin() + 1, loads.begin() + 20) + 2);
+  // The last process of the second cycle against the last of the tenth
+  // (each the most objects before a compaction), and the busiest of each.
+  EXPECT_LE(entries[kBackups - 1], entries[2 * kCompactEvery - 1] + 6);
+  EXPECT_LE(
+      *std::max_element(loads.end() - kCompactEvery, loads.end()),
+      *std::max_element(loads.begin() + kCompactEvery, loads.begin() + 2 * kCompactEvery) + 2);
 }
 
 }  // namespace

@@ -637,6 +637,10 @@ Result<RepositoryStats> Session::Stats(const JobContext& job) {
   CAIRN_ASSIGN_OR_RETURN(st.devices, cat->Devices());
   auto last = cat->GetMeta("last_backup:" + cfg_.device);
   if (last.ok() && last->has_value()) st.last_backup = std::strtoll((*last)->c_str(), nullptr, 10);
+  // A new machine has no local note yet: the repository's run history says
+  // when this device's last complete run ended.
+  if (auto run = cat->LastCompleteRun(cfg_.device); run.ok() && *run)
+    st.last_backup = std::max(st.last_backup, (*run)->end);
   return st;
 }
 
@@ -721,6 +725,29 @@ Result<RecoverSummary> Session::Recover(const JobContext& job) {
   r.segments = segs.size();
   r.unreadable_segments = UnreadableSegments();
   return r;
+}
+
+Result<std::vector<RunSummary>> Session::Runs(size_t limit, const JobContext& job) {
+  CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
+  CAIRN_ASSIGN_OR_RETURN(auto runs, cat->Runs(cfg_.query_device, limit));
+  std::vector<RunSummary> out;
+  for (const auto& r : runs) {
+    RunSummary v;
+    v.run_id = r.run_id.Hex();
+    v.device = r.device;
+    v.start = r.start;
+    v.end = r.end;
+    v.complete = r.complete;
+    v.roots = r.roots;
+    v.files_new = r.stats.files_new;
+    v.files_changed = r.stats.files_changed;
+    v.files_unchanged = r.stats.files_unchanged;
+    v.bytes_read = r.stats.bytes_read;
+    v.bytes_stored = r.stats.bytes_stored;
+    v.errors = r.stats.errors;
+    out.push_back(std::move(v));
+  }
+  return out;
 }
 
 Result<CompactSummary> Session::Compact(const JobContext& job) {

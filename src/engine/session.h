@@ -190,6 +190,8 @@ class Session {
 
   // Rebuilds the catalog from the repository's version segments.
   Result<RecoverSummary> Recover(const JobContext& job = {});
+  // The run history of the queried device(s), newest first, at most `limit`.
+  Result<std::vector<RunSummary>> Runs(size_t limit, const JobContext& job = {});
   // Merges small packs, index objects and segments (repo/compaction.h)
   // under the exclusive lock; the catalog follows at once.
   Result<CompactSummary> Compact(const JobContext& job = {});

@@ -719,6 +719,74 @@ TEST_F(SessionTest, AnInterruptedCompactionLeavesNoDuplicatesAndIsFinishedNextTi
   EXPECT_EQ(ids(*after), ids(*before));
 }
 
+// Two devices whose clocks differ by an hour (design.md §10): versions are
+// ordered by the hybrid logical clock (the later backup is later, whatever
+// the clocks say), each shows the time of its own device's clock, and
+// "as of T" is judged by that time.
+TEST_F(SessionTest, TwoDevicesWithClocksAnHourApart) {
+  InitRepository();
+  constexpr TimeNs kHour = 3600LL * 1000 * 1000 * 1000;
+  const std::string file = home_.Sub("docs/a.txt");
+  auto ahead_options = Options();
+  ahead_options.device = "ahead";
+  ahead_options.clock = [] { return NowNs() + kHour; };
+  WriteFile(file, "from the device whose clock is an hour ahead");
+  const TimeNs t0 = NowNs();
+  ASSERT_TRUE(Make(ahead_options)->Backup({{home_.Sub("docs")}, {}}).ok());
+
+  WriteFile(file, "from the device with the right time, backed up later");
+  auto right_options = Options();
+  right_options.device = "right";
+  ASSERT_TRUE(Make(right_options)->Backup({{home_.Sub("docs")}, {}}).ok());
+  const TimeNs t1 = NowNs();
+
+  auto all_options = Options();
+  all_options.all_devices = true;
+  auto all = Make(all_options);
+  auto v = all->Versions(file);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  ASSERT_EQ(v->versions.size(), 2u);
+  // Ordered as made: the ahead device's first, though its clock says later.
+  EXPECT_EQ(v->versions[0].device, "ahead");
+  EXPECT_EQ(v->versions[1].device, "right");
+  EXPECT_LT(v->versions[0].order_time, v->versions[1].order_time);
+  // Each shows its own device's clock: the right one's time is true, the
+  // other's an hour ahead; the right device's ordering time was pushed
+  // past the ahead device's, its shown time was not.
+  EXPECT_GE(v->versions[1].backup_time, t0);
+  EXPECT_LE(v->versions[1].backup_time, t1);
+  EXPECT_GE(v->versions[0].backup_time, t0 + kHour);
+  EXPECT_GT(v->versions[1].order_time, t0 + kHour);
+
+  // "As of half an hour from now", by each device's clock: the right
+  // device's version existed then, the ahead device's had not been made.
+  auto lookup = [&](const std::string& device) {
+    auto o = Options();
+    o.device = device;
+    std::vector<std::string> seen;
+    auto listed = Make(o)->List({file, t1 + kHour / 2, false}, [&](const FileVersion& fv) {
+      seen.push_back(fv.device);
+      return Status::OK();
+    });
+    EXPECT_TRUE(listed.ok() || listed.status().code() == StatusCode::kNotFound)
+        << listed.status().ToString();
+    return seen;
+  };
+  EXPECT_EQ(lookup("right"), std::vector<std::string>{"right"});
+  EXPECT_TRUE(lookup("ahead").empty());
+  auto o = Options();
+  o.device = "ahead";
+  std::vector<std::string> later;
+  ASSERT_TRUE(Make(o)
+                  ->List({file, t1 + 2 * kHour, false},
+                         [&](const FileVersion& fv) {
+                           later.push_back(fv.device);
+                           return Status::OK();
+                         })
+                  .ok());
+  EXPECT_EQ(later, std::vector<std::string>{"ahead"});
+}
+
 TEST_F(SessionTest, KeyChangesThroughTheSession) {
   InitRepository();
   auto s = Make();

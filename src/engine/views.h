@@ -68,6 +68,18 @@ struct RepositoryStats {
   TimeNs last_backup = 0;
 };
 
+// One backup run from the history (every device's runs are in every
+// catalog, rebuilt from the repository on a new machine).
+struct RunSummary {
+  std::string run_id;  // hex
+  std::string device;
+  TimeNs start = 0, end = 0;  // the device's clock
+  bool complete = false;      // false: interrupted (or still running)
+  std::vector<std::string> roots;
+  uint64_t files_new = 0, files_changed = 0, files_unchanged = 0, bytes_read = 0, bytes_stored = 0,
+           errors = 0;
+};
+
 struct InitSummary {
   std::string location, repo_id;
 };
