@@ -71,6 +71,20 @@ std::vector<std::string> SplitRoots(std::string_view blob) {
   return roots;
 }
 
+// The segment ids a one-column query `sql` returns.
+Result<std::vector<Id>> ReadSegmentIds(Db& db, const char* sql) {
+  CAIRN_ASSIGN_OR_RETURN(Query q, db.Prepare(sql));
+  std::vector<Id> ids;
+  while (true) {
+    CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    std::string_view id = q.Blob(0);
+    if (id.size() != 32) return Status::Corruption("catalog: malformed segment id");
+    ids.push_back(Id::FromBytes(AsBytes(id)));
+  }
+  return ids;
+}
+
 }  // namespace
 
 std::string JoinRoots(const std::vector<std::string>& roots) {
@@ -269,54 +283,31 @@ Result<bool> Catalog::HasSegment(const Id& segment_id) {
   return q.Step();
 }
 
-Result<std::vector<Id>> Catalog::Segments() {
-  CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(kSegmentList));
-  std::vector<Id> ids;
-  while (true) {
-    CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    std::string_view id = q.Blob(0);
-    if (id.size() != 32) return Status::Corruption("catalog: malformed segment id");
-    ids.push_back(Id::FromBytes(AsBytes(id)));
-  }
-  return ids;
+Result<std::vector<Id>> Catalog::Segments() { return ReadSegmentIds(impl_->db(), kSegmentList); }
+
+// Runs the one-parameter statement `sql` for each id, in one transaction.
+Status Catalog::Impl::RunForEachId(const char* sql, const std::vector<Id>& ids) {
+  if (ids.empty()) return Status::OK();
+  return InTransaction([&]() -> Status {
+    for (const Id& id : ids) {
+      CAIRN_ASSIGN_OR_RETURN(Query q, db().Prepare(sql));
+      q.BindBlob(1, id.bytes.data(), id.bytes.size());
+      CAIRN_RETURN_IF_ERROR(q.Run());
+    }
+    return Status::OK();
+  });
 }
 
 Status Catalog::MarkSuperseded(const std::vector<Id>& segment_ids) {
-  if (segment_ids.empty()) return Status::OK();
-  return impl_->InTransaction([&]() -> Status {
-    for (const Id& id : segment_ids) {
-      CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(kSupersededInsert));
-      q.BindBlob(1, id.bytes.data(), id.bytes.size());
-      CAIRN_RETURN_IF_ERROR(q.Run());
-    }
-    return Status::OK();
-  });
+  return impl_->RunForEachId(kSupersededInsert, segment_ids);
 }
 
 Status Catalog::ForgetSuperseded(const std::vector<Id>& segment_ids) {
-  if (segment_ids.empty()) return Status::OK();
-  return impl_->InTransaction([&]() -> Status {
-    for (const Id& id : segment_ids) {
-      CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(kSupersededDelete));
-      q.BindBlob(1, id.bytes.data(), id.bytes.size());
-      CAIRN_RETURN_IF_ERROR(q.Run());
-    }
-    return Status::OK();
-  });
+  return impl_->RunForEachId(kSupersededDelete, segment_ids);
 }
 
 Result<std::vector<Id>> Catalog::Superseded() {
-  CAIRN_ASSIGN_OR_RETURN(Query q, impl_->db().Prepare(kSupersededList));
-  std::vector<Id> ids;
-  while (true) {
-    CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) break;
-    std::string_view id = q.Blob(0);
-    if (id.size() != 32) return Status::Corruption("catalog: malformed segment id");
-    ids.push_back(Id::FromBytes(AsBytes(id)));
-  }
-  return ids;
+  return ReadSegmentIds(impl_->db(), kSupersededList);
 }
 
 Status Catalog::Clear() {

@@ -130,6 +130,7 @@ class Catalog::Impl {
   Status Begin() { return db_->Begin(); }
   Status Commit();
   Status Rollback();
+  Status RunForEachId(const char* sql, const std::vector<Id>& ids);
   template <typename F>
   Status InTransaction(F&& body) {
     CAIRN_RETURN_IF_ERROR(Begin());

@@ -49,6 +49,25 @@ void AddRate(Progress& p, std::chrono::steady_clock::time_point start) {
     p.eta_seconds = static_cast<double>(p.bytes_total - p.bytes_done) / p.bytes_per_second;
 }
 
+// A restorer progress callback that reports to the job's sink (none without
+// one), with rate and ETA from the moment it is made.
+std::function<void(const restorer::RestoreProgress&)> RestoreProgressFn(const JobContext& job,
+                                                                        const char* phase) {
+  if (!job.events) return {};
+  auto start = std::chrono::steady_clock::now();
+  return [&job, start, phase](const restorer::RestoreProgress& r) {
+    Progress p;
+    p.operation = "restore";
+    p.phase = phase;
+    p.files_done = r.files_done;
+    p.files_total = r.files_total;
+    p.bytes_done = r.bytes_done;
+    p.bytes_total = r.bytes_total;
+    AddRate(p, start);
+    job.events->OnProgress(p);
+  };
+}
+
 // The key-slot hint (ResolvedConfig::KeySlotHintPath): one slot id in hex.
 // Only ever a hint: a missing, unreadable or stale file (a slot since
 // removed) means the slots are tried in the listing's order.
@@ -462,20 +481,7 @@ Result<RestoreResult> Session::Restore(const RestoreRequest& request, const JobC
   ro.overwrite = request.overwrite;
   ro.threads = cfg_.settings.threads;
 
-  auto start = std::chrono::steady_clock::now();
-  if (job.events) {
-    ro.progress = [&job, start](const restorer::RestoreProgress& r) {
-      Progress p;
-      p.operation = "restore";
-      p.phase = "restoring";
-      p.files_done = r.files_done;
-      p.files_total = r.files_total;
-      p.bytes_done = r.bytes_done;
-      p.bytes_total = r.bytes_total;
-      AddRate(p, start);
-      job.events->OnProgress(p);
-    };
-  }
+  ro.progress = RestoreProgressFn(job, "restoring");
   CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
   CAIRN_ASSIGN_OR_RETURN(auto lock, ReadLock("restore", job));
   ro.stop = lock ? lock->StopToken(job.stop) : job.stop;
@@ -821,20 +827,7 @@ Result<StreamResult> Session::RestoreToStream(const StreamRequest& request, Byte
     so.selection.version = sel.version;
     so.selection.at = sel.at;
   }
-  auto start = std::chrono::steady_clock::now();
-  if (job.events) {
-    so.progress = [&job, start](const restorer::RestoreProgress& r) {
-      Progress p;
-      p.operation = "restore";
-      p.phase = "streaming";
-      p.files_done = r.files_done;
-      p.files_total = r.files_total;
-      p.bytes_done = r.bytes_done;
-      p.bytes_total = r.bytes_total;
-      AddRate(p, start);
-      job.events->OnProgress(p);
-    };
-  }
+  so.progress = RestoreProgressFn(job, "streaming");
   CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
   CAIRN_ASSIGN_OR_RETURN(auto lock, ReadLock("restore", job));
   so.stop = lock ? lock->StopToken(job.stop) : job.stop;
