@@ -225,13 +225,13 @@ TEST_F(DaemonE2eTest, EveryKindOfChangeBecomesAVersionAndExcludedFilesNeverDo) {
   const auto took = std::chrono::steady_clock::now() - stop_at;
   EXPECT_LE(took, seconds(10));
   EXPECT_EQ(exited_.exit_code, 0) << exited_.Describe();
-  EXPECT_NE(exited_.err.find("cairn run: stopped"), std::string::npos) << exited_.Describe();
+  EXPECT_NE(exited_.err.find("[info] stopped"), std::string::npos) << exited_.Describe();
   for (const auto& e : fs::directory_iterator(sb.repo() + "/locks")) {
     const std::string name = e.path().filename().string();
     EXPECT_TRUE(name == "repository.flock" || name == "generation") << "left behind: " << name;
   }
   // One line per batch, with what it did.
-  EXPECT_NE(exited_.err.find("cairn run: batch: "), std::string::npos) << exited_.Describe();
+  EXPECT_NE(exited_.err.find("[info] batch: "), std::string::npos) << exited_.Describe();
   EXPECT_NE(exited_.err.find(" stored), "), std::string::npos) << exited_.Describe();
 }
 

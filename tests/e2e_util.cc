@@ -318,12 +318,16 @@ Sandbox::Sandbox() {
   MakeDirs(data_home(), 0700);
   MakeDirs(cache_home(), 0700);
   MakeDirs(work(), 0755);
+  MakeDirs(Path("run"), 0700);
   std::string path = GetEnv("PATH");
   env_ = {{"PATH", path.empty() ? "/usr/local/bin:/usr/bin:/bin" : path},
           {"HOME", home()},
           {"XDG_CONFIG_HOME", config_home()},
           {"XDG_DATA_HOME", data_home()},
           {"XDG_CACHE_HOME", cache_home()},
+          // The status socket of `cairn run` (as root it would otherwise be
+          // /run/cairn, shared by every test).
+          {"XDG_RUNTIME_DIR", Path("run")},
           {"TZ", "UTC"},
           {"LC_ALL", "C"},
           {"CAIRN_TEST_CHEAP_KDF", "1"},

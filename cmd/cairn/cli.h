@@ -23,6 +23,8 @@ enum ExitCode {
   kExitNoRepository = 10,
   kExitLocked = 11,
   kExitWrongPassword = 12,
+  // cairn status / pause / resume: no `cairn run` answered.
+  kExitNotRunning = 4,
   kExitInterrupted = 130,  // stopped by Ctrl-C or SIGTERM (what was done is kept)
 };
 
@@ -41,6 +43,7 @@ struct GlobalOptions {
   int64_t limit_upload_kib = -1, limit_download_kib = -1;
   // engine::SessionOptions::cheap_kdf_for_tests; set only by the test build.
   bool cheap_kdf_for_tests = false;
+  std::string version;  // this build's, for what reports it (cairn status)
 };
 
 class Context {

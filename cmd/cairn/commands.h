@@ -67,6 +67,13 @@ struct RunArgs {
   std::vector<std::string> folders;
 };
 int RunCommand(Context& ctx, const RunArgs& o);
+// cairn status / pause [DURATION] / resume (cmd_status.cc): kExitNotRunning
+// when no daemon answers.
+int StatusCommand(Context& ctx);
+int PauseCommand(Context& ctx, const std::string& duration);
+int ResumeCommand(Context& ctx);
+// "90s", "30m", "2h", "1d", "1h30m" -> seconds.
+Result<uint64_t> ParsePauseDuration(const std::string& text);
 
 int StatsCommand(Context& ctx);
 int RecoverCommand(Context& ctx);

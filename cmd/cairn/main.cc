@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global options are accepted after the subcommand too
   GlobalOptions g;
+  g.version = CAIRN_VERSION;
 #ifdef CAIRN_TEST_HOOKS
   // Only in cairn_for_tests (cmd/cairn/CMakeLists.txt): end-to-end tests
   // create many repositories and keys, and Argon2id at full cost would
@@ -209,6 +210,20 @@ int main(int argc, char** argv) {
                     "folders to watch (default: backup.watched_directories, else ~/Documents, "
                     "~/Pictures and ~/Desktop)");
   c_run->callback(run([&](Context& ctx) { return RunCommand(ctx, run_args); }));
+  auto* c_status = app.add_subcommand(
+      "status",
+      "what the running `cairn run` is doing: folders, queue, last backup, next jobs, errors "
+      "(exit 4 when none runs)");
+  c_status->callback(run([&](Context& ctx) { return StatusCommand(ctx); }));
+  std::string pause_for;
+  auto* c_pause = app.add_subcommand(
+      "pause",
+      "pause continuous protection (changes are still queued and backed up after the pause)");
+  c_pause->add_option("duration", pause_for,
+                      "how long: 90s, 30m, 2h, 1d, 1h30m (default: until `cairn resume`)");
+  c_pause->callback(run([&](Context& ctx) { return PauseCommand(ctx, pause_for); }));
+  auto* c_resume = app.add_subcommand("resume", "end a pause of `cairn run`");
+  c_resume->callback(run([&](Context& ctx) { return ResumeCommand(ctx); }));
 
   auto* c_compact = app.add_subcommand(
       "compact", "merge the small packs, index objects and version segments of frequent backups");

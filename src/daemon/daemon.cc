@@ -1,6 +1,7 @@
 #include "daemon/daemon.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <set>
 
+#include "base/errno_status.h"
 #include "daemon/queue.h"
 #include "daemon/run_lock.h"
 #include "daemon/state_dir.h"
@@ -111,6 +113,25 @@ class JobSink final : public engine::EventSink {
 };
 
 }  // namespace
+
+Result<DiskSpace> ReadDiskSpace(const std::string& path) {
+  struct statvfs v;
+  if (::statvfs(path.c_str(), &v) != 0) return ErrnoStatus(errno, "read the free space of", path);
+  DiskSpace d;
+  d.total_bytes = static_cast<uint64_t>(v.f_blocks) * v.f_frsize;
+  d.free_bytes = static_cast<uint64_t>(v.f_bavail) * v.f_frsize;
+  return d;
+}
+
+std::string DiskSpaceWarning(const std::string& path, const DiskSpace& space, double threshold) {
+  if (space.total_bytes == 0 || space.free_bytes > space.total_bytes) return "";
+  const double used = 1.0 - static_cast<double>(space.free_bytes) / space.total_bytes;
+  if (used <= threshold) return "";
+  return "the disk holding the repository " + path + " is " +
+         std::to_string(static_cast<int>(used * 100)) + "% full (" + Bytes(space.free_bytes) +
+         " free); backups stop when it is full: free some space or move the repository to a "
+         "bigger disk";
+}
 
 std::string FormatRunReport(const RunReport& r) {
   const std::string paths = std::to_string(r.paths) + (r.paths == 1 ? " path" : " paths");
@@ -318,6 +339,19 @@ Status Daemon::Run(std::stop_token stop) {
   Log(LogLevel::kInfo, "watching " + folders + " (" + watch_mode_ + "; repository " + location_ +
                            ", device " + device_ + ")");
   ConfigureScheduler();
+  CheckDiskSpace();
+  if (open.ok()) {
+    // The last successful backup of this device, as the catalog knows it
+    // (status and the staleness alert start from it).
+    if (auto runs = session_->Runs(50); runs.ok()) {
+      for (const engine::RunSummary& r : *runs) {
+        if (!r.complete || r.device != device_) continue;
+        MutexLock lock(snap_mu_);
+        snap_.last_success = r.end;
+        break;
+      }
+    }
+  }
   debounce_ = std::make_unique<watch::ChangeQueue>(watch::SteadyTimeSource(),
                                                    seconds(session_->settings().stability_seconds),
                                                    seconds(session_->settings().max_delay_seconds));
@@ -361,30 +395,49 @@ Status Daemon::Turn(std::stop_token stop) {
   if (options_.hooks.alive) options_.hooks.alive();
   if (reload_requested_.exchange(false)) Reload();
 
-  RunDueJobs(stop);
-  if (stop.stop_requested()) return Status::OK();
-
-  for (watch::Change& c : debounce_->TakeDue()) batch_[c.path] = c.is_dir;
-  const bool may_run = !retry_at_ || clock_.Now() >= *retry_at_;
-  if (may_run && !batch_.empty()) RunBatch(stop);
-  if (stop.stop_requested()) return Status::OK();
-  if (!full_pass_wanted_.empty() && (!retry_at_ || clock_.Now() >= *retry_at_))
-    FullPass(full_pass_wanted_, stop);
+  // This turn's jobs stop for a stop of the daemon and for a pause.
+  std::stop_source jobs;
+  std::stop_callback forward(stop, [&jobs] { jobs.request_stop(); });
+  const bool paused = Paused();
+  if (!paused) {
+    {
+      MutexLock lock(pause_mu_);
+      job_stop_ = &jobs;
+    }
+    const std::stop_token job = jobs.get_token();
+    RunDueJobs(job);
+    if (!job.stop_requested()) {
+      for (watch::Change& c : debounce_->TakeDue()) batch_[c.path] = c.is_dir;
+      const bool may_run = !retry_at_ || clock_.Now() >= *retry_at_;
+      if (may_run && !batch_.empty()) RunBatch(job);
+    }
+    if (!job.stop_requested() && !full_pass_wanted_.empty() &&
+        (!retry_at_ || clock_.Now() >= *retry_at_))
+      FullPass(full_pass_wanted_, job);
+    MutexLock lock(pause_mu_);
+    job_stop_ = nullptr;
+  }
   if (stop.stop_requested()) return Status::OK();
 
   // Sleep until the next thing to do, a watcher event, a reload or a stop.
   milliseconds timeout = options_.max_wait;
   const TimeNs now = clock_.Now();
-  if (auto next = debounce_->NextDue()) {
-    const auto d =
-        std::chrono::duration_cast<milliseconds>(*next - watch::SteadyTimeSource().Now());
-    timeout = std::min(timeout, std::max(d, milliseconds(0)));
-  }
-  if (auto next = scheduler_->NextDue()) timeout = std::min(timeout, Until(now, *next));
-  if (retry_at_) {
-    timeout = std::min(timeout, Until(now, *retry_at_));
-  } else if (!batch_.empty() || !full_pass_wanted_.empty()) {
-    timeout = milliseconds(0);
+  if (paused || Paused()) {
+    // Only events are taken (and recorded) until the pause ends.
+    MutexLock lock(pause_mu_);
+    if (paused_until_) timeout = std::min(timeout, Until(now, *paused_until_));
+  } else {
+    if (auto next = debounce_->NextDue()) {
+      const auto d =
+          std::chrono::duration_cast<milliseconds>(*next - watch::SteadyTimeSource().Now());
+      timeout = std::min(timeout, std::max(d, milliseconds(0)));
+    }
+    if (auto next = scheduler_->NextDue()) timeout = std::min(timeout, Until(now, *next));
+    if (retry_at_) {
+      timeout = std::min(timeout, Until(now, *retry_at_));
+    } else if (!batch_.empty() || !full_pass_wanted_.empty()) {
+      timeout = milliseconds(0);
+    }
   }
   auto batch = watcher_->Wait(timeout, stop);
   if (!batch.ok()) {
@@ -494,7 +547,9 @@ RunReport Daemon::BackupRun(const std::string& kind, std::vector<std::string> pa
     snap_.last_run = report;
     if (report.status.ok()) snap_.last_success = report.finished;
     snap_.retry_at = retry_at_;
+    snap_.skipped_total += report.skipped;
   }
+  CheckDiskSpace();
   if (options_.hooks.on_run) options_.hooks.on_run(report);
   return report;
 }
@@ -689,6 +744,74 @@ void Daemon::PublishQueueSize() {
   auto n = queue_->Size();
   MutexLock lock(snap_mu_);
   if (n.ok()) snap_.queued = *n;
+}
+
+// ---- pause ----------------------------------------------------------------------
+
+void Daemon::Pause(std::optional<std::chrono::seconds> how_long) {
+  std::optional<TimeNs> until;
+  if (how_long)
+    until = clock_.Now() + std::chrono::duration_cast<std::chrono::nanoseconds>(*how_long).count();
+  {
+    MutexLock lock(pause_mu_);
+    paused_ = true;
+    paused_until_ = until;
+    if (job_stop_) job_stop_->request_stop();  // at its next safe point
+  }
+  {
+    MutexLock lock(snap_mu_);
+    snap_.paused = true;
+    snap_.paused_until = until;
+  }
+  Log(LogLevel::kInfo, until ? "paused until " + FormatLocal(*until) +
+                                   ": changes are queued and backed up after the pause"
+                             : "paused until `cairn resume`: changes are queued and backed up "
+                               "after the pause");
+  MutexLock lock(wake_mu_);
+  if (watcher_) watcher_->Wake();
+}
+
+void Daemon::Resume() {
+  {
+    MutexLock lock(pause_mu_);
+    if (!paused_) return;
+    paused_ = false;
+    paused_until_.reset();
+  }
+  {
+    MutexLock lock(snap_mu_);
+    snap_.paused = false;
+    snap_.paused_until.reset();
+  }
+  Log(LogLevel::kInfo, "resumed: backing up what was queued");
+  MutexLock lock(wake_mu_);
+  if (watcher_) watcher_->Wake();
+}
+
+bool Daemon::Paused() {
+  {
+    MutexLock lock(pause_mu_);
+    if (!paused_) return false;
+    if (!paused_until_ || clock_.Now() < *paused_until_) return true;
+  }
+  Resume();  // its time is over
+  return false;
+}
+
+void Daemon::CheckDiskSpace() {
+  // Only a local repository has a disk of ours to watch (Azure's is not).
+  if (location_.empty() || location_[0] != '/') return;
+  auto space = options_.disk_space ? options_.disk_space(location_) : ReadDiskSpace(location_);
+  if (!space.ok()) return;
+  const std::string warning = DiskSpaceWarning(location_, *space);
+  if (warning != disk_warning_ && !warning.empty() && disk_warning_.empty())
+    Log(LogLevel::kWarning, warning);
+  disk_warning_ = warning;
+  MutexLock lock(snap_mu_);
+  snap_.disk_total_bytes = space->total_bytes;
+  snap_.disk_free_bytes = space->free_bytes;
+  snap_.warnings.clear();
+  if (!warning.empty()) snap_.warnings.push_back(warning);
 }
 
 DaemonSnapshot Daemon::Snapshot() const {

@@ -51,6 +51,7 @@
 #include "base/mutex.h"
 #include "base/status.h"
 #include "base/time_util.h"
+#include "daemon/log_level.h"
 #include "daemon/scheduler.h"
 #include "engine/session.h"
 #include "watch/change_queue.h"
@@ -60,9 +61,6 @@ namespace cairn::daemon {
 
 class PersistentQueue;
 class RunLock;
-
-// The level of a log line (the logging module maps it onto its own).
-enum class LogLevel { kDebug, kInfo, kWarning, kError };
 
 // What one engine run of the daemon did.
 struct RunReport {
@@ -104,7 +102,33 @@ struct DaemonSnapshot {
   std::vector<Scheduler::JobState> jobs;
   std::deque<std::string> recent_errors;  // newest last, at most 20
   std::deque<std::string> notices;        // the watcher's, newest last, at most 20
+  // Since the daemon started: files left out because they were too large or
+  // not a file, folder or link (RunReport::skipped), summed over its runs.
+  uint64_t skipped_total = 0;
+  // Paused (cairn pause): nothing is backed up, changes are still queued.
+  bool paused = false;
+  std::optional<TimeNs> paused_until;  // nullopt while paused: until resumed
+  // Conditions that need the user's attention now (a repository's disk
+  // above 90% full), each one sentence.
+  std::vector<std::string> warnings;
+  // The local repository's file system, when it could be read.
+  std::optional<uint64_t> disk_total_bytes, disk_free_bytes;
 };
+
+// The free space of the file system holding a local repository.
+struct DiskSpace {
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;  // available to an unprivileged writer (f_bavail)
+};
+
+// statvfs of `path`: the errno Status naming it when it cannot be read.
+Result<DiskSpace> ReadDiskSpace(const std::string& path);
+
+// A warning when the disk holding the repository at `path` is more than
+// `threshold` (0..1) full: "the disk holding the repository /r is 93% full
+// (1.2 GiB free); ...". "" when it is not (or `space` is empty).
+std::string DiskSpaceWarning(const std::string& path, const DiskSpace& space,
+                             double threshold = 0.9);
 
 struct Hooks {
   // A line for the log (no secret is ever passed here). Empty: nothing.
@@ -155,6 +179,9 @@ struct DaemonOptions {
   // Watcher settings the settings file does not hold (tests shorten them).
   std::chrono::milliseconds poll_interval{std::chrono::seconds(60)};
   std::chrono::milliseconds rescan_interval{std::chrono::minutes(5)};
+  // How the free space of a local repository's disk is read (after every
+  // run); empty: ReadDiskSpace. Tests pass a fake full disk.
+  std::function<Result<DiskSpace>(const std::string&)> disk_space;
   Hooks hooks;
 };
 
@@ -186,7 +213,18 @@ class Daemon {
 
   DaemonSnapshot Snapshot() const EXCLUDES(snap_mu_);
 
+  // Pauses protection (cairn pause), for `how_long` or, with nullopt, until
+  // Resume: a running job stops at its next safe point (what it finished is
+  // kept), nothing more is backed up nor scheduled; changes keep being
+  // recorded in the persisted queue, and are backed up after the pause. A
+  // pause lasts while the daemon runs (a restart resumes). Any thread.
+  void Pause(std::optional<std::chrono::seconds> how_long) EXCLUDES(pause_mu_, snap_mu_);
+  void Resume() EXCLUDES(pause_mu_, snap_mu_);
+
   const std::string& state_dir() const { return state_dir_; }
+  // The settings in force. On Run's thread only (hooks run there): a reload
+  // replaces them.
+  const config::Settings& settings() const { return session_->settings(); }
   const std::vector<std::string>& folders() const { return roots_; }
 
  private:
@@ -220,6 +258,9 @@ class Daemon {
   void NoteError(const std::string& text);
   void SetRunning(const std::string& what);
   void PublishQueueSize();
+  // True while paused; ends a pause whose time is over (and says so).
+  bool Paused() EXCLUDES(pause_mu_);
+  void CheckDiskSpace();
 
   DaemonOptions options_;
   const WallClock& clock_;
@@ -248,6 +289,14 @@ class Daemon {
   std::string full_pass_wanted_;
 
   std::atomic<bool> reload_requested_{false};
+
+  // The pause, and the stop source of the jobs of the loop's current turn
+  // (Pause stops them); both set by Pause/Resume from any thread.
+  Mutex pause_mu_;
+  bool paused_ GUARDED_BY(pause_mu_) = false;
+  std::optional<TimeNs> paused_until_ GUARDED_BY(pause_mu_);
+  std::stop_source* job_stop_ GUARDED_BY(pause_mu_) = nullptr;
+  std::string disk_warning_;  // the one in force ("" none)
 
   mutable Mutex snap_mu_;
   DaemonSnapshot snap_ GUARDED_BY(snap_mu_);

@@ -1,4 +1,5 @@
 #include "daemon/log.h"
+#include "daemon/state_dir.h"
 
 #include <fcntl.h>
 #include <spdlog/logger.h>
@@ -430,13 +431,8 @@ std::vector<std::string> EnvironmentSecrets(
 }
 
 std::string DefaultLogFile(const std::function<const char*(const char*)>& getenv_fn) {
-  std::string state = GetOr(getenv_fn, "XDG_STATE_HOME");
-  if (state.empty() || state[0] != '/') {
-    std::string home = GetOr(getenv_fn, "HOME");
-    if (home.empty() || home[0] != '/') return "";
-    state = home + "/.local/state";
-  }
-  return state + "/cairn/logs/backup.log";
+  const std::string state = StateDir(getenv_fn, GetOr(getenv_fn, "HOME"));
+  return state.empty() ? "" : state + "/logs/backup.log";
 }
 
 // ---------------------------------------------------------------------------

@@ -33,14 +33,13 @@
 
 #include "base/mutex.h"
 #include "base/status.h"
+#include "daemon/log_level.h"
 
 namespace spdlog {
 class logger;
 }
 
 namespace cairn::daemon {
-
-enum class LogLevel { kTrace, kDebug, kInfo, kWarning, kError, kCritical };
 
 // "trace", "debug", "info", "warning", "error", "critical": the names
 // config::Settings::log_level holds (already validated and normalised).

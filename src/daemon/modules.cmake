@@ -16,6 +16,7 @@ add_library(cairn_daemon_modules
   ${CAIRN_DAEMON_MODULES_DIR}/alerts.cc
   ${CAIRN_DAEMON_MODULES_DIR}/log.cc
   ${CAIRN_DAEMON_MODULES_DIR}/notify.cc
+  ${CAIRN_DAEMON_MODULES_DIR}/state_dir.cc
   ${CAIRN_DAEMON_MODULES_DIR}/status_socket.cc
 )
 target_link_libraries(cairn_daemon_modules

@@ -63,6 +63,8 @@ TEST(StateDir, XdgStateHomeElseHome) {
   EXPECT_EQ(StateDir(env("/st"), "/home/u"), "/st/cairn");
   EXPECT_EQ(StateDir(env(nullptr), "/home/u"), "/home/u/.local/state/cairn");
   EXPECT_EQ(StateDir(env("relative"), "/home/u"), "/home/u/.local/state/cairn");
+  EXPECT_EQ(StateDir(env(nullptr), ""), "");  // no home: nowhere
+  EXPECT_EQ(StateDir(env(nullptr), "relative"), "");
 }
 
 TEST(StateDir, StemsAreStableAndDistinct) {

@@ -12,6 +12,7 @@ std::string StateDir(const std::function<const char*(const char*)>& getenv,
                      const std::string& home) {
   const char* xdg = getenv("XDG_STATE_HOME");
   if (xdg != nullptr && xdg[0] == '/') return std::string(xdg) + "/cairn";
+  if (home.empty() || home[0] != '/') return "";
   return home + "/.local/state/cairn";
 }
 

@@ -14,7 +14,10 @@
 namespace cairn::daemon {
 
 // $XDG_STATE_HOME/cairn when XDG_STATE_HOME is absolute (a relative value
-// is ignored, as the specification requires), else `home`/.local/state/cairn.
+// is ignored, as the specification requires), else `home`/.local/state/cairn;
+// "" when neither is usable (no absolute `home`). The daemon's queue and run
+// lock, the log file's default folder and the status socket's fallback all
+// derive from it.
 // `getenv` behaves like std::getenv.
 std::string StateDir(const std::function<const char*(const char*)>& getenv,
                      const std::string& home);

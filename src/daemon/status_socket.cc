@@ -1,4 +1,5 @@
 #include "daemon/status_socket.h"
+#include "daemon/state_dir.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -187,16 +188,19 @@ Fd Connect(const std::string& path, const sockaddr_un& addr, socklen_t len, int*
 
 std::string DefaultSocketPath(const std::function<const char*(const char*)>& getenv_fn,
                               uid_t euid) {
-  if (euid == 0) return "/run/cairn/daemon.sock";
   std::string runtime = GetOr(getenv_fn, "XDG_RUNTIME_DIR");
   if (!runtime.empty() && runtime[0] == '/') return runtime + "/cairn/daemon.sock";
-  std::string state = GetOr(getenv_fn, "XDG_STATE_HOME");
-  if (state.empty() || state[0] != '/') {
-    std::string home = GetOr(getenv_fn, "HOME");
-    if (home.empty() || home[0] != '/') return "";
-    state = home + "/.local/state";
-  }
-  return state + "/cairn/daemon.sock";
+  if (euid == 0) return kSystemSocketPath;
+  const std::string state = StateDir(getenv_fn, GetOr(getenv_fn, "HOME"));
+  return state.empty() ? "" : state + "/daemon.sock";
+}
+
+std::vector<std::string> SocketPathsToTry(const std::function<const char*(const char*)>& getenv_fn,
+                                          uid_t euid) {
+  std::vector<std::string> out;
+  if (std::string p = DefaultSocketPath(getenv_fn, euid); !p.empty()) out.push_back(p);
+  if (euid == 0 && (out.empty() || out[0] != kSystemSocketPath)) out.push_back(kSystemSocketPath);
+  return out;
 }
 
 // ---------------------------------------------------------------------------

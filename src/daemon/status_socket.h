@@ -33,21 +33,29 @@
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/status.h"
 
 namespace cairn::daemon {
 
 // Where the daemon listens, for a process of effective uid `euid`:
-//   root (uid 0):           /run/cairn/daemon.sock (the system unit's
-//                           RuntimeDirectory=cairn; the same for `sudo cairn
-//                           status`, whose environment has no runtime dir);
-//   $XDG_RUNTIME_DIR set:   $XDG_RUNTIME_DIR/cairn/daemon.sock;
+//   $XDG_RUNTIME_DIR set:   $XDG_RUNTIME_DIR/cairn/daemon.sock (a user's
+//                           session, and the user unit);
+//   root (uid 0) otherwise: /run/cairn/daemon.sock (the system unit's
+//                           RuntimeDirectory=cairn; `sudo cairn status`,
+//                           whose environment has no runtime dir, finds it);
 //   otherwise:              $XDG_STATE_HOME/cairn/daemon.sock
 //                           ($XDG_STATE_HOME defaulting to ~/.local/state).
 // Relative XDG values are ignored, as the specification requires. "" when
 // nothing is usable (no HOME).
+inline constexpr const char* kSystemSocketPath = "/run/cairn/daemon.sock";
 std::string DefaultSocketPath(const std::function<const char*(const char*)>& getenv_fn, uid_t euid);
+// Where a client looks, in order: DefaultSocketPath, then for root the
+// system daemon's socket (root in a login session asking about the system
+// service).
+std::vector<std::string> SocketPathsToTry(const std::function<const char*(const char*)>& getenv_fn,
+                                          uid_t euid);
 
 struct StatusRequest {
   std::string cmd;                  // "status", "pause" or "resume"

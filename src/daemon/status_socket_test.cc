@@ -337,7 +337,15 @@ TEST(StatusSocket, DefaultPath) {
   EXPECT_EQ(DefaultSocketPath(FakeEnv({{"XDG_RUNTIME_DIR", "rel"}, {"HOME", "/h"}}), 1000),
             "/h/.local/state/cairn/daemon.sock");
   EXPECT_EQ(DefaultSocketPath(FakeEnv({{"XDG_RUNTIME_DIR", "/run/user/0"}}), 0),
-            "/run/cairn/daemon.sock");
+            "/run/user/0/cairn/daemon.sock");
+  EXPECT_EQ(DefaultSocketPath(FakeEnv({{"HOME", "/root"}}), 0), "/run/cairn/daemon.sock");
+  // Root looks at its session's socket, then at the system service's.
+  EXPECT_EQ(SocketPathsToTry(FakeEnv({{"XDG_RUNTIME_DIR", "/run/user/0"}}), 0),
+            (std::vector<std::string>{"/run/user/0/cairn/daemon.sock", "/run/cairn/daemon.sock"}));
+  EXPECT_EQ(SocketPathsToTry(FakeEnv({{"HOME", "/root"}}), 0),
+            (std::vector<std::string>{"/run/cairn/daemon.sock"}));
+  EXPECT_EQ(SocketPathsToTry(FakeEnv({{"XDG_RUNTIME_DIR", "/run/user/1000"}}), 1000),
+            (std::vector<std::string>{"/run/user/1000/cairn/daemon.sock"}));
   EXPECT_EQ(DefaultSocketPath(FakeEnv({}), 1000), "");
 }
 
