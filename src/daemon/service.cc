@@ -64,9 +64,8 @@ LogOptions LogOptionsOf(const config::Settings& s,
 // own, in order: a webhook that takes 30 s to answer must not hold a backup.
 class Service::Alerts {
  public:
-  Alerts(std::shared_ptr<Redactor> redactor, std::function<void(LogLevel, std::string)> log,
-         std::chrono::seconds failure_repeat)
-      : redactor_(std::move(redactor)), log_(std::move(log)), failure_(failure_repeat) {
+  Alerts(std::shared_ptr<Redactor> redactor, std::function<void(LogLevel, std::string)> log)
+      : redactor_(std::move(redactor)), log_(std::move(log)) {
     thread_ = std::jthread([this](std::stop_token stop) { Deliver(stop); });
   }
   ~Alerts() {
@@ -87,6 +86,14 @@ class Service::Alerts {
     std::lock_guard lock(mu_);
     sink_ = std::shared_ptr<AlertSink>(std::move(*sink));
     stale_after_ = std::chrono::hours(s.alert_stale_after_hours);
+    // While failures go on, the failure alert is repeated once per
+    // staleness period (a day when staleness alerts are off).
+    const auto repeat =
+        std::chrono::hours(s.alert_stale_after_hours > 0 ? s.alert_stale_after_hours : 24);
+    if (repeat != failure_repeat_) {
+      failure_ = FailureWatch(repeat);
+      failure_repeat_ = repeat;
+    }
     if (stale_) stale_ = StaleWatch(stale_after_, stale_->last_success(), started_);
     return Status::OK();
   }
@@ -171,7 +178,8 @@ class Service::Alerts {
   std::mutex mu_;
   std::condition_variable_any cv_;
   std::shared_ptr<AlertSink> sink_;
-  FailureWatch failure_;
+  std::chrono::hours failure_repeat_{24};
+  FailureWatch failure_{failure_repeat_};
   std::chrono::seconds stale_after_{0};
   std::optional<StaleWatch> stale_;
   TimeNs started_ = 0;
@@ -269,8 +277,7 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceOptions options) {
   s->logger_ = std::move(*logger);
   Service* self = s.get();
   s->alerts_ = std::make_unique<Alerts>(
-      s->logger_->redactor(), [self](LogLevel l, std::string text) { self->Log(l, text); },
-      o.failure_alert_repeat);
+      s->logger_->redactor(), [self](LogLevel l, std::string text) { self->Log(l, text); });
   if (Status st = s->alerts_->Configure(settings); !st.ok()) return st;
 
   s->socket_path_ =

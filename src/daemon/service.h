@@ -4,7 +4,8 @@
 //     file logging.file, every line through the Redactor, so no secret is
 //     written; the level follows the settings on a reload;
 //   - alerts (alerts.h): alerts.command / alerts.webhook_url when a backup
-//     run fails (the first failure, then every 6 hours while failures go on)
+//     run fails (the first failure, then once per alerts.stale_after_hours
+//     while failures go on)
 //     and when no backup has succeeded for alerts.stale_after_hours, and
 //     once more when backups work again; delivered from a thread of their
 //     own, so a slow webhook never holds backups up;
@@ -49,9 +50,6 @@ struct ServiceOptions {
   // DefaultSocketPath for this process's uid).
   std::FILE* console = stderr;
   std::string socket_path;
-  // How long a failed run's alert waits before it is repeated while
-  // failures go on.
-  std::chrono::seconds failure_alert_repeat{std::chrono::hours(6)};
   // The watchdog counts the daemon alive while its loop or a job showed a
   // sign of life within this.
   std::chrono::seconds alive_within{std::chrono::seconds(90)};
