@@ -4,10 +4,13 @@
 # src/daemon/modules.cmake.
 include(GNUInstallDirs)
 
-set(CAIRN_SYSTEMD_USER_UNIT_DIR "${CMAKE_INSTALL_PREFIX}/lib/systemd/user"
-  CACHE PATH "Where the systemd user unit (cairn.service) is installed")
-set(CAIRN_SYSTEMD_SYSTEM_UNIT_DIR "${CMAKE_INSTALL_PREFIX}/lib/systemd/system"
-  CACHE PATH "Where the systemd system unit (cairn-system.service) is installed")
+# Relative to the install prefix (so `cmake --install --prefix` and packaging
+# with prefix /usr put them in /usr/lib/systemd/...); an absolute path is
+# taken as it is.
+set(CAIRN_SYSTEMD_USER_UNIT_DIR "lib/systemd/user"
+  CACHE STRING "Where the systemd user unit (cairn.service) is installed")
+set(CAIRN_SYSTEMD_SYSTEM_UNIT_DIR "lib/systemd/system"
+  CACHE STRING "Where the systemd system unit (cairn-system.service) is installed")
 
 set(CAIRN_SYSTEMD_SOURCE_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(CAIRN_SYSTEMD_BINARY_DIR ${PROJECT_BINARY_DIR}/packaging/systemd)
@@ -40,4 +43,9 @@ if(CAIRN_BUILD_TESTS)
       COMMAND sh -c "echo 'systemd-analyze not found: install the systemd package (scripts/lib.sh does) to check the units'; exit 77")
   endif()
   set_tests_properties(systemd_units_verify PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
+  # `cmake --install` into a scratch prefix: the binary and the units where
+  # they belong.
+  add_test(NAME install_layout
+    COMMAND sh ${CAIRN_SYSTEMD_SOURCE_DIR}/check_install.sh ${CMAKE_COMMAND} ${PROJECT_BINARY_DIR})
+  set_tests_properties(install_layout PROPERTIES TIMEOUT 120)
 endif()
