@@ -291,6 +291,45 @@ TEST_F(ServiceTest, TheLogFileMasksSecretsAndRotates) {
   EXPECT_EQ(fs::status(log_file()).permissions() & fs::perms::others_read, fs::perms::none);
 }
 
+TEST(DiskSpaceWarningTest, AboveNinetyPercentItSaysHowFullAndWhatToDo) {
+  EXPECT_EQ(DiskSpaceWarning("/r", {1000, 200}), "");  // 80%
+  EXPECT_EQ(DiskSpaceWarning("/r", {1000, 100}), "");  // 90% exactly
+  const std::string w = DiskSpaceWarning("/r", {100ull << 30, 7ull << 30});
+  EXPECT_NE(w.find("the disk holding the repository /r is 93% full (7.0 GiB free)"),
+            std::string::npos)
+      << w;
+  EXPECT_NE(w.find("free some space or move the repository"), std::string::npos) << w;
+  EXPECT_EQ(DiskSpaceWarning("/r", {0, 0}), "");  // unknown
+}
+
+TEST_F(ServiceTest, ANearlyFullRepositoryDiskIsAWarningInTheLogAndTheStatus) {
+  std::atomic<uint64_t> free_bytes{50ull << 30};
+  auto options = Options();
+  options.daemon.disk_space = [&](const std::string& path) -> Result<DiskSpace> {
+    EXPECT_EQ(path, home_.Sub("repo"));
+    return DiskSpace{100ull << 30, free_bytes.load()};
+  };
+  auto s = Service::Create(std::move(options));
+  ASSERT_OK(s);
+  service_ = std::move(*s);
+  thread_ = std::jthread([this](std::stop_token stop) { result_ = service_->Run(stop); });
+  ASSERT_TRUE(WaitFor([&] { return Reported("catch-up", true); })) << Log();
+  nlohmann::json st = Call({"status", std::nullopt});
+  EXPECT_TRUE(st["warnings"].empty()) << st.dump();
+  EXPECT_EQ(st.value("disk_free_bytes", 0ull), 50ull << 30);
+
+  free_bytes = 5ull << 30;  // 95% full
+  WriteFile(docs() + "/a.txt", "a");
+  ASSERT_TRUE(WaitFor([&] { return !Call({"status", std::nullopt})["warnings"].empty(); }));
+  st = Call({"status", std::nullopt});
+  EXPECT_NE(st["warnings"][0].get<std::string>().find("is 95% full"), std::string::npos)
+      << st.dump();
+  WriteFile(docs() + "/b.txt", "b");  // another run: no second log line
+  ASSERT_TRUE(WaitFor([&] { return VersionCount(docs() + "/b.txt") == 1; }));
+  EXPECT_OK(Stop());
+  EXPECT_EQ(Count(Log(), "is 95% full"), 1u) << Log();
+}
+
 // The service manager's end of NOTIFY_SOCKET.
 class FakeManager {
  public:
