@@ -122,6 +122,7 @@ SegmentInfo SegmentInfo::Of(const repo::VersionSegment& s) {
   info.roots = s.roots;
   info.compacted = !s.supersedes.empty() || !s.runs.empty();
   info.runs = s.runs;
+  info.forget = s.forget;
   info.stats = {.files_new = s.files_new,
                 .files_changed = s.files_changed,
                 .files_unchanged = s.files_unchanged,

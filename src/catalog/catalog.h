@@ -73,6 +73,9 @@ struct SegmentInfo {
   bool compacted = false;
   std::vector<repo::RunInfo> runs;
   RunStats stats;  // meaningful in the final segment
+  // Versions forgotten by retention (repo::VersionSegment::forget): gone
+  // from every answer from now on, even when met later in another segment.
+  std::vector<repo::VersionId> forget;
 
   static SegmentInfo Of(const repo::VersionSegment& segment);
 };
@@ -97,7 +100,7 @@ class Catalog {
   // reported as Corruption (rebuild it).
   // 2: versions.vid, segments.first_seq. 3: paths as a tree of names,
   // records as one BLOB, wall-clock time, run history.
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   struct OpenOptions {
     // Also run SQLite's quick_check, which reads the whole file (about 0.3 s

@@ -50,8 +50,12 @@ namespace cairn::catalog {
 // superseded: segments a compacted segment replaces, so a later sync never
 //           ingests one still in the repository (a compaction that has not
 //           deleted them yet, or was interrupted); forgotten once gone.
+// forgotten: version ids that forget segments (retention, design.md §19)
+//           name: their rows are deleted when met and never inserted again,
+//           whatever the order in which segments arrive.
 inline constexpr const char kSchema[] = R"sql(
 CREATE TABLE superseded(id BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE forgotten(vid BLOB PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE devices(id INTEGER PRIMARY KEY, name BLOB NOT NULL UNIQUE);
 CREATE TABLE attrs(id INTEGER PRIMARY KEY, uid INTEGER NOT NULL, gid INTEGER NOT NULL,
@@ -148,6 +152,8 @@ class Catalog::Impl {
   Status AddSegment(const Id& segment_id, const SegmentInfo& info,
                     const std::vector<repo::VersionRecord>& records);
   Status RemoveSegment(const Id& segment_id);
+  // Records `ids` as forgotten and deletes the versions that have them.
+  Status ForgetVersions(const std::vector<repo::VersionId>& ids);
   // The runs a segment header tells of, into the history.
   Status AddRun(const SegmentInfo& info);
   Status ClearAll();
@@ -192,7 +198,11 @@ class Catalog::Impl {
   // since they were filled (it may have removed nodes, whose ids may be
   // given again).
   Status CheckDataVersion();
-  Result<int64_t> InsertVersion(const repo::VersionRecord& r, int64_t device);
+  Result<int64_t> InsertVersion(const repo::VersionRecord& r, const repo::VersionId& id,
+                                int64_t device);
+  // After versions of (node, device) were deleted: marks its newest
+  // remaining one latest (none left: nothing).
+  Status Relatest(int64_t node, int64_t device);
   // Adds `run` to the history or merges it into the row of the same run.
   Status UpsertRun(const RunInfo& run);
   // Deletes `node` and then its parents while they have no version and no

@@ -31,6 +31,13 @@ constexpr const char kVersionInsert[] =
     "INSERT INTO versions(node, device, latest, deleted, bt, vkey, rec) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 constexpr const char kNodeHasVersion[] = "SELECT 1 FROM versions WHERE node = ?1 LIMIT 1";
+constexpr const char kForgottenInsert[] = "INSERT OR IGNORE INTO forgotten(vid) VALUES (?1)";
+constexpr const char kForgottenAny[] = "SELECT 1 FROM forgotten LIMIT 1";
+constexpr const char kForgottenHas[] = "SELECT 1 FROM forgotten WHERE vid = ?1";
+constexpr const char kVersionsByKey[] =
+    "SELECT v.seq, v.device, v.deleted, v.bt, v.rec, v.node, v.latest FROM versions v "
+    "WHERE v.vkey = ?1";
+constexpr const char kVersionDelete[] = "DELETE FROM versions WHERE seq = ?1";
 
 constexpr const char kNodeFind[] = "SELECT id FROM names WHERE parent = ?1 AND name = ?2";
 constexpr const char kNodeInsert[] = "INSERT INTO nodes(parent) VALUES (?1)";
@@ -75,7 +82,7 @@ constexpr const char kRunUpsert[] =
 
 constexpr const char kClear[] =
     "DELETE FROM versions; DELETE FROM names; DELETE FROM nodes; DELETE FROM segments; "
-    "DELETE FROM runs; DELETE FROM superseded; "
+    "DELETE FROM runs; DELETE FROM superseded; DELETE FROM forgotten; "
     "DELETE FROM meta";
 
 void BindId(Query& q, int i, const Id& id) { q.BindBlob(i, id.bytes.data(), id.bytes.size()); }
@@ -112,33 +119,50 @@ Status Catalog::Impl::AddSegment(const Id& segment_id, const SegmentInfo& info,
     }
   }
   CAIRN_RETURN_IF_ERROR(CheckDataVersion());
-  int64_t first_seq = 0;
+  if (!info.forget.empty()) CAIRN_RETURN_IF_ERROR(ForgetVersions(info.forget));
+  // Records forgotten before they arrive are not inserted (a new catalog may
+  // meet the forget segment first).
+  bool any_forgotten = false;
+  {
+    CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kForgottenAny));
+    CAIRN_ASSIGN_OR_RETURN(any_forgotten, q.Step());
+  }
+  int64_t first_seq = 0, inserted = 0;
   TimeNs max_time = 0;
   // Records of a segment nearly always share their device.
   std::string_view device_name;
   int64_t device = -1;
   for (const auto& r : records) {
+    const repo::VersionId vid = repo::VersionIdOf(r);
+    if (any_forgotten) {
+      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kForgottenHas));
+      q.BindBlob(1, vid.data(), vid.size());
+      CAIRN_ASSIGN_OR_RETURN(bool gone, q.Step());
+      if (gone) continue;
+    }
     if (device < 0 || r.device != device_name) {
       CAIRN_ASSIGN_OR_RETURN(auto id, DeviceId(r.device, true));
       device = *id;
       device_name = r.device;
     }
-    CAIRN_ASSIGN_OR_RETURN(int64_t seq, InsertVersion(r, device));
+    CAIRN_ASSIGN_OR_RETURN(int64_t seq, InsertVersion(r, vid, device));
     if (first_seq == 0) first_seq = seq;
+    ++inserted;
     max_time = std::max(max_time, r.backup_time);
   }
   {
     CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kSegmentInsert));
     BindId(q, 1, segment_id);
     q.Bind(2, first_seq);
-    q.Bind(3, static_cast<int64_t>(records.size()));
+    q.Bind(3, inserted);
     q.Bind(4, max_time);
     CAIRN_RETURN_IF_ERROR(q.Run());
   }
   return AddRun(info);
 }
 
-Result<int64_t> Catalog::Impl::InsertVersion(const VersionRecord& r, int64_t device) {
+Result<int64_t> Catalog::Impl::InsertVersion(const VersionRecord& r, const repo::VersionId& vid,
+                                             int64_t device) {
   CAIRN_ASSIGN_OR_RETURN(auto node, Node(r.path, true));
   CAIRN_ASSIGN_OR_RETURN(int64_t attrs, AttrsId(r));
   bool is_latest = true;
@@ -165,7 +189,7 @@ Result<int64_t> Catalog::Impl::InsertVersion(const VersionRecord& r, int64_t dev
   q.Bind(3, is_latest ? 1 : 0);
   q.Bind(4, r.deleted ? 1 : 0);
   q.Bind(5, r.backup_time);
-  q.Bind(6, VersionKey(repo::VersionIdOf(r)));
+  q.Bind(6, VersionKey(vid));
   q.BindBlob(7, rec_buffer_);
   CAIRN_RETURN_IF_ERROR(q.Run());
   return db_->LastInsertRowid();
@@ -208,33 +232,81 @@ Status Catalog::Impl::RemoveSegment(const Id& segment_id) {
     q.Bind(1, seg);
     CAIRN_RETURN_IF_ERROR(q.Run());
   }
-  for (const auto& [node, device] : relatest) {
-    int64_t best_seq = 0;
-    TimeNs best_bt = 0;
-    {
-      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kVersionTimes));
-      q.Bind(1, node);
-      q.Bind(2, device);
-      while (true) {
-        CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
-        if (!row) break;
-        int64_t seq = q.Int(0);
-        TimeNs bt = q.Int(1);
-        if (best_seq == 0 || bt > best_bt || (bt == best_bt && seq > best_seq)) {
-          best_seq = seq;
-          best_bt = bt;
-        }
-      }
-    }
-    if (best_seq == 0) continue;  // no version left on this device
-    CAIRN_ASSIGN_OR_RETURN(Query u, db_->Prepare(kVersionSetLatest));
-    u.Bind(1, best_seq);
-    u.Bind(2, 1);
-    CAIRN_RETURN_IF_ERROR(u.Run());
-  }
+  for (const auto& [node, device] : relatest) CAIRN_RETURN_IF_ERROR(Relatest(node, device));
   std::sort(nodes.begin(), nodes.end());
   nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
   // Nodes may go, and their ids be given again.
+  chain_.clear();
+  folders_.clear();
+  for (int64_t node : nodes) CAIRN_RETURN_IF_ERROR(CollectNode(node));
+  return Status::OK();
+}
+
+Status Catalog::Impl::Relatest(int64_t node, int64_t device) {
+  int64_t best_seq = 0;
+  TimeNs best_bt = 0;
+  {
+    CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kVersionTimes));
+    q.Bind(1, node);
+    q.Bind(2, device);
+    while (true) {
+      CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      int64_t seq = q.Int(0);
+      TimeNs bt = q.Int(1);
+      if (best_seq == 0 || bt > best_bt || (bt == best_bt && seq > best_seq)) {
+        best_seq = seq;
+        best_bt = bt;
+      }
+    }
+  }
+  if (best_seq == 0) return Status::OK();  // no version left on this device
+  CAIRN_ASSIGN_OR_RETURN(Query u, db_->Prepare(kVersionSetLatest));
+  u.Bind(1, best_seq);
+  u.Bind(2, 1);
+  return u.Run();
+}
+
+Status Catalog::Impl::ForgetVersions(const std::vector<repo::VersionId>& ids) {
+  std::vector<std::pair<int64_t, int64_t>> relatest;  // (node, device)
+  std::vector<int64_t> nodes;
+  for (const repo::VersionId& id : ids) {
+    {
+      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kForgottenInsert));
+      q.BindBlob(1, id.data(), id.size());
+      CAIRN_RETURN_IF_ERROR(q.Run());
+    }
+    // Candidates share the id's first 3 bytes; the full id decides.
+    struct Candidate {
+      RawVersion raw;
+      int64_t node;
+      bool latest;
+    };
+    std::vector<Candidate> candidates;
+    {
+      CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kVersionsByKey));
+      q.Bind(1, VersionKey(id));
+      while (true) {
+        CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+        if (!row) break;
+        candidates.push_back({ReadRaw(q, 0), q.Int(kVersionCols), q.Int(kVersionCols + 1) != 0});
+      }
+    }
+    for (const Candidate& c : candidates) {
+      CAIRN_ASSIGN_OR_RETURN(std::string path, PathOf(c.node));
+      CAIRN_ASSIGN_OR_RETURN(VersionRecord r, Decode(c.raw, path));
+      if (repo::VersionIdOf(r) != id) continue;
+      CAIRN_ASSIGN_OR_RETURN(Query d, db_->Prepare(kVersionDelete));
+      d.Bind(1, c.raw.seq);
+      CAIRN_RETURN_IF_ERROR(d.Run());
+      nodes.push_back(c.node);
+      if (c.latest) relatest.emplace_back(c.node, c.raw.device);
+    }
+  }
+  for (const auto& [node, device] : relatest) CAIRN_RETURN_IF_ERROR(Relatest(node, device));
+  std::sort(nodes.begin(), nodes.end());
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+  if (nodes.empty()) return Status::OK();
   chain_.clear();
   folders_.clear();
   for (int64_t node : nodes) CAIRN_RETURN_IF_ERROR(CollectNode(node));

@@ -612,6 +612,49 @@ TEST_F(CatalogTest, RemovedSegmentsTakeOnlyTheirRecordsWithThem) {
   EXPECT_EQ(versions->size(), 2u);
 }
 
+// Retention: a forget segment's ids take their versions out of every answer,
+// whichever arrives first, and removing the forget segment itself (merged by
+// a compaction) does not bring them back.
+TEST_F(CatalogTest, ForgottenVersionsAreGoneWhateverTheOrderOfArrival) {
+  const VersionRecord a1 = Rec("d", "/a", 10, 1), a2 = Rec("d", "/a", 20, 2),
+                      a3 = Rec("d", "/a", 30, 3), b1 = Rec("d", "/b", 10, 4);
+  SegmentInfo forget;
+  forget.forget = {repo::VersionIdOf(a3), repo::VersionIdOf(a1), repo::VersionIdOf(b1)};
+  auto sizes = [&](std::string_view path) {
+    std::vector<uint64_t> out;
+    auto v = cat_->Versions("d", path);
+    EXPECT_OK(v);
+    if (v.ok())
+      for (const auto& r : *v) out.push_back(r.size);
+    return out;
+  };
+  for (bool forget_first : {false, true}) {
+    SCOPED_TRACE(forget_first ? "forget segment first" : "records first");
+    cat_.reset();
+    ASSERT_OK(Catalog::Remove(path_));
+    OpenCatalog();
+    if (forget_first) ASSERT_OK(cat_->AddSegment(MakeId(9), forget, {}));
+    ASSERT_OK(cat_->AddSegment(MakeId(1), {}, {a1, b1}));
+    ASSERT_OK(cat_->AddSegment(MakeId(2), {}, {a2, a3}));
+    if (!forget_first) ASSERT_OK(cat_->AddSegment(MakeId(9), forget, {}));
+    EXPECT_EQ(sizes("/a"), std::vector<uint64_t>{2});
+    auto latest = cat_->Lookup("d", "/a", kLatest);
+    ASSERT_OK(latest);
+    ASSERT_TRUE(latest->has_value());
+    EXPECT_EQ((*latest)->size, 2u);  // the newest was forgotten: the one before is latest
+    EXPECT_EQ(List("d", "/", kLatest, true), std::vector<std::string>{"d:/a"});  // /b is gone
+    auto by_id = cat_->VersionById(repo::VersionIdOf(a3));
+    ASSERT_OK(by_id);
+    EXPECT_FALSE(by_id->has_value());
+    // The forget segment merged away (its ids live on in the compacted one):
+    // nothing comes back, not even when the records' segment is met again.
+    ASSERT_OK(cat_->RemoveSegments({MakeId(9)}));
+    ASSERT_OK(cat_->RemoveSegments({MakeId(2)}));
+    ASSERT_OK(cat_->AddSegment(MakeId(3), {}, {a2, a3}));
+    EXPECT_EQ(sizes("/a"), std::vector<uint64_t>{2});
+  }
+}
+
 TEST_F(CatalogTest, SameSegmentTwiceInOneBatchIsIngestedOnce) {
   OpenCatalog();
   std::vector<VersionRecord> records = {Rec("d", "/a", 10, 1)};

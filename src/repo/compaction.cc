@@ -64,6 +64,7 @@ void CollectRuns(const VersionSegment& seg, std::map<Id, RunInfo>& runs) {
     for (const RunInfo& r : seg.runs) merge(r);
     return;
   }
+  if (seg.run_id.IsZero()) return;  // no run (a forget segment)
   RunInfo r;
   r.run_id = seg.run_id;
   r.device = seg.device;
@@ -341,19 +342,28 @@ class Compactor {
       return a->seg.sequence < b->seg.sequence;
     });
 
+    // Versions forgotten by any loaded source: their records are not copied
+    // (readers treat them as gone anyway), and every merged segment carries
+    // the ids of its sources on (another, unloaded segment may still hold
+    // such a record).
+    std::set<VersionId> forgotten;
+    for (Loaded* l : sources) forgotten.insert(l->seg.forget.begin(), l->seg.forget.end());
     VersionSegment out;
     std::map<Id, RunInfo> runs;
+    std::set<VersionId> out_forget;
     std::vector<Id> merged;  // the sources of `out` (its supersedes adds theirs)
     auto flush = [&]() -> Status {
       if (merged.empty()) return Status::OK();
       out.run_id = crypto::RandomId();
       for (auto& [id, r] : runs) out.runs.push_back(r);
+      out.forget.assign(out_forget.begin(), out_forget.end());
       CAIRN_RETURN_IF_ERROR(repo_.SaveSegment(out).status());
       ++res_.segments_written;
       for (const Id& s : merged) to_delete_.push_back(ObjectName{ObjectType::kVersions, s.Hex()});
       res_.segments_merged += merged.size();
       out = VersionSegment();
       runs.clear();
+      out_forget.clear();
       merged.clear();
       return Status::OK();
     };
@@ -371,7 +381,10 @@ class Compactor {
       // named, so the list does not grow with history.
       for (const Id& s : l->seg.supersedes)
         if (present.count(s) && !known_superseded.count(s)) out.supersedes.push_back(s);
-      for (VersionRecord& r : l->seg.records) out.records.push_back(std::move(r));
+      for (VersionRecord& r : l->seg.records)
+        if (forgotten.empty() || !forgotten.count(VersionIdOf(r)))
+          out.records.push_back(std::move(r));
+      out_forget.insert(l->seg.forget.begin(), l->seg.forget.end());
       CollectRuns(l->seg, runs);
     }
     return flush();

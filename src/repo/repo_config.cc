@@ -41,7 +41,7 @@ Result<RepoConfig> DecodeRepoConfig(ByteView text) {
       return Status::Unsupported("the repository uses format version " +
                                  std::to_string(c.format_major) + ", newer than this cairn (" +
                                  std::to_string(kFormatMajor) + "): upgrade cairn to use it");
-    if (c.format_major < kFormatMajor)
+    if (c.format_major < kOldestFormatMajor)
       return Status::Unsupported(
           "the repository uses format version " + std::to_string(c.format_major) +
           ", written by a pre-release cairn whose chunk IDs this cairn does not compute: restore "

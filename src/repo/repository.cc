@@ -115,6 +115,37 @@ std::string JoinSkipped(const std::vector<std::string>& skipped) {
 
 }  // namespace
 
+Status Repository::RequireFormat(int major) {
+  if (config_.format_major >= major) return Status::OK();
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    CAIRN_ASSIGN_OR_RETURN(backend::ObjectInfo info, backend_->Stat(kConfigName));
+    CAIRN_ASSIGN_OR_RETURN(Bytes sealed, backend_->Load(kConfigName));
+    CAIRN_ASSIGN_OR_RETURN(Bytes body, OpenEnvelope(keys_.meta_key, "config", "config", sealed));
+    CAIRN_ASSIGN_OR_RETURN(RepoConfig now, DecodeRepoConfig(body));
+    if (now.repo_id != config_.repo_id)
+      return Status::Corruption("the config object changed to another repository's");
+    if (now.format_major >= major) {
+      config_.format_major = now.format_major;
+      return Status::OK();
+    }
+    now.format_major = major;
+    now.format_minor = kFormatMinor;
+    Bytes next;
+    SealEnvelope(keys_.meta_key, "config", "config", compress::Algorithm::kNone, 0,
+                 EncodeRepoConfig(now), next);
+    auto replaced = backend_->Replace(kConfigName, next, info.etag);
+    if (replaced.ok()) {
+      config_.format_major = major;
+      return Status::OK();
+    }
+    // Another writer changed it meanwhile (perhaps raising it too): look again.
+    if (replaced.error().code() != StatusCode::kPreconditionFailed &&
+        replaced.error().code() != StatusCode::kAlreadyExists)
+      return replaced.error().WithContext("raising the repository's format version");
+  }
+  return Status::Unavailable("the config object kept changing while raising its format version");
+}
+
 Result<std::unique_ptr<Repository>> Repository::Open(std::shared_ptr<backend::Backend> be,
                                                      std::string_view secret,
                                                      const OpenOptions& options) {

@@ -78,6 +78,12 @@ class Repository {
   backend::Backend& backend() { return *backend_; }
   std::shared_ptr<backend::Backend> shared_backend() { return backend_; }
   const RepoConfig& config() const { return config_; }
+  // Raises the repository's format version to at least `major` (rewriting
+  // the config object by compare-and-swap; another writer raising it at the
+  // same time is fine), before writing what an older reader would
+  // misread. OK at once when it is already there. REQUIRES: major <=
+  // kFormatMajor.
+  Status RequireFormat(int major);
   const MasterKeys& keys() const { return keys_; }
   const Id& key_slot_in_use() const { return slot_in_use_; }
   Index& index() { return index_; }

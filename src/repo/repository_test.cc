@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "backend/local/local_backend.h"
+#include "repo/envelope.h"
 #include "repo/repo_lock.h"
 #include "testing/file_util.h"
 #include "testing/temp_dir.h"
@@ -57,6 +58,49 @@ TEST(RepositoryTest, InitOpenAndWrongPassword) {
   testing::TempDir empty;
   auto none = Repository::Open(Local(empty.path()), "secret");
   EXPECT_EQ(none.status().code(), StatusCode::kNoRepository);
+}
+
+// A version-2 repository (no forget segments) is read as it is, and raised to
+// version 3 by RequireFormat before a forget segment is written, so an older
+// cairn refuses it from then on.
+TEST(RepositoryTest, RequireFormatRaisesAVersionTwoRepositoryOnce) {
+  testing::TempDir dir;
+  auto repo = Repository::Init(Local(dir.path()), "pw", CheapInit());
+  ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+  EXPECT_EQ((*repo)->config().format_major, kFormatMajor);
+  // Rewrite the config as a version-2 cairn wrote it.
+  auto be = Local(dir.path());
+  const backend::ObjectName config{backend::ObjectType::kConfig, "config"};
+  auto info = be->Stat(config);
+  ASSERT_TRUE(info.ok());
+  RepoConfig two = (*repo)->config();
+  two.format_major = 2;
+  Bytes sealed;
+  SealEnvelope((*repo)->keys().meta_key, "config", "config", compress::Algorithm::kNone, 0,
+               EncodeRepoConfig(two), sealed);
+  ASSERT_TRUE(be->Replace(config, sealed, info->etag).ok());
+
+  auto opened = Repository::Open(Local(dir.path()), "pw");
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ((*opened)->config().format_major, 2);
+  auto other = Repository::Open(Local(dir.path()), "pw");  // another device, also at 2
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*opened)->RequireFormat(kFormatWithForget).ok());
+  EXPECT_EQ((*opened)->config().format_major, 3);
+  auto before = be->Stat(config);
+  ASSERT_TRUE(before.ok());
+  // Already there: nothing is written.
+  ASSERT_TRUE((*opened)->RequireFormat(kFormatWithForget).ok());
+  EXPECT_EQ(be->Stat(config)->etag, before->etag);
+  // Another open repository that still believes version 2 finds it raised.
+  EXPECT_EQ((*other)->config().format_major, 2);
+  ASSERT_TRUE((*other)->RequireFormat(kFormatWithForget).ok());
+  EXPECT_EQ((*other)->config().format_major, 3);
+  EXPECT_EQ(be->Stat(config)->etag, before->etag);
+  auto reopened = Repository::Open(Local(dir.path()), "pw");
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->config().format_major, 3);
+  EXPECT_EQ((*reopened)->config().repo_id, (*repo)->config().repo_id);
 }
 
 TEST(RepositoryTest, BlobsRoundTripAcrossPacksAndReopen) {
@@ -195,11 +239,15 @@ TEST(RepoConfigTest, RoundTripsAndRefusesOtherFormats) {
     return DecodeRepoConfig(AsBytes(text));
   };
   // Version 1 keyed chunk IDs differently: refused with what to do.
-  auto old = with("\"version\":2", "\"version\":1");
+  auto old = with("\"version\":3", "\"version\":1");
   ASSERT_FALSE(old.ok());
   EXPECT_EQ(old.status().code(), StatusCode::kUnsupported);
   EXPECT_NE(old.status().message().find("cairn init"), std::string::npos);
-  auto newer = with("\"version\":2", "\"version\":3");
+  // Version 2 (no forget segments yet) is read.
+  auto two = with("\"version\":3", "\"version\":2");
+  ASSERT_TRUE(two.ok()) << two.status().ToString();
+  EXPECT_EQ(two->format_major, 2);
+  auto newer = with("\"version\":3", "\"version\":4");
   ASSERT_FALSE(newer.ok());
   EXPECT_NE(newer.status().message().find("upgrade cairn"), std::string::npos);
   auto other_ids = with("hmac-sha256-of-sha256", "blake3");

@@ -234,6 +234,16 @@ Result<VersionSegment> Decode(ByteView body) {
         SEG_READ(Id id, ReadId(r));
         s.supersedes.push_back(id);
       }
+    } else if (key == "forget") {
+      SEG_READ(uint64_t nf, r.Array());
+      s.forget.reserve(nf);
+      for (uint64_t k = 0; k < nf; ++k) {
+        SEG_READ(std::string id, r.ByteString());
+        VersionId v;
+        if (id.size() != v.size()) return Status::Corruption("version segment: bad forget id");
+        std::copy(id.begin(), id.end(), v.begin());
+        s.forget.push_back(v);
+      }
     } else if (key == "runs") {
       SEG_READ(uint64_t nruns, r.Array());
       for (uint64_t k = 0; k < nruns; ++k) {
@@ -311,7 +321,8 @@ Bytes EncodeSegmentBody(const VersionSegment& s) {
   Bytes out;
   out.reserve(256 + s.records.size() * (160 + 32));
   CborWriter w(out);
-  w.Map(8 + (s.supersedes.empty() ? 0 : 1) + (s.final ? 1 : 0) + (s.runs.empty() ? 0 : 1));
+  w.Map(8 + (s.supersedes.empty() ? 0 : 1) + (s.final ? 1 : 0) + (s.runs.empty() ? 0 : 1) +
+        (s.forget.empty() ? 0 : 1));
   w.Text("v");
   w.Uint(kSegmentVersion);
   w.Text("run");
@@ -360,6 +371,12 @@ Bytes EncodeSegmentBody(const VersionSegment& s) {
       w.Text("errors");
       w.Uint(run.errors);
     }
+  }
+  if (!s.forget.empty()) {
+    w.Text("forget");
+    w.Array(s.forget.size());
+    for (const VersionId& id : s.forget)
+      w.ByteString(std::string_view(reinterpret_cast<const char*>(id.data()), id.size()));
   }
   w.Text("records");
   w.Array(s.records.size());

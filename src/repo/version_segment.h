@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "repo/version_id.h"
 #include "repo/version_record.h"
 
 namespace cairn::repo {
@@ -34,6 +35,11 @@ struct VersionSegment {
   std::vector<Id> supersedes;      // segments this one replaces (compaction)
   std::vector<VersionRecord> records;
   std::vector<RunInfo> runs;  // compacted segments: the runs whose records it carries
+  // Versions forgotten by retention (`cairn forget`, design.md §19): readers
+  // treat every record with one of these ids as gone, wherever it is. A
+  // forget segment has no run (run_id all zero) and no records; a compacted
+  // segment carries the ids of the segments it merged. Format version 3.
+  std::vector<VersionId> forget;
   // Run statistics (present in the final segment).
   uint64_t files_new = 0, files_changed = 0, files_unchanged = 0, bytes_read = 0, bytes_stored = 0,
            errors = 0;

@@ -82,6 +82,29 @@ TEST(VersionSegmentTest, EveryFieldRoundTrips) {
   EXPECT_EQ(back->records[2].WallTime(), 3600);
 }
 
+// A forget segment (retention): no run, no records, the ids of the versions
+// it forgets.
+TEST(VersionSegmentTest, ForgetIdsRoundTrip) {
+  VersionSegment s;
+  s.device = "laptop";
+  s.created = 1700000000000000000;
+  VersionRecord r;
+  r.path = "/home/u/a.txt";
+  r.device = "laptop";
+  r.backup_time = 5;
+  s.forget = {VersionIdOf(r), VersionId{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}};
+  auto back = DecodeSegmentBody(EncodeSegmentBody(s));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(back->run_id.IsZero());
+  EXPECT_TRUE(back->records.empty());
+  EXPECT_EQ(back->forget, s.forget);
+  // Without forget ids the key is absent (a version-2 reader's segment).
+  s.forget.clear();
+  back = DecodeSegmentBody(EncodeSegmentBody(s));
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(back->forget.empty());
+}
+
 TEST(VersionSegmentTest, OutputIsStandardCbor) {
   // An independent CBOR decoder reads what we write, with the documented keys.
   VersionSegment s;
