@@ -331,7 +331,8 @@ Status Run::WalkDir(const std::string& dir) {
     size_t size;
     ~ChainRestore() { chain.resize(size); }
   } restore{chain_, chain_.size()};
-  if (std::find(names.begin(), names.end(), kIgnoreFileName) != names.end()) {
+  // A listing cut short may miss the file: then look for it.
+  if (!listing->complete || std::find(names.begin(), names.end(), kIgnoreFileName) != names.end()) {
     if (auto rules = filter_.RulesOf(dir); rules && !rules->empty())
       chain_.push_back(std::move(rules));
   }
