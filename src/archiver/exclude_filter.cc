@@ -38,11 +38,7 @@ Result<std::string> ReadHead(FileSystem& fs, const std::string& path, size_t lim
 ExcludeFilter::ExcludeFilter(ExcludeOptions options, FileSystem& fs,
                              std::function<void(const std::string&)> warn)
     : options_(std::move(options)), fs_(fs), warn_(std::move(warn)) {
-  patterns_ = options_.patterns;
-  if (options_.exclude_editor_temporaries) {
-    const auto& editors = EditorTemporaryPatterns();
-    patterns_.insert(patterns_.end(), editors.begin(), editors.end());
-  }
+  if (options_.exclude_editor_temporaries) editor_patterns_ = EditorTemporaryPatterns();
 }
 
 std::shared_ptr<const IgnoreRules> ExcludeFilter::RulesOf(const std::string& folder) {
@@ -102,11 +98,12 @@ bool ExcludeFilter::IsCacheDir(const std::string& folder) {
 }
 
 ExcludeReason ExcludeFilter::Check(std::string_view path, bool is_dir, const RuleChain& chain) {
-  if (!patterns_.empty()) {
-    if (MatchesExclude(patterns_, path)) return ExcludeReason::kPattern;
-    if (is_dir && MatchesExclude(patterns_, std::string(path) + "/"))
-      return ExcludeReason::kPattern;
+  const std::vector<std::string>& patterns = options_.patterns;
+  if (!patterns.empty()) {
+    if (MatchesExclude(patterns, path)) return ExcludeReason::kPattern;
+    if (is_dir && MatchesExclude(patterns, std::string(path) + "/")) return ExcludeReason::kPattern;
   }
+  if (!is_dir && MatchesExclude(editor_patterns_, path)) return ExcludeReason::kPattern;
   for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
     IgnoreRules::Verdict v = (*it)->Match(path, is_dir);
     if (v == IgnoreRules::Verdict::kExclude) return ExcludeReason::kIgnoreFile;

@@ -3,10 +3,11 @@
 // engine::Session::Excluded) give the same answer for every path.
 //
 // A path is excluded when
-//   1. a pattern matches it (BackupOptions::exclude_patterns and, unless
-//      turned off, EditorTemporaryPatterns(); excludes.h), or, for a folder,
-//      matches it with a '/' appended (".git/*" and "/p/.git/": everything in
-//      it would be excluded, so the folder is left out too);
+//   1. a pattern matches it (BackupOptions::exclude_patterns; excludes.h),
+//      or, for a folder, matches it with a '/' appended (".git/*" and
+//      "/p/.git/": everything in it would be excluded, so the folder is left
+//      out too); or, for anything but a folder, one of
+//      EditorTemporaryPatterns() does (unless turned off);
 //   2. the .cairnignore files of the folders above it say so (ignore_rules.h):
 //      the deepest file with a matching pattern decides, and a '!' pattern
 //      includes the path again;
@@ -109,7 +110,7 @@ class ExcludeFilter {
   bool IsCacheDir(const std::string& folder);
 
   const ExcludeOptions options_;
-  std::vector<std::string> patterns_;  // the options' and the editors'
+  std::vector<std::string> editor_patterns_;  // for files only; empty when turned off
   FileSystem& fs_;
   const std::function<void(const std::string&)> warn_;
   Mutex mu_;

@@ -79,14 +79,17 @@ TEST_F(ExcludeFilterTest, FoldersHoldingACacheTag) {
 TEST_F(ExcludeFilterTest, EditorTemporariesUnlessTurnedOff) {
   ExcludeFilter on = Filter();
   ExcludeFilter off = Filter({.exclude_editor_temporaries = false});
-  for (const char* name :
-       {".notes.txt.swp", ".notes.txt.swo", ".notes.txt.swx", "notes.txt~", "4913",
-        ".~lock.report.odt#", "#notes.txt#", ".#notes.txt", "~$report.docx"}) {
+  for (const char* name : {".notes.txt.swp", ".notes.txt.swo", ".notes.txt.swx", "notes.txt~",
+                           ".~lock.report.odt#", "#notes.txt#", ".#notes.txt", "~$report.docx"}) {
     EXPECT_EQ(on.Excluded(P(name), false), R::kPattern) << name;
     EXPECT_EQ(off.Excluded(P(name), false), R::kNone) << name;
   }
-  for (const char* name : {"notes.txt", ".swp", "notes.swp", "49130", "report.odt", "a#b"})
+  for (const char* name : {"notes.txt", ".swp", "notes.swp", "4913", "report.odt", "a#b"})
     EXPECT_EQ(on.Excluded(P(name), false), R::kNone) << name;
+  // Folders are never editors' temporaries: "Drafts~" is someone's folder.
+  EXPECT_EQ(on.Excluded(P("Drafts~"), true), R::kNone);
+  EXPECT_EQ(on.Excluded(P("Drafts~/a.txt"), false), R::kNone);
+  EXPECT_EQ(on.Excluded(P("Drafts~/a.txt~"), false), R::kPattern);
 }
 
 TEST_F(ExcludeFilterTest, PatternsOnFoldersAndWhatIsBelowThem) {

@@ -26,8 +26,8 @@ bool MatchesExclude(const std::vector<std::string>& patterns, std::string_view a
 }
 
 const std::vector<std::string>& EditorTemporaryPatterns() {
-  static const std::vector<std::string>* const patterns = new std::vector<std::string>{
-      ".*.sw[a-p]", ".*.swx", "*~", "4913", ".~lock.*#", "#*#", ".#*", "~$*"};
+  static const std::vector<std::string>* const patterns =
+      new std::vector<std::string>{".*.sw[a-p]", ".*.swx", "*~", ".~lock.*#", "#*#", ".#*", "~$*"};
   return *patterns;
 }
 

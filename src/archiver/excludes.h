@@ -48,20 +48,20 @@ namespace cairn::archiver {
 bool MatchesExclude(const std::vector<std::string>& patterns, std::string_view absolute_path);
 
 // Files editors keep beside the file being edited while it is open, as
-// exclude patterns (applied like the user's, unless
-// backup.exclude_editor_temporaries is false):
+// exclude patterns (applied like the user's but to files only, never to a
+// folder, unless backup.exclude_editor_temporaries is false):
 //   ".*.sw[a-p]", ".*.swx"  vim's swap files (".notes.txt.swp", then .swo,
 //                           .swn, ... when several sessions edit one file;
 //                           .swx is its test of the folder);
 //   "*~"                    vim's and emacs's backup copies ("notes.txt~");
-//   "4913"                  the file vim creates to test whether it may
-//                           write into the folder;
 //   ".~lock.*#"             LibreOffice's and OpenOffice's lock files;
 //   "#*#", ".#*"            emacs's auto-save files and lock links;
 //   "~$*"                   Microsoft Office's owner files ("~$report.docx").
 // What editors write only for the moment of a save (a temporary renamed
-// over the file, a truncate and rewrite) needs no pattern: the daemon backs
-// up a path once it is quiet (design.md §17), when the temporary is gone.
+// over the file, a truncate and rewrite, vim's "4913" test of the folder)
+// needs no pattern: the daemon backs up a path once it is quiet (design.md
+// §17), when the temporary is gone. "4913" in particular is not a pattern: a
+// file or folder of the user's may have that name (an invoice number).
 const std::vector<std::string>& EditorTemporaryPatterns();
 
 }  // namespace cairn::archiver

@@ -382,7 +382,8 @@ TEST_F(SessionTest, ExcludedAnswersWhatTheBackupLeavesOutForEveryPath) {
                         "/photos/a.raw",
                         "/photos/a.jpg",
                         "/x.tmp",
-                        "/a/.hidden~"})
+                        "/a/.hidden~",
+                        "/Drafts~/x.txt"})
     WriteFile(d + f, f);
   WriteFile(d + "/a/.cairnignore", "!x.log\n*.tmp2\nsub/\n");
   WriteFile(d + "/a/b/.cairnignore", "*\n!*.keep\n!*/\n");
@@ -426,6 +427,8 @@ TEST_F(SessionTest, ExcludedAnswersWhatTheBackupLeavesOutForEveryPath) {
   ASSERT_NE(watcher, nullptr);
   compare(*watcher);
   EXPECT_TRUE(watcher->Excluded(d + "/a/b/f.other", false));
+  EXPECT_TRUE(watcher->Excluded(d + "/a/.hidden~", false));
+  EXPECT_FALSE(watcher->Excluded(d + "/Drafts~", true));  // editors' patterns: files only
   EXPECT_FALSE(watcher->Excluded(d + "/a/x.log", false));
 
   // The rules change: a.cairnignore loses its negation and "sub/", b's file
