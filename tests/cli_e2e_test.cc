@@ -987,6 +987,15 @@ TEST_F(CliE2eTest, ConfigWatchedDirectoriesExcludesAndSizeLimit) {
        {"/junk.tmp", "/sub/x.tmp", "/.git/config", "/.git/objects/ab/cdef", "/big.bin"})
     EXPECT_FALSE(got.count(w + rel)) << rel << " should have been excluded";
   for (const auto& p : got) EXPECT_EQ(p.find("/.git/"), std::string::npos) << p;
+  // Counted, not silently dropped: junk.tmp, sub/x.tmp and the .git folder
+  // (one) excluded; big.bin too large.
+  EXPECT_EQ(b.value("excluded", -1), 3) << b.dump();
+  EXPECT_EQ(b.value("skipped_size", -1), 1) << b.dump();
+  EXPECT_EQ(b.value("skipped_special", -1), 0) << b.dump();
+  ProcResult text = sb.Cairn({"--config", cfg, "backup"});
+  EXPECT_EQ(text.exit_code, 0) << text.Describe();
+  EXPECT_NE(text.out.find("left out: 3 excluded, 1 too large"), std::string::npos)
+      << text.Describe();
 
   // The same file found as ./config/settings.yaml of the working directory.
   const std::string proj = sb.Path("project");

@@ -235,6 +235,99 @@ TEST_F(DaemonE2eTest, EveryKindOfChangeBecomesAVersionAndExcludedFilesNeverDo) {
   EXPECT_NE(exited_.err.find(" stored), "), std::string::npos) << exited_.Describe();
 }
 
+// Editors' saves as they happen on disk: vim (a swap file kept while
+// editing, the write test 4913, the file renamed to its backup "~" and
+// written anew), LibreOffice (a lock file kept while the document is open,
+// the new content written to a temporary and renamed over the document), and
+// an in-place truncate and rewrite in pieces. Each save is one new version
+// of the real file; the temporaries never have one, though the swap and lock
+// files stay longer than the daemon waits for a path to settle.
+TEST_F(DaemonE2eTest, EditorsSavesGiveOneVersionOfTheFileAndNoneOfTheirTemporaries) {
+  const std::string notes = docs() + "/notes.txt", swap = docs() + "/.notes.txt.swp";
+  const std::string report = docs() + "/report.odt", lock = docs() + "/.~lock.report.odt#";
+  const std::string plain = docs() + "/plain.txt";
+  WriteFile(notes, "notes v1");
+  WriteFile(report, "report v1");
+  WriteFile(plain, "plain v1");
+  StartDaemon();
+
+  // Opened in vim and LibreOffice: their swap and lock files appear.
+  WriteFile(swap, "vim swap");
+  WriteFile(lock, "user,host,/home/user;30.11.2026 09:00;");
+  std::this_thread::sleep_for(seconds(3));  // longer than stability_seconds
+  // vim's :w with 'writebackup' (backupcopy=auto): test file, backup by
+  // rename, new file, backup removed; the swap file is updated.
+  WriteFile(docs() + "/4913", "");
+  fs::remove(docs() + "/4913");
+  fs::rename(notes, notes + "~");
+  WriteFile(notes, "notes v2, longer");
+  fs::remove(notes + "~");
+  AppendFile(swap, "more swap");
+  // LibreOffice's save: a temporary renamed over the document.
+  WriteFile(docs() + "/lu8392kfj2.tmp", "report v2, longer");
+  fs::rename(docs() + "/lu8392kfj2.tmp", report);
+  // Truncated and written again in pieces.
+  {
+    WriteFile(plain, "");
+    for (const char* piece : {"plain ", "v2, ", "longer"}) {
+      AppendFile(plain, piece);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  std::this_thread::sleep_for(seconds(3));
+  // Closed: the swap and lock files go.
+  fs::remove(swap);
+  fs::remove(lock);
+
+  ASSERT_TRUE(WaitUntil([&] {
+    return HasVersion(notes, 2, 16) && HasVersion(report, 2, 17) && HasVersion(plain, 2, 16);
+  })) << Versions(notes).dump()
+      << Versions(report).dump() << Versions(plain).dump();
+  // A file written last has a version once everything before it settled.
+  WriteFile(docs() + "/last.txt", "last");
+  ASSERT_TRUE(WaitUntil([&] { return HasVersion(docs() + "/last.txt", 1, 4); }));
+  std::this_thread::sleep_for(seconds(2));
+  EXPECT_EQ(Versions(notes).size(), 2u) << Versions(notes).dump();
+  EXPECT_EQ(Versions(report).size(), 2u) << Versions(report).dump();
+  EXPECT_EQ(Versions(plain).size(), 2u) << Versions(plain).dump();
+  EXPECT_EQ(Latest(plain), "plain v2, longer");
+  for (const std::string& temp :
+       {swap, lock, notes + "~", docs() + "/4913", docs() + "/lu8392kfj2.tmp"})
+    EXPECT_TRUE(Versions(temp).empty()) << temp << ": " << Versions(temp).dump();
+}
+
+// The daemon's watcher leaves out what a backup leaves out: .cairnignore
+// rules (read as they change) and cache folders; a skipped path is counted.
+TEST_F(DaemonE2eTest, CairnignoreAndCacheFoldersKeepPathsOutOfTheDaemonsBackups) {
+  WriteFile(docs() + "/.cairnignore", "build/\n*.o\n");
+  StartDaemon();
+  WriteFile(docs() + "/build/out.bin", "built");
+  WriteFile(docs() + "/src/a.o", "object");
+  WriteFile(docs() + "/cache/CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55\n");
+  WriteFile(docs() + "/cache/blob", "cached");
+  WriteFile(docs() + "/src/a.c", "source");
+  ASSERT_TRUE(WaitUntil([&] { return HasVersion(docs() + "/src/a.c", 1, 6); }));
+  std::this_thread::sleep_for(seconds(2));
+  for (const char* left : {"/build/out.bin", "/src/a.o", "/cache/blob", "/cache/CACHEDIR.TAG"})
+    EXPECT_TRUE(Versions(docs() + left).empty()) << left;
+  EXPECT_EQ(Versions(docs() + "/.cairnignore").size(), 1u);  // backed up itself
+
+  // The rules change: the next change of a.o is backed up.
+  WriteFile(docs() + "/.cairnignore", "build/\n");
+  ASSERT_TRUE(WaitUntil([&] { return HasVersion(docs() + "/.cairnignore", 2, 7); }));
+  WriteFile(docs() + "/src/a.o", "object, rebuilt");
+  ASSERT_TRUE(WaitUntil([&] { return HasVersion(docs() + "/src/a.o", 1, 15); }))
+      << Versions(docs() + "/src/a.o").dump();
+  EXPECT_TRUE(Versions(docs() + "/build/out.bin").empty());
+
+  // `cairn backup` counts what it left out: build, cache (one each).
+  ASSERT_EQ(Finish(SIGTERM).exit_code, 0);
+  ProcResult b = sb.Cairn({"--config", settings(), "--json", "backup", docs()});
+  ASSERT_EQ(b.exit_code, 0) << b.Describe();
+  json j = json::parse(b.out);
+  EXPECT_EQ(j.value("excluded", 0), 2) << b.out;
+}
+
 TEST_F(DaemonE2eTest, ASecondRunForTheSameRepositoryAndDeviceIsRefused) {
   StartDaemon();
   ProcResult second = sb.Cairn({"--config", settings(), "run", docs()});

@@ -31,6 +31,9 @@ int BackupCommand(Context& ctx, const BackupArgs& o) {
                         {"files_unchanged", r.files_unchanged},
                         {"dirs", r.dirs},
                         {"deleted", r.deleted},
+                        {"excluded", r.excluded},
+                        {"skipped_size", r.skipped_size},
+                        {"skipped_special", r.skipped_special},
                         {"bytes_read", r.bytes_read},
                         {"bytes_added", r.bytes_new_raw},
                         {"bytes_stored", r.bytes_stored},
@@ -47,6 +50,13 @@ int BackupCommand(Context& ctx, const BackupArgs& o) {
     ctx.Info("  files: " + std::to_string(r.files_new) + " new, " +
              std::to_string(r.files_changed) + " changed, " + std::to_string(r.files_unchanged) +
              " unchanged, " + std::to_string(r.deleted) + " deleted");
+    if (r.excluded + r.skipped_size + r.skipped_special > 0) {
+      std::string line = "  left out: " + std::to_string(r.excluded) + " excluded";
+      if (r.skipped_size > 0) line += ", " + std::to_string(r.skipped_size) + " too large";
+      if (r.skipped_special > 0)
+        line += ", " + std::to_string(r.skipped_special) + " of unknown type";
+      ctx.Info(line);
+    }
     ctx.Info("  data:  " + HumanBytes(r.bytes_read) + " read, " + HumanBytes(r.bytes_new_raw) +
              " new after deduplication, " + HumanBytes(r.bytes_stored) +
              " stored after compression and encryption");

@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "archiver/excludes.h"
+#include "archiver/exclude_filter.h"
 #include "archiver/file_reader.h"
 #include "crypto/crypto.h"
 
@@ -44,6 +44,9 @@ class Run {
         options_(options),
         fs_(options.fs ? *options.fs : DefaultFileSystem()),
         chunker_(repo.config().chunker),
+        filter_(ExcludeOptions{options.exclude_patterns, options.exclude_caches,
+                               options.exclude_editor_temporaries},
+                fs_, [this](const std::string& w) { AddWarning(w); }),
         max_queued_(std::max<size_t>(1, options.max_queued_files)),
         low_water_(max_queued_ - max_queued_ / 8) {}
 
@@ -82,6 +85,10 @@ class Run {
   const BackupOptions& options_;
   FileSystem& fs_;  // every file access of the run
   chunk::Chunker chunker_;
+  ExcludeFilter filter_;
+  // The .cairnignore rules in force in the folder being walked (walker
+  // thread only).
+  ExcludeFilter::RuleChain chain_;
   BackupSummary summary_;
   Id run_id_ = crypto::RandomId();
   uint32_t sequence_ = 0;
@@ -238,8 +245,10 @@ Status Run::TombstoneTree(const std::string& path) {
 
 Status Run::Visit(const std::string& path, const struct stat& st,
                   const std::optional<VersionRecord>& prev) {
-  if (!options_.exclude_patterns.empty() && MatchesExclude(options_.exclude_patterns, path))
+  if (filter_.Check(path, S_ISDIR(st.st_mode), chain_) != ExcludeReason::kNone) {
+    ++summary_.excluded;
     return Status::OK();
+  }
   if ((files_seen_.load() & 1023) == 0) CAIRN_RETURN_IF_ERROR(MaybeCheckpoint(false));
   VersionRecord rec;
   if (!FillMetadata(path, st, rec)) {
@@ -315,6 +324,18 @@ Status Run::WalkDir(const std::string& dir) {
     return Status::OK();
   }
   std::vector<std::string>& names = listing->names;
+  // This folder's .cairnignore applies to everything below it, until the
+  // walk leaves it.
+  struct ChainRestore {
+    ExcludeFilter::RuleChain& chain;
+    size_t size;
+    ~ChainRestore() { chain.resize(size); }
+  } restore{chain_, chain_.size()};
+  // A listing cut short may miss the file: then look for it.
+  if (!listing->complete || std::find(names.begin(), names.end(), kIgnoreFileName) != names.end()) {
+    if (auto rules = filter_.RulesOf(dir); rules && !rules->empty())
+      chain_.push_back(std::move(rules));
+  }
   // A listing cut short by an error gives no tombstones: what was not seen
   // is not known to be gone.
   const bool complete = listing->complete;
@@ -346,8 +367,7 @@ Status Run::WalkDir(const std::string& dir) {
   }
   if (complete) {
     for (auto& [path, rec] : known) {
-      if (!options_.exclude_patterns.empty() && MatchesExclude(options_.exclude_patterns, path))
-        continue;
+      if (filter_.Check(path, rec.type == FileType::kDir, chain_) != ExcludeReason::kNone) continue;
       CAIRN_RETURN_IF_ERROR(TombstoneTree(path));
     }
   }
@@ -355,6 +375,13 @@ Status Run::WalkDir(const std::string& dir) {
 }
 
 Status Run::WalkRoot(const std::string& root) {
+  // The folders above the root are not walked, but their rules apply: a
+  // root inside an excluded folder is excluded, and their .cairnignore
+  // files apply below them.
+  if (filter_.Ancestors(root, chain_) != ExcludeReason::kNone) {
+    ++summary_.excluded;
+    return Status::OK();
+  }
   CAIRN_ASSIGN_OR_RETURN(auto prev, catalog_.LatestForSkip(options_.device, root));
   Result<struct stat> st = fs_.Lstat(root);
   if (!st.ok()) {

@@ -12,6 +12,11 @@
 // A run in which nothing changed writes no object to the repository
 // (BackupSummary::segments is then 0).
 //
+// Excludes (exclude_filter.h): an excluded path is neither recorded nor
+// descended into, and a folder's .cairnignore is read when the walk enters
+// it. A path that was backed up and is excluded now keeps its versions (no
+// deletion record).
+//
 // Deletions: for every directory the run reads completely, children that the
 // catalog knows but that are gone get a tombstone; a root path that no longer
 // exists gets one too (with everything below it).
@@ -47,7 +52,13 @@ struct Progress {
 struct BackupOptions {
   std::vector<std::string> paths;  // absolute paths
   std::string device;
+  // What is left out (exclude_filter.h): paths matching these patterns
+  // (excludes.h), paths .cairnignore files exclude, folders holding a
+  // CACHEDIR.TAG (unless exclude_caches is false) and editors' temporary
+  // files (unless exclude_editor_temporaries is false).
   std::vector<std::string> exclude_patterns;
+  bool exclude_caches = true;
+  bool exclude_editor_temporaries = true;
   // A root that does not exist and has no version is nothing to do, not an
   // error: the daemon passes paths that were created and removed again
   // before it looked (a temporary file), or that it never backed up.
@@ -85,6 +96,10 @@ struct BackupSummary {
   Id run_id;
   uint64_t files_new = 0, files_changed = 0, files_unchanged = 0, dirs = 0, others = 0, deleted = 0,
            skipped_special = 0, skipped_size = 0;
+  // Entries left out by the exclude rules (patterns, .cairnignore,
+  // CACHEDIR.TAG, editors' temporaries); an excluded folder counts as one,
+  // whatever it holds.
+  uint64_t excluded = 0;
   uint64_t bytes_read = 0, bytes_new_raw = 0, bytes_stored = 0;
   uint64_t segments = 0;
   std::vector<std::string> errors;    // files that could not be read: partial

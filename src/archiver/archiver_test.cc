@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <future>
 
+#include "archiver/exclude_filter.h"
 #include "archiver/file_reader.h"
 #include "backend/local/local_backend.h"
 #include "crypto/crypto.h"
@@ -90,6 +91,103 @@ TEST(ReadLinkTargetTest, ReadsLongTargetsAndReportsFailures) {
   auto not_link = DefaultFileSystem().ReadLink(tmp.Sub("file"), 13);
   ASSERT_FALSE(not_link.ok());
   EXPECT_EQ(not_link.status().code(), StatusCode::kIOError) << not_link.status().ToString();
+}
+
+// Everything a backup leaves out by its exclude rules, in one tree: patterns
+// ('**' too), nested .cairnignore files with a negation, a folder with a
+// CACHEDIR.TAG, an editor's swap file; each counted once (a folder as one),
+// the .cairnignore files themselves kept.
+class ArchiverExcludeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto be = backend::LocalBackend::Open(tmp_.Sub("repo"));
+    ASSERT_TRUE(be.ok()) << be.status().ToString();
+    backend_ = std::move(*be);
+    repo::InitOptions init;
+    init.kdf = crypto::CheapKdfParams();
+    auto repo = repo::Repository::Init(backend_, "secret", init);
+    ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+    repo_ = std::move(*repo);
+    auto catalog = catalog::Catalog::Open(tmp_.Sub("catalog.db"));
+    ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
+    catalog_ = std::move(*catalog);
+  }
+  Result<BackupSummary> Backup(std::vector<std::string> paths, bool caches = true) {
+    BackupOptions o;
+    o.paths = std::move(paths);
+    o.device = "test";
+    o.threads = 1;
+    o.exclude_patterns = {".git/*", "**/node_modules/"};
+    o.exclude_caches = caches;
+    return RunBackup(*repo_, *catalog_, o);
+  }
+  // Backed up and not deleted, as of now.
+  bool Stored(const std::string& path) {
+    auto rec = catalog_->Lookup("test", path, catalog::kLatest);
+    EXPECT_TRUE(rec.ok()) << rec.status().ToString();
+    return rec.ok() && rec->has_value() && !(*rec)->deleted;
+  }
+  testing::TempDir tmp_;
+  std::shared_ptr<backend::LocalBackend> backend_;
+  std::unique_ptr<repo::Repository> repo_;
+  std::unique_ptr<catalog::Catalog> catalog_;
+};
+
+TEST_F(ArchiverExcludeTest, EveryRuleLeavesPathsOutAndCountsThem) {
+  const std::string src = tmp_.Sub("src");
+  testing::WriteFile(src + "/.cairnignore", "# build output\n*.log\nbuild/\n/secret\n");
+  testing::WriteFile(src + "/a.txt", "a");
+  testing::WriteFile(src + "/x.log", "x");
+  testing::WriteFile(src + "/build/out.o", "o");
+  testing::WriteFile(src + "/secret", "s");
+  testing::WriteFile(src + "/deep/secret", "kept: '/secret' is anchored");
+  testing::WriteFile(src + "/sub/.cairnignore", "!keep.log\n");
+  testing::WriteFile(src + "/sub/keep.log", "k");
+  testing::WriteFile(src + "/sub/y.log", "y");
+  testing::WriteFile(src + "/cache/CACHEDIR.TAG", std::string(kCacheDirSignature) + "\n");
+  testing::WriteFile(src + "/cache/blob", "b");
+  testing::WriteFile(src + "/.notes.txt.swp", "vim");
+  testing::WriteFile(src + "/p/.git/config", "g");
+  testing::WriteFile(src + "/p/web/node_modules/m/index.js", "m");
+
+  auto r = Backup({src});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->errors.empty());
+  // x.log, build, secret, sub/y.log, cache, .notes.txt.swp, p/.git, node_modules
+  EXPECT_EQ(r->excluded, 8u);
+  for (const char* kept : {"", "/.cairnignore", "/a.txt", "/deep/secret", "/sub",
+                           "/sub/.cairnignore", "/sub/keep.log", "/p", "/p/web"})
+    EXPECT_TRUE(Stored(src + kept)) << kept;
+  for (const char* left : {"/x.log", "/build", "/build/out.o", "/secret", "/sub/y.log", "/cache",
+                           "/cache/CACHEDIR.TAG", "/cache/blob", "/.notes.txt.swp", "/p/.git",
+                           "/p/.git/config", "/p/web/node_modules"})
+    EXPECT_FALSE(Stored(src + left)) << left;
+
+  // A root below an excluded folder is excluded too: the rules are the
+  // same whichever folder a backup starts from.
+  auto inner = Backup({src + "/build/out.o", src + "/sub/y.log", src + "/sub/keep.log"});
+  ASSERT_TRUE(inner.ok()) << inner.status().ToString();
+  EXPECT_EQ(inner->excluded, 2u);
+  EXPECT_FALSE(Stored(src + "/build/out.o"));
+  EXPECT_FALSE(Stored(src + "/sub/y.log"));
+
+  // A changed .cairnignore is read by the next run; what it excludes now
+  // keeps its versions (no deletion record), what it no longer excludes is
+  // backed up.
+  testing::WriteFile(src + "/.cairnignore", "a.txt\n");
+  auto again = Backup({src});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->deleted, 0u);
+  EXPECT_TRUE(Stored(src + "/a.txt"));
+  EXPECT_TRUE(Stored(src + "/x.log"));
+  EXPECT_TRUE(Stored(src + "/build/out.o"));
+  EXPECT_TRUE(Stored(src + "/secret"));
+
+  // Caches are backed up when asked to.
+  auto caches = Backup({src}, /*caches=*/false);
+  ASSERT_TRUE(caches.ok()) << caches.status().ToString();
+  EXPECT_TRUE(Stored(src + "/cache/blob"));
+  EXPECT_TRUE(Stored(src + "/cache/CACHEDIR.TAG"));
 }
 
 }  // namespace

@@ -11,17 +11,24 @@ bool MatchesExclude(const std::vector<std::string>& patterns, std::string_view a
   for (const std::string& pattern : patterns) {
     if (pattern.empty()) continue;
     if (pattern.find('/') == std::string::npos) {
-      if (GlobMatch(pattern, base) || GlobMatch(pattern, absolute_path)) return true;
+      if (GlobMatch(pattern, base, kExcludeGlob) || GlobMatch(pattern, absolute_path, kExcludeGlob))
+        return true;
       continue;
     }
     for (size_t start = 0; start <= absolute_path.size();) {
-      if (GlobMatch(pattern, absolute_path.substr(start))) return true;
+      if (GlobMatch(pattern, absolute_path.substr(start), kExcludeGlob)) return true;
       size_t next = absolute_path.find('/', start);
       if (next == std::string_view::npos) break;
       start = next + 1;
     }
   }
   return false;
+}
+
+const std::vector<std::string>& EditorTemporaryPatterns() {
+  static const std::vector<std::string>* const patterns =
+      new std::vector<std::string>{".*.sw[a-p]", ".*.swx", "*~", ".~lock.*#", "#*#", ".#*", "~$*"};
+  return *patterns;
 }
 
 }  // namespace cairn::archiver

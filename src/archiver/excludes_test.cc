@@ -75,5 +75,39 @@ TEST(MatchesExclude, BackslashIsOrdinary) {
   EXPECT_FALSE(MatchesExclude({"a\\*"}, "/d/a*"));
 }
 
+TEST(MatchesExclude, DoubleStarCrossesFoldersAndMatchesNone) {
+  EXPECT_TRUE(MatchesExclude({"**/build/"}, "/home/u/p/build/"));
+  EXPECT_TRUE(MatchesExclude({"**/build/"}, "/build/"));
+  EXPECT_FALSE(MatchesExclude({"**/build/"}, "/home/u/p/rebuild/"));
+  EXPECT_FALSE(MatchesExclude({"**/build/"}, "/home/u/p/build"));  // a file named build
+  EXPECT_TRUE(MatchesExclude({"photos/**/*.raw"}, "/home/u/photos/a.raw"));
+  EXPECT_TRUE(MatchesExclude({"photos/**/*.raw"}, "/home/u/photos/2024/05/a.raw"));
+  EXPECT_FALSE(MatchesExclude({"photos/**/*.raw"}, "/home/u/photos/2024/a.jpg"));
+  EXPECT_FALSE(MatchesExclude({"photos/**/*.raw"}, "/home/u/myphotos/a.raw"));
+  EXPECT_TRUE(MatchesExclude({"/home/u/tmp/**"}, "/home/u/tmp/a/b"));
+  EXPECT_TRUE(MatchesExclude({"/home/u/tmp/**"}, "/home/u/tmp/"));
+  EXPECT_FALSE(MatchesExclude({"/home/u/tmp/**"}, "/home/u/tmp"));
+  // What '*' matched before, "**" still matches.
+  EXPECT_TRUE(MatchesExclude({"**/cache*"}, "/home/u/cache/x"));
+  EXPECT_TRUE(MatchesExclude({"a/**"}, "/x/a/b/c"));
+}
+
+TEST(MatchesExclude, EditorTemporaries) {
+  const std::vector<std::string>& p = EditorTemporaryPatterns();
+  EXPECT_TRUE(MatchesExclude(p, "/d/.notes.txt.swp"));
+  EXPECT_TRUE(MatchesExclude(p, "/d/.notes.txt.swn"));
+  EXPECT_TRUE(MatchesExclude(p, "/d/notes.txt~"));
+  EXPECT_FALSE(MatchesExclude(p, "/d/4913"));  // vim's lives for an instant; a user's may not
+  EXPECT_TRUE(MatchesExclude(p, "/d/.~lock.report.ods#"));
+  EXPECT_TRUE(MatchesExclude(p, "/d/#notes#"));
+  EXPECT_TRUE(MatchesExclude(p, "/d/.#notes"));
+  EXPECT_TRUE(MatchesExclude(p, "/d/~$report.docx"));
+  EXPECT_FALSE(MatchesExclude(p, "/d/notes.txt"));
+  EXPECT_FALSE(MatchesExclude(p, "/d/.swp"));
+  EXPECT_FALSE(MatchesExclude(p, "/d/notes.swp"));  // vim's are hidden: ".notes.swp"
+  EXPECT_FALSE(MatchesExclude(p, "/d/.notes.swq"));
+  EXPECT_FALSE(MatchesExclude(p, "/~dir/x"));
+}
+
 }  // namespace
 }  // namespace cairn::archiver

@@ -1,7 +1,9 @@
 #include "base/glob_match.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace cairn {
 namespace {
@@ -112,9 +114,181 @@ bool MatchOne(std::string_view pattern, size_t p, Unit c, const GlobOptions& o, 
   return Same(literal.value, c.value, o);
 }
 
+// ---- The set-of-positions matcher (pathname and globstar) ------------------
+
+// One element of a pattern.
+enum class Kind : uint8_t {
+  kLiteral,  // one character, `value`
+  kAny,      // '?'
+  kClass,    // [...]: `set` (without brackets and negation mark), `negate`
+  kStar,     // a run of characters; `cross`: may include '/'
+  kDirs,     // "**/": "" or any run ending in '/'
+};
+
+struct Token {
+  Kind kind;
+  bool negate = false;
+  bool cross = false;
+  uint32_t value = 0;
+  std::string_view set = {};
+};
+
+// ClassEnd, with "\x" skipped as one member when escapes are on.
+size_t EscapedClassEnd(std::string_view pattern, size_t p, const GlobOptions& o) {
+  size_t j = p + 1;
+  if (j < pattern.size() && IsNegation(pattern[j], o)) ++j;
+  if (j < pattern.size() && pattern[j] == ']') ++j;
+  while (j < pattern.size() && pattern[j] != ']') {
+    if (o.backslash_escapes && pattern[j] == '\\' && j + 1 < pattern.size()) ++j;
+    ++j;
+  }
+  return j < pattern.size() ? j : kNone;
+}
+
+// InClass, with "\x" standing for x when escapes are on.
+bool EscapedInClass(std::string_view set, uint32_t c, const GlobOptions& o) {
+  if (!o.backslash_escapes || set.find('\\') == std::string_view::npos) return InClass(set, c, o);
+  auto next = [&](size_t& k) {
+    if (set[k] == '\\' && k + 1 < set.size()) ++k;
+    Unit u = Decode(set, k, o);
+    k += u.size;
+    return u.value;
+  };
+  size_t k = 0;
+  while (k < set.size()) {
+    uint32_t lo = next(k);
+    uint32_t hi = lo;
+    if (k + 1 < set.size() && set[k] == '-') {
+      ++k;
+      hi = next(k);
+    }
+    if (lo <= c && c <= hi) return true;
+    if (o.ascii_case_insensitive &&
+        ((lo <= Lower(c) && Lower(c) <= hi) || (lo <= Upper(c) && Upper(c) <= hi)))
+      return true;
+  }
+  return false;
+}
+
+std::vector<Token> Tokenize(std::string_view pattern, const GlobOptions& o) {
+  std::vector<Token> out;
+  size_t p = 0;
+  while (p < pattern.size()) {
+    char ch = pattern[p];
+    if (ch == '*') {
+      size_t q = p;
+      while (q < pattern.size() && pattern[q] == '*') ++q;
+      bool whole_component = o.globstar && q - p >= 2 && (p == 0 || pattern[p - 1] == '/');
+      if (whole_component && q < pattern.size() && pattern[q] == '/') {
+        out.push_back({.kind = Kind::kDirs});
+        p = q + 1;
+        continue;
+      }
+      bool cross = !o.pathname || (whole_component && q == pattern.size());
+      out.push_back({.kind = Kind::kStar, .cross = cross});
+      p = q;
+      continue;
+    }
+    if (ch == '?') {
+      out.push_back({.kind = Kind::kAny});
+      ++p;
+      continue;
+    }
+    if (ch == '[') {
+      size_t end = EscapedClassEnd(pattern, p, o);
+      if (end != kNone) {
+        size_t start = p + 1;
+        bool negate = IsNegation(pattern[start], o);
+        if (negate) ++start;
+        out.push_back(
+            {.kind = Kind::kClass, .negate = negate, .set = pattern.substr(start, end - start)});
+        p = end + 1;
+        continue;
+      }
+    }
+    if (ch == '\\' && o.backslash_escapes && p + 1 < pattern.size()) ++p;
+    Unit u = Decode(pattern, p, o);
+    out.push_back({.kind = Kind::kLiteral, .value = u.value});
+    p += u.size;
+  }
+  return out;
+}
+
+// Positions are 2 * token index (before the token) and 2 * index + 1 (inside
+// a kDirs, after at least one character of it); 2 * tokens.size() accepts.
+class PositionSet {
+ public:
+  explicit PositionSet(const std::vector<Token>& tokens)
+      : tokens_(&tokens), on_(2 * tokens.size() + 2, 0) {}
+  bool Has(size_t s) const { return on_[s] != 0; }
+  void Clear() { std::fill(on_.begin(), on_.end(), 0); }
+  // Adds `s` and what it reaches without consuming a character. Transitions
+  // that consume nothing only go forward, so one call settles them.
+  void Add(size_t s) {
+    if (on_[s]) return;
+    on_[s] = 1;
+    if (s % 2 != 0 || s / 2 >= tokens_->size()) return;
+    const Token& t = (*tokens_)[s / 2];
+    if (t.kind == Kind::kStar) Add(s + 2);
+    if (t.kind == Kind::kDirs) {
+      Add(s + 1);  // inside
+      Add(s + 2);  // empty
+    }
+  }
+  bool Empty() const { return std::find(on_.begin(), on_.end(), 1) == on_.end(); }
+
+ private:
+  const std::vector<Token>* tokens_;
+  std::vector<uint8_t> on_;
+};
+
+bool MatchPositions(std::string_view pattern, std::string_view text, const GlobOptions& o) {
+  const std::vector<Token> tokens = Tokenize(pattern, o);
+  const size_t accept = 2 * tokens.size();
+  PositionSet now(tokens), next(tokens);
+  now.Add(0);
+  for (size_t t = 0; t < text.size();) {
+    Unit c = Decode(text, t, o);
+    t += c.size;
+    const bool slash = c.value == '/';
+    next.Clear();
+    for (size_t s = 0; s < accept; ++s) {
+      if (!now.Has(s)) continue;
+      const Token& tok = tokens[s / 2];
+      if (s % 2 == 1) {  // inside "**/"
+        next.Add(s);
+        if (slash) next.Add(s + 1);
+        continue;
+      }
+      switch (tok.kind) {
+        case Kind::kLiteral:
+          if (Same(tok.value, c.value, o)) next.Add(s + 2);
+          break;
+        case Kind::kAny:
+          if (!(slash && o.pathname)) next.Add(s + 2);
+          break;
+        case Kind::kClass:
+          if (!(slash && o.pathname) && EscapedInClass(tok.set, c.value, o) != tok.negate)
+            next.Add(s + 2);
+          break;
+        case Kind::kStar:
+          if (tok.cross || !slash) next.Add(s);
+          break;
+        case Kind::kDirs:
+          break;  // through its inside position
+      }
+    }
+    std::swap(now, next);
+    if (now.Empty()) return false;
+  }
+  return now.Has(accept);
+}
+
 }  // namespace
 
 bool GlobMatch(std::string_view pattern, std::string_view text, const GlobOptions& options) {
+  if (options.pathname || (options.globstar && pattern.find("**") != std::string_view::npos))
+    return MatchPositions(pattern, text, options);
   size_t p = 0;
   size_t t = 0;
   size_t star_p = kNone;  // the pattern index after the last '*' seen

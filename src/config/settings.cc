@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -335,6 +336,18 @@ Result<uint64_t> ReadUnsigned(const Reporter& r, const Where& w, const YAML::Nod
   return v.magnitude;
 }
 
+// true or false (YAML 1.2's core schema, any case); yes/no/on/off (YAML 1.1)
+// are refused as ambiguous, and quoted text is not a boolean.
+Result<bool> ReadBool(const Reporter& r, const Where& w, const YAML::Node& n) {
+  if (n.IsNull()) return r.Error(w, "has no value; give true or false, or remove the key");
+  if (!n.IsScalar()) return r.Error(w, "expected true or false, got " + Describe(n));
+  std::string lower = n.Scalar();
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (n.Tag() == "?" && (lower == "true" || lower == "false")) return lower == "true";
+  return r.Error(w, "expected true or false, got '" + n.Scalar() + "'");
+}
+
 Result<int> ReadSigned(const Reporter& r, const Where& w, const YAML::Node& n) {
   CAIRN_ASSIGN_OR_RETURN(Integer v, ReadInteger(r, w, n));
   constexpr uint64_t kLimit = 1000000;  // far outside every algorithm's scale
@@ -395,6 +408,13 @@ KeySpec UnsignedKey(std::string_view name, T Settings::*field, uint64_t min, uin
           }};
 }
 
+KeySpec BoolKey(std::string_view name, bool Settings::*field) {
+  return {name, [=](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+            CAIRN_ASSIGN_OR_RETURN(st.s.*field, ReadBool(r, w, n));
+            return Status::OK();
+          }};
+}
+
 KeySpec TextKey(std::string_view name, std::string Settings::*field,
                 Result<std::string> (*normalize)(std::string_view)) {
   return {name, [=](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
@@ -442,100 +462,107 @@ constexpr uint64_t kU32Max = std::numeric_limits<uint32_t>::max();
 constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
 
 const std::vector<SectionSpec>& Schema() {
-  static const std::vector<SectionSpec>* const schema = new std::vector<SectionSpec>{
-      {"backup",
-       {
-           ListKey("watched_directories", &Settings::watched_directories,
-                   NormalizeWatchedDirectory),
-           ListKey("exclude_patterns", &Settings::exclude_patterns, ValidatePattern),
-           TextKey("compression", &Settings::compression, NormalizeCompression),
-           {"compression_level",
-            [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
-              CAIRN_ASSIGN_OR_RETURN(int level, ReadSigned(r, w, n));
-              st.s.compression_level = level;
-              st.level_where = w;  // checked against the algorithm once the section is read
-              return Status::OK();
-            }},
-           // Sizes are converted to bytes later; keep that from overflowing.
-           UnsignedKey("max_file_size_mb", &Settings::max_file_size_mb, 0, kU64Max >> 20),
-           UnsignedKey("backup_interval_minutes", &Settings::backup_interval_minutes, 1, kU32Max),
-           UnsignedKey("pack_size_mb", &Settings::pack_size_mb, 1, 512),
-           UnsignedKey("threads", &Settings::threads, 0, 1024),
-           TextKey("watch_mode", &Settings::watch_mode, NormalizeWatchMode),
-           {"stability_seconds",
-            [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
-              CAIRN_ASSIGN_OR_RETURN(uint64_t v, ReadUnsigned(r, w, n, 0, 3600));
-              st.s.stability_seconds = static_cast<uint32_t>(v);
-              st.stability_where = w;  // checked against max_delay_seconds below
-              return Status::OK();
-            }},
-           {"max_delay_seconds",
-            [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
-              CAIRN_ASSIGN_OR_RETURN(uint64_t v, ReadUnsigned(r, w, n, 1, 86400));
-              st.s.max_delay_seconds = static_cast<uint32_t>(v);
-              st.max_delay_where = w;
-              return Status::OK();
-            }},
-       }},
-      {"versioning",
-       {
-           UnsignedKey("max_versions_per_file", &Settings::max_versions_per_file, 0, kU32Max),
-           UnsignedKey("retention_days", &Settings::retention_days, 0, kU32Max),
-       }},
-      {"web",
-       {
-           TextKey("host", &Settings::web_host, ValidateHost),
-           UnsignedKey("port", &Settings::web_port, 1, 65535),
-       }},
-      {"logging",
-       {
-           TextKey("level", &Settings::log_level, NormalizeLogLevel),
-           // The daemon's log file (src/daemon/log.h).
-           {"file",
-            [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
-              // A bare "file:" is a mistake, not "off": off is file: "".
-              CAIRN_ASSIGN_OR_RETURN(std::string text, ReadText(r, w, n));
-              Result<std::string> normal = NormalizeLogFile(text);
-              if (!normal.ok()) return r.Error(w, normal.error().message());
-              st.s.log_file = std::move(normal).value();
-              return Status::OK();
-            }},
-           UnsignedKey("max_file_mb", &Settings::log_max_file_mb, 1, 1024),
-           UnsignedKey("max_files", &Settings::log_max_files, 0, 100),
-       }},
-      {"repository",
-       {
-           TextKey("location", &Settings::repository, NormalizeLocation),
-           TextKey("device_id", &Settings::device_id, ValidateDeviceId),
-           TextKey("password_file", &Settings::password_file, NormalizePath),
-       }},
-      {"azure",
-       {
-           TextKey("connection_string", &Settings::azure_connection_string, NotEmpty),
-           TextKey("container", &Settings::azure_container, ValidateContainer),
-           TextKey("prefix", &Settings::azure_prefix, ValidatePrefix),
-           TextKey("access_tier", &Settings::azure_access_tier, NormalizeAccessTier),
-           UnsignedKey("connections", &Settings::azure_connections, 1, 128),
-           UnsignedKey("limit_upload_kib", &Settings::azure_limit_upload_kib, 0, kU64Max >> 10),
-           UnsignedKey("limit_download_kib", &Settings::azure_limit_download_kib, 0, kU64Max >> 10),
-           UnsignedKey("stall_timeout_seconds", &Settings::azure_stall_timeout_seconds, 1, 3600),
-       }},
-      // The daemon's alerts (src/daemon/alerts.h).
-      {"alerts",
-       {
-           {"command", ReadAlertCommand},
-           {"webhook_url",
-            [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
-              CAIRN_ASSIGN_OR_RETURN(std::string text, ReadText(r, w, n));
-              Result<std::string> url = ValidateWebhookUrl(text);
-              if (!url.ok()) return r.Error(w, url.error().message());
-              st.s.alert_webhook_url = std::move(url).value();
-              return Status::OK();
-            }},
-           UnsignedKey("stale_after_hours", &Settings::alert_stale_after_hours, 0, 24 * 365),
-           UnsignedKey("timeout_seconds", &Settings::alert_timeout_seconds, 1, 3600),
-       }},
-  };
+  static const std::vector<SectionSpec>* const schema =
+      new std::vector<SectionSpec>{
+          {"backup",
+           {
+               ListKey("watched_directories", &Settings::watched_directories,
+                       NormalizeWatchedDirectory),
+               ListKey("exclude_patterns", &Settings::exclude_patterns, ValidatePattern),
+               BoolKey("exclude_caches", &Settings::exclude_caches),
+               BoolKey("exclude_editor_temporaries", &Settings::exclude_editor_temporaries),
+               TextKey("compression", &Settings::compression, NormalizeCompression),
+               {"compression_level",
+                [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+                  CAIRN_ASSIGN_OR_RETURN(int level, ReadSigned(r, w, n));
+                  st.s.compression_level = level;
+                  st.level_where = w;  // checked against the algorithm once the section is read
+                  return Status::OK();
+                }},
+               // Sizes are converted to bytes later; keep that from overflowing.
+               UnsignedKey("max_file_size_mb", &Settings::max_file_size_mb, 0, kU64Max >> 20),
+               UnsignedKey("backup_interval_minutes", &Settings::backup_interval_minutes, 1,
+                           kU32Max),
+               UnsignedKey("pack_size_mb", &Settings::pack_size_mb, 1, 512),
+               UnsignedKey("threads", &Settings::threads, 0, 1024),
+               TextKey("watch_mode", &Settings::watch_mode, NormalizeWatchMode),
+               {"stability_seconds",
+                [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+                  CAIRN_ASSIGN_OR_RETURN(uint64_t v, ReadUnsigned(r, w, n, 0, 3600));
+                  st.s.stability_seconds = static_cast<uint32_t>(v);
+                  st.stability_where = w;  // checked against max_delay_seconds below
+                  return Status::OK();
+                }},
+               {"max_delay_seconds",
+                [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+                  CAIRN_ASSIGN_OR_RETURN(uint64_t v, ReadUnsigned(r, w, n, 1, 86400));
+                  st.s.max_delay_seconds = static_cast<uint32_t>(v);
+                  st.max_delay_where = w;
+                  return Status::OK();
+                }},
+           }},
+          {"versioning",
+           {
+               UnsignedKey("max_versions_per_file", &Settings::max_versions_per_file, 0, kU32Max),
+               UnsignedKey("retention_days", &Settings::retention_days, 0, kU32Max),
+           }},
+          {"web",
+           {
+               TextKey("host", &Settings::web_host, ValidateHost),
+               UnsignedKey("port", &Settings::web_port, 1, 65535),
+           }},
+          {"logging",
+           {
+               TextKey("level", &Settings::log_level, NormalizeLogLevel),
+               // The daemon's log file (src/daemon/log.h).
+               {
+                   "file",
+                   [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+                     // A bare "file:" is a mistake, not "off": off is file: "".
+                     CAIRN_ASSIGN_OR_RETURN(std::string text, ReadText(r, w, n));
+                     Result<std::string> normal = NormalizeLogFile(text);
+                     if (!normal.ok()) return r.Error(w, normal.error().message());
+                     st.s.log_file = std::move(normal).value();
+                     return Status::OK();
+                   }},
+               UnsignedKey("max_file_mb", &Settings::log_max_file_mb, 1, 1024),
+               UnsignedKey("max_files", &Settings::log_max_files, 0, 100),
+           }},
+          {"repository",
+           {
+               TextKey("location", &Settings::repository, NormalizeLocation),
+               TextKey("device_id", &Settings::device_id, ValidateDeviceId),
+               TextKey("password_file", &Settings::password_file, NormalizePath),
+           }},
+          {"azure",
+           {
+               TextKey("connection_string", &Settings::azure_connection_string, NotEmpty),
+               TextKey("container", &Settings::azure_container, ValidateContainer),
+               TextKey("prefix", &Settings::azure_prefix, ValidatePrefix),
+               TextKey("access_tier", &Settings::azure_access_tier, NormalizeAccessTier),
+               UnsignedKey("connections", &Settings::azure_connections, 1, 128),
+               UnsignedKey("limit_upload_kib", &Settings::azure_limit_upload_kib, 0, kU64Max >> 10),
+               UnsignedKey("limit_download_kib", &Settings::azure_limit_download_kib, 0,
+                           kU64Max >> 10),
+               UnsignedKey("stall_timeout_seconds", &Settings::azure_stall_timeout_seconds, 1,
+                           3600),
+           }},
+          // The daemon's alerts (src/daemon/alerts.h).
+          {"alerts",
+           {
+               {"command", ReadAlertCommand},
+               {"webhook_url",
+                [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+                  CAIRN_ASSIGN_OR_RETURN(std::string text, ReadText(r, w, n));
+                  Result<std::string> url = ValidateWebhookUrl(text);
+                  if (!url.ok()) return r.Error(w, url.error().message());
+                  st.s.alert_webhook_url = std::move(url).value();
+                  return Status::OK();
+                }},
+               UnsignedKey("stale_after_hours", &Settings::alert_stale_after_hours, 0, 24 * 365),
+               UnsignedKey("timeout_seconds", &Settings::alert_timeout_seconds, 1, 3600),
+           }},
+      };
   return *schema;
 }
 

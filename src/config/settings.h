@@ -37,6 +37,11 @@ struct Settings {
   // BackupOptions::exclude_patterns; their language and where they apply are
   // in src/archiver/excludes.h. Never holds an empty pattern. Empty: none.
   std::vector<std::string> exclude_patterns;
+  // Folders holding a CACHEDIR.TAG are not backed up (archiver/exclude_filter.h).
+  bool exclude_caches = true;
+  // Editors' temporary files (vim's swap and backup files, LibreOffice's
+  // lock files, ...: archiver/excludes.h) are not backed up.
+  bool exclude_editor_temporaries = true;
   std::string compression = "zstd";  // "zstd", "gzip" or "none" (always lower case)
   // On the algorithm's own scale (zstd 1..19, gzip 1..9); unset: the
   // algorithm's default (zstd 1, gzip 6). Never set when compression is none.

@@ -72,6 +72,8 @@ TEST(ParseSettings, EmptyTextGivesDefaults) {
     const Settings& s = *r;
     EXPECT_TRUE(s.watched_directories.empty());
     EXPECT_TRUE(s.exclude_patterns.empty());
+    EXPECT_TRUE(s.exclude_caches);
+    EXPECT_TRUE(s.exclude_editor_temporaries);
     EXPECT_EQ(s.compression, "zstd");
     EXPECT_FALSE(s.compression_level.has_value());
     EXPECT_EQ(s.max_file_size_mb, 0u);
@@ -221,6 +223,26 @@ TEST(ParseSettings, BadWatchKeys) {
                         "stability_seconds (90) (line 2)"));
 }
 
+TEST(ParseSettings, ExcludeSwitches) {
+  Result<Settings> r =
+      ParseSettings("backup: {exclude_caches: false, exclude_editor_temporaries: FALSE}", "");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_FALSE(r->exclude_caches);
+  EXPECT_FALSE(r->exclude_editor_temporaries);
+  r = ParseSettings("backup:\n  exclude_caches: True\n", "");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_TRUE(r->exclude_caches);
+  EXPECT_THAT(
+      ErrorOf(ParseSettings("backup: {exclude_caches: no}", "s.yaml")),
+      HasSubstr("s.yaml: backup.exclude_caches: expected true or false, got 'no' (line 1)"));
+  EXPECT_THAT(ErrorOf(ParseSettings("backup: {exclude_caches: 'false'}", "")),
+              HasSubstr("backup.exclude_caches: expected true or false, got 'false'"));
+  EXPECT_THAT(ErrorOf(ParseSettings("backup: {exclude_editor_temporaries: [true]}", "")),
+              HasSubstr("backup.exclude_editor_temporaries: expected true or false, got a list"));
+  EXPECT_THAT(ErrorOf(ParseSettings("backup:\n  exclude_caches:\n", "")),
+              HasSubstr("backup.exclude_caches: has no value"));
+}
+
 TEST(ParseSettings, AzureUrlIsNotExpanded) {
   Result<Settings> r = ParseSettings("repository: {location: 'azure://backups/cairn'}", "");
   ASSERT_TRUE(r.ok()) << r.error().ToString();
@@ -239,6 +261,7 @@ TEST(ParseSettings, UnknownKeyIsNamedWithAllowedKeys) {
   EXPECT_THAT(m, HasSubstr("config/settings.yaml: backup.compresion: unknown key"));
   EXPECT_THAT(m, HasSubstr("did you mean 'compression'?"));
   EXPECT_THAT(m, HasSubstr("allowed keys in backup: watched_directories, exclude_patterns, "
+                           "exclude_caches, exclude_editor_temporaries, "
                            "compression, compression_level, max_file_size_mb, "
                            "backup_interval_minutes, pack_size_mb, threads, watch_mode, "
                            "stability_seconds, max_delay_seconds"));

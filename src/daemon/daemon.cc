@@ -520,6 +520,7 @@ RunReport Daemon::BackupRun(const std::string& kind, std::vector<std::string> pa
     report.unchanged = r->files_unchanged;
     report.deleted = r->deleted;
     report.skipped = r->skipped_size + r->skipped_special;
+    report.excluded = r->excluded;
     report.bytes_read = r->bytes_read;
     report.bytes_stored = r->bytes_stored;
     report.seconds = r->seconds;

@@ -72,6 +72,7 @@ struct RunReport {
   uint64_t unchanged = 0;     // files skipped by their metadata
   uint64_t deleted = 0;       // deletion records written
   uint64_t skipped = 0;       // files left out (too large, unknown type)
+  uint64_t excluded = 0;      // entries left out by the exclude rules (a folder: one)
   uint64_t bytes_read = 0;    // of the changed files
   uint64_t bytes_stored = 0;  // new bytes in the repository (compressed, encrypted)
   double seconds = 0;

@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "archiver/excludes.h"
+#include "archiver/exclude_filter.h"
 #include "catalog/catalog.h"
 #include "compress/compressor.h"
 #include "crypto/crypto.h"
@@ -112,7 +112,12 @@ Result<std::unique_ptr<Session>> Session::Create(SessionOptions options) {
 }
 
 Session::Session(SessionOptions options, ResolvedConfig cfg)
-    : options_(std::move(options)), cfg_(std::move(cfg)) {}
+    : options_(std::move(options)),
+      cfg_(std::move(cfg)),
+      exclude_filter_(std::make_unique<archiver::ExcludeFilter>(
+          archiver::ExcludeOptions{cfg_.settings.exclude_patterns, cfg_.settings.exclude_caches,
+                                   cfg_.settings.exclude_editor_temporaries},
+          DefaultFileSystem())) {}
 
 Session::~Session() = default;
 
@@ -358,12 +363,7 @@ std::vector<std::string> Session::DefaultBackupPaths() const {
 }
 
 bool Session::Excluded(std::string_view path, bool is_dir) const {
-  const std::vector<std::string>& patterns = cfg_.settings.exclude_patterns;
-  if (patterns.empty()) return false;
-  if (archiver::MatchesExclude(patterns, path)) return true;
-  // A folder whose every entry is excluded: the archiver records the folder
-  // itself but nothing in it, so there is nothing to watch in it.
-  return is_dir && archiver::MatchesExclude(patterns, std::string(path) + "/");
+  return exclude_filter_->Excluded(path, is_dir) != archiver::ExcludeReason::kNone;
 }
 
 Result<BackupResult> Session::Backup(const BackupRequest& request, const JobContext& job) {
@@ -414,6 +414,8 @@ Result<BackupResult> Session::Backup(const BackupRequest& request, const JobCont
   bo.exclude_patterns = s.exclude_patterns;
   bo.exclude_patterns.insert(bo.exclude_patterns.end(), request.extra_excludes.begin(),
                              request.extra_excludes.end());
+  bo.exclude_caches = s.exclude_caches;
+  bo.exclude_editor_temporaries = s.exclude_editor_temporaries;
   bo.missing_roots_ok = request.missing_ok;
   bo.max_file_size = s.max_file_size_mb << 20;
   bo.threads = s.threads;

@@ -40,6 +40,9 @@
 #include "restorer/restorer.h"
 #include "restorer/stream.h"
 
+namespace cairn::archiver {
+class ExcludeFilter;
+}
 namespace cairn::catalog {
 class Catalog;
 }
@@ -200,11 +203,17 @@ class Session {
   // What Backup backs up when given no paths: backup.watched_directories,
   // else those of ~/Documents, ~/Pictures and ~/Desktop that exist.
   std::vector<std::string> DefaultBackupPaths() const;
-  // True when the settings' exclude patterns (as backups apply them,
-  // archiver/excludes.h) exclude `path`; for a folder (`is_dir`), also when
-  // they exclude everything under it (".git/*" and a .git folder), so a
-  // front end can leave it alone. For front ends that filter paths before
-  // asking for a backup (the daemon's watcher). Thread-safe.
+  // True when a backup would leave `path` out by its exclude rules
+  // (archiver/exclude_filter.h): the settings' exclude patterns, editors'
+  // temporaries, the .cairnignore files of every folder from "/" down to
+  // it, a CACHEDIR.TAG in it (`is_dir`) or in a folder above it. For a
+  // folder, also when everything under it would be (".git/*" and a .git
+  // folder): a backup leaves such a folder out whole. For front ends that
+  // filter paths before asking for a backup (the daemon's watcher): the
+  // answer is the walk's, for every path. Reads the .cairnignore and
+  // CACHEDIR.TAG files above `path` (two lstat calls per folder; their
+  // content is cached and read again when they change, or when `path`
+  // names a .cairnignore). Thread-safe.
   bool Excluded(std::string_view path, bool is_dir) const;
 
   // Streams what `request` names to `sink`: a regular file's bytes (or a
@@ -252,6 +261,9 @@ class Session {
 
   SessionOptions options_;
   const ResolvedConfig cfg_;
+  // Excluded()'s rules, with their cache of .cairnignore files (internally
+  // locked).
+  const std::unique_ptr<archiver::ExcludeFilter> exclude_filter_;
 
   std::mutex open_mu_;  // guards opening repo_ and secret_
   std::optional<std::string> secret_;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -333,6 +334,115 @@ TEST_F(SessionTest, ExcludedAppliesTheBackupPatternsAndFoldersWithNothingKept) {
   EXPECT_FALSE(s->Excluded("/h/docs/legit", true));
   SetSettings("");
   EXPECT_FALSE(Make()->Excluded("/h/docs/a.tmp", false));
+}
+
+// The daemon filters watcher events with Session::Excluded; the backup
+// walk applies the same rules as it descends. For every path of a tree with
+// nested .cairnignore files (negations, anchors, folder-only patterns, "**"),
+// CACHEDIR.TAG folders, patterns and editors' temporaries, Excluded says
+// exactly what a backup leaves out; and after the rules change on disk, the
+// same session's answers follow them at once.
+TEST_F(SessionTest, ExcludedAnswersWhatTheBackupLeavesOutForEveryPath) {
+  SetSettings(
+      "backup: {exclude_patterns: ['.git/*', '**/node_modules/', 'photos/**/*.raw', '*.tmp']}\n");
+  env_["CAIRN_PASSWORD"] = "pw";
+  const std::string d = home_.Sub("docs");
+  const std::string tag = "Signature: 8a477f597d28d172789f06886806bc55\n";
+  WriteFile(d + "/.cairnignore", "# top\n*.log\n!important.log\nbuild/\n/top.txt\ndata/**/*.bin\n");
+  for (const char* f : {"/top.txt",
+                        "/a/top.txt",
+                        "/x.log",
+                        "/important.log",
+                        "/build/o.o",
+                        "/build/sub/p.o",
+                        "/a/build",
+                        "/data/x.bin",
+                        "/data/y/z/w.bin",
+                        "/data/keep.txt",
+                        "/a/x.log",
+                        "/a/q.tmp2",
+                        "/q.tmp2",
+                        "/a/sub/f",
+                        "/sub/f",
+                        "/a/b/f.keep",
+                        "/a/b/f.other",
+                        "/a/b/c/g.keep",
+                        "/a/b/c/h",
+                        "/a/b/important.log",
+                        "/cache/blob",
+                        "/cache/deep/blob",
+                        "/fakecache/blob",
+                        "/.thesis.odt.swp",
+                        "/thesis.odt",
+                        "/.~lock.thesis.odt#",
+                        "/proj/.git/HEAD",
+                        "/proj/src/node_modules/m/index.js",
+                        "/proj/node_modules",
+                        "/photos/2024/a.raw",
+                        "/photos/a.raw",
+                        "/photos/a.jpg",
+                        "/x.tmp",
+                        "/a/.hidden~",
+                        "/Drafts~/x.txt"})
+    WriteFile(d + f, f);
+  WriteFile(d + "/a/.cairnignore", "!x.log\n*.tmp2\nsub/\n");
+  WriteFile(d + "/a/b/.cairnignore", "*\n!*.keep\n!*/\n");
+  WriteFile(d + "/cache/CACHEDIR.TAG", tag);
+  WriteFile(d + "/fakecache/CACHEDIR.TAG", "Signature: something else entirely, 43+ bytes\n");
+  ASSERT_EQ(::symlink("build", (d + "/link-to-build").c_str()), 0);
+
+  // What one backup into a fresh repository stores, next to what the
+  // session `watcher` says of every path on disk.
+  int round = 0;
+  auto compare = [&](Session& watcher) {
+    SessionOptions o = Options();
+    o.repository = home_.Sub("repo" + std::to_string(++round));
+    auto s = Make(o);
+    ASSERT_NE(s, nullptr);
+    ASSERT_TRUE(s->Init("k").ok());
+    auto b = s->Backup({{d}, {}});
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    std::set<std::string> stored;
+    ASSERT_TRUE(s->List({d, std::nullopt, true}, [&](const FileVersion& v) {
+                   stored.insert(v.path);
+                   return Status::OK();
+                 }).ok());
+    stored.insert(d);  // List gives what is below the folder
+    size_t excluded = 0, kept = 0;
+    std::vector<std::filesystem::path> all = {d};
+    for (const auto& e : std::filesystem::recursive_directory_iterator(d)) all.push_back(e.path());
+    for (const auto& p : all) {
+      const bool is_dir = std::filesystem::is_directory(std::filesystem::symlink_status(p));
+      const bool ex = watcher.Excluded(p.string(), is_dir);
+      EXPECT_EQ(ex, stored.count(p.string()) == 0)
+          << "round " << round << ": " << p.string() << (ex ? " is" : " is not")
+          << " excluded, but the backup "
+          << (stored.count(p.string()) ? "stored it" : "left it out");
+      (ex ? excluded : kept)++;
+    }
+    EXPECT_GT(excluded, 20u);
+    EXPECT_GT(kept, 15u);
+  };
+  auto watcher = Make();
+  ASSERT_NE(watcher, nullptr);
+  compare(*watcher);
+  EXPECT_TRUE(watcher->Excluded(d + "/a/b/f.other", false));
+  EXPECT_TRUE(watcher->Excluded(d + "/a/.hidden~", false));
+  EXPECT_FALSE(watcher->Excluded(d + "/Drafts~", true));  // editors' patterns: files only
+  EXPECT_FALSE(watcher->Excluded(d + "/a/x.log", false));
+
+  // The rules change: a.cairnignore loses its negation and "sub/", b's file
+  // goes, the fake cache tag becomes a real one, and the top file is
+  // rewritten in place at the same size (the watcher's event names it).
+  WriteFile(d + "/a/.cairnignore", "*.tmp2\n");
+  ASSERT_EQ(::unlink((d + "/a/b/.cairnignore").c_str()), 0);
+  WriteFile(d + "/fakecache/CACHEDIR.TAG", tag);
+  WriteFile(d + "/.cairnignore", "# top\n*.lo?\n!important.log\nbuild/\n/top.txt\ndata/**/*.bin\n");
+  watcher->Excluded(d + "/.cairnignore", false);
+  compare(*watcher);
+  EXPECT_FALSE(watcher->Excluded(d + "/a/b/f.other", false));
+  EXPECT_TRUE(watcher->Excluded(d + "/a/x.log", false));
+  EXPECT_TRUE(watcher->Excluded(d + "/fakecache/blob", false));
 }
 
 TEST_F(SessionTest, VersionIdsAreStableAndRestoreOneVersion) {
