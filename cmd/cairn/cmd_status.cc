@@ -143,6 +143,11 @@ void PrintStatus(const json& s) {
   for (const auto& j : s.value("jobs", json::array()))
     jobs += (jobs.empty() ? "" : ", ") + Str(j, "name") + " " + When(j, "next_due");
   if (!jobs.empty()) std::printf("  next jobs:    %s\n", jobs.c_str());
+  if (Num(s, "excluded_total") > 0)
+    std::printf(
+        "  excluded:     %llu files and folders since start (exclude_patterns, "
+        ".cairnignore, cache folders, editors' temporary files)\n",
+        static_cast<unsigned long long>(Num(s, "excluded_total")));
   if (Num(s, "skipped_total") > 0)
     std::printf(
         "  skipped:      %llu files since start (too large, or not a file, folder "

@@ -147,6 +147,7 @@ std::string FormatRunReport(const RunReport& r) {
                      Bytes(r.bytes_stored) + " stored), " + std::to_string(r.deleted) + " deleted";
   if (r.unchanged > 0) line += ", " + std::to_string(r.unchanged) + " unchanged";
   if (r.skipped > 0) line += ", " + std::to_string(r.skipped) + " skipped";
+  if (r.excluded > 0) line += ", " + std::to_string(r.excluded) + " excluded";
   if (!r.errors.empty()) line += ", " + std::to_string(r.errors.size()) + " unreadable";
   return line + ", " + secs;
 }
@@ -549,6 +550,7 @@ RunReport Daemon::BackupRun(const std::string& kind, std::vector<std::string> pa
     if (report.status.ok()) snap_.last_success = report.finished;
     snap_.retry_at = retry_at_;
     snap_.skipped_total += report.skipped;
+    snap_.excluded_total += report.excluded;
   }
   CheckDiskSpace();
   if (options_.hooks.on_run) options_.hooks.on_run(report);
@@ -694,8 +696,12 @@ void Daemon::Reload() {
     missing_roots_ = old_missing;
     return refuse(st);
   }
+  // New rules: watch anew (a folder they no longer exclude needs watches)
+  // and compare everything in a full pass.
   const bool rewatch = roots_ != old_roots || then.watch_mode != watch_mode_ ||
-                       then.exclude_patterns != watched_excludes_;
+                       then.exclude_patterns != watched_excludes_ ||
+                       then.exclude_caches != now.exclude_caches ||
+                       then.exclude_editor_temporaries != now.exclude_editor_temporaries;
   if (rewatch) {
     // A new watcher, then a full pass: what changed between the two, and
     // what the new rules now include, is found by the pass.

@@ -106,6 +106,8 @@ struct DaemonSnapshot {
   // Since the daemon started: files left out because they were too large or
   // not a file, folder or link (RunReport::skipped), summed over its runs.
   uint64_t skipped_total = 0;
+  // ... and entries left out by the exclude rules (RunReport::excluded).
+  uint64_t excluded_total = 0;
   // Paused (cairn pause): nothing is backed up, changes are still queued.
   bool paused = false;
   std::optional<TimeNs> paused_until;  // nullopt while paused: until resumed

@@ -293,6 +293,11 @@ TEST_F(DaemonTest, FormatRunReportSaysWhatARunDidOrWhyItFailed) {
   r.seconds = 0.25;
   EXPECT_EQ(FormatRunReport(r),
             "batch: 3 paths, 2 files (3.0 MiB read, 1.0 MiB stored), 1 deleted, 0.25 s");
+  r.skipped = 1;
+  r.excluded = 4;
+  EXPECT_EQ(FormatRunReport(r),
+            "batch: 3 paths, 2 files (3.0 MiB read, 1.0 MiB stored), 1 deleted, 1 skipped, "
+            "4 excluded, 0.25 s");
   r.status = Status::Unavailable("the repository is not reachable");
   r.retry_in = std::chrono::seconds(10);
   EXPECT_EQ(FormatRunReport(r),

@@ -214,6 +214,7 @@ json SnapshotJson(const DaemonSnapshot& snap, TimeNs now) {
                      {"unchanged", r.unchanged},
                      {"deleted", r.deleted},
                      {"skipped", r.skipped},
+                     {"excluded", r.excluded},
                      {"unreadable", r.errors.size()},
                      {"bytes_read", r.bytes_read},
                      {"bytes_stored", r.bytes_stored},
@@ -224,6 +225,7 @@ json SnapshotJson(const DaemonSnapshot& snap, TimeNs now) {
   }
   j["retry_at"] = snap.retry_at ? TimeJson(*snap.retry_at) : json(nullptr);
   j["skipped_total"] = snap.skipped_total;
+  j["excluded_total"] = snap.excluded_total;
   json jobs = json::array();
   for (const Scheduler::JobState& job : snap.jobs)
     jobs.push_back({{"name", job.name},
