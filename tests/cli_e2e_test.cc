@@ -955,6 +955,31 @@ TEST_F(CliE2eTest, CatalogIsRebuiltWhenMissingOrCorrupt) {
 // ---------------------------------------------------------------------------
 // 10. Settings.
 
+// `cairn backup ~` with the default repository (~/.local/share/cairn/repo),
+// the catalog (~/.cache/cairn) and the state folder (~/.local/state/cairn)
+// inside: none of cairn's own files is backed up (the repository would grow
+// by its own size at every run).
+TEST_F(CliE2eTest, BackingUpHomeLeavesCairnsOwnFoldersOut) {
+  CairnRunOptions o;
+  o.unset = {"CAIRN_REPOSITORY"};  // the default location, under $HOME
+  WriteFile(sb.home() + "/Documents/letter.txt", "dear\n");
+  WriteFile(sb.home() + "/.local/state/cairn/logs/backup.log", "a log line\n");
+  Ok({"init"}, o);
+  Ok({"backup", sb.home()}, o);
+  Ok({"backup", sb.home()}, o);  // the repository and catalog now exist and changed
+  ProcResult ls = Ok({"--json", "ls", "-R", sb.home()}, o);
+  const json listed = json::parse(ls.out);
+  bool letter = false;
+  for (const json& e : listed) {
+    const std::string path = e.value("path", "");
+    letter |= path == sb.home() + "/Documents/letter.txt";
+    for (const std::string& own : {sb.data_home() + "/cairn/repo", sb.cache_home() + "/cairn",
+                                   sb.home() + "/.local/state/cairn"})
+      EXPECT_NE(path.rfind(own, 0), 0u) << "backed up: " << path;
+  }
+  EXPECT_TRUE(letter) << ls.out;
+}
+
 TEST_F(CliE2eTest, ConfigWatchedDirectoriesExcludesAndSizeLimit) {
   const std::string w = sb.Path("watched");
   MakeDirs(w + "/.git/objects/ab");

@@ -31,4 +31,18 @@ const std::vector<std::string>& EditorTemporaryPatterns() {
   return *patterns;
 }
 
+std::string LiteralPattern(std::string_view path) {
+  std::string out;
+  for (char c : path) {
+    if (c == '*' || c == '?' || c == '[') {
+      out += '[';
+      out += c;
+      out += ']';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace cairn::archiver

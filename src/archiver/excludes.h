@@ -47,6 +47,10 @@ namespace cairn::archiver {
 // allocation unless a pattern holds "**".
 bool MatchesExclude(const std::vector<std::string>& patterns, std::string_view absolute_path);
 
+// A pattern that matches exactly `path` (its '*', '?' and '[' made literal:
+// "[*]"), for excluding a known folder: add it and it + "/*".
+std::string LiteralPattern(std::string_view path);
+
 // Files editors keep beside the file being edited while it is open, as
 // exclude patterns (applied like the user's but to files only, never to a
 // folder, unless backup.exclude_editor_temporaries is false):

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <set>
 
+#include "archiver/excludes.h"
 #include "base/errno_status.h"
 #include "daemon/queue.h"
 #include "daemon/run_lock.h"
@@ -49,23 +50,6 @@ std::string Seconds(milliseconds d) {
 milliseconds Until(TimeNs from, TimeNs to) {
   if (to <= from) return milliseconds(0);
   return std::chrono::duration_cast<milliseconds>(std::chrono::nanoseconds(to - from));
-}
-
-// A literal path as an exclude pattern (archiver/excludes.h: fnmatch, no
-// escape character): the three special characters become one-character
-// sets.
-std::string GlobLiteral(const std::string& path) {
-  std::string out;
-  for (char c : path) {
-    if (c == '*' || c == '?' || c == '[') {
-      out += '[';
-      out += c;
-      out += ']';
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 // The path with symlinks resolved when it exists (what Session::Backup
@@ -226,8 +210,7 @@ std::vector<std::string> Daemon::OwnPrefixes() const {
     for (const std::string& v : {p, Resolved(p)})
       if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
   };
-  if (location_.find("://") == std::string::npos) add(location_);
-  add(session_->config().cache_dir);
+  for (const std::string& p : session_->OwnFolders()) add(p);
   add(state_dir_);
   for (const std::string& p : options_.excluded_prefixes) add(p);
   return out;
@@ -509,8 +492,8 @@ RunReport Daemon::BackupRun(const std::string& kind, std::vector<std::string> pa
   // cairn's own files stay out even when a watched folder holds them (a
   // repository under ~/Documents).
   for (const std::string& p : OwnPrefixes()) {
-    req.extra_excludes.push_back(GlobLiteral(p));
-    req.extra_excludes.push_back(GlobLiteral(p) + "/*");
+    req.extra_excludes.push_back(archiver::LiteralPattern(p));
+    req.extra_excludes.push_back(archiver::LiteralPattern(p) + "/*");
   }
   JobSink sink(options_.hooks, [this](LogLevel l, const std::string& t) { Log(l, t); });
   engine::JobContext job{stop, &sink};

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <fstream>
 
 #include "archiver/exclude_filter.h"
+#include "archiver/excludes.h"
 #include "catalog/catalog.h"
 #include "compress/compressor.h"
 #include "crypto/crypto.h"
@@ -117,7 +119,24 @@ Session::Session(SessionOptions options, ResolvedConfig cfg)
       exclude_filter_(std::make_unique<archiver::ExcludeFilter>(
           archiver::ExcludeOptions{cfg_.settings.exclude_patterns, cfg_.settings.exclude_caches,
                                    cfg_.settings.exclude_editor_temporaries},
-          DefaultFileSystem())) {}
+          DefaultFileSystem())) {
+  auto add = [this](const std::string& p) {
+    if (p.empty() || p[0] != '/') return;  // an Azure location has no folder here
+    std::string normal = p;
+    while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+    std::vector<std::string> forms = {normal};
+    if (char* real = ::realpath(normal.c_str(), nullptr)) {
+      forms.emplace_back(real);
+      std::free(real);
+    }
+    for (const std::string& f : forms)
+      if (std::find(own_folders_.begin(), own_folders_.end(), f) == own_folders_.end())
+        own_folders_.push_back(f);
+  };
+  add(cfg_.location);
+  add(cfg_.cache_dir);
+  add(cfg_.state_dir);
+}
 
 Session::~Session() = default;
 
@@ -363,8 +382,14 @@ std::vector<std::string> Session::DefaultBackupPaths() const {
 }
 
 bool Session::Excluded(std::string_view path, bool is_dir) const {
+  for (const std::string& own : own_folders_)
+    if (path.size() >= own.size() && path.compare(0, own.size(), own) == 0 &&
+        (path.size() == own.size() || path[own.size()] == '/'))
+      return true;
   return exclude_filter_->Excluded(path, is_dir) != archiver::ExcludeReason::kNone;
 }
+
+std::vector<std::string> Session::OwnFolders() const { return own_folders_; }
 
 Result<BackupResult> Session::Backup(const BackupRequest& request, const JobContext& job) {
   std::vector<std::string> paths = request.paths.empty() ? DefaultBackupPaths() : request.paths;
@@ -414,6 +439,10 @@ Result<BackupResult> Session::Backup(const BackupRequest& request, const JobCont
   bo.exclude_patterns = s.exclude_patterns;
   bo.exclude_patterns.insert(bo.exclude_patterns.end(), request.extra_excludes.begin(),
                              request.extra_excludes.end());
+  for (const std::string& own : own_folders_) {
+    bo.exclude_patterns.push_back(archiver::LiteralPattern(own));
+    bo.exclude_patterns.push_back(archiver::LiteralPattern(own) + "/*");
+  }
   bo.exclude_caches = s.exclude_caches;
   bo.exclude_editor_temporaries = s.exclude_editor_temporaries;
   bo.missing_roots_ok = request.missing_ok;

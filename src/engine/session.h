@@ -215,6 +215,12 @@ class Session {
   // content is cached and read again when they change, or when `path`
   // names a .cairnignore). Thread-safe.
   bool Excluded(std::string_view path, bool is_dir) const;
+  // cairn's own folders, which no backup ever includes (and Excluded
+  // answers true for): a local repository, the catalog's cache folder and
+  // the state folder (the daemon's queue and log), each also with symlinks
+  // resolved. Backing up the repository into itself would grow it by its
+  // own size at every run.
+  std::vector<std::string> OwnFolders() const;
 
   // Streams what `request` names to `sink`: a regular file's bytes (or a
   // range of them), a folder or anything else as a tar archive whose names
@@ -263,6 +269,7 @@ class Session {
   const ResolvedConfig cfg_;
   // Excluded()'s rules, with their cache of .cairnignore files (internally
   // locked).
+  std::vector<std::string> own_folders_;  // OwnFolders()
   const std::unique_ptr<archiver::ExcludeFilter> exclude_filter_;
 
   std::mutex open_mu_;  // guards opening repo_ and secret_

@@ -79,6 +79,7 @@ Result<ResolvedConfig> ResolveConfig(const SessionOptions& o) {
   if (r.home.empty()) r.home = "/";
   r.default_location = XdgDir(o.getenv, r.home, "XDG_DATA_HOME", ".local/share") + "/cairn/repo";
   r.cache_dir = XdgDir(o.getenv, r.home, "XDG_CACHE_HOME", ".cache") + "/cairn";
+  r.state_dir = XdgDir(o.getenv, r.home, "XDG_STATE_HOME", ".local/state") + "/cairn";
   r.config_dir = XdgDir(o.getenv, r.home, "XDG_CONFIG_HOME", ".config") + "/cairn";
 
   if (!o.repository.empty()) {

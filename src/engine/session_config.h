@@ -68,6 +68,7 @@ struct ResolvedConfig {
   std::string device;
   std::string query_device;  // "" with all_devices
   std::string cache_dir;     // $XDG_CACHE_HOME/cairn
+  std::string state_dir;     // $XDG_STATE_HOME/cairn: the daemon's queue and log
   std::string config_dir;    // $XDG_CONFIG_HOME/cairn
   std::string home;
   backend::OpenOptions backend_options;
