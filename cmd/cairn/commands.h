@@ -75,6 +75,17 @@ int ResumeCommand(Context& ctx);
 // "90s", "30m", "2h", "1d", "1h30m" -> seconds.
 Result<uint64_t> ParsePauseDuration(const std::string& text);
 
+struct ForgetArgs {
+  bool dry_run = false;
+  // -1: the settings' value.
+  int64_t keep_last = -1, keep_hourly = -1, keep_daily = -1, keep_weekly = -1, keep_monthly = -1,
+          keep_yearly = -1, max_versions = -1, retention_days = -1;
+  std::optional<std::string> keep_within;
+};
+int ForgetCommand(Context& ctx, const ForgetArgs& args);
+// The settings' versioning policy with the flags given on top.
+Result<engine::RetentionPolicy> ForgetPolicy(const config::Settings& s, const ForgetArgs& a);
+
 int StatsCommand(Context& ctx);
 int RecoverCommand(Context& ctx);
 int CompactCommand(Context& ctx);

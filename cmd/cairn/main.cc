@@ -225,6 +225,39 @@ int main(int argc, char** argv) {
   auto* c_resume = app.add_subcommand("resume", "end a pause of `cairn run`");
   c_resume->callback(run([&](Context& ctx) { return ResumeCommand(ctx); }));
 
+  ForgetArgs forget;
+  auto* c_forget = app.add_subcommand(
+      "forget",
+      "drop old versions by the retention rules (versioning.* in the settings, or the flags); "
+      "deletes nothing: `cairn prune` frees the space");
+  c_forget->add_flag("--dry-run,-n", forget.dry_run,
+                     "list what would be dropped and why each kept version stays; write nothing");
+  const auto count = CLI::Range(int64_t{0}, int64_t{4294967295});
+  c_forget->add_option("--keep-last", forget.keep_last, "keep the N newest versions")->check(count);
+  c_forget
+      ->add_option("--keep-hourly", forget.keep_hourly,
+                   "keep the newest version of each of the last N hours that have one")
+      ->check(count);
+  c_forget->add_option("--keep-daily", forget.keep_daily, "... of the last N days")->check(count);
+  c_forget->add_option("--keep-weekly", forget.keep_weekly, "... of the last N weeks")
+      ->check(count);
+  c_forget->add_option("--keep-monthly", forget.keep_monthly, "... of the last N months")
+      ->check(count);
+  c_forget->add_option("--keep-yearly", forget.keep_yearly, "... of the last N years")
+      ->check(count);
+  c_forget->add_option("--keep-within", forget.keep_within,
+                       "keep every version younger than this (2h, 30d, 1y6m; \"\" for none)");
+  c_forget
+      ->add_option("--max-versions", forget.max_versions,
+                   "keep at most N versions of each file (0: no cap)")
+      ->check(count);
+  c_forget
+      ->add_option("--retention-days", forget.retention_days,
+                   "drop versions older than N days (0: no cap; a deleted file's last "
+                   "version stays N days after its deletion)")
+      ->check(count);
+  c_forget->callback(run([&](Context& ctx) { return ForgetCommand(ctx, forget); }));
+
   auto* c_compact = app.add_subcommand(
       "compact", "merge the small packs, index objects and version segments of frequent backups");
   c_compact->callback(run([&](Context& ctx) { return CompactCommand(ctx); }));

@@ -208,6 +208,13 @@ class Catalog {
   Result<std::optional<repo::VersionRecord>> LatestForSkip(std::string_view device,
                                                            std::string_view path);
 
+  // Every path's versions on `device` (all devices if empty; one call per
+  // (path, device)), oldest first in version order, tombstones included:
+  // what retention judges. Costs one pass over the versions (sorted by
+  // SQLite) and one decode per version. Stops at fn's first non-OK status.
+  Status ForEachHistory(std::string_view device,
+                        const std::function<Status(std::vector<repo::VersionRecord>&&)>& fn);
+
   // The greatest backup_time of any version (0 if empty): the floor of the
   // hybrid logical clock.
   Result<TimeNs> MaxBackupTime();

@@ -368,6 +368,43 @@ Result<std::optional<VersionRecord>> Catalog::VersionById(const repo::VersionId&
   return std::optional<VersionRecord>();
 }
 
+Status Catalog::ForEachHistory(std::string_view device,
+                               const std::function<Status(std::vector<VersionRecord>&&)>& fn) {
+  ReadTransaction txn(&impl_->db());
+  CAIRN_RETURN_IF_ERROR(txn.Begin());
+  CAIRN_ASSIGN_OR_RETURN(auto dev, DeviceFilter(*impl_, device));
+  if (!dev) return Status::OK();
+  CAIRN_ASSIGN_OR_RETURN(
+      Query q,
+      impl_->db().Prepare(*dev != 0 ? "SELECT " CAIRN_VERSION_COLS
+                                      ", v.node FROM versions v WHERE v.device = ?1 "
+                                      "ORDER BY v.node, v.device, v.bt, v.seq"
+                                    : "SELECT " CAIRN_VERSION_COLS ", v.node FROM versions v "
+                                      "ORDER BY v.node, v.device, v.bt, v.seq"));
+  if (*dev != 0) q.Bind(1, *dev);
+  std::vector<VersionRecord> history;
+  int64_t node = -1, node_device = -1;
+  std::string path;
+  while (true) {
+    CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+    const RawVersion raw = row ? Impl::ReadRaw(q, 0) : RawVersion();
+    const int64_t row_node = row ? q.Int(kVersionCols) : -1;
+    if (!history.empty() && (!row || row_node != node || raw.device != node_device)) {
+      CAIRN_RETURN_IF_ERROR(fn(std::move(history)));
+      history.clear();
+    }
+    if (!row) break;
+    if (row_node != node) {
+      CAIRN_ASSIGN_OR_RETURN(path, impl_->PathOf(row_node));
+      node = row_node;
+    }
+    node_device = raw.device;
+    CAIRN_ASSIGN_OR_RETURN(VersionRecord r, impl_->Decode(raw, path));
+    history.push_back(std::move(r));
+  }
+  return Status::OK();
+}
+
 Status Catalog::ListTree(std::string_view device, std::string_view root, TimeNs at, bool recursive,
                          const std::function<Status(const VersionRecord&)>& fn) {
   CAIRN_ASSIGN_OR_RETURN(std::string dir, NormalizeRoot(root));

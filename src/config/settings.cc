@@ -505,6 +505,24 @@ const std::vector<SectionSpec>& Schema() {
            {
                UnsignedKey("max_versions_per_file", &Settings::max_versions_per_file, 0, kU32Max),
                UnsignedKey("retention_days", &Settings::retention_days, 0, kU32Max),
+               UnsignedKey("keep_last", &Settings::keep_last, 0, kU32Max),
+               UnsignedKey("keep_hourly", &Settings::keep_hourly, 0, kU32Max),
+               UnsignedKey("keep_daily", &Settings::keep_daily, 0, kU32Max),
+               UnsignedKey("keep_weekly", &Settings::keep_weekly, 0, kU32Max),
+               UnsignedKey("keep_monthly", &Settings::keep_monthly, 0, kU32Max),
+               UnsignedKey("keep_yearly", &Settings::keep_yearly, 0, kU32Max),
+               {"keep_within",
+                [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+                  CAIRN_ASSIGN_OR_RETURN(std::string text, ReadText(r, w, n));
+                  if (text.empty()) {
+                    st.s.keep_within = {};
+                    return Status::OK();
+                  }
+                  auto span = ParseCalendarSpan(text);
+                  if (!span.ok()) return r.Error(w, span.error().message());
+                  st.s.keep_within = *span;
+                  return Status::OK();
+                }},
            }},
           {"web",
            {

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/calendar_span.h"
 #include "base/status.h"
 
 namespace cairn::config {
@@ -60,9 +61,14 @@ struct Settings {
   uint32_t pack_size_mb = 16;  // target pack size, 1..512
   uint32_t threads = 0;        // 0 = number of cores; at most 1024
 
-  // versioning:
+  // versioning: what `cairn forget` keeps (docs/design.md §19). The two caps
+  // of the original design:
   uint32_t max_versions_per_file = 0;  // 0 = keep all versions
   uint32_t retention_days = 0;         // 0 = keep forever
+  // Thinning rules (any keeps a version; all 0 and keep_within empty: none).
+  uint32_t keep_last = 0, keep_hourly = 0, keep_daily = 0, keep_weekly = 0, keep_monthly = 0,
+           keep_yearly = 0;
+  CalendarSpan keep_within;  // "2h", "30d", "1y6m"; empty: none
 
   // web:
   std::string web_host = "127.0.0.1";

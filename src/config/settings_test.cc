@@ -268,6 +268,32 @@ TEST(ParseSettings, UnknownKeyIsNamedWithAllowedKeys) {
   EXPECT_THAT(m, HasSubstr("(line 2)"));
 }
 
+// Retention's keys (design.md §19): counts, and keep_within as a span.
+TEST(ParseSettings, RetentionKeys) {
+  Result<Settings> r = ParseSettings(
+      "versioning:\n  keep_last: 3\n  keep_daily: 7\n  keep_weekly: 4\n  keep_monthly: 12\n"
+      "  keep_yearly: 2\n  keep_hourly: 24\n  keep_within: 1y6m\n",
+      "");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->keep_last, 3u);
+  EXPECT_EQ(r->keep_hourly, 24u);
+  EXPECT_EQ(r->keep_daily, 7u);
+  EXPECT_EQ(r->keep_weekly, 4u);
+  EXPECT_EQ(r->keep_monthly, 12u);
+  EXPECT_EQ(r->keep_yearly, 2u);
+  EXPECT_EQ(r->keep_within.years, 1);
+  EXPECT_EQ(r->keep_within.months, 6);
+  Result<Settings> none = ParseSettings("", "");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->keep_within.empty());
+  EXPECT_EQ(none->keep_last, 0u);
+  // Bad values are refused with the key named.
+  std::string m = ErrorOf(ParseSettings("versioning:\n  keep_within: 3x\n", "s.yaml"));
+  EXPECT_THAT(m, HasSubstr("s.yaml: versioning.keep_within: bad duration '3x': unknown unit 'x'"));
+  m = ErrorOf(ParseSettings("versioning:\n  keep_daily: -1\n", "s.yaml"));
+  EXPECT_THAT(m, HasSubstr("versioning.keep_daily"));
+}
+
 TEST(ParseSettings, UnknownSectionListsSections) {
   std::string m = ErrorOf(ParseSettings("loging:\n  level: debug\n", "s.yaml"));
   EXPECT_THAT(m, HasSubstr("s.yaml: loging: unknown section (did you mean 'logging'?)"));

@@ -195,6 +195,12 @@ class Session {
   Result<RecoverSummary> Recover(const JobContext& job = {});
   // The run history of the queried device(s), newest first, at most `limit`.
   Result<std::vector<RunSummary>> Runs(size_t limit, const JobContext& job = {});
+  // Retention (design.md §19): judges every version of the queried
+  // device(s) (each device by its own history) by `request.policy` and, unless
+  // dry_run, writes forget segments naming the versions dropped (under a
+  // shared lock: it deletes nothing and reads no data, so a credential
+  // without delete permission does). The catalog follows at once.
+  Result<ForgetSummary> Forget(const ForgetRequest& request, const JobContext& job = {});
   // Merges small packs, index objects and segments (repo/compaction.h)
   // under the exclusive lock; the catalog follows at once.
   Result<CompactSummary> Compact(const JobContext& job = {});

@@ -833,6 +833,106 @@ TEST_F(SessionTest, AnInterruptedCompactionLeavesNoDuplicatesAndIsFinishedNextTi
 // ordered by the hybrid logical clock (the later backup is later, whatever
 // the clocks say), each shows the time of its own device's clock, and
 // "as of T" is judged by that time.
+// Retention end to end (design.md §19): forget drops by the policy, only on
+// the device asked for, writes one forget segment and nothing else; every
+// reader agrees afterwards: this session, a rebuilt catalog, and both after a
+// compaction merged the forget segment away.
+TEST_F(SessionTest, ForgetDropsByPolicyAndEveryReaderAgrees) {
+  InitRepository();
+  const std::string repo = home_.Sub("repo");
+  auto s = Make();
+  const std::string a = home_.Sub("docs/a.txt"), b = home_.Sub("docs/b.txt");
+  for (int i = 0; i < 6; ++i) {
+    WriteFile(a, "version " + std::to_string(i));
+    if (i == 0) WriteFile(b, "written once");
+    ASSERT_OK(s->Backup({{home_.Sub("docs")}, {}}).status());
+  }
+  SessionOptions other = Options();
+  other.device = "desktop";
+  auto desktop = Make(other);
+  const std::string c = home_.Sub("desk/c.txt");
+  for (int i = 0; i < 4; ++i) {
+    WriteFile(c, "desk " + std::to_string(i));
+    ASSERT_OK(desktop->Backup({{home_.Sub("desk")}, {}}).status());
+  }
+  auto ids = [](Session& session, const std::string& path) {
+    std::vector<std::string> out;
+    auto v = session.Versions(path);
+    if (v.ok())
+      for (const auto& fv : v->versions) out.push_back(fv.id);
+    return out;
+  };
+  const std::vector<std::string> a_before = ids(*s, a);
+  ASSERT_EQ(a_before.size(), 6u);
+  const size_t segments = CountObjects(repo, "versions");
+
+  ForgetRequest req;
+  req.policy.keep_last = 2;
+  req.dry_run = true;
+  std::vector<ForgetDecision> listed;
+  req.on_version = [&](const ForgetDecision& d) { listed.push_back(d); };
+  auto dry = s->Forget(req);
+  ASSERT_OK(dry.status());
+  EXPECT_EQ(dry->versions_dropped, 4u);
+  EXPECT_EQ(dry->paths_touched, 1u);
+  EXPECT_EQ(dry->segments_written, 0u);
+  EXPECT_EQ(CountObjects(repo, "versions"), segments);  // a dry run writes nothing
+  EXPECT_EQ(ids(*s, a), a_before);
+  size_t dropped_listed = 0;
+  for (const auto& d : listed) {
+    EXPECT_EQ(d.device, "laptop");  // this device only
+    if (!d.keep) {
+      ++dropped_listed;
+      EXPECT_EQ(d.path, a);
+      EXPECT_EQ(d.dropped, "no keep rule keeps it");
+    }
+  }
+  EXPECT_EQ(dropped_listed, 4u);
+
+  req.dry_run = false;
+  req.on_version = nullptr;
+  auto done = s->Forget(req);
+  ASSERT_OK(done.status());
+  EXPECT_EQ(done->versions_dropped, 4u);
+  EXPECT_EQ(done->segments_written, 1u);
+  EXPECT_EQ(CountObjects(repo, "versions"), segments + 1);
+  const std::vector<std::string> a_kept(a_before.end() - 2, a_before.end());
+  EXPECT_EQ(ids(*s, a), a_kept);
+  EXPECT_EQ(ids(*s, b).size(), 1u);
+  EXPECT_EQ(ids(*desktop, c).size(), 4u);  // another device: untouched
+  EXPECT_EQ(s->VersionById(a_before[0]).status().code(), StatusCode::kNotFound);
+  // Nothing more to drop: a second run writes nothing.
+  auto again = s->Forget(req);
+  ASSERT_OK(again.status());
+  EXPECT_EQ(again->versions_dropped, 0u);
+  EXPECT_EQ(CountObjects(repo, "versions"), segments + 1);
+
+  // A new machine (rebuilt catalog), then a compaction, then another rebuild.
+  auto fresh = Make();
+  ASSERT_OK(fresh->Recover().status());
+  EXPECT_EQ(ids(*fresh, a), a_kept);
+  ASSERT_OK(fresh->Compact().status());
+  EXPECT_EQ(CountObjects(repo, "versions"), 1u);  // the forget segment merged too
+  EXPECT_EQ(ids(*fresh, a), a_kept);
+  EXPECT_EQ(ids(*s, a), a_kept);
+  auto rebuilt = Make();
+  ASSERT_OK(rebuilt->Recover().status());
+  EXPECT_EQ(ids(*rebuilt, a), a_kept);
+  EXPECT_EQ(ids(*rebuilt, c).size(), 0u);  // (this device's view)
+  auto check = rebuilt->Check({});
+  ASSERT_OK(check.status());
+  EXPECT_TRUE(check->ok());
+
+  // Every device, each judged by its own history.
+  SessionOptions all = Options();
+  all.all_devices = true;
+  auto everyone = Make(all);
+  auto both = everyone->Forget(req);
+  ASSERT_OK(both.status());
+  EXPECT_EQ(both->versions_dropped, 2u);  // desktop's two oldest of c.txt
+  EXPECT_EQ(ids(*desktop, c).size(), 2u);
+}
+
 TEST_F(SessionTest, TwoDevicesWithClocksAnHourApart) {
   InitRepository();
   constexpr TimeNs kHour = 3600LL * 1000 * 1000 * 1000;

@@ -4,11 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "base/time_util.h"
+#include "engine/retention.h"
 
 namespace cairn::repo {
 struct VersionRecord;
@@ -102,6 +105,38 @@ struct CompactSummary {
   uint64_t superseded_deleted = 0, objects_deleted = 0;
   uint64_t generation = 0;
   std::vector<std::string> warnings;
+};
+
+// `cairn forget` (retention.h, design.md §19).
+struct ForgetRequest {
+  RetentionPolicy policy;
+  bool dry_run = false;
+  // Called for every version judged, in path order (then device, then
+  // version order): for --dry-run listings. May be empty.
+  std::function<void(const struct ForgetDecision&)> on_version;
+};
+
+// One version and what retention decided for it.
+struct ForgetDecision {
+  std::string path, device, version_id;
+  size_t number = 0;  // 1 = the oldest (before this forget)
+  TimeNs time = 0;    // wall time of the backup
+  bool deleted = false;
+  uint64_t size = 0;
+  bool keep = true;
+  std::string reasons;  // kept: the rules that keep it ("daily, newest")
+  std::string dropped;  // dropped: why ("no keep rule keeps it", ...)
+};
+
+struct ForgetSummary {
+  bool dry_run = false;
+  uint64_t paths = 0, versions = 0;
+  uint64_t paths_touched = 0;  // paths losing at least one version
+  uint64_t versions_dropped = 0;
+  // Kept versions per rule (a version kept by two rules counts for both),
+  // and dropped versions per reason, by name.
+  std::map<std::string, uint64_t> kept_by, dropped_by;
+  uint64_t segments_written = 0;
 };
 
 }  // namespace cairn::engine
