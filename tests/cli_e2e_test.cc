@@ -980,6 +980,59 @@ TEST_F(CliE2eTest, BackingUpHomeLeavesCairnsOwnFoldersOut) {
   EXPECT_TRUE(letter) << ls.out;
 }
 
+// `cairn forget`: the original design's max_versions_per_file from the
+// settings file (8 versions, 3 kept), a flag overriding it, --dry-run and
+// --json, and bad values refused with the flag or key named.
+TEST_F(CliE2eTest, ForgetKeepsWhatThePolicySaysAndListsWhy) {
+  const std::string f = src() + "/notes.txt";
+  const std::string cfg = sb.Path("cfg/settings.yaml");
+  WriteFile(cfg, "versioning:\n  max_versions_per_file: 3\n");
+  Ok({"init"});
+  for (int i = 0; i < 8; ++i) {
+    WriteFile(f, "notes, draft " + std::to_string(i));
+    Ok({"--config", cfg, "backup", src()});
+  }
+  // Nothing set: nothing to forget.
+  ProcResult none = Ok({"forget"});
+  EXPECT_NE(none.out.find("no retention rule is set"), std::string::npos) << none.Describe();
+
+  ProcResult dry = Ok({"--config", cfg, "forget", "--dry-run"});
+  EXPECT_NE(dry.out.find("would forget 5 of "), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("drop    1"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("beyond max_versions_per_file"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("keep    8"), std::string::npos) << dry.out;
+  ProcResult versions = Ok({"--json", "versions", f});
+  EXPECT_EQ(json::parse(versions.out).size(), 8u);  // a dry run changes nothing
+
+  ProcResult js = Ok({"--config", cfg, "--json", "forget", "-n", "--max-versions", "6"});
+  const json j = json::parse(js.out);
+  EXPECT_EQ(j.value("versions_dropped", 0), 2);
+  EXPECT_TRUE(j.value("dry_run", false));
+  int dropped = 0;
+  for (const json& d : j["decisions"])
+    if (!d.value("keep", true)) {
+      ++dropped;
+      EXPECT_EQ(d.value("path", ""), f);
+    }
+  EXPECT_EQ(dropped, 2);
+
+  ProcResult real = Ok({"--config", cfg, "forget"});
+  EXPECT_NE(real.out.find("forgot 5 of "), std::string::npos) << real.out;
+  versions = Ok({"--json", "versions", f});
+  const json v = json::parse(versions.out);
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(Ok({"restore", f, "--stdout"}).out, "notes, draft 7");
+  Ok({"check", "--read-data"});
+
+  ProcResult bad = Expect(1, {"forget", "--keep-within", "3x"});
+  EXPECT_NE(bad.err.find("--keep-within: bad duration '3x'"), std::string::npos) << bad.Describe();
+  bad = Expect(1, {"forget", "--keep-daily", "-1"});
+  EXPECT_NE(bad.err.find("--keep-daily"), std::string::npos) << bad.Describe();
+  WriteFile(cfg, "versioning:\n  keep_within: 2w\n");
+  bad = Expect(1, {"--config", cfg, "forget"});
+  EXPECT_NE(bad.err.find("versioning.keep_within"), std::string::npos) << bad.Describe();
+}
+
 TEST_F(CliE2eTest, ConfigWatchedDirectoriesExcludesAndSizeLimit) {
   const std::string w = sb.Path("watched");
   MakeDirs(w + "/.git/objects/ab");
