@@ -33,20 +33,20 @@ std::string Counts(const std::map<std::string, uint64_t>& counts) {
 
 }  // namespace
 
-Result<engine::RetentionPolicy> ForgetPolicy(const config::Settings& s, const ForgetArgs& a) {
-  engine::RetentionPolicy p;
-  auto pick = [](int64_t flag, uint32_t setting) {
-    return flag >= 0 ? static_cast<uint32_t>(flag) : setting;
+Result<engine::RetentionPolicy> ForgetPolicy(const engine::RetentionPolicy& settings,
+                                             const ForgetArgs& a) {
+  engine::RetentionPolicy p = settings;
+  auto pick = [](int64_t flag, uint32_t& value) {
+    if (flag >= 0) value = static_cast<uint32_t>(flag);
   };
-  p.keep_last = pick(a.keep_last, s.keep_last);
-  p.keep_hourly = pick(a.keep_hourly, s.keep_hourly);
-  p.keep_daily = pick(a.keep_daily, s.keep_daily);
-  p.keep_weekly = pick(a.keep_weekly, s.keep_weekly);
-  p.keep_monthly = pick(a.keep_monthly, s.keep_monthly);
-  p.keep_yearly = pick(a.keep_yearly, s.keep_yearly);
-  p.max_versions = pick(a.max_versions, s.max_versions_per_file);
-  p.retention_days = pick(a.retention_days, s.retention_days);
-  p.keep_within = s.keep_within;
+  pick(a.keep_last, p.keep_last);
+  pick(a.keep_hourly, p.keep_hourly);
+  pick(a.keep_daily, p.keep_daily);
+  pick(a.keep_weekly, p.keep_weekly);
+  pick(a.keep_monthly, p.keep_monthly);
+  pick(a.keep_yearly, p.keep_yearly);
+  pick(a.max_versions, p.max_versions);
+  pick(a.retention_days, p.retention_days);
   if (a.keep_within) {
     if (a.keep_within->empty()) {
       p.keep_within = {};
@@ -60,7 +60,7 @@ Result<engine::RetentionPolicy> ForgetPolicy(const config::Settings& s, const Fo
 }
 
 int ForgetCommand(Context& ctx, const ForgetArgs& args) {
-  auto policy = ForgetPolicy(ctx.session().settings(), args);
+  auto policy = ForgetPolicy(ctx.session().SettingsRetentionPolicy(), args);
   if (!policy.ok()) return ctx.Fail(policy.error());
   if (policy->Empty()) {
     if (ctx.json()) {

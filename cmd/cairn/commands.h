@@ -84,7 +84,8 @@ struct ForgetArgs {
 };
 int ForgetCommand(Context& ctx, const ForgetArgs& args);
 // The settings' versioning policy with the flags given on top.
-Result<engine::RetentionPolicy> ForgetPolicy(const config::Settings& s, const ForgetArgs& a);
+Result<engine::RetentionPolicy> ForgetPolicy(const engine::RetentionPolicy& settings,
+                                             const ForgetArgs& a);
 
 int StatsCommand(Context& ctx);
 int RecoverCommand(Context& ctx);

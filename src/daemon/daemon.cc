@@ -463,10 +463,11 @@ void Daemon::RunDueJobs(std::stop_token stop) {
       if (retry_at_ && clock_.Now() < *retry_at_)
         scheduler_->Failed(name, Until(clock_.Now(), *retry_at_));
     } else if (name == kCleanupJob) {
-      Log(LogLevel::kInfo,
-          "cleanup: nothing to run yet (retention and prune are not built; every version is "
-          "kept)");
-      (void)queue_->SetJobLastRun(name, scheduler_->Ran(name));
+      if (retry_at_ && clock_.Now() < *retry_at_) {
+        scheduler_->Failed(name, Until(clock_.Now(), *retry_at_));
+        continue;
+      }
+      Cleanup(stop);
     } else if (name == kCompactionJob) {
       if (retry_at_ && clock_.Now() < *retry_at_) {
         // The repository failed a moment ago: try again with the next run.
@@ -614,6 +615,36 @@ void Daemon::FullPass(const std::string& kind, std::stop_token stop) {
   full_pass_wanted_.clear();
   (void)queue_->SetJobLastRun(kFullPassJob, scheduler_->Ran(kFullPassJob));
   PublishQueueSize();
+}
+
+void Daemon::Cleanup(std::stop_token stop) {
+  // The original design's daily cleanup: retention by the settings'
+  // versioning.* rules (prune, which frees the space, is still to come).
+  const engine::RetentionPolicy policy = session_->SettingsRetentionPolicy();
+  if (policy.Empty()) {
+    Log(LogLevel::kInfo,
+        "cleanup: no retention rule is set (versioning.* in the settings); "
+        "every version is kept");
+    (void)queue_->SetJobLastRun(kCleanupJob, scheduler_->Ran(kCleanupJob));
+    return;
+  }
+  SetRunning("cleanup");
+  JobSink sink(options_.hooks, [this](LogLevel l, const std::string& t) { Log(l, t); });
+  engine::ForgetRequest req;
+  req.policy = policy;
+  auto r = session_->Forget(req, engine::JobContext{stop, &sink});
+  SetRunning("");
+  if (r.ok()) {
+    Log(LogLevel::kInfo, "cleanup: forgot " + std::to_string(r->versions_dropped) + " of " +
+                             std::to_string(r->versions) + " versions by the retention rules");
+    (void)queue_->SetJobLastRun(kCleanupJob, scheduler_->Ran(kCleanupJob));
+    return;
+  }
+  if (stop.stop_requested()) return;
+  const milliseconds retry = std::max<milliseconds>(options_.retry_max, seconds(60));
+  scheduler_->Failed(kCleanupJob, retry);
+  NoteError("cleanup failed: " + r.error().message() + "; retry in " + Seconds(retry));
+  Log(LogLevel::kError, "cleanup failed: " + r.error().message());
 }
 
 void Daemon::Compact(std::stop_token stop) {

@@ -253,6 +253,7 @@ class Daemon {
   void RunBatch(std::stop_token stop);
   void FullPass(const std::string& kind, std::stop_token stop);
   void Compact(std::stop_token stop);
+  void Cleanup(std::stop_token stop);
   std::chrono::milliseconds NextRetry();
 
   // --- helpers ---

@@ -201,6 +201,8 @@ class Session {
   // shared lock: it deletes nothing and reads no data, so a credential
   // without delete permission does). The catalog follows at once.
   Result<ForgetSummary> Forget(const ForgetRequest& request, const JobContext& job = {});
+  // The retention policy of the settings (versioning.*).
+  RetentionPolicy SettingsRetentionPolicy() const;
   // Merges small packs, index objects and segments (repo/compaction.h)
   // under the exclusive lock; the catalog follows at once.
   Result<CompactSummary> Compact(const JobContext& job = {});

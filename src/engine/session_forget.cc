@@ -40,6 +40,21 @@ void Count(std::map<std::string, uint64_t>& counts, uint32_t reasons) {
 
 }  // namespace
 
+RetentionPolicy Session::SettingsRetentionPolicy() const {
+  const config::Settings& s = cfg_.settings;
+  RetentionPolicy p;
+  p.keep_last = s.keep_last;
+  p.keep_hourly = s.keep_hourly;
+  p.keep_daily = s.keep_daily;
+  p.keep_weekly = s.keep_weekly;
+  p.keep_monthly = s.keep_monthly;
+  p.keep_yearly = s.keep_yearly;
+  p.keep_within = s.keep_within;
+  p.max_versions = s.max_versions_per_file;
+  p.retention_days = s.retention_days;
+  return p;
+}
+
 Result<ForgetSummary> Session::Forget(const ForgetRequest& request, const JobContext& job) {
   auto turn = WriterTurn(job);
   if (!turn.ok())
