@@ -553,10 +553,10 @@ TEST_F(DaemonE2eTest, AFileOverMaxFileSizeGetsNoVersionAndTheRunCountsItSkipped)
   daemon_->Kill(SIGTERM);
   ProcResult r = Finish();
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
-  // The line of the run: "cairn run: batch: ..., 1 skipped, 0.01 s".
+  // The line of the run: "... [info] batch: ..., 1 skipped, 0.01 s".
   bool counted = false;
-  for (size_t at = r.err.find("cairn run: batch: "); at != std::string::npos;
-       at = r.err.find("cairn run: batch: ", at + 1)) {
+  for (size_t at = r.err.find("[info] batch: "); at != std::string::npos;
+       at = r.err.find("[info] batch: ", at + 1)) {
     const std::string line = r.err.substr(at, r.err.find('\n', at) - at);
     counted = counted || line.find(", 1 skipped, ") != std::string::npos;
   }
