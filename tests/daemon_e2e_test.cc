@@ -5,10 +5,11 @@
 // "until it holds" with a generous limit; nothing asserts how fast a change
 // arrives (bench/ measures that), except the 10 s allowed for a stop.
 //
-// Scenarios: every kind of change, with inotify and with polling; a burst of
-// 10,000 files; a `git checkout` of another branch; an editor's save loop; a
-// file over max_file_size_mb; the repository unplugged and back; a second
-// daemon; kill -9 and SIGTERM during a batch; a bad settings file on SIGHUP.
+// Scenarios: every kind of change, with inotify and with polling; editors'
+// saves, and a loop of them; .cairnignore and cache folders; a burst of
+// 10,000 files; a `git checkout` of another branch; a file over
+// max_file_size_mb; the repository unplugged and back; a second daemon;
+// kill -9 and SIGTERM during a batch; a bad settings file on SIGHUP.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
