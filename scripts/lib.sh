@@ -32,7 +32,15 @@ cairn_install_deps() {
 
 # Node.js runs Azurite, the Azure Storage emulator of the Azure tests. A
 # machine that already has node (any source) keeps it; otherwise Debian's.
+# git: the `cairn run` test of a `git checkout` (tests/daemon_e2e_test.cc).
 cairn_install_test_deps() {
+  if ! command -v git >/dev/null; then
+    echo "installing: git (for the daemon's end-to-end tests)" >&2
+    local sudo=""
+    if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq git >/dev/null
+  fi
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     echo "installing: nodejs npm (for the Azure tests)" >&2
     local sudo=""

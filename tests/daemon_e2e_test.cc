@@ -4,6 +4,12 @@
 // `restore --stdout`) from other processes, as a user would. Every wait is
 // "until it holds" with a generous limit; nothing asserts how fast a change
 // arrives (bench/ measures that), except the 10 s allowed for a stop.
+//
+// Scenarios: every kind of change, with inotify and with polling; editors'
+// saves, and a loop of them; .cairnignore and cache folders; a burst of
+// 10,000 files; a `git checkout` of another branch; a file over
+// max_file_size_mb; the repository unplugged and back; a second daemon;
+// kill -9 and SIGTERM during a batch; a bad settings file on SIGHUP.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -146,16 +152,58 @@ class DaemonE2eTest : public ::testing::Test {
     return files;
   }
 
-  std::string Log() { return daemon_ ? std::string("(still running)") : exited_.Describe(); }
+  // Files under `dir` in the repository's newest state.
+  int FileCount(const std::string& dir) {
+    ProcResult r = sb.Cairn({"--json", "ls", "-R", dir});
+    if (r.exit_code != 0) return 0;
+    int files = 0;
+    for (const json& e : json::parse(r.out))
+      if (e.value("type", "") == "file") ++files;
+    return files;
+  }
+  // The paths `ls -R` lists under `dir` (the newest state).
+  std::vector<std::string> Listed(const std::string& dir) {
+    ProcResult r = sb.Cairn({"--json", "ls", "-R", dir});
+    std::vector<std::string> out;
+    if (r.exit_code != 0) return out;
+    for (const json& e : json::parse(r.out)) out.push_back(e.value("path", ""));
+    return out;
+  }
+  // True when the daemon's stderr (so far, or all of it once it exited)
+  // holds `text`.
+  bool Logged(const std::string& text) {
+    const std::string err = daemon_ ? daemon_->ErrSoFar() : exited_.err;
+    return err.find(text) != std::string::npos;
+  }
+
+  std::string Log() {
+    return daemon_ ? "(still running)\n--- stderr so far ---\n" + daemon_->ErrSoFar()
+                   : exited_.Describe();
+  }
 
   Sandbox sb;
   std::optional<Process> daemon_;
   ProcResult exited_;
 };
 
-TEST_F(DaemonE2eTest, EveryKindOfChangeBecomesAVersionAndExcludedFilesNeverDo) {
+// The same scenarios with each way of finding changes: inotify's events,
+// and comparisons of the tree every poll_interval_seconds.
+class DaemonModeE2eTest : public DaemonE2eTest,
+                          public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(DaemonModeE2eTest, EveryKindOfChangeBecomesAVersionAndExcludedFilesNeverDo) {
+  const std::string mode = GetParam();
+  WriteSettings(
+      "backup:\n"
+      "  stability_seconds: 1\n"
+      "  exclude_patterns: ['*.tmp', '.git/*']\n"
+      "  watch_mode: " +
+      mode +
+      "\n"
+      "  poll_interval_seconds: 1\n");
   WriteFile(docs() + "/report.txt", "report, first draft");
   StartDaemon();
+  ASSERT_TRUE(Logged("watching " + docs() + " (" + mode + ";")) << Log();
   const std::string f = docs() + "/f.txt";
 
   WriteFile(f, "one");  // created
@@ -234,6 +282,11 @@ TEST_F(DaemonE2eTest, EveryKindOfChangeBecomesAVersionAndExcludedFilesNeverDo) {
   EXPECT_NE(exited_.err.find("[info] batch: "), std::string::npos) << exited_.Describe();
   EXPECT_NE(exited_.err.find(" stored), "), std::string::npos) << exited_.Describe();
 }
+
+INSTANTIATE_TEST_SUITE_P(WatchModes, DaemonModeE2eTest, ::testing::Values("inotify", "poll"),
+                         [](const ::testing::TestParamInfo<const char*>& p) {
+                           return std::string(p.param);
+                         });
 
 // Editors' saves as they happen on disk: vim (a swap file kept while
 // editing, the write test 4913, the file renamed to its backup "~" and
@@ -326,6 +379,218 @@ TEST_F(DaemonE2eTest, CairnignoreAndCacheFoldersKeepPathsOutOfTheDaemonsBackups)
   ASSERT_EQ(b.exit_code, 0) << b.Describe();
   json j = json::parse(b.out);
   EXPECT_EQ(j.value("excluded", 0), 2) << b.out;
+}
+
+// A burst far larger than the kernel's event queue may hold (16,384 by
+// default; each file is several events): whether every event arrives or the
+// queue overflows and the folder is rescanned, every file gets its version.
+TEST_F(DaemonE2eTest, TenThousandFilesCreatedInABurstAllGetVersions) {
+  constexpr int kFolders = 10, kPerFolder = 1000;
+  // The folders are there before: each file is an event of its own (a new
+  // folder would be walked whole).
+  for (int d = 0; d < kFolders; ++d) MakeDirs(docs() + "/burst/d" + std::to_string(d));
+  StartDaemon();
+  auto name = [&](int d, int i) {
+    return docs() + "/burst/d" + std::to_string(d) + "/f" + std::to_string(i) + ".txt";
+  };
+  for (int d = 0; d < kFolders; ++d)
+    for (int i = 0; i < kPerFolder; ++i)
+      WriteFile(name(d, i), "file " + std::to_string(d) + "/" + std::to_string(i) + "\n");
+  ASSERT_TRUE(WaitUntil([&] { return FileCount(docs() + "/burst") == kFolders * kPerFolder; },
+                        seconds(300)))
+      << FileCount(docs() + "/burst") << " files have versions\n"
+      << Log();
+  EXPECT_EQ(Latest(name(7, 345)), "file 7/345\n");
+  EXPECT_EQ(Versions(name(0, 0)).size(), 1u);
+  EXPECT_EQ(Versions(name(9, 999)).size(), 1u);
+  ASSERT_TRUE(Running()) << Log();
+  daemon_->Kill(SIGTERM);
+  EXPECT_EQ(Finish().exit_code, 0) << exited_.Describe();
+}
+
+// `git checkout` of another branch rewrites, adds and deletes files in
+// whatever order git likes, and writes much under .git (excluded by
+// '.git/*'). Once it settled, the newest versions are the working tree,
+// what only the old branch had has deletion records, and nothing of .git
+// is stored.
+TEST_F(DaemonE2eTest, AGitCheckoutOfAnotherBranchEndsWithTheWorkingTreeAndNothingOfGit) {
+  const std::string project = docs() + "/project";
+  MakeDirs(project);
+  auto git = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"git",
+                                     "-C",
+                                     project,
+                                     "-c",
+                                     "user.name=cairn test",
+                                     "-c",
+                                     "user.email=test@example.com",
+                                     "-c",
+                                     "init.defaultBranch=main",
+                                     "-c",
+                                     "commit.gpgsign=false"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcResult r = sb.Run(argv);
+    EXPECT_EQ(r.exit_code, 0) << "git is needed (scripts/lib.sh installs it)\n" << r.Describe();
+    return r.exit_code == 0;
+  };
+  ASSERT_TRUE(git({"init", "-q"}));
+  WriteFile(project + "/README.md", "the main branch\n");
+  WriteFile(project + "/src/common.c", "int common = 1;\n");
+  WriteFile(project + "/src/main_only.c", "int main_only;\n");
+  WriteFile(project + "/legacy/old1.txt", "only on main, a folder of its own\n");
+  WriteFile(project + "/legacy/deeper/old2.txt", "only on main, deeper\n");
+  for (int i = 0; i < 30; ++i)
+    WriteFile(project + "/src/gen/g" + std::to_string(i) + ".c",
+              CompressibleData(1000 + 37 * i, "generated on main\n"));
+  ASSERT_TRUE(git({"add", "-A"}));
+  ASSERT_TRUE(git({"commit", "-q", "-m", "main"}));
+  ASSERT_TRUE(git({"checkout", "-q", "-b", "feature"}));
+  WriteFile(project + "/README.md", "the feature branch, longer\n");
+  WriteFile(project + "/src/common.c", "int common = 2; /* feature */\n");
+  WriteFile(project + "/feature/new1.c", "int new1;\n");
+  WriteFile(project + "/feature/sub/new2.c", "int new2;\n");
+  for (int i = 0; i < 30; i += 3)
+    WriteFile(project + "/src/gen/g" + std::to_string(i) + ".c",
+              CompressibleData(2000 + 41 * i, "generated on feature\n"));
+  ASSERT_TRUE(git({"rm", "-q", "-r", "src/main_only.c", "legacy"}));
+  ASSERT_TRUE(git({"mv", "src/gen/g1.c", "src/gen/renamed1.c"}));
+  ASSERT_TRUE(git({"add", "-A"}));
+  ASSERT_TRUE(git({"commit", "-q", "-m", "feature"}));
+  ASSERT_TRUE(git({"checkout", "-q", "main"}));
+
+  StartDaemon();  // its catch-up pass stores the main branch
+  ASSERT_TRUE(HasVersion(project + "/legacy/deeper/old2.txt", 1, {}));
+  ASSERT_TRUE(git({"checkout", "-q", "feature"}));
+
+  // Restored from the newest versions, the folder is the working tree.
+  int restores = 0;
+  std::vector<std::string> diffs;
+  auto matches = [&] {
+    const std::string to = sb.Path("restored-" + std::to_string(++restores));
+    ProcResult r = sb.Cairn({"restore", project, "--to", to});
+    if (r.exit_code != 0) {
+      diffs = {r.Describe()};
+      return false;
+    }
+    CompareOptions o;
+    o.ignore = {".git"};
+    o.dir_mtime = false;  // a folder's entry is not rewritten for each change in it
+    o.root_metadata = false;
+    diffs = CompareTrees(project, to + project, o);
+    return diffs.empty();
+  };
+  const std::vector<std::string> only_on_main = {
+      project + "/src/main_only.c", project + "/legacy/old1.txt",
+      project + "/legacy/deeper/old2.txt", project + "/src/gen/g1.c"};
+  ASSERT_TRUE(WaitUntil([&] {
+    for (const std::string& gone : only_on_main)
+      if (!HasVersion(gone, 2, {}, /*deleted=*/true)) return false;
+    return matches();
+  })) << ::testing::PrintToString(diffs)
+      << Log();
+  for (const std::string& gone : only_on_main)
+    EXPECT_EQ(Versions(gone).back().value("type", ""), "deleted") << gone;
+  EXPECT_EQ(Latest(project + "/README.md"), "the feature branch, longer\n");
+  // Nothing under .git was ever stored.
+  for (const std::string& p : Listed(project)) EXPECT_EQ(p.find("/.git/"), std::string::npos) << p;
+  for (const char* f : {"HEAD", "index", "ORIG_HEAD", "config", "refs/heads/feature"})
+    EXPECT_TRUE(Versions(project + "/.git/" + f).empty()) << f;
+  ASSERT_TRUE(Running()) << Log();
+  daemon_->Kill(SIGTERM);
+  EXPECT_EQ(Finish().exit_code, 0) << exited_.Describe();
+}
+
+// An editor's save: the new content to a temporary file, renamed over the
+// real one, again and again, a while apart (longer than stability_seconds:
+// each save's version comes before the next save). One version per save,
+// none of the temporaries.
+TEST_F(DaemonE2eTest, AnEditorsSaveLoopGivesOneVersionPerSaveAndNoneOfItsTemporaries) {
+  const std::string notes = docs() + "/notes.txt";
+  WriteFile(notes, "save 0");
+  StartDaemon();
+  ASSERT_EQ(Versions(notes).size(), 1u);
+  constexpr int kSaves = 5;
+  std::vector<std::string> temps, contents = {"save 0"};
+  for (int i = 1; i <= kSaves; ++i) {
+    const std::string temp = docs() + "/.notes.txt." + RandomToken(6);
+    const std::string content = "save " + std::to_string(i) + std::string(i, '+');
+    temps.push_back(temp);
+    contents.push_back(content);
+    WriteFile(temp, content);
+    fs::rename(temp, notes);
+    ASSERT_TRUE(WaitUntil([&] { return HasVersion(notes, i + 1, content.size()); }))
+        << "save " << i << ": " << Versions(notes).dump() << "\n"
+        << Log();
+  }
+  // Whatever else the saves caused would have arrived by now.
+  std::this_thread::sleep_for(seconds(3));
+  const json v = Versions(notes);
+  ASSERT_EQ(v.size(), contents.size()) << v.dump();
+  for (size_t i = 0; i < contents.size(); ++i)
+    EXPECT_EQ(v[i].value("size", 0ull), contents[i].size()) << v.dump();
+  EXPECT_EQ(Latest(notes), contents.back());
+  for (const std::string& temp : temps) EXPECT_TRUE(Versions(temp).empty()) << temp;
+  for (const std::string& p : Listed(docs()))
+    EXPECT_EQ(p.find("/.notes.txt."), std::string::npos) << p;
+  ASSERT_TRUE(Running()) << Log();
+  daemon_->Kill(SIGTERM);
+  EXPECT_EQ(Finish().exit_code, 0) << exited_.Describe();
+}
+
+// A file over backup.max_file_size_mb is left out, and the run's log line
+// says so.
+TEST_F(DaemonE2eTest, AFileOverMaxFileSizeGetsNoVersionAndTheRunCountsItSkipped) {
+  WriteSettings("backup:\n  stability_seconds: 1\n  max_file_size_mb: 1\n");
+  StartDaemon();
+  const std::string big = docs() + "/video.mp4", small = docs() + "/small.txt";
+  WriteFile(big, RandomData((1 << 20) + 1, 42));
+  WriteFile(small, "small enough");
+  ASSERT_TRUE(WaitUntil([&] { return HasVersion(small, 1, 12); })) << Log();
+  // The big one was written first: its batch has run by now.
+  ASSERT_TRUE(WaitUntil([&] { return Logged(", 1 skipped, "); })) << Log();
+  EXPECT_TRUE(Versions(big).empty()) << Versions(big).dump();
+  EXPECT_TRUE(Logged(big + " is larger than max_file_size_mb, skipped")) << Log();
+  ASSERT_TRUE(Running()) << Log();
+  daemon_->Kill(SIGTERM);
+  ProcResult r = Finish();
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  // The line of the run: "... [info] batch: ..., 1 skipped, 0.01 s".
+  bool counted = false;
+  for (size_t at = r.err.find("[info] batch: "); at != std::string::npos;
+       at = r.err.find("[info] batch: ", at + 1)) {
+    const std::string line = r.err.substr(at, r.err.find('\n', at) - at);
+    counted = counted || line.find(", 1 skipped, ") != std::string::npos;
+  }
+  EXPECT_TRUE(counted) << r.Describe();
+  EXPECT_TRUE(Versions(big).empty());
+}
+
+// The repository's disk unplugged (the folder moved away) and plugged back:
+// the batch fails and is retried, the daemon keeps running, and every
+// change made meanwhile arrives once it is back.
+TEST_F(DaemonE2eTest, ARepositoryUnpluggedAndBackLosesNoChange) {
+  WriteFile(docs() + "/kept.txt", "before");
+  WriteFile(docs() + "/doomed.txt", "deleted while the disk is away");
+  StartDaemon();
+  const std::string away = sb.Path("repo-unplugged");
+  fs::rename(sb.repo(), away);
+  WriteFile(docs() + "/created.txt", "created while away");
+  WriteFile(docs() + "/kept.txt", "changed while away");
+  fs::remove(docs() + "/doomed.txt");
+  ASSERT_TRUE(WaitUntil([&] { return Logged("batch failed: ") || !Running(); })) << Log();
+  ASSERT_TRUE(Running()) << Log();
+  EXPECT_TRUE(Logged("kept queued, retry in ")) << Log();
+  fs::rename(away, sb.repo());
+  ASSERT_TRUE(WaitUntil([&] {
+    return HasVersion(docs() + "/created.txt", 1, 18) && HasVersion(docs() + "/kept.txt", 2, 18) &&
+           HasVersion(docs() + "/doomed.txt", 2, {}, /*deleted=*/true);
+  })) << Log();
+  EXPECT_EQ(Latest(docs() + "/kept.txt"), "changed while away");
+  ProcResult check = sb.Cairn({"check"});
+  EXPECT_EQ(check.exit_code, 0) << check.Describe();
+  ASSERT_TRUE(Running()) << Log();
+  daemon_->Kill(SIGTERM);
+  EXPECT_EQ(Finish().exit_code, 0) << exited_.Describe();
 }
 
 TEST_F(DaemonE2eTest, ASecondRunForTheSameRepositoryAndDeviceIsRefused) {

@@ -228,6 +228,8 @@ ProcResult Process::Wait() {
   return Collect(status);
 }
 
+std::string Process::ErrSoFar() const { return err_fd_ >= 0 ? ReadAllFd(err_fd_) : std::string(); }
+
 Process Spawn(const std::vector<std::string>& argv, const ProcOptions& options) {
   if (argv.empty()) {
     errno = EINVAL;

@@ -79,6 +79,9 @@ class Process {
   std::optional<ProcResult> TryWait();
   // Blocks until the child exits; returns its status and output.
   ProcResult Wait();
+  // What the child has written to stderr so far (it may still be running):
+  // for waiting on a log line.
+  std::string ErrSoFar() const;
 
  private:
   friend Process Spawn(const std::vector<std::string>&, const ProcOptions&);

@@ -486,6 +486,7 @@ const std::vector<SectionSpec>& Schema() {
                UnsignedKey("pack_size_mb", &Settings::pack_size_mb, 1, 512),
                UnsignedKey("threads", &Settings::threads, 0, 1024),
                TextKey("watch_mode", &Settings::watch_mode, NormalizeWatchMode),
+               UnsignedKey("poll_interval_seconds", &Settings::poll_interval_seconds, 1, 86400),
                {"stability_seconds",
                 [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
                   CAIRN_ASSIGN_OR_RETURN(uint64_t v, ReadUnsigned(r, w, n, 0, 3600));

@@ -52,6 +52,9 @@ struct Settings {
   // `cairn run`: how changes are found: "auto", "inotify" or "poll" (always
   // lower case; watch/watch_mode.h says what each does).
   std::string watch_mode = "auto";
+  // `cairn run`: seconds between two comparisons of a polled folder (the
+  // `poll` mode, and network or FUSE file systems in `auto`); >= 1.
+  uint32_t poll_interval_seconds = 60;
   // `cairn run`: a changed file is backed up once it has been quiet this
   // long (0..3600), but at the latest max_delay_seconds after its first
   // change (stability_seconds..86400), so a file that never settles is

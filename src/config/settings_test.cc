@@ -80,6 +80,7 @@ TEST(ParseSettings, EmptyTextGivesDefaults) {
     EXPECT_EQ(s.backup_interval_minutes, 60u);
     EXPECT_EQ(s.watch_mode, "auto");
     EXPECT_EQ(s.stability_seconds, 5u);
+    EXPECT_EQ(s.poll_interval_seconds, 60u);
     EXPECT_EQ(s.max_delay_seconds, 60u);
     EXPECT_EQ(s.pack_size_mb, 16u);
     EXPECT_EQ(s.threads, 0u);
@@ -192,10 +193,11 @@ azure:
 TEST(ParseSettings, WatchKeys) {
   Result<Settings> r = ParseSettings(
       "backup: {watch_mode: Poll, stability_seconds: 1, max_delay_seconds: 10, "
-      "backup_interval_minutes: 15}",
+      "backup_interval_minutes: 15, poll_interval_seconds: 1}",
       "");
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   EXPECT_EQ(r->watch_mode, "poll");
+  EXPECT_EQ(r->poll_interval_seconds, 1u);
   EXPECT_EQ(r->stability_seconds, 1u);
   EXPECT_EQ(r->max_delay_seconds, 10u);
   EXPECT_EQ(r->backup_interval_minutes, 15u);
@@ -214,6 +216,8 @@ TEST(ParseSettings, BadWatchKeys) {
               HasSubstr("backup.stability_seconds: must be between 0 and 3600"));
   EXPECT_THAT(ErrorOf(ParseSettings("backup: {max_delay_seconds: 0}", "")),
               HasSubstr("backup.max_delay_seconds: must be between 1 and 86400"));
+  EXPECT_THAT(ErrorOf(ParseSettings("backup: {poll_interval_seconds: 0}", "")),
+              HasSubstr("backup.poll_interval_seconds: must be between 1 and 86400"));
   // The maximum may not cut the wait short, whichever of the two is given.
   EXPECT_THAT(ErrorOf(ParseSettings("backup: {stability_seconds: 10, max_delay_seconds: 5}", "")),
               HasSubstr("backup.max_delay_seconds: max_delay_seconds (5) must not be less than "
@@ -264,7 +268,7 @@ TEST(ParseSettings, UnknownKeyIsNamedWithAllowedKeys) {
                            "exclude_caches, exclude_editor_temporaries, "
                            "compression, compression_level, max_file_size_mb, "
                            "backup_interval_minutes, pack_size_mb, threads, watch_mode, "
-                           "stability_seconds, max_delay_seconds"));
+                           "poll_interval_seconds, stability_seconds, max_delay_seconds"));
   EXPECT_THAT(m, HasSubstr("(line 2)"));
 }
 

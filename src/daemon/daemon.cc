@@ -228,13 +228,15 @@ Status Daemon::StartWatcher() {
   // Called on this thread, inside Wait: the session it reads is the one in
   // force (a reload swaps it between waits).
   wo.exclude = [this](std::string_view path, bool is_dir) { return Excluded(path, is_dir); };
-  wo.poll_interval = options_.poll_interval;
+  wo.poll_interval = options_.poll_interval.count() > 0 ? options_.poll_interval
+                                                        : seconds(s.poll_interval_seconds);
   wo.rescan_interval = options_.rescan_interval;
-  auto w = watch::CreateWatcher(mode, wo);
+  auto create = options_.make_watcher ? options_.make_watcher : watch::CreateWatcher;
+  auto w = create(mode, wo);
   if (!w.ok() && mode != watch::WatchMode::kPoll) {
     Log(LogLevel::kWarning, w.error().message() + "; comparing the folders every " +
-                                watch::FormatInterval(options_.poll_interval) + " instead");
-    w = watch::CreateWatcher(watch::WatchMode::kPoll, wo);
+                                watch::FormatInterval(wo.poll_interval) + " instead");
+    w = create(watch::WatchMode::kPoll, wo);
   }
   if (!w.ok()) return w.error();
   {
@@ -715,7 +717,8 @@ void Daemon::Reload() {
   const bool rewatch = roots_ != old_roots || then.watch_mode != watch_mode_ ||
                        then.exclude_patterns != watched_excludes_ ||
                        then.exclude_caches != now.exclude_caches ||
-                       then.exclude_editor_temporaries != now.exclude_editor_temporaries;
+                       then.exclude_editor_temporaries != now.exclude_editor_temporaries ||
+                       then.poll_interval_seconds != now.poll_interval_seconds;
   if (rewatch) {
     // A new watcher, then a full pass: what changed between the two, and
     // what the new rules now include, is found by the pass.

@@ -55,6 +55,7 @@
 #include "daemon/scheduler.h"
 #include "engine/session.h"
 #include "watch/change_queue.h"
+#include "watch/watch_mode.h"
 #include "watch/watcher.h"
 
 namespace cairn::daemon {
@@ -179,12 +180,19 @@ struct DaemonOptions {
   // how late a job runs after a resume from suspend (timeouts do not count
   // the time asleep).
   std::chrono::milliseconds max_wait{std::chrono::seconds(30)};
+  // The time between scans of polled folders; 0: backup.poll_interval_seconds
+  // (tests shorten it below a second).
+  std::chrono::milliseconds poll_interval{0};
   // Watcher settings the settings file does not hold (tests shorten them).
-  std::chrono::milliseconds poll_interval{std::chrono::seconds(60)};
   std::chrono::milliseconds rescan_interval{std::chrono::minutes(5)};
   // How the free space of a local repository's disk is read (after every
   // run); empty: ReadDiskSpace. Tests pass a fake full disk.
   std::function<Result<DiskSpace>(const std::string&)> disk_space;
+  // Makes the watcher for a mode (backup.watch_mode, or kPoll when another
+  // mode's watcher cannot be made); empty: watch::CreateWatcher. Tests wrap
+  // the real watcher here (lost events, a tiny watch limit).
+  std::function<Result<std::unique_ptr<watch::Watcher>>(watch::WatchMode, watch::WatchOptions)>
+      make_watcher;
   Hooks hooks;
 };
 

@@ -3,15 +3,20 @@
 // deletions deletion records, excluded files never stored; the persisted
 // queue is drained after a stop; a second daemon is refused; a bad settings
 // file is refused on reload; an unreachable repository keeps every change
-// queued until it is back. No timing is asserted: every wait is "until it
-// holds", with a generous limit.
+// queued until it is back; events lost (the kernel's queue overflowed) and
+// folders beyond the watch limit are found by the watcher's rescans. No
+// timing is asserted: every wait is "until it holds", with a generous limit.
 #include "daemon/daemon.h"
 
 #include <gtest/gtest.h>
+#include <sys/inotify.h>
 
+#include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "daemon/queue.h"
@@ -19,6 +24,8 @@
 #include "testing/assert_ok.h"
 #include "testing/file_util.h"
 #include "testing/temp_dir.h"
+#include "watch/create_watcher.h"
+#include "watch/inotify_watcher.h"
 
 namespace cairn::daemon {
 namespace {
@@ -91,8 +98,9 @@ class DaemonTest : public ::testing::Test {
 
   // Starts the daemon on its own thread; returns once its catch-up pass
   // has been reported.
-  void Start() {
-    auto d = Daemon::Create(Options());
+  void Start() { Start(Options()); }
+  void Start(DaemonOptions options) {
+    auto d = Daemon::Create(std::move(options));
     ASSERT_OK(d);
     daemon_ = std::move(*d);
     thread_ = std::jthread([this](std::stop_token stop) { result_ = daemon_->Run(stop); });
@@ -114,6 +122,13 @@ class DaemonTest : public ::testing::Test {
   std::string Log() {
     std::lock_guard lock(mu_);
     return log_;
+  }
+  // How many times `text` occurs in the log.
+  size_t LogCount(const std::string& text) {
+    const std::string log = Log();
+    size_t n = 0;
+    for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++n;
+    return n;
   }
 
   // Polls `cond` until it holds (true) or a minute passes (false).
@@ -280,6 +295,167 @@ TEST_F(DaemonTest, AnUnreachableRepositoryKeepsChangesQueuedUntilItIsBack) {
   ASSERT_TRUE(WaitFor([&] { return HasVersions(docs() + "/while-away.txt", 1); })) << Log();
   ASSERT_TRUE(WaitFor([&] { return daemon_->Snapshot().queued == 0; }));
   EXPECT_OK(Stop());
+}
+
+// The real InotifyWatcher behind a wrapper that, while `dropping`, throws
+// away the events it reports (as the kernel does once its queue is full),
+// and on `overflow` hands it the IN_Q_OVERFLOW record the kernel queues
+// then: what follows (rescans of every root, a notice) is the real
+// watcher's reaction. The daemon owns the wrapper; the test holds Control.
+struct LossControl {
+  std::atomic<bool> dropping{false};
+  std::atomic<int> overflows_asked{0};
+  std::mutex mu;
+  std::set<std::string> dropped;   // paths of the events thrown away
+  watch::Watcher* real = nullptr;  // for Wake (any thread)
+
+  bool Dropped(const std::string& path) {
+    std::lock_guard lock(mu);
+    return dropped.count(path) > 0;
+  }
+  void Overflow() {
+    ++overflows_asked;
+    real->Wake();
+  }
+};
+
+class LossyWatcher final : public watch::Watcher {
+ public:
+  LossyWatcher(std::unique_ptr<watch::InotifyWatcher> real, std::shared_ptr<LossControl> control)
+      : real_(std::move(real)), control_(std::move(control)) {
+    control_->real = real_.get();
+  }
+  Status AddRoot(const std::string& path) override { return real_->AddRoot(path); }
+  Status RemoveRoot(const std::string& path) override { return real_->RemoveRoot(path); }
+  Result<watch::WatchBatch> Wait(std::chrono::milliseconds timeout, std::stop_token stop) override {
+    for (; overflows_done_ < control_->overflows_asked; ++overflows_done_) {
+      struct inotify_event ev {};
+      ev.wd = -1;
+      ev.mask = IN_Q_OVERFLOW;
+      uint8_t record[sizeof ev];
+      std::memcpy(record, &ev, sizeof ev);
+      real_->HandleRecordsForTest(record);
+    }
+    auto batch = real_->Wait(timeout, stop);
+    if (batch.ok() && control_->dropping) {
+      std::lock_guard lock(control_->mu);
+      for (const watch::WatchEvent& e : batch->events) control_->dropped.insert(e.path);
+      batch->events.clear();
+    }
+    return batch;
+  }
+  void Wake() override { real_->Wake(); }
+  watch::WatcherStats Stats() const override { return real_->Stats(); }
+
+ private:
+  std::unique_ptr<watch::InotifyWatcher> real_;
+  std::shared_ptr<LossControl> control_;
+  int overflows_done_ = 0;
+};
+
+// Events lost: the daemon backs up what the rescans name, so every change
+// made while events were dropped gets its version or deletion record, and
+// the notice is logged once however often it happens.
+TEST_F(DaemonTest, LostEventsAreFoundByTheRescanAndTheNoticeIsLoggedOnce) {
+  WriteFile(docs() + "/kept.txt", "first");
+  WriteFile(docs() + "/gone.txt", "to be deleted");
+  auto control = std::make_shared<LossControl>();
+  DaemonOptions o = Options();
+  o.make_watcher = [control](watch::WatchMode,
+                             watch::WatchOptions wo) -> Result<std::unique_ptr<watch::Watcher>> {
+    wo.poll_file_systems_without_events = false;
+    CAIRN_ASSIGN_OR_RETURN(auto real, watch::InotifyWatcher::Create(std::move(wo)));
+    return std::unique_ptr<watch::Watcher>(new LossyWatcher(std::move(real), control));
+  };
+  Start(std::move(o));
+  ASSERT_TRUE(HasVersions(docs() + "/gone.txt", 1));
+
+  control->dropping = true;
+  WriteFile(docs() + "/new.txt", "created while events were lost");
+  WriteFile(docs() + "/kept.txt", "second, while events were lost");
+  fs::remove(docs() + "/gone.txt");
+  WriteFile(docs() + "/sub/deep.txt", "in a new folder");
+  ASSERT_TRUE(WaitFor([&] {
+    return control->Dropped(docs() + "/new.txt") && control->Dropped(docs() + "/kept.txt") &&
+           control->Dropped(docs() + "/gone.txt") && control->Dropped(docs() + "/sub/deep.txt");
+  })) << Log();
+  // The daemon heard of none of them.
+  EXPECT_EQ(daemon_->Snapshot().queued, 0u);
+  EXPECT_TRUE(Versions(docs() + "/new.txt").empty());
+
+  control->dropping = false;
+  control->Overflow();
+  ASSERT_TRUE(WaitFor([&] {
+    auto kept = Versions(docs() + "/kept.txt");
+    return HasVersions(docs() + "/new.txt", 1) && kept.size() == 2 && kept.back().size == 30 &&
+           HasVersions(docs() + "/gone.txt", 2, /*last_deleted=*/true) &&
+           HasVersions(docs() + "/sub/deep.txt", 1);
+  })) << Log();
+  EXPECT_EQ(LogCount("the kernel's queue of file events overflowed"), 1u) << Log();
+
+  // Again: found again, and not said again.
+  control->dropping = true;
+  WriteFile(docs() + "/again.txt", "lost too");
+  ASSERT_TRUE(WaitFor([&] { return control->Dropped(docs() + "/again.txt"); })) << Log();
+  control->dropping = false;
+  control->Overflow();
+  ASSERT_TRUE(WaitFor([&] { return HasVersions(docs() + "/again.txt", 1); })) << Log();
+  EXPECT_EQ(daemon_->Snapshot().watcher.overflows, 2u);
+  ASSERT_OK(Stop());
+  EXPECT_EQ(LogCount("the kernel's queue of file events overflowed"), 1u) << Log();
+  EXPECT_EQ(Versions(docs() + "/kept.txt").size(), 2u);
+  EXPECT_EQ(Versions(docs() + "/new.txt").size(), 1u);
+  std::lock_guard lock(mu_);
+  for (const RunReport& r : reports_) EXPECT_OK(r.status);
+}
+
+// The watch limit (the real watcher, allowed two watches): the folders
+// beyond it are rescanned every rescan_interval, so what changes there is
+// created, changed and deleted in the repository too, later; the notice
+// says how to raise the limit.
+TEST_F(DaemonTest, BeyondTheWatchLimitChangesArriveThroughTheRescans) {
+  SetSettings("backup:\n  stability_seconds: 1\n  watch_mode: inotify\n");
+  WriteFile(docs() + "/near/far/old.txt", "old");
+  WriteFile(docs() + "/near/far/gone.txt", "to be deleted");
+  WriteFile(docs() + "/near/far/deeper/x.txt", "x");
+  DaemonOptions o = Options();
+  // Longer than stability_seconds: a tree rescanned more often than that
+  // would never be quiet (it would wait for max_delay_seconds).
+  o.rescan_interval = std::chrono::seconds(2);
+  o.make_watcher = [](watch::WatchMode mode, watch::WatchOptions wo) {
+    wo.max_watches = 2;  // docs and docs/near
+    return watch::CreateWatcher(mode, std::move(wo));
+  };
+  Start(std::move(o));
+  const watch::WatcherStats stats = daemon_->Snapshot().watcher;
+  EXPECT_EQ(stats.mechanism, "inotify");
+  EXPECT_EQ(stats.watches, 2u);
+  EXPECT_EQ(stats.polled_trees, 1u);  // docs/near/far
+  // Logged once the loop waits for events (after the catch-up pass).
+  EXPECT_TRUE(WaitFor([&] { return LogCount("fs.inotify.max_user_watches is 2") == 1; })) << Log();
+
+  WriteFile(docs() + "/near/far/new.txt", "created beyond the limit");
+  WriteFile(docs() + "/near/far/old.txt", "changed beyond the limit");
+  WriteFile(docs() + "/near/far/deeper/y.txt", "deeper still");
+  fs::remove(docs() + "/near/far/gone.txt");
+  // A folder made where there is no room for its watch: rescanned too.
+  WriteFile(docs() + "/near/made/z.txt", "in a folder made at the limit");
+  ASSERT_TRUE(WaitFor([&] {
+    return HasVersions(docs() + "/near/far/new.txt", 1) &&
+           HasVersions(docs() + "/near/far/old.txt", 2) &&
+           HasVersions(docs() + "/near/far/deeper/y.txt", 1) &&
+           HasVersions(docs() + "/near/far/gone.txt", 2, /*last_deleted=*/true) &&
+           HasVersions(docs() + "/near/made/z.txt", 1);
+  })) << Log();
+  EXPECT_EQ(Versions(docs() + "/near/far/old.txt").back().size, 24u);
+  ASSERT_OK(Stop());
+  EXPECT_EQ(LogCount("fs.inotify.max_user_watches is 2"), 1u) << Log();
+  // Nothing came from a full pass: only the catch-up ran as one.
+  std::lock_guard lock(mu_);
+  for (const RunReport& r : reports_) {
+    EXPECT_OK(r.status);
+    EXPECT_NE(r.kind, "full pass");
+  }
 }
 
 TEST_F(DaemonTest, FormatRunReportSaysWhatARunDidOrWhyItFailed) {
