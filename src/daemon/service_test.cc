@@ -267,6 +267,23 @@ TEST_F(ServiceTest, NoBackupForStaleAfterHoursAlertsOncePerPeriod) {
   EXPECT_OK(Stop());
 }
 
+// The daily cleanup job applies the settings' retention rules: a day later
+// (the wall clock jumps, as after a suspend) only the newest version stays.
+TEST_F(ServiceTest, TheDailyCleanupForgetsByTheRetentionRules) {
+  WriteFile(home_.Sub("settings.yaml"),
+            "backup:\n  stability_seconds: 1\nversioning:\n  keep_last: 1\nlogging:\n  file: " +
+                log_file() + "\n");
+  const std::string f = docs() + "/draft.txt";
+  WriteFile(f, "one");
+  Start();
+  WriteFile(f, "two, longer");
+  ASSERT_TRUE(WaitFor([&] { return VersionCount(f) == 2; })) << Log();
+  clock_.Advance(std::chrono::hours(25));
+  ASSERT_TRUE(WaitFor([&] { return VersionCount(f) == 1; })) << Log();
+  EXPECT_OK(Stop());
+  EXPECT_NE(Log().find("cleanup: forgot 1 of "), std::string::npos) << Log();
+}
+
 TEST_F(ServiceTest, TheLogFileMasksSecretsAndRotates) {
   // The log file is nearly full when the daemon starts: its first lines
   // rotate it.
