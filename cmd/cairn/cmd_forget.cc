@@ -126,12 +126,14 @@ int ForgetCommand(Context& ctx, const ForgetArgs& args) {
   }
   ctx.Info(std::string(s.dry_run ? "would forget " : "forgot ") +
            std::to_string(s.versions_dropped) + " of " + std::to_string(s.versions) +
-           " versions, of " + std::to_string(s.paths_touched) + " of " + std::to_string(s.paths) +
-           " paths" + (s.dry_run ? " (dry run: nothing written)" : ""));
+           " versions (" + std::to_string(s.paths_touched) + " of " + std::to_string(s.paths) +
+           " paths lose some)" + (s.dry_run ? "; dry run: nothing written" : ""));
   ctx.Info("  kept by:    " + Counts(s.kept_by));
   ctx.Info("  dropped as: " + Counts(s.dropped_by));
   if (!s.dry_run && s.versions_dropped > 0)
-    ctx.Info("the space they use is freed by `cairn prune` (nothing was deleted)");
+    ctx.Info(
+        "they are gone from listings and restores; nothing was deleted, and their space is not "
+        "freed yet (prune, which frees it, is not built yet)");
   return kExitOk;
 }
 

@@ -199,7 +199,12 @@ int Call(Context& ctx, const daemon::StatusRequest& request) {
     ctx.Info(until.empty() ? "paused until `cairn resume`; changes are queued meanwhile"
                            : "paused until " + until + "; changes are queued meanwhile");
   } else if (request.cmd == "resume") {
-    ctx.Info("resumed; " + std::to_string(Num(s, "queued")) + " queued changes follow now");
+    const uint64_t queued = Num(s, "queued");
+    if (!s.value("was_paused", true))
+      ctx.Info("cairn run was not paused; nothing to resume");
+    else
+      ctx.Info("resumed; " + std::to_string(queued) +
+               (queued == 1 ? " queued change follows" : " queued changes follow") + " now");
   } else {
     PrintStatus(s);
   }

@@ -54,9 +54,15 @@ void StopOnSignals(std::stop_source stop) {
       if (sig == SIGHUP && cairn::cli::RunHangupHandler()) continue;
       if (stopping) _exit(128 + sig);
       stopping = true;
-      const char msg[] =
+      // Ctrl-C at a terminal is answered with how to quit at once; a
+      // SIGTERM from systemd or kill needs no such advice.
+      const char tty_msg[] =
           "\ncairn: stopping (saving what is done; press Ctrl-C again to quit now)\n";
-      (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+      const char msg[] = "cairn: stopping (saving what is done)\n";
+      if (sig == SIGINT && isatty(STDIN_FILENO))
+        (void)!write(STDERR_FILENO, tty_msg, sizeof(tty_msg) - 1);
+      else
+        (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
       stop.request_stop();
     }
   }).detach();
@@ -117,6 +123,16 @@ int main(int argc, char** argv) {
     };
   };
 
+  // Commands that talk to a running daemon work without a usable settings
+  // file (a broken one must not hide the daemon that still runs with the
+  // old settings).
+  auto run_without_session = [&](auto fn) {
+    return [&, fn] {
+      Context ctx(g, stop.get_token());
+      code = fn(ctx);
+    };
+  };
+
   InitArgs init;
   auto* c_init = app.add_subcommand("init", "create a new repository");
   c_init->add_option("--label", init.label, "a label for the first key");
@@ -128,8 +144,13 @@ int main(int argc, char** argv) {
   c_backup->add_option("paths", backup.paths, "files or folders to back up");
   c_backup->add_flag("--init", backup.init_if_missing,
                      "create the repository first if there is none");
-  c_backup->add_option("--exclude", backup.excludes,
-                       "exclude a pattern (in addition to the settings)");
+  // One pattern per --exclude (repeat it for more), so `--exclude '*.jpg'
+  // ~/Pictures` does not take the folder for a second pattern.
+  c_backup
+      ->add_option("--exclude", backup.excludes,
+                   "exclude a pattern (in addition to the settings); repeat for more")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   c_backup->callback(run([&](Context& ctx) { return BackupCommand(ctx, backup); }));
 
   LsArgs ls;
@@ -214,22 +235,23 @@ int main(int argc, char** argv) {
       "status",
       "what the running `cairn run` is doing: folders, queue, last backup, next jobs, errors "
       "(exit 4 when none runs)");
-  c_status->callback(run([&](Context& ctx) { return StatusCommand(ctx); }));
+  c_status->callback(run_without_session([&](Context& ctx) { return StatusCommand(ctx); }));
   std::string pause_for;
   auto* c_pause = app.add_subcommand(
       "pause",
       "pause continuous protection (changes are still queued and backed up after the pause)");
   c_pause->add_option("duration", pause_for,
                       "how long: 90s, 30m, 2h, 1d, 1h30m (default: until `cairn resume`)");
-  c_pause->callback(run([&](Context& ctx) { return PauseCommand(ctx, pause_for); }));
+  c_pause->callback(
+      run_without_session([&](Context& ctx) { return PauseCommand(ctx, pause_for); }));
   auto* c_resume = app.add_subcommand("resume", "end a pause of `cairn run`");
-  c_resume->callback(run([&](Context& ctx) { return ResumeCommand(ctx); }));
+  c_resume->callback(run_without_session([&](Context& ctx) { return ResumeCommand(ctx); }));
 
   ForgetArgs forget;
   auto* c_forget = app.add_subcommand(
       "forget",
       "drop old versions by the retention rules (versioning.* in the settings, or the flags); "
-      "deletes nothing: `cairn prune` frees the space");
+      "reads no data and deletes nothing (freeing their space, prune, is still to come)");
   c_forget->add_flag("--dry-run,-n", forget.dry_run,
                      "list what would be dropped and why each kept version stays; write nothing");
   const auto count = CLI::Range(int64_t{0}, int64_t{4294967295});

@@ -251,6 +251,22 @@ Status Daemon::StartWatcher() {
       if (auto choice = watch::ChooseWatchMode(mode, root); choice.ok())
         Log(LogLevel::kInfo, choice->reason);
     }
+    // A folder the rules leave out is not protected: say why, once.
+    std::string own;
+    for (const std::string& p : OwnPrefixes())
+      if (watch::IsSameOrUnder(root, p)) own = p;
+    if (!own.empty() || Excluded(root, true)) {
+      const std::string why =
+          root + " is not protected: " +
+          (!own.empty() ? "it is inside " + own +
+                              ", one of cairn's own folders or files (the repository, its "
+                              "cache, the state folder, the log file or the status socket)"
+                        : "the exclude rules leave it out (backup.exclude_patterns, a "
+                          ".cairnignore or a CACHEDIR.TAG in a folder above it)");
+      Log(LogLevel::kError, why);
+      NoteError(why);
+      continue;
+    }
     Status st = watcher_->AddRoot(root);
     if (st.ok()) continue;
     if (st.IsNotFound() || st.code() == StatusCode::kIOError) {
@@ -371,9 +387,10 @@ Status Daemon::Run(std::stop_token stop) {
   if (!result.ok()) return result;
   auto left = queue_->Size();
   Log(LogLevel::kInfo,
-      "stopped" + (left.ok() && *left > 0
-                       ? "; " + std::to_string(*left) + " changes stay queued for the next run"
-                       : std::string()));
+      "stopped" + (left.ok() && *left > 0 ? "; " + std::to_string(*left) +
+                                                (*left == 1 ? " change stays" : " changes stay") +
+                                                " queued for the next run"
+                                          : std::string()));
   return Status::OK();
 }
 
@@ -514,8 +531,20 @@ RunReport Daemon::BackupRun(const std::string& kind, std::vector<std::string> pa
     report.errors = r->errors;
     failures_ = 0;
     retry_at_.reset();
+    ResolveErrors(ErrorKind::kRun);  // what failed before works again
   } else {
     report.status = r.error();
+    // A repository that was there and is gone (an unplugged disk, an
+    // unmounted share: its folder missing, or empty) is waited for; the
+    // engine's advice for a missing repository, `cairn init`, would start a
+    // new, empty one beside the user's history.
+    if (r.error().code() == StatusCode::kNoRepository || r.error().code() == StatusCode::kNotFound)
+      report.status = Status::Unavailable(
+          "the repository at " + location_ +
+          " is not there (an unplugged disk, an unmounted share, a moved folder?): changes stay "
+          "queued and are backed up once it is back; do not run `cairn init` there, it would "
+          "start a new, empty repository (" +
+          r.error().message() + ")");
     if (!stop.stop_requested()) {
       report.retry_in = NextRetry();
       retry_at_ =
@@ -529,7 +558,7 @@ RunReport Daemon::BackupRun(const std::string& kind, std::vector<std::string> pa
                                                                             : LogLevel::kInfo,
       FormatRunReport(report));
   if (!report.status.ok() && report.status.code() != StatusCode::kCancelled)
-    NoteError(kind + " failed: " + report.status.message());
+    NoteError(kind + " failed: " + report.status.message(), ErrorKind::kRun);
   {
     MutexLock lock(snap_mu_);
     snap_.last_run = report;
@@ -645,7 +674,8 @@ void Daemon::Cleanup(std::stop_token stop) {
   if (stop.stop_requested()) return;
   const milliseconds retry = std::max<milliseconds>(options_.retry_max, seconds(60));
   scheduler_->Failed(kCleanupJob, retry);
-  NoteError("cleanup failed: " + r.error().message() + "; retry in " + Seconds(retry));
+  NoteError("cleanup failed: " + r.error().message() + "; retry in " + Seconds(retry),
+            ErrorKind::kRun);
   Log(LogLevel::kError, "cleanup failed: " + r.error().message());
 }
 
@@ -668,7 +698,8 @@ void Daemon::Compact(std::stop_token stop) {
   // not six hours.
   const milliseconds retry = std::max<milliseconds>(options_.retry_max, seconds(60));
   scheduler_->Failed(kCompactionJob, retry);
-  NoteError("compaction failed: " + r.error().message() + "; retry in " + Seconds(retry));
+  NoteError("compaction failed: " + r.error().message() + "; retry in " + Seconds(retry),
+            ErrorKind::kRun);
   Log(LogLevel::kError, "compaction failed: " + r.error().message());
 }
 
@@ -687,7 +718,7 @@ void Daemon::Reload() {
   auto refuse = [this](const Status& why) {
     Log(LogLevel::kError,
         "settings not reloaded: " + why.message() + "; the running settings stay in force");
-    NoteError("settings not reloaded: " + why.message());
+    NoteError("settings not reloaded: " + why.message(), ErrorKind::kSettings);
     if (options_.hooks.reloaded) options_.hooks.reloaded(why);
   };
   auto fresh = options_.make_session();
@@ -744,6 +775,7 @@ void Daemon::Reload() {
   Log(LogLevel::kInfo, "settings reloaded" +
                            (then.source.empty() ? std::string() : " from " + then.source) +
                            (rewatch ? "; watching anew, with a full pass" : ""));
+  ResolveErrors(ErrorKind::kSettings);
   if (options_.hooks.reloaded) options_.hooks.reloaded(Status::OK());
 }
 
@@ -753,10 +785,23 @@ void Daemon::Log(LogLevel level, const std::string& text) {
   if (options_.hooks.log) options_.hooks.log(level, text);
 }
 
-void Daemon::NoteError(const std::string& text) {
+void Daemon::NoteError(const std::string& text, ErrorKind kind) {
   MutexLock lock(snap_mu_);
-  snap_.recent_errors.push_back(text);
-  if (snap_.recent_errors.size() > kKeptMessages) snap_.recent_errors.pop_front();
+  errors_.push_back({kind, FormatLocal(clock_.Now()) + "  " + text});
+  if (errors_.size() > kKeptMessages) errors_.pop_front();
+  PublishErrorsLocked();
+}
+
+void Daemon::ResolveErrors(ErrorKind kind) {
+  MutexLock lock(snap_mu_);
+  const size_t before = errors_.size();
+  std::erase_if(errors_, [kind](const NotedError& e) { return e.kind == kind; });
+  if (errors_.size() != before) PublishErrorsLocked();
+}
+
+void Daemon::PublishErrorsLocked() {
+  snap_.recent_errors.clear();
+  for (const NotedError& e : errors_) snap_.recent_errors.push_back(e.text);
 }
 
 void Daemon::SetRunning(const std::string& what) {

@@ -102,8 +102,9 @@ struct DaemonSnapshot {
   TimeNs last_success = 0;         // 0: none since the daemon started
   std::optional<TimeNs> retry_at;  // a failed batch waits until then
   std::vector<Scheduler::JobState> jobs;
-  std::deque<std::string> recent_errors;  // newest last, at most 20
-  std::deque<std::string> notices;        // the watcher's, newest last, at most 20
+  // Unresolved errors, newest last, at most 20, each "2026-11-30 10:01:02  text".
+  std::deque<std::string> recent_errors;
+  std::deque<std::string> notices;  // the watcher's, newest last, at most 20
   // Since the daemon started: files left out because they were too large or
   // not a file, folder or link (RunReport::skipped), summed over its runs.
   uint64_t skipped_total = 0;
@@ -267,7 +268,12 @@ class Daemon {
   // --- helpers ---
   bool Excluded(std::string_view path, bool is_dir) const;
   void Log(LogLevel level, const std::string& text);
-  void NoteError(const std::string& text);
+  // Errors shown by status: those of runs go when a run succeeds, those of
+  // settings when a reload succeeds; the rest age out (20 kept).
+  enum class ErrorKind { kRun, kSettings, kOther };
+  void NoteError(const std::string& text, ErrorKind kind = ErrorKind::kOther) EXCLUDES(snap_mu_);
+  void ResolveErrors(ErrorKind kind) EXCLUDES(snap_mu_);
+  void PublishErrorsLocked() REQUIRES(snap_mu_);
   void SetRunning(const std::string& what);
   void PublishQueueSize();
   // True while paused; ends a pause whose time is over (and says so).
@@ -312,6 +318,11 @@ class Daemon {
 
   mutable Mutex snap_mu_;
   DaemonSnapshot snap_ GUARDED_BY(snap_mu_);
+  struct NotedError {
+    ErrorKind kind;
+    std::string text;  // with its local time first
+  };
+  std::deque<NotedError> errors_ GUARDED_BY(snap_mu_);
 };
 
 }  // namespace cairn::daemon

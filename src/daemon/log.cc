@@ -435,6 +435,19 @@ std::string DefaultLogFile(const std::function<const char*(const char*)>& getenv
   return state.empty() ? "" : state + "/logs/backup.log";
 }
 
+std::vector<std::string> RotatedLogFiles(const std::string& file, uint32_t max_files) {
+  // As spdlog's file_helper::split_by_extension: the extension starts at the
+  // last '.' of the file name, unless that is its first character.
+  const size_t slash = file.rfind('/');
+  const size_t name_start = slash == std::string::npos ? 0 : slash + 1;
+  size_t dot = file.rfind('.');
+  if (dot == std::string::npos || dot <= name_start || dot == file.size() - 1) dot = file.size();
+  std::vector<std::string> out;
+  for (uint32_t i = 1; i <= max_files; ++i)
+    out.push_back(file.substr(0, dot) + "." + std::to_string(i) + file.substr(dot));
+  return out;
+}
+
 // ---------------------------------------------------------------------------
 
 Result<std::unique_ptr<Logger>> Logger::Create(LogOptions options) {

@@ -75,6 +75,11 @@ std::vector<std::string> EnvironmentSecrets(
 // requires). "" when neither is usable (no HOME).
 std::string DefaultLogFile(const std::function<const char*(const char*)>& getenv_fn);
 
+// The names the rotated files of `file` take (spdlog's: backup.log ->
+// backup.1.log .. backup.<max_files>.log; "log" without an extension ->
+// log.1 ..), for keeping them out of backups.
+std::vector<std::string> RotatedLogFiles(const std::string& file, uint32_t max_files);
+
 struct LogOptions {
   LogLevel level = LogLevel::kInfo;
   // Where console lines go; nullptr: no console. Not owned; must outlive the

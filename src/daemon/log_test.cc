@@ -406,5 +406,14 @@ TEST(Logger, NoSecretReachesAnySink) {
   }
 }
 
+TEST(RotatedLogFiles, AsSpdlogNamesThem) {
+  EXPECT_EQ(RotatedLogFiles("/s/logs/backup.log", 2),
+            (std::vector<std::string>{"/s/logs/backup.1.log", "/s/logs/backup.2.log"}));
+  EXPECT_EQ(RotatedLogFiles("/home/u/cairn", 1), std::vector<std::string>{"/home/u/cairn.1"});
+  EXPECT_EQ(RotatedLogFiles("/home/u/.cairnlog", 1),
+            std::vector<std::string>{"/home/u/.cairnlog.1"});
+  EXPECT_TRUE(RotatedLogFiles("/x.log", 0).empty());
+}
+
 }  // namespace
 }  // namespace cairn::daemon

@@ -39,10 +39,6 @@ void RedactStrings(json& j, const Redactor& redactor) {
   }
 }
 
-std::string Parent(const std::string& path) {
-  return std::filesystem::path(path).parent_path().string();
-}
-
 LogOptions LogOptionsOf(const config::Settings& s,
                         const std::function<const char*(const char*)>& getenv_fn,
                         std::FILE* console) {
@@ -153,7 +149,8 @@ class Service::Alerts {
   // mu_ held.
   void Queue(Alert a) {
     if (!sink_ || !sink_->enabled()) return;
-    log_(LogLevel::kWarning, "alert (" + std::string(AlertEventName(a.event)) + "): " + a.message);
+    log_(a.event == AlertEvent::kRecovered ? LogLevel::kInfo : LogLevel::kWarning,
+         "alert (" + std::string(AlertEventName(a.event)) + "): " + a.message);
     pending_.push_back({std::move(a), sink_});
     cv_.notify_all();
   }
@@ -285,8 +282,14 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceOptions options) {
   s->socket_path_ =
       o.socket_path.empty() ? DefaultSocketPath(o.getenv, ::geteuid()) : o.socket_path;
   // cairn's own files are never watched nor backed up.
-  if (!s->logger_->file().empty()) o.daemon.excluded_prefixes.push_back(Parent(s->logger_->file()));
-  if (!s->socket_path_.empty()) o.daemon.excluded_prefixes.push_back(Parent(s->socket_path_));
+  // The files themselves, not their folders: a log file set to ~/cairn.log
+  // must not take ~ out of the backups.
+  if (const std::string& log = s->logger_->file(); !log.empty()) {
+    o.daemon.excluded_prefixes.push_back(log);
+    for (const std::string& rotated : RotatedLogFiles(log, settings.log_max_files))
+      o.daemon.excluded_prefixes.push_back(rotated);
+  }
+  if (!s->socket_path_.empty()) o.daemon.excluded_prefixes.push_back(s->socket_path_);
 
   Hooks theirs = o.daemon.hooks;
   Hooks& h = o.daemon.hooks;
@@ -401,7 +404,11 @@ Result<nlohmann::json> Service::Handle(const StatusRequest& request) {
     if (request.seconds) how_long = std::chrono::seconds(*request.seconds);
     daemon_->Pause(how_long);
   } else if (request.cmd == "resume") {
+    const bool was_paused = daemon_->Snapshot().paused;
     daemon_->Resume();
+    json j = StatusAnswer();
+    j["was_paused"] = was_paused;
+    return j;
   }
   return StatusAnswer();
 }

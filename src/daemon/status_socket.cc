@@ -190,7 +190,11 @@ std::string DefaultSocketPath(const std::function<const char*(const char*)>& get
                               uid_t euid) {
   std::string runtime = GetOr(getenv_fn, "XDG_RUNTIME_DIR");
   if (!runtime.empty() && runtime[0] == '/') return runtime + "/cairn/daemon.sock";
-  if (euid == 0) return kSystemSocketPath;
+  // Root's own daemon, the system unit's (no HOME, or root's): the one
+  // place `sudo cairn status` looks. Root with another HOME (a container's
+  // user, a test) keeps its socket under that HOME like anyone else.
+  const std::string home = GetOr(getenv_fn, "HOME");
+  if (euid == 0 && (home.empty() || home == "/root" || home == "/")) return kSystemSocketPath;
   const std::string state = StateDir(getenv_fn, GetOr(getenv_fn, "HOME"));
   return state.empty() ? "" : state + "/daemon.sock";
 }
@@ -221,7 +225,7 @@ Result<std::unique_ptr<StatusServer>> StatusServer::Start(StatusServerOptions op
     Fd probe = Connect(options.path, addr, len, &err);
     if (probe.get() >= 0) {
       return Status::AlreadyExists("another cairn daemon is running (it answers at " +
-                                   options.path + "); stop it first, or run `cairn status`");
+                                   options.path + "); `cairn status` shows that one");
     }
     if (err != ECONNREFUSED) return ErrnoStatus(err, "connect to", options.path);
     // Nobody listens: the file of a daemon that died. Ours to replace.

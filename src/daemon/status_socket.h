@@ -42,7 +42,8 @@ namespace cairn::daemon {
 // Where the daemon listens, for a process of effective uid `euid`:
 //   $XDG_RUNTIME_DIR set:   $XDG_RUNTIME_DIR/cairn/daemon.sock (a user's
 //                           session, and the user unit);
-//   root (uid 0) otherwise: /run/cairn/daemon.sock (the system unit's
+//   root (uid 0) otherwise, with HOME unset, / or /root:
+//                           /run/cairn/daemon.sock (the system unit's
 //                           RuntimeDirectory=cairn; `sudo cairn status`,
 //                           whose environment has no runtime dir, finds it);
 //   otherwise:              $XDG_STATE_HOME/cairn/daemon.sock

@@ -339,6 +339,10 @@ TEST(StatusSocket, DefaultPath) {
   EXPECT_EQ(DefaultSocketPath(FakeEnv({{"XDG_RUNTIME_DIR", "/run/user/0"}}), 0),
             "/run/user/0/cairn/daemon.sock");
   EXPECT_EQ(DefaultSocketPath(FakeEnv({{"HOME", "/root"}}), 0), "/run/cairn/daemon.sock");
+  EXPECT_EQ(DefaultSocketPath(FakeEnv({}), 0), "/run/cairn/daemon.sock");
+  // Root with another home (a container's user, a test): its own socket.
+  EXPECT_EQ(DefaultSocketPath(FakeEnv({{"HOME", "/tmp/h"}}), 0),
+            "/tmp/h/.local/state/cairn/daemon.sock");
   // Root looks at its session's socket, then at the system service's.
   EXPECT_EQ(SocketPathsToTry(FakeEnv({{"XDG_RUNTIME_DIR", "/run/user/0"}}), 0),
             (std::vector<std::string>{"/run/user/0/cairn/daemon.sock", "/run/cairn/daemon.sock"}));
