@@ -983,6 +983,20 @@ TEST_F(CliE2eTest, BackingUpHomeLeavesCairnsOwnFoldersOut) {
 // `cairn forget`: the original design's max_versions_per_file from the
 // settings file (8 versions, 3 kept), a flag overriding it, --dry-run and
 // --json, and bad values refused with the flag or key named.
+// `--exclude PATTERN FOLDER`: the folder is what to back up, not a second
+// pattern (a user's mistake that used to back up the default folders).
+TEST_F(CliE2eTest, ExcludeTakesOnePatternEachTime) {
+  WriteFile(src() + "/a.jpg", "jpeg");
+  WriteFile(src() + "/b.png", "png");
+  WriteFile(src() + "/c.txt", "text");
+  Ok({"init"});
+  ProcResult r = Ok({"--json", "backup", "--exclude", "*.jpg", "--exclude", "*.png", src()});
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["paths"], json::array({src()})) << r.out;
+  EXPECT_EQ(j.value("excluded", 0), 2) << r.out;
+  EXPECT_EQ(j.value("files_new", 0), 1) << r.out;
+}
+
 TEST_F(CliE2eTest, ForgetKeepsWhatThePolicySaysAndListsWhy) {
   const std::string f = src() + "/notes.txt";
   const std::string cfg = sb.Path("cfg/settings.yaml");

@@ -150,6 +150,7 @@ int main(int argc, char** argv) {
       ->add_option("--exclude", backup.excludes,
                    "exclude a pattern (in addition to the settings); repeat for more")
       ->expected(1)
+      ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   c_backup->callback(run([&](Context& ctx) { return BackupCommand(ctx, backup); }));
 
