@@ -1036,7 +1036,8 @@ TEST_F(CliE2eTest, ForgetKeepsWhatThePolicySaysAndListsWhy) {
   const json v = json::parse(versions.out);
   ASSERT_EQ(v.size(), 3u);
   EXPECT_EQ(Ok({"restore", f, "--stdout"}).out, "notes, draft 7");
-  Ok({"check", "--read-data"});
+  ProcResult check = Ok({"--json", "check", "--read-data"});
+  EXPECT_EQ(json::parse(check.out).value("forgotten", 0), 5) << check.out;
 
   ProcResult bad = Expect(1, {"forget", "--keep-within", "3x"});
   EXPECT_NE(bad.err.find("--keep-within: bad duration '3x'"), std::string::npos) << bad.Describe();

@@ -31,6 +31,7 @@ int CheckCommand(Context& ctx, const CheckArgs& o) {
                    {"index_objects", r.index_objects},
                    {"segments", r.segments},
                    {"records", r.records},
+                   {"forgotten", r.forgotten},
                    {"packs_read", r.packs_read},
                    {"bytes_read", r.bytes_read},
                    {"findings", findings}});
@@ -43,7 +44,8 @@ int CheckCommand(Context& ctx, const CheckArgs& o) {
     }
     ctx.Info("checked " + std::to_string(r.packs) + " packs, " + std::to_string(r.blobs) +
              " chunks, " + std::to_string(r.segments) + " version segments (" +
-             std::to_string(r.records) + " versions)" +
+             std::to_string(r.records - r.forgotten) + " versions" +
+             (r.forgotten > 0 ? ", and " + std::to_string(r.forgotten) + " forgotten" : "") + ")" +
              (o.read_data ? ", read " + HumanBytes(r.bytes_read) + " of data" : std::string()) +
              (r.ok() ? ": no errors" : ": " + std::to_string(r.errors.size()) + " errors"));
   }

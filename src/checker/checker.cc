@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "repo/envelope.h"
+#include "repo/version_id.h"
 
 namespace cairn::checker {
 
@@ -257,6 +258,17 @@ class Checker {
     }));
     std::vector<std::set<std::string>> affected(report_.findings.size());
     std::set<std::string> missing_files;
+    // Forgotten versions are known only once every segment was read: the
+    // problems found are kept with their version ids and judged at the end.
+    std::set<repo::VersionId> forget;
+    std::vector<repo::VersionId> all_ids;
+    struct Problem {
+      repo::VersionId id;
+      std::string file;
+      bool missing;
+      std::set<size_t> causes;
+    };
+    std::vector<Problem> problems;
     for (const Id& sid : seg_ids) {
       ++report_.segments;
       auto seg = repo_.LoadSegment(sid);
@@ -265,8 +277,11 @@ class Checker {
             seg.error().message() + " (the versions it recorded are not restorable)");
         continue;
       }
+      forget.insert(seg->forget.begin(), seg->forget.end());
       for (const auto& r : seg->records) {
         ++report_.records;
+        const repo::VersionId vid = repo::VersionIdOf(r);
+        all_ids.push_back(vid);
         if (r.deleted) continue;
         bool missing = false;
         std::set<size_t> causes;  // findings damaging this version's chunks
@@ -281,9 +296,15 @@ class Checker {
         const std::string file = r.device + ":" + r.path + " (version of " +
                                  FormatLocal(r.backup_time) +
                                  (missing ? ", data missing)" : ", data damaged)");
-        if (missing) missing_files.insert(file);
-        for (size_t f : causes) affected[f].insert(file);
+        problems.push_back({vid, file, missing, std::move(causes)});
       }
+    }
+    if (!forget.empty())
+      for (const repo::VersionId& vid : all_ids) report_.forgotten += forget.count(vid);
+    for (Problem& p : problems) {
+      if (forget.count(p.id)) continue;  // forgotten: its chunks may be freed
+      if (p.missing) missing_files.insert(p.file);
+      for (size_t f : p.causes) affected[f].insert(p.file);
     }
     for (size_t f = 0; f < affected.size(); ++f)
       report_.findings[f].affected_files.assign(affected[f].begin(), affected[f].end());

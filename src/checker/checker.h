@@ -69,6 +69,9 @@ std::string_view SeverityName(Finding::Severity severity);
 
 struct CheckReport {
   uint64_t index_objects = 0, packs = 0, blobs = 0, segments = 0, records = 0;
+  // Of `records`, those retention forgot (a forget segment names them): not
+  // versions any more, and their chunks may be gone (freed by prune).
+  uint64_t forgotten = 0;
   uint64_t packs_read = 0, bytes_read = 0;
   // Everything found, in check order: index objects, packs, data (sorted by
   // pack), segments and references.
