@@ -92,10 +92,12 @@ int main(int argc, char** argv) {
     g.cheap_kdf_for_tests = true;
 #endif
   app.add_option("-r,--repo", g.repo,
-                 "repository location (a folder); default $CAIRN_REPOSITORY or "
-                 "~/.local/share/cairn/repo");
+                 "repository location: a folder or azure://CONTAINER[/PREFIX]; default "
+                 "$CAIRN_REPOSITORY, repository.location, else ~/.local/share/cairn/repo");
   app.add_option("--password-file", g.password_file, "read the repository secret from FILE");
-  app.add_option("--config", g.config_file, "settings file (default ./config/settings.yaml)");
+  app.add_option("--config", g.config_file,
+                 "settings file (default ./config/settings.yaml, else "
+                 "~/.config/cairn/settings.yaml, else built-in defaults)");
   app.add_option("--device", g.device, "device name (default $DEVICE_ID or the host name)");
   app.add_flag("--all-devices", g.all_devices, "show every device's files");
   app.add_option("--limit-upload", g.limit_upload_kib,
