@@ -214,6 +214,15 @@ if want batch; then
       2>&1 | tee "$LOGDIR/batch-$t.log" >&2
     step "batch-$t-end"
   done
+  # A diagnostic: the same with glibc's own mmap threshold instead of cairn's (what the read
+  # buffers that every batch maps anew cost; see results/daemon-analysis.md).
+  t="$TREE_NAME"
+  say "batch cost, diagnostic: repository of $t, glibc's default malloc"
+  step "batch-$t-default-malloc-start"
+  "$DBENCH" batch --home "$DD/$t/home" --repo "$DD/$t/repo" --tree "$DD/$t/tree" \
+    --batches "$BATCHES" --case "$t-default-malloc" --malloc default --raw "$RAW" \
+    --samples "$LOGDIR/batch-$t-default-malloc.tsv" 2>&1 | tee "$LOGDIR/batch-$t-default-malloc.log" >&2
+  step "batch-$t-default-malloc-end"
 fi
 
 if want month; then

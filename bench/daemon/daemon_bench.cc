@@ -26,6 +26,9 @@
 //       InotifyWatcher::AddRoot(T): time, watches, this process's memory
 //       and the kernel's (inotify marks and connectors, from /sys/kernel/slab).
 //
+// `--malloc default` (any subcommand) leaves glibc's malloc as it is instead
+// of setting the mmap threshold cmd/cairn/main.cc sets: a diagnostic.
+//
 // Every subcommand appends its figures to --raw FILE as lines
 // "figure<TAB>case<TAB>measure<TAB>value" (--case names the tree) and says
 // them on stderr; latency writes one line per change to --samples FILE.
@@ -807,7 +810,12 @@ int main(int argc, char** argv) {
   // freeing them returns memory. Without it, glibc raises its mmap threshold
   // after the first free and later batches reuse heap pages the first ones
   // faulted in: this process would measure less than `cairn run` costs.
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  // `--malloc default` leaves glibc's dynamic threshold (a diagnostic: what
+  // the freshly mapped buffers cost a batch).
+  bool default_malloc = false;
+  for (int i = 2; i + 1 < argc; ++i)
+    if (std::string(argv[i]) == "--malloc") default_malloc = std::string(argv[i + 1]) == "default";
+  if (!default_malloc) mallopt(M_MMAP_THRESHOLD, 1 << 20);
   engine::InitProcess();
   if (argc < 2) {
     std::fprintf(stderr, "usage: daemon_bench prepare|latency|batch|month|watch --opt value...\n");
