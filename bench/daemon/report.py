@@ -262,10 +262,12 @@ def main():
             ok(ps is not None and ps <= 100)))
         L.append("")
         L.append("RSS after the catch-up pass %s, when idle %s, after the changes %s; CPU for the %s "
-                 "changes %s; %s threads; `%s`; stopped by SIGTERM in %s s, exit status %s; %s error lines." % (
+                 "changes %s (%s per batch); %s threads; `%s`; stopped by SIGTERM in %s s, exit status %s; %s error lines." % (
                      fmt(g(*c, "rss_after_catch_up_mib"), 1, " MiB"), fmt(g(*c, "rss_idle_mib"), 1, " MiB"),
                      fmt(g(*c, "rss_steady_mib"), 1, " MiB"), fmt(g(*c, "changes")),
-                     fmt(g(*c, "changes_cpu_s"), 2, " s"), fmt(g(*c, "threads_after_catch_up")),
+                     fmt(g(*c, "changes_cpu_s"), 2, " s"),
+                     fmt(1000 * g(*c, "changes_cpu_s", 0) / max(1, g(*c, "change_batches", 1)), 0, " ms"),
+                     fmt(g(*c, "threads_after_catch_up")),
                      g(*c, "catch_up_line"), fmt(g(*c, "stop_s"), 2), fmt(g(*c, "exit_status")),
                      fmt(g(*c, "error_lines"))))
         L.append("")
