@@ -165,7 +165,7 @@ def main():
                  "process would be (cheap key derivation: the key costs nothing here). Load: %s." % (
                      tree_label, n, load_in("step_month-start", "step_month-end")))
         L.append("")
-        L.append("| | start (%s only) | after %s batches | after compaction |" % (tree_label, n))
+        L.append("| | start: the repository of the %s | after %s batches | after compaction |" % (tree_label, n))
         L.append("|---|---|---|---|")
 
         def row(label, measure, nd=0, unit="", scale=1.0):
