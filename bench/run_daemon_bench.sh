@@ -143,10 +143,14 @@ if want batch; then ensure_repo "$FILES_NAME"; ensure_repo files100; fi
 # ---------------------------------------------------------------- the watch limit
 WATCH_LIMIT_NOTE=""
 limit="$(cat /proc/sys/fs/inotify/max_user_watches)"
-need=$((QUICK ? 40000 : 250000))
+# What cairn itself would advise for the largest tree (RecommendedWatchLimit: a quarter more,
+# rounded up to a multiple of 65,536); raised for the run only, and put back at the end.
+need=$((QUICK ? 65536 : 131072))
+RESTORE_LIMIT=""
 if want watch && ((limit < need)); then
   if [[ $EUID -eq 0 ]] && sysctl -q -w fs.inotify.max_user_watches="$need" 2>/dev/null; then
-    WATCH_LIMIT_NOTE="raised from $limit to $need for this run (sysctl fs.inotify.max_user_watches)"
+    RESTORE_LIMIT="$limit"
+    WATCH_LIMIT_NOTE="raised from $limit to $need for this run (sysctl fs.inotify.max_user_watches; put back afterwards)"
   else
     WATCH_LIMIT_NOTE="$limit, and could not be raised (not root?): the largest tree may not be fully watched"
   fi
@@ -179,7 +183,11 @@ fi
 LOADLOG="$LOGDIR/load.tsv"
 ( while :; do echo "$(date +%s) $(cut -d' ' -f1-3 /proc/loadavg)"; sleep 5; done ) >"$LOADLOG" &
 LOADER=$!
-trap 'kill $LOADER 2>/dev/null || true' EXIT
+cleanup() {
+  kill "$LOADER" 2>/dev/null || true
+  if [[ -n "$RESTORE_LIMIT" ]]; then sysctl -q -w fs.inotify.max_user_watches="$RESTORE_LIMIT" || true; fi
+}
+trap cleanup EXIT
 step() {  # NAME: marks when a figure starts or ends in the meta file
   echo "step_$1=$(date +%s)" >>"$META"
 }
