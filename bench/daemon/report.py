@@ -7,29 +7,43 @@ import statistics
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--raw", required=True)
-    ap.add_argument("--meta", required=True)
-    ap.add_argument("--load", required=True)
+    # Repeated: a later run's figures replace an earlier one's (per figure and tree); the
+    # header names every run.
+    ap.add_argument("--raw", required=True, action="append")
+    ap.add_argument("--meta", required=True, action="append")
+    ap.add_argument("--load", required=True, action="append")
     ap.add_argument("--samples", default="")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
-    meta = {}
-    for line in open(a.meta):
-        k, _, v = line.rstrip("\n").partition("=")
-        meta[k] = v
+    meta, reruns = {}, []
+    for i, path in enumerate(a.meta):
+        m = {}
+        for line in open(path):
+            k, _, v = line.rstrip("\n").partition("=")
+            m[k] = v
+        if i == 0:
+            meta = m
+        else:
+            reruns.append(m)
+            meta.update({k: v for k, v in m.items() if k.startswith("step_")})
     raw = {}
-    for line in open(a.raw):
-        parts = line.rstrip("\n").split("\t")
-        if len(parts) != 4:
-            continue
-        fig, case, measure, value = parts
-        raw.setdefault((fig, case), {})[measure] = value
+    for path in a.raw:
+        these = {}
+        for line in open(path):
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 4:
+                continue
+            fig, case, measure, value = parts
+            these.setdefault((fig, case), {})[measure] = value
+        raw.update(these)
     loads = []
-    for line in open(a.load):
-        p = line.split()
-        if len(p) >= 2:
-            loads.append((int(p[0]), float(p[1])))
+    for path in a.load:
+        for line in open(path):
+            p = line.split()
+            if len(p) >= 2:
+                loads.append((int(p[0]), float(p[1])))
+    loads.sort()
 
     def load_in(start_key, end_key):
         s, e = meta.get(start_key), meta.get(end_key)
@@ -66,6 +80,9 @@ def main():
     L.append("")
     L.append("%s · `%s` · how it is measured: [bench/README.md](../README.md#daemon-benchmark)." % (
         meta["date"], meta["command"]))
+    for m in reruns:
+        L.append("Re-run %s: `%s` (%s); the figures it ran replace the first run's." % (
+            m["date"], m["command"], m.get("cairn", "")))
     if os.path.exists(os.path.join(os.path.dirname(a.out), "daemon-analysis.md")):
         L.append("Why the figures are what they are, and what misses its target: "
                  "[daemon-analysis.md](daemon-analysis.md).")
@@ -80,10 +97,11 @@ def main():
                      " — **the machine was busy with other work: wall times are slower and noisier "
                      "than on a quiet machine**" if statistics.mean(all_loads) > 1.0 else ""))
     L.append("- **cairn:** %s" % meta["cairn"])
-    L.append("- **inotify watch limit:** %s" % meta.get("watch_limit", "?"))
-    L.append("- **Raw numbers:** [%s](%s)%s; logs in the bench dir's `daemon/logs/`." % (
-        meta["raw"], meta["raw"],
-        ", per change: [%s](%s)" % (meta["samples"], meta["samples"])
+    L.append("- **inotify watch limit:** %s" % "; ".join(
+        (("%s: " % m["date"]) if reruns else "") + m.get("watch_limit", "?") for m in [meta] + reruns))
+    L.append("- **Raw numbers:** %s%s; logs in the bench dir's `daemon/logs/`." % (
+        ", ".join("[%s](%s)" % (m["raw"], m["raw"]) for m in [meta] + reruns),
+        ", per change: [%s](%s)" % (os.path.basename(a.samples), os.path.basename(a.samples))
         if a.samples and os.path.exists(a.samples) else ""))
     L.append("")
 
