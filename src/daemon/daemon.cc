@@ -508,6 +508,7 @@ RunReport Daemon::BackupRun(const std::string& kind, std::vector<std::string> pa
   SetRunning(kind);
   engine::BackupRequest req;
   req.paths = std::move(paths);
+  report.batch_paths = req.paths;
   req.missing_ok = true;
   // cairn's own files stay out even when a watched folder holds them (a
   // repository under ~/Documents).

@@ -77,6 +77,8 @@ struct RunReport {
   uint64_t bytes_read = 0;    // of the changed files
   uint64_t bytes_stored = 0;  // new bytes in the repository (compressed, encrypted)
   double seconds = 0;
+  // The paths asked for (benchmarks match them to the changes they cover).
+  std::vector<std::string> batch_paths;
   std::vector<std::string> errors;  // files that could not be read (the run went on)
   // OK, or why the run failed (then its paths stay queued and it is retried
   // after `retry_in`).
