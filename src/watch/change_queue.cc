@@ -74,11 +74,15 @@ TimeSource::TimePoint ChangeQueue::DueAt(const Change& c) const {
   return std::min(c.last_seen + stable_for_, c.first_seen + max_delay_);
 }
 
-std::vector<Change> ChangeQueue::TakeDue() {
+std::vector<Change> ChangeQueue::TakeDue(std::chrono::milliseconds gather) {
   const TimeSource::TimePoint now = clock_.Now();
   std::vector<Change> out;
+  // Nothing is taken early unless something is due now.
+  bool any_due = false;
+  for (const auto& [path, c] : pending_) any_due |= DueAt(c) <= now;
+  if (!any_due) return out;
   for (auto it = pending_.begin(); it != pending_.end();) {
-    if (DueAt(it->second) <= now) {
+    if (DueAt(it->second) <= now + gather) {
       out.push_back(std::move(it->second));
       it = pending_.erase(it);
     } else {

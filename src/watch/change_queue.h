@@ -64,8 +64,10 @@ class ChangeQueue {
   void Add(const WatchEvent& event);
   void Add(std::span<const WatchEvent> events);
 
-  // Removes and returns the changes that are due now, in path order.
-  std::vector<Change> TakeDue();
+  // Removes and returns the changes that are due now, in path order, and
+  // with them those due within `gather` from now: files written together
+  // whose events arrived a moment apart go into one batch, not two.
+  std::vector<Change> TakeDue(std::chrono::milliseconds gather = std::chrono::milliseconds(0));
   // When the next change falls due (perhaps already); nullopt when empty.
   std::optional<TimeSource::TimePoint> NextDue() const;
 

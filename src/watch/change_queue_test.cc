@@ -55,6 +55,22 @@ TEST_F(ChangeQueueTest, DueOnlyAfterBeingQuiet) {
   EXPECT_FALSE(queue_.NextDue().has_value());
 }
 
+TEST_F(ChangeQueueTest, ChangesDueWithinTheGatherWindowGoWithTheFirst) {
+  queue_.Add(Changed("/a"));
+  clock_.Advance(milliseconds(30));
+  queue_.Add(Changed("/b"));  // written with /a, its event a moment later
+  clock_.Advance(milliseconds(500));
+  queue_.Add(Changed("/c"));  // written later: not part of it
+  clock_.Advance(milliseconds(4469));
+  // Nothing is taken early while nothing is due.
+  EXPECT_TRUE(queue_.TakeDue(milliseconds(100)).empty());
+  clock_.Advance(milliseconds(1));
+  EXPECT_EQ(queue_.NextDue(), clock_.Now());
+  EXPECT_EQ(Describe(queue_.TakeDue(milliseconds(100))),
+            (std::vector<std::string>{"changed /a", "changed /b"}));
+  EXPECT_EQ(queue_.size(), 1u);
+}
+
 TEST_F(ChangeQueueTest, NeverQuietIsTakenAtTheMaxDelay) {
   const auto start = clock_.Now();
   for (int i = 0; i < 59; ++i) {
