@@ -61,7 +61,6 @@
 #include <vector>
 
 #include "daemon/daemon.h"
-#include "daemon/service.h"
 #include "engine/session.h"
 #include "watch/inotify_watcher.h"
 
@@ -817,18 +816,14 @@ int Watch(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // As cmd/cairn/main.cc and `cairn run` do: main() maps buffers of 1 MiB
-  // and more, then `cairn run` sets the daemon's allocator
-  // (daemon::TuneAllocatorForDaemon). Without copying that, this process
-  // would measure something else than `cairn run` costs. `--malloc default`
+  // As cmd/cairn/main.cc does: buffers of 1 MiB and more are mmapped, so
+  // freeing them returns memory. Without copying that, this process would
+  // measure something else than `cairn run` costs. `--malloc default`
   // leaves glibc's dynamic threshold (a diagnostic).
   bool default_malloc = false;
   for (int i = 2; i + 1 < argc; ++i)
     if (std::string(argv[i]) == "--malloc") default_malloc = std::string(argv[i + 1]) == "default";
-  if (!default_malloc) {
-    mallopt(M_MMAP_THRESHOLD, 1 << 20);
-    daemon::TuneAllocatorForDaemon();
-  }
+  if (!default_malloc) mallopt(M_MMAP_THRESHOLD, 1 << 20);
   engine::InitProcess();
   if (argc < 2) {
     std::fprintf(stderr, "usage: daemon_bench prepare|latency|batch|month|watch --opt value...\n");

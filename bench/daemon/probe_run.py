@@ -142,7 +142,7 @@ def main():
                 cond.wait(min(left, 0.02))
 
     start = time.monotonic()
-    t_watch, _ = wait_line(lambda l: "cairn run: watching " in l, 120)
+    t_watch, _ = wait_line(lambda l: "] watching " in l, 120)
     if t_watch is None:
         print("probe_run: cairn run never said it was watching", file=sys.stderr)
         proc.kill()
@@ -157,7 +157,7 @@ def main():
     samples = []
     t_done = None
     while True:
-        t_done, line = wait_line(lambda l: "cairn run: catch-up" in l, 0.1)
+        t_done, line = wait_line(lambda l: "] catch-up: " in l, 0.1)
         if t_done is not None:
             break
         if proc.poll() is not None:
@@ -199,7 +199,7 @@ def main():
                 files.append(p)
     step = max(1, len(files) // max(1, a.changes))
     picked = files[::step][: a.changes]
-    n_batches_before = sum(1 for _, l in lines if "cairn run: batch:" in l)
+    n_batches_before = sum(1 for _, l in lines if "] batch: " in l)
     c0, w0 = cpu_seconds(pid), time.monotonic()
     for i, p in enumerate(picked):
         time.sleep(max(0, w0 + 0.1 * i - time.monotonic()))
@@ -210,7 +210,7 @@ def main():
     deadline = time.monotonic() + 60
     last_count, last_change = -1, time.monotonic()
     while time.monotonic() < deadline:
-        n = sum(1 for _, l in lines if "cairn run: batch" in l)
+        n = sum(1 for _, l in lines if "] batch: " in l)
         if n != last_count:
             last_count, last_change = n, time.monotonic()
         elif time.monotonic() - last_change > 3 and n > n_batches_before:

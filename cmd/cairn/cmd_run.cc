@@ -8,7 +8,6 @@
 namespace cairn::cli {
 
 int RunCommand(Context& ctx, const RunArgs& o) {
-  daemon::TuneAllocatorForDaemon();
   daemon::ServiceOptions so;
   so.version = ctx.global().version;
   for (const std::string& f : o.folders) so.daemon.folders.push_back(AbsolutePath(f));

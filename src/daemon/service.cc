@@ -1,6 +1,5 @@
 #include "daemon/service.h"
 
-#include <malloc.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -184,11 +183,6 @@ class Service::Alerts {
   std::deque<std::pair<Alert, std::shared_ptr<AlertSink>>> pending_;
   std::jthread thread_;  // last: stopped and joined first
 };
-
-void TuneAllocatorForDaemon() {
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest on 64-bit
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
-}
 
 json SnapshotJson(const DaemonSnapshot& snap, TimeNs now) {
   json j;

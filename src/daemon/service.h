@@ -108,17 +108,6 @@ class Service {
   std::atomic<int64_t> last_alive_{0};
 };
 
-// Sets the C allocator for a long-running daemon, before anything large is
-// allocated: buffers of up to 32 MiB (packs, reads, compression contexts)
-// come from the heap and are reused from batch to batch, instead of being
-// mapped and unmapped (and their pages faulted in again) for every batch of
-// a few files — which cost a batch of 3 files ~90 ms of CPU where ~16 ms
-// is the work (bench/results/daemon.md). The key derivation's 64 MiB still
-// goes back to the system; up to 64 MiB of freed heap is kept for the next
-// batch. (One-shot commands keep main()'s 1 MiB threshold: for them,
-// returning memory at once matters more.)
-void TuneAllocatorForDaemon();
-
 // The daemon's part of `cairn status --json` (docs/cli.md): the snapshot,
 // times as RFC 3339 with ages in seconds as of `now`.
 nlohmann::json SnapshotJson(const DaemonSnapshot& snap, TimeNs now);
