@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <set>
 
-#include "archiver/excludes.h"
 #include "base/errno_status.h"
 #include "daemon/queue.h"
 #include "daemon/run_lock.h"
@@ -515,11 +514,8 @@ RunReport Daemon::BackupRun(const std::string& kind, std::vector<std::string> pa
   report.batch_paths = req.paths;
   req.missing_ok = true;
   // cairn's own files stay out even when a watched folder holds them (a
-  // repository under ~/Documents).
-  for (const std::string& p : OwnPrefixes()) {
-    req.extra_excludes.push_back(archiver::LiteralPattern(p));
-    req.extra_excludes.push_back(archiver::LiteralPattern(p) + "/*");
-  }
+  // repository under ~/Documents; the session adds its own folders too).
+  req.excluded_paths = OwnPrefixes();
   JobSink sink(options_.hooks, [this](LogLevel l, const std::string& t) { Log(l, t); });
   engine::JobContext job{stop, &sink};
   auto r = session_->Backup(req, job);

@@ -439,9 +439,12 @@ Result<BackupResult> Session::Backup(const BackupRequest& request, const JobCont
   bo.exclude_patterns = s.exclude_patterns;
   bo.exclude_patterns.insert(bo.exclude_patterns.end(), request.extra_excludes.begin(),
                              request.extra_excludes.end());
-  for (const std::string& own : own_folders_) {
-    bo.exclude_patterns.push_back(archiver::LiteralPattern(own));
-    bo.exclude_patterns.push_back(archiver::LiteralPattern(own) + "/*");
+  for (const std::vector<std::string>* list :
+       {static_cast<const std::vector<std::string>*>(&own_folders_), &request.excluded_paths}) {
+    for (const std::string& p : *list) {
+      bo.exclude_patterns.push_back(archiver::LiteralPattern(p));
+      bo.exclude_patterns.push_back(archiver::LiteralPattern(p) + "/*");
+    }
   }
   bo.exclude_caches = s.exclude_caches;
   bo.exclude_editor_temporaries = s.exclude_editor_temporaries;

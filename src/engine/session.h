@@ -62,6 +62,10 @@ struct BackupRequest {
   // ~/Documents, ~/Pictures and ~/Desktop that exist.
   std::vector<std::string> paths;
   std::vector<std::string> extra_excludes;  // in addition to the settings'
+  // Paths left out with everything under them, taken literally (no pattern
+  // characters): a daemon's log and socket files. cairn's own folders
+  // (OwnFolders) are always left out.
+  std::vector<std::string> excluded_paths = {};
   // A path that no longer exists is recorded as deleted when it had a
   // version, and is otherwise nothing to do instead of an error (the
   // daemon's batches name paths that came and went before it looked).
