@@ -132,8 +132,8 @@ int ForgetCommand(Context& ctx, const ForgetArgs& args) {
   ctx.Info("  dropped as: " + Counts(s.dropped_by));
   if (!s.dry_run && s.versions_dropped > 0)
     ctx.Info(
-        "they are gone from listings and restores; nothing was deleted, and their space is not "
-        "freed yet (prune, which frees it, is not built yet)");
+        "they are gone from listings and restores; nothing was deleted yet: `cairn prune` frees "
+        "their space");
   return kExitOk;
 }
 

@@ -87,6 +87,18 @@ int ForgetCommand(Context& ctx, const ForgetArgs& args);
 Result<engine::RetentionPolicy> ForgetPolicy(const engine::RetentionPolicy& settings,
                                              const ForgetArgs& a);
 
+// `cairn prune` / `cairn cleanup` (cmd_prune.cc).
+struct PruneArgs {
+  bool dry_run = false;
+  bool ignore_tier_minimum = false;
+  std::string max_unused = "10%";
+  std::string max_repack_size;  // "" = no cap
+};
+int PruneCommand(Context& ctx, const PruneArgs& args);
+int CleanupCommand(Context& ctx, const PruneArgs& args);
+Result<double> ParsePercent(const std::string& text, const std::string& flag);
+Result<uint64_t> ParseByteSize(const std::string& text, const std::string& flag);
+
 int StatsCommand(Context& ctx);
 int RecoverCommand(Context& ctx);
 int CompactCommand(Context& ctx);

@@ -254,7 +254,7 @@ int main(int argc, char** argv) {
   auto* c_forget = app.add_subcommand(
       "forget",
       "drop old versions by the retention rules (versioning.* in the settings, or the flags); "
-      "reads no data and deletes nothing (freeing their space, prune, is still to come)");
+      "reads no data and deletes nothing (`cairn prune` frees their space)");
   c_forget->add_flag("--dry-run,-n", forget.dry_run,
                      "list what would be dropped and why each kept version stays; write nothing");
   const auto count = CLI::Range(int64_t{0}, int64_t{4294967295});
@@ -282,6 +282,28 @@ int main(int argc, char** argv) {
                    "version stays N days after its deletion)")
       ->check(count);
   c_forget->callback(run([&](Context& ctx) { return ForgetCommand(ctx, forget); }));
+
+  PruneArgs prune;
+  auto add_prune_flags = [&](CLI::App* c) {
+    c->add_flag("--dry-run,-n", prune.dry_run, "say what would be freed; write and delete nothing");
+    c->add_option("--max-unused", prune.max_unused,
+                  "repack a pack when more than this share of it is unused (default 10%)");
+    c->add_option("--max-repack-size", prune.max_repack_size,
+                  "read at most this much to repack in one run (500M, 2G; default: no limit)");
+    c->add_flag("--ignore-tier-minimum", prune.ignore_tier_minimum,
+                "delete and repack Azure Cool/Cold packs before their minimum storage duration "
+                "(charged by Azure)");
+  };
+  auto* c_prune = app.add_subcommand(
+      "prune",
+      "free the space of versions that `cairn forget` dropped: delete packs nothing uses, "
+      "repack mostly unused ones (backups go on meanwhile)");
+  add_prune_flags(c_prune);
+  c_prune->callback(run([&](Context& ctx) { return PruneCommand(ctx, prune); }));
+  auto* c_cleanup = app.add_subcommand(
+      "cleanup", "forget by the retention rules of the settings (versioning.*), then prune");
+  add_prune_flags(c_cleanup);
+  c_cleanup->callback(run([&](Context& ctx) { return CleanupCommand(ctx, prune); }));
 
   auto* c_compact = app.add_subcommand(
       "compact", "merge the small packs, index objects and version segments of frequent backups");

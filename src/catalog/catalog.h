@@ -215,6 +215,13 @@ class Catalog {
   Status ForEachHistory(std::string_view device,
                         const std::function<Status(std::vector<repo::VersionRecord>&&)>& fn);
 
+  // The chunk ids of every file version the catalog holds (forgotten versions
+  // are not held; tombstones have none), each version's list in order, in
+  // no particular order of versions: what prune marks as in use. One pass
+  // over the versions table, decoding no path. Stops at fn's first non-OK
+  // status.
+  Status ForEachChunkList(const std::function<Status(const std::vector<Id>&)>& fn);
+
   // The greatest backup_time of any version (0 if empty): the floor of the
   // hybrid logical clock.
   Result<TimeNs> MaxBackupTime();

@@ -405,6 +405,23 @@ Status Catalog::ForEachHistory(std::string_view device,
   return Status::OK();
 }
 
+Status Catalog::ForEachChunkList(const std::function<Status(const std::vector<Id>&)>& fn) {
+  ReadTransaction txn(&impl_->db());
+  CAIRN_RETURN_IF_ERROR(txn.Begin());
+  CAIRN_ASSIGN_OR_RETURN(
+      Query q, impl_->db().Prepare("SELECT v.bt, v.rec FROM versions v WHERE v.deleted = 0"));
+  while (true) {
+    CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return Status::OK();
+    VersionRecord r;
+    r.backup_time = q.Int(0);
+    int64_t attrs = 0;
+    CAIRN_RETURN_IF_ERROR(DecodeVersion(q.Blob(1), &r, &attrs));
+    if (r.chunks.empty()) continue;
+    CAIRN_RETURN_IF_ERROR(fn(r.chunks));
+  }
+}
+
 Status Catalog::ListTree(std::string_view device, std::string_view root, TimeNs at, bool recursive,
                          const std::function<Status(const VersionRecord&)>& fn) {
   CAIRN_ASSIGN_OR_RETURN(std::string dir, NormalizeRoot(root));

@@ -207,6 +207,20 @@ class Session {
   Result<ForgetSummary> Forget(const ForgetRequest& request, const JobContext& job = {});
   // The retention policy of the settings (versioning.*).
   RetentionPolicy SettingsRetentionPolicy() const;
+  // Garbage collection (repo/prune.h, design.md §20): deletes packs that
+  // hold nothing any remaining version needs and repacks those whose unused
+  // share is above request.max_unused. Prepares under a shared lock (backups
+  // of every device go on), then deletes under the exclusive lock for a
+  // moment; reads no data but the packs it repacks.
+  Result<PruneSummary> Prune(const PruneRequest& request, const JobContext& job = {});
+  // The original design's cleanup: forget by the settings' policy (when it
+  // has a rule), then prune.
+  struct CleanupSummary {
+    bool forgot = false;  // a retention rule is set
+    ForgetSummary forget;
+    PruneSummary prune;
+  };
+  Result<CleanupSummary> Cleanup(const PruneRequest& request, const JobContext& job = {});
   // Merges small packs, index objects and segments (repo/compaction.h)
   // under the exclusive lock; the catalog follows at once.
   Result<CompactSummary> Compact(const JobContext& job = {});

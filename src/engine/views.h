@@ -139,4 +139,36 @@ struct ForgetSummary {
   uint64_t segments_written = 0;
 };
 
+// `cairn prune` (design.md §20).
+struct PruneRequest {
+  double max_unused = 0.10;       // repack a pack above this unused share
+  uint64_t max_repack_bytes = 0;  // 0: no cap
+  bool ignore_tier_minimum = false;
+  bool dry_run = false;
+};
+
+// What a prune found, planned and did (sealed bytes as stored).
+struct PruneSummary {
+  bool dry_run = false;
+  // The repository before.
+  uint64_t packs = 0, pack_bytes = 0, blobs = 0, blobs_live = 0;
+  uint64_t bytes_live = 0, bytes_unused = 0;
+  uint64_t referenced_missing = 0;
+  // The plan.
+  uint64_t packs_to_delete = 0, bytes_to_delete = 0;
+  uint64_t packs_to_repack = 0, bytes_to_repack = 0;
+  uint64_t unused_bytes_kept = 0;  // in packs below max_unused, or over the repack cap
+  uint64_t packs_waiting_for_tier = 0, bytes_waiting_for_tier = 0;
+  uint64_t orphan_packs = 0, orphan_bytes = 0, young_orphans = 0;
+  uint64_t bytes_to_free = 0;  // what the plan frees
+  // Done (zero with dry_run).
+  uint64_t pack_bytes_read = 0, packs_written = 0, pack_bytes_written = 0;
+  uint64_t index_rewritten = 0, index_written = 0, index_deleted = 0;
+  uint64_t packs_rescued = 0, packs_deleted = 0, bytes_freed = 0;
+  uint64_t generation = 0;
+  double seconds = 0;            // the whole prune
+  double exclusive_seconds = 0;  // holding the exclusive lock (backups wait)
+  std::vector<std::string> warnings;
+};
+
 }  // namespace cairn::engine

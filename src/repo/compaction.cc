@@ -10,6 +10,7 @@
 #include "repo/generation.h"
 #include "repo/index.h"
 #include "repo/pack.h"
+#include "repo/pack_copier.h"
 #include "repo/repo_lock.h"
 #include "repo/repository.h"
 #include "repo/version_segment.h"
@@ -21,10 +22,6 @@ using backend::ObjectName;
 using backend::ObjectType;
 
 namespace {
-
-// Index objects are written with at most this many blob entries each
-// (~45 bytes per entry: a few MiB per object).
-constexpr size_t kMaxEntriesPerIndexObject = 100000;
 
 struct Listed {
   Id id;
@@ -179,23 +176,8 @@ class Compactor {
       for (IndexedPack& p : listing[i])
         if (!merged.count(p.pack_id) && kept.insert(p.pack_id).second) keep.push_back(p);
     for (IndexedPack& p : new_packs) keep.push_back(std::move(p));
-    std::vector<IndexedPack> batch;
-    size_t entries = 0;
-    auto write_batch = [&]() -> Status {
-      if (batch.empty()) return Status::OK();
-      CAIRN_RETURN_IF_ERROR(repo_.SaveSealed(ObjectType::kIndex, "index", crypto::RandomId(),
-                                             EncodeIndexBody(batch)));
-      ++res_.index_written;
-      batch.clear();
-      entries = 0;
-      return Status::OK();
-    };
-    for (IndexedPack& p : keep) {
-      entries += p.entries.size();
-      batch.push_back(std::move(p));
-      if (entries >= kMaxEntriesPerIndexObject) CAIRN_RETURN_IF_ERROR(write_batch());
-    }
-    CAIRN_RETURN_IF_ERROR(write_batch());
+    CAIRN_ASSIGN_OR_RETURN(std::vector<Id> written, SaveIndexObjects(repo_, std::move(keep)));
+    res_.index_written += written.size();
     res_.index_rewritten = rewrite.size();
     for (const Id& i : rewrite) to_delete_.push_back(ObjectName{ObjectType::kIndex, i.Hex()});
     for (const Id& p : merged) to_delete_.push_back(ObjectName{ObjectType::kPack, p.Hex()});
@@ -217,59 +199,24 @@ class Compactor {
     }
     if (candidates.size() < 2) return Status::OK();
 
-    Bytes out;
-    std::vector<PackEntry> out_entries;
+    PackCopier copier(repo_);
     std::unordered_set<Id, IdHash> copied;
-    auto finish = [&]() -> Status {
-      if (out_entries.empty()) return Status::OK();
-      Id pack_id = crypto::RandomId();
-      FinishPack(repo_.keys().meta_key, pack_id, out_entries, out);
-      CAIRN_RETURN_IF_ERROR(
-          repo_.backend().Save(ObjectName{ObjectType::kPack, pack_id.Hex()}, out));
-      res_.pack_bytes_written += out.size();
-      ++res_.packs_written;
-      new_packs.push_back(IndexedPack{pack_id, out_entries});
-      out.clear();
-      out_entries.clear();
-      return Status::OK();
-    };
     uint64_t n = 0;
     for (const Listed& p : small_packs) {
       if (!candidates.count(p.id)) continue;
       if (o_.stop.stop_requested()) return Status::Cancelled("compaction cancelled");
       if (o_.progress) o_.progress("merging small packs", ++n, candidates.size());
-      auto data = repo_.backend().Load(ObjectName{ObjectType::kPack, p.id.Hex()}, 0, 0);
-      if (!data.ok()) {
-        if (data.error().retryable() || data.error().code() == StatusCode::kUnavailable)
-          return data.error();
-        res_.warnings.push_back("pack " + p.id.Hex() + " left alone: " + data.error().message());
-        continue;
-      }
-      res_.pack_bytes_read += data->size();
-      auto entries = ParsePackTrailer(repo_.keys().meta_key, p.id, *data);
-      if (!entries.ok()) {
-        res_.warnings.push_back("pack " + p.id.Hex() + " left alone: " + entries.error().message());
-        continue;
-      }
       // Every blob must authenticate before its pack may go: a damaged pack
       // stays where `check` reports it.
-      bool good = true;
-      for (const PackEntry& e : *entries) {
-        if (uint64_t{e.offset} + e.length > data->size()) {
-          good = false;
-          break;
-        }
-        BlobLocation loc{0, e.offset, e.length, e.raw_length, e.type};
-        auto plain = repo_.OpenBlob(e.id, loc, ByteView(data->data() + e.offset, e.length));
-        if (!plain.ok()) {
-          res_.warnings.push_back("pack " + p.id.Hex() + " left alone: blob " +
-                                  e.id.Hex().substr(0, 16) + ": " + plain.error().message());
-          good = false;
-          break;
-        }
+      auto pack = LoadVerifiedPack(repo_, p.id);
+      if (!pack.ok()) {
+        if (pack.error().retryable() || pack.error().code() == StatusCode::kUnavailable)
+          return pack.error();
+        res_.warnings.push_back(pack.error().message() + "; left alone");
+        continue;
       }
-      if (!good) continue;
-      for (const PackEntry& e : *entries) {
+      res_.pack_bytes_read += pack->data.size();
+      for (const PackEntry& e : pack->entries) {
         if (!copied.insert(e.id).second) continue;
         std::optional<BlobLocation> loc = repo_.index().Find(e.id);
         if (loc) {
@@ -277,15 +224,15 @@ class Compactor {
           // Kept elsewhere: in a pack that an index object lists and that stays.
           if (!candidates.count(home) && listed_by.count(home)) continue;
         }
-        PackEntry ne = e;
-        ne.offset = static_cast<uint32_t>(out.size());
-        out.insert(out.end(), data->begin() + e.offset, data->begin() + e.offset + e.length);
-        out_entries.push_back(ne);
-        if (out.size() >= repo_.config().pack_size) CAIRN_RETURN_IF_ERROR(finish());
+        CAIRN_RETURN_IF_ERROR(copier.Add(e, ByteView(pack->data.data() + e.offset, e.length)));
       }
       merged.insert(p.id);
     }
-    return finish();
+    CAIRN_RETURN_IF_ERROR(copier.Finish());
+    res_.pack_bytes_written += copier.bytes_written();
+    res_.packs_written += copier.new_packs().size();
+    for (const IndexedPack& np : copier.new_packs()) new_packs.push_back(np);
+    return Status::OK();
   }
 
   Status PlanAndWriteSegments() {
