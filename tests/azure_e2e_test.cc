@@ -311,6 +311,49 @@ TEST_F(AzureE2eTest, ExpiredOrNarrowSasFailsClearlyAndWritesNothing) {
   EXPECT_EQ(check.err.find("error"), std::string::npos) << check.Describe();
 }
 
+// Backups and forget work with a credential that cannot delete; prune says
+// at once that it needs to, before it writes anything.
+TEST_F(AzureE2eTest, PruneWithACredentialThatCannotDeleteFailsBeforeWriting) {
+  const std::string src = sb_.Path("src");
+  MakeDirs(src);
+  Ok({"-r", location_, "init"});
+  const int64_t now = std::time(nullptr);
+  CairnRunOptions no_delete;
+  no_delete.set["AZURE_STORAGE_CONNECTION_STRING"] = SasConnectionString("racwl", now + 3600);
+  // Its lock objects cannot be removed: they expire, after 3 s.
+  no_delete.set["CAIRN_LOCK_TTL"] = "3";
+  // The first pack holds a.bin and b.bin: once a.bin's first version is
+  // forgotten, prune would repack it (write) before deleting anything.
+  WriteFile(src + "/b.bin", RandomData(300000, 19));
+  for (int i = 0; i < 3; ++i) {
+    WriteFile(src + "/a.bin", RandomData(300000, 20 + i));
+    ProcResult b = sb_.Cairn({"-r", location_, "backup", src}, no_delete);
+    ASSERT_EQ(b.exit_code, 0) << b.Describe();
+  }
+  ProcResult f = sb_.Cairn({"-r", location_, "forget", "--keep-last", "1"}, no_delete);
+  ASSERT_EQ(f.exit_code, 0) << f.Describe();
+  // Lock objects a no-delete credential could not remove are left to expire.
+  auto data_objects = [&] {
+    std::map<std::string, uint64_t> out;
+    for (const auto& [name, size] : Objects())
+      if (name.rfind("locks/", 0) != 0) out[name] = size;
+    return out;
+  };
+  const auto before = data_objects();
+  ProcResult p = sb_.Cairn({"-r", location_, "prune"}, no_delete);
+  EXPECT_EQ(p.exit_code, 1) << p.Describe();
+  EXPECT_NE(p.err.find("cannot"), std::string::npos) << p.Describe();
+  EXPECT_NE(p.err.find("nothing was written"), std::string::npos) << p.Describe();
+  EXPECT_EQ(data_objects(), before);
+  // With the account key it frees the space (once those locks expired).
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  ProcResult ok = Ok({"--json", "-r", location_, "prune"});
+  EXPECT_GE(json::parse(ok.out).value("packs_deleted", 0), 2) << ok.out;
+  EXPECT_EQ(ReadFile(src + "/a.bin"), RandomData(300000, 22));
+  Ok({"-r", location_, "restore", src + "/a.bin", "--to", sb_.Path("r")});
+  EXPECT_EQ(ReadFile(sb_.Path("r") + src + "/a.bin"), RandomData(300000, 22));
+}
+
 TEST_F(AzureE2eTest, ExclusiveLockNamesItsHolderAndExpiresWhenTheHolderIsKilled) {
   const std::string src = sb_.Path("src");
   MakeDirs(src);

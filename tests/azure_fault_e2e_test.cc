@@ -167,6 +167,53 @@ TEST_F(AzureFaultE2eTest, BackupRestoreAndCheckGetThroughEveryKindOfFault) {
   EXPECT_EQ(j.value("files_changed", -1), 0) << again.Describe();
 }
 
+// Prune through faults on every kind of request it sends (reading packs
+// to repack, writing new packs and index objects, the generation, deleting
+// index objects and packs): it completes, frees exactly what it should (a
+// second prune finds nothing), and every kept version restores.
+TEST_F(AzureFaultE2eTest, PruneGetsThroughFaultsAndDeletesExactlyWhatItShould) {
+  const std::string src = sb_.Path("src");
+  MakeDirs(src);
+  for (int i = 0; i < 8; ++i)
+    WriteFile(src + "/f" + std::to_string(i), RandomData(200000 + i, 300 + i));
+  Ok({"-r", location_, "init"});
+  Ok({"-r", location_, "backup", src});  // one pack
+  for (int i = 0; i < 4; ++i)
+    WriteFile(src + "/f" + std::to_string(i), RandomData(210000, 400 + i));
+  Ok({"-r", location_, "backup", src});
+  WriteFile(src + "/big", RandomData(3 * (1 << 20), 9));
+  Ok({"-r", location_, "backup", src});
+  WriteFile(src + "/big", RandomData(3 * (1 << 20), 10));
+  Ok({"-r", location_, "backup", src});
+  // The first pack is half unused (repacked), the third wholly (deleted).
+  Ok({"-r", location_, "forget", "--keep-last", "1"});
+
+  Arm("503 on reading a pack to repack", {"GET", "/data/", FaultAction::kServerBusy});
+  Arm("lost answer to the new pack", {"PUT", "/data/", FaultAction::kLoseResponse});
+  Arm("reset on the new index", {"PUT", "/index/", FaultAction::kResetBeforeForward});
+  Arm("500 on the generation", {"PUT", "/locks/generation", FaultAction::kInternalError});
+  Arm("503 on deleting an index object", {"DELETE", "/index/", FaultAction::kServerBusy});
+  Arm("lost answer to deleting a pack", {"DELETE", "/data/", FaultAction::kLoseResponse});
+  Arm("reset on deleting a pack", {"DELETE", "/data/", FaultAction::kResetBeforeForward, 1});
+  ProcResult pruned = Ok({"--json", "-r", location_, "prune"});
+  ExpectAllFired();
+  nlohmann::json p = nlohmann::json::parse(pruned.out, nullptr, false);
+  ASSERT_TRUE(p.is_object()) << pruned.Describe();
+  EXPECT_GE(p.value("packs_deleted", 0), 2) << pruned.out;
+  EXPECT_EQ(p.value("packs_written", 0), 1) << pruned.out;
+
+  proxy_->ClearRules();
+  ProcResult again = Ok({"--json", "-r", location_, "prune", "--dry-run"});
+  nlohmann::json a = nlohmann::json::parse(again.out, nullptr, false);
+  EXPECT_EQ(a.value("bytes_to_free", -1), 0) << again.out;
+  EXPECT_EQ(a.value("young_orphans", -1), 0) << again.out;  // no half-written pack left
+  ASSERT_EQ(sb_.Run({"rm", "-rf", sb_.cache_home() + "/cairn"}).exit_code, 0);
+  ProcResult check = Ok({"-r", location_, "check", "--read-data"});
+  EXPECT_EQ(check.err.find("error"), std::string::npos) << check.Describe();
+  Ok({"-r", location_, "restore", src, "--to", sb_.Path("r")});
+  for (const std::string& d : CompareTrees(src, sb_.Path("r") + src)) ADD_FAILURE() << d;
+}
+
 TEST_F(AzureFaultE2eTest, StalledConnectionsAreAbandonedAndRetried) {
   // A short stall timeout, so a stalled request is given up in seconds.
   const std::string config = sb_.Path("settings.yaml");

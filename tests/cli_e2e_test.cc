@@ -1048,6 +1048,55 @@ TEST_F(CliE2eTest, ForgetKeepsWhatThePolicySaysAndListsWhy) {
   EXPECT_NE(bad.err.find("versioning.keep_within"), std::string::npos) << bad.Describe();
 }
 
+// forget, then prune frees the space; cleanup does both by the settings;
+// a second prune finds nothing; bad flags are refused by name.
+TEST_F(CliE2eTest, PruneFreesWhatForgetDroppedAndCleanupDoesBoth) {
+  const std::string f = src() + "/photo.raw";
+  Ok({"init"});
+  for (int i = 0; i < 5; ++i) {
+    WriteFile(f, RandomData(3 * kMiB, 100 + i));
+    Ok({"backup", src()});
+  }
+  ProcResult dry = Ok({"--json", "prune", "--dry-run"});
+  EXPECT_EQ(json::parse(dry.out).value("bytes_to_free", -1), 0) << dry.out;  // nothing forgotten
+
+  Ok({"forget", "--keep-last", "2"});
+  dry = Ok({"--json", "prune", "-n"});
+  const json d = json::parse(dry.out);
+  EXPECT_TRUE(d.value("dry_run", false));
+  EXPECT_GE(d.value("bytes_to_free", uint64_t{0}), 8 * kMiB) << dry.out;
+
+  ProcResult pruned = Ok({"prune"});
+  EXPECT_NE(pruned.out.find("freed "), std::string::npos) << pruned.Describe();
+  ProcResult again = Ok({"--json", "prune"});
+  const json a = json::parse(again.out);
+  EXPECT_EQ(a.value("packs_deleted", -1), 0) << again.out;
+  EXPECT_LE(a.value("pack_bytes", uint64_t{0}), 7 * kMiB) << again.out;  // 2 versions of 3 MiB
+  EXPECT_EQ(Ok({"--json", "check", "--read-data"}).exit_code, 0);
+  const json v = json::parse(Ok({"--json", "versions", f}).out);
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(Ok({"restore", f, "--stdout"}).out, RandomData(3 * kMiB, 104));
+  EXPECT_EQ(Ok({"restore", "--id", v[0].value("id", ""), "--stdout"}).out,
+            RandomData(3 * kMiB, 103));
+
+  // cleanup = forget by the settings, then prune.
+  const std::string cfg = sb.Path("cfg/settings.yaml");
+  WriteFile(cfg, "versioning:\n  max_versions_per_file: 1\n");
+  ProcResult cleaned = Ok({"--config", cfg, "--json", "cleanup"});
+  const json c = json::parse(cleaned.out);
+  EXPECT_TRUE(c.value("forgot", false)) << cleaned.out;
+  EXPECT_EQ(c["forget"].value("versions_dropped", 0), 1) << cleaned.out;
+  EXPECT_GE(c["prune"].value("bytes_freed", uint64_t{0}), 2 * kMiB) << cleaned.out;
+  EXPECT_EQ(Ok({"restore", f, "--stdout"}).out, RandomData(3 * kMiB, 104));
+
+  ProcResult bad = Expect(1, {"prune", "--max-unused", "120%"});
+  EXPECT_NE(bad.err.find("--max-unused"), std::string::npos) << bad.Describe();
+  bad = Expect(1, {"prune", "--max-repack-size", "5X"});
+  EXPECT_NE(bad.err.find("--max-repack-size"), std::string::npos) << bad.Describe();
+  bad = Expect(1, {"prune", "--keep-last", "3"});
+  EXPECT_NE(bad.err.find("--keep-last"), std::string::npos) << bad.Describe();
+}
+
 TEST_F(CliE2eTest, ConfigWatchedDirectoriesExcludesAndSizeLimit) {
   const std::string w = sb.Path("watched");
   MakeDirs(w + "/.git/objects/ab");

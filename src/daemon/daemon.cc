@@ -650,25 +650,31 @@ void Daemon::FullPass(const std::string& kind, std::stop_token stop) {
 }
 
 void Daemon::Cleanup(std::stop_token stop) {
-  // The original design's daily cleanup: retention by the settings'
-  // versioning.* rules (prune, which frees the space, is still to come).
-  const engine::RetentionPolicy policy = session_->SettingsRetentionPolicy();
-  if (policy.Empty()) {
-    Log(LogLevel::kInfo,
-        "cleanup: no retention rule is set (versioning.* in the settings); "
-        "every version is kept");
-    (void)queue_->SetJobLastRun(kCleanupJob, scheduler_->Ran(kCleanupJob));
-    return;
-  }
+  // The original design's daily cleanup (`cairn cleanup`): retention by the
+  // settings' versioning.* rules, then prune frees the space (design.md
+  // §20). Backups of this and other devices wait only for prune's short
+  // exclusive part; this daemon's own wait for its turn.
   SetRunning("cleanup");
   JobSink sink(options_.hooks, [this](LogLevel l, const std::string& t) { Log(l, t); });
-  engine::ForgetRequest req;
-  req.policy = policy;
-  auto r = session_->Forget(req, engine::JobContext{stop, &sink});
+  auto r = session_->Cleanup(engine::PruneRequest{}, engine::JobContext{stop, &sink});
   SetRunning("");
   if (r.ok()) {
-    Log(LogLevel::kInfo, "cleanup: forgot " + std::to_string(r->versions_dropped) + " of " +
-                             std::to_string(r->versions) + " versions by the retention rules");
+    if (r->forgot)
+      Log(LogLevel::kInfo, "cleanup: forgot " + std::to_string(r->forget.versions_dropped) +
+                               " of " + std::to_string(r->forget.versions) +
+                               " versions by the retention rules");
+    else
+      Log(LogLevel::kInfo,
+          "cleanup: no retention rule is set (versioning.* in the settings); every version is "
+          "kept");
+    const engine::PruneSummary& p = r->prune;
+    char t[64];
+    std::snprintf(t, sizeof(t), "%.2f", p.exclusive_seconds);
+    Log(LogLevel::kInfo, "cleanup: prune freed " + std::to_string(p.bytes_freed) + " bytes (" +
+                             std::to_string(p.packs_deleted) + " packs deleted, " +
+                             std::to_string(p.packs_to_repack) + " repacked; backups held for " +
+                             t + " s)");
+    for (const std::string& w : p.warnings) Log(LogLevel::kWarning, "cleanup: " + w);
     (void)queue_->SetJobLastRun(kCleanupJob, scheduler_->Ran(kCleanupJob));
     return;
   }

@@ -267,8 +267,9 @@ TEST_F(ServiceTest, NoBackupForStaleAfterHoursAlertsOncePerPeriod) {
   EXPECT_OK(Stop());
 }
 
-// The daily cleanup job applies the settings' retention rules: a day later
-// (the wall clock jumps, as after a suspend) only the newest version stays.
+// The daily cleanup job applies the settings' retention rules and prunes: a
+// day later (the wall clock jumps, as after a suspend) only the newest
+// version stays, and the space of the other is freed.
 TEST_F(ServiceTest, TheDailyCleanupForgetsByTheRetentionRules) {
   WriteFile(home_.Sub("settings.yaml"),
             "backup:\n  stability_seconds: 1\nversioning:\n  keep_last: 1\nlogging:\n  file: " +
@@ -282,6 +283,9 @@ TEST_F(ServiceTest, TheDailyCleanupForgetsByTheRetentionRules) {
   ASSERT_TRUE(WaitFor([&] { return VersionCount(f) == 1; })) << Log();
   EXPECT_OK(Stop());
   EXPECT_NE(Log().find("cleanup: forgot 1 of "), std::string::npos) << Log();
+  // ... and prune freed the forgotten version's space.
+  EXPECT_NE(Log().find("cleanup: prune freed "), std::string::npos) << Log();
+  EXPECT_EQ(Log().find("cleanup: prune freed 0 bytes"), std::string::npos) << Log();
 }
 
 TEST_F(ServiceTest, TheLogFileMasksSecretsAndRotates) {

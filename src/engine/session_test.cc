@@ -1344,5 +1344,87 @@ TEST_F(SessionTest, RestoreToStreamByIdPathAndRangeUnderASharedLock) {
   EXPECT_EQ(none.begins, 0);
 }
 
+// Prune beside a backup loop of another device on the same repository
+// (design.md §20): every backup completes (waiting at most for prune's
+// exclusive part), the forgotten versions' space is freed, and afterwards
+// `check --read-data` is clean and every remaining version restores exactly.
+TEST_F(SessionTest, PruneFreesForgottenSpaceWhileAnotherDeviceBacksUp) {
+  env_["CAIRN_LOCK_WAIT"] = "60";
+  InitRepository();
+  const std::string repo = home_.Sub("repo");
+  auto laptop = Make();
+  std::map<std::string, std::string> latest;
+  for (int round = 0; round < 5; ++round) {
+    for (int f = 0; f < 6; ++f) {
+      const std::string path = home_.Sub("docs/f" + std::to_string(f));
+      latest[path] = RandomContent(60000, static_cast<uint32_t>(round * 100 + f));
+      WriteFile(path, latest[path]);
+    }
+    ASSERT_OK(laptop->Backup({{home_.Sub("docs")}, {}}).status());
+  }
+  ForgetRequest forget;
+  forget.policy.keep_last = 1;
+  auto forgot = laptop->Forget(forget);
+  ASSERT_OK(forgot.status());
+  EXPECT_EQ(forgot->versions_dropped, 24u);
+
+  SessionOptions other = Options();
+  other.device = "desktop";
+  auto desktop = Make(other);
+  const std::string desk = home_.Sub("desk");
+  std::atomic<bool> stop{false};
+  std::atomic<int> backups{0};
+  std::vector<std::string> failures;
+  std::thread loop([&] {
+    for (int i = 0; !stop || i < 3; ++i) {
+      // New content, and a copy of a version the laptop forgot (round 0):
+      // its chunk is one prune would delete, unless it sees this backup use
+      // it.
+      WriteFile(desk + "/new" + std::to_string(i), RandomContent(30000, 5000 + i));
+      WriteFile(desk + "/old" + std::to_string(i),
+                RandomContent(60000, static_cast<uint32_t>(i % 6)));  // round 0's
+      auto b = desktop->Backup({{desk}, {}});
+      if (!b.ok()) failures.push_back(b.status().ToString());
+      ++backups;
+    }
+  });
+  PruneRequest req;
+  auto pruned = laptop->Prune(req);
+  stop = true;
+  loop.join();
+  ASSERT_OK(pruned.status());
+  EXPECT_TRUE(failures.empty()) << failures.front();
+  EXPECT_GE(backups.load(), 3);
+  // Rounds 1 to 3 (one pack each, 6 x 60 kB) are used by nothing any more.
+  EXPECT_GE(pruned->packs_deleted, 3u);
+  EXPECT_GE(pruned->bytes_freed, 1'000'000u);
+
+  // A fresh session (no cache of anything) finds everything intact.
+  SessionOptions fresh_options = Options();
+  fresh_options.device = "laptop";
+  env_["XDG_CACHE_HOME"] = home_.Sub("cache2");
+  auto fresh = Make(fresh_options);
+  CheckRequest check;
+  check.read_data = true;
+  auto checked = fresh->Check(check);
+  ASSERT_OK(checked.status());
+  EXPECT_TRUE(checked->ok()) << (checked->errors.empty() ? "" : checked->errors.front());
+  RestoreRequest r;
+  r.path = home_.Sub("docs");
+  r.target = home_.Sub("restored");
+  ASSERT_OK(fresh->Restore(r).status());
+  for (const auto& [path, content] : latest)
+    EXPECT_EQ(ReadFile(home_.Sub("restored") + path), content) << path;
+  auto desk_fresh = Make(other);
+  RestoreRequest d;
+  d.path = desk;
+  d.target = home_.Sub("restored-desk");
+  ASSERT_OK(desk_fresh->Restore(d).status());
+  for (const auto& entry : std::filesystem::directory_iterator(desk))
+    EXPECT_EQ(ReadFile(home_.Sub("restored-desk") + entry.path().string()),
+              ReadFile(entry.path().string()))
+        << entry.path();
+}
+
 }  // namespace
 }  // namespace cairn::engine

@@ -5,6 +5,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "crypto/crypto.h"
 #include "repo/generation.h"
 #include "repo/index.h"
 #include "repo/pack_copier.h"
@@ -255,6 +256,15 @@ Status Pruner::Rewrite() {
   State& s = *s_;
   PruneStats& st = s.stats;
   if (!s.planned) return Status::InvalidArgument("Pruner::Rewrite before Plan");
+  // Before anything is written: can these credentials delete at all? (A
+  // name that does not exist: storage checks the permission first.)
+  Status probe = s.repo.backend().Remove(ObjectName{ObjectType::kPack, crypto::RandomId().Hex()});
+  if (probe.code() == StatusCode::kPermissionDenied)
+    return Status::PermissionDenied(
+        "prune must delete, and the credentials for this repository cannot (" + probe.message() +
+        "); nothing was written. Run prune with a connection string or SAS that may delete "
+        "(SAS permission d); backups and `cairn forget` work without it");
+  if (!probe.ok() && !probe.IsNotFound()) return probe;
   PackCopier copier(s.repo);
   uint64_t n = 0;
   for (const Id& id : s.repack) {
