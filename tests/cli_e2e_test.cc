@@ -1282,6 +1282,77 @@ TEST_F(CliE2eTest, RestoreByIdRestoresThatVersion) {
   EXPECT_NE(unknown.err.find("no version has the id"), std::string::npos) << unknown.Describe();
 }
 
+// `check --restore-sample N` restores and verifies N versions, reports each,
+// and fails naming the file whose pack is damaged; the flag and the
+// settings key refuse bad values by name.
+TEST_F(CliE2eTest, CheckRestoreSampleFindsADamagedPack) {
+  const std::string a = src() + "/a.txt", b = src() + "/b.txt";
+  auto packs = [&] {
+    std::set<std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(sb.repo() + "/data"))
+      if (e.is_regular_file()) out.insert(e.path().string());
+    return out;
+  };
+  WriteFile(a, std::string(3000, 'a') + "first file");
+  Ok({"init"});
+  Backup({src()});
+  const std::set<std::string> before_b = packs();
+  WriteFile(b, std::string(3000, 'b') + "second file");
+  Backup({src()});
+
+  ProcResult plain = Ok({"check"});
+  EXPECT_EQ(plain.out.find("restore sample"), std::string::npos) << plain.Describe();
+  ProcResult sample = Ok({"check", "--restore-sample", "5"});
+  EXPECT_NE(sample.out.find("restore sample: 2 of 2 file versions restored"), std::string::npos)
+      << sample.Describe();
+  EXPECT_NE(sample.out.find("ok      " + a), std::string::npos) << sample.Describe();
+  EXPECT_NE(sample.out.find("ok      " + b), std::string::npos) << sample.Describe();
+  json js = Json({"check", "--read-data", "--restore-sample", "1"});
+  EXPECT_EQ(js.value("ok", false), true) << js.dump();
+  EXPECT_EQ(js["restore_sample"]["files"].size(), 1u) << js.dump();
+  EXPECT_EQ(js["restore_sample"].value("eligible", 0), 2) << js.dump();
+  EXPECT_GT(js.value("packs_read", 0), 0) << js.dump();
+
+  // Damage the pack that holds a.txt (its first bytes: a sealed chunk).
+  std::set<std::string> pack_a;
+  for (const auto& p : before_b)
+    if (p.find("/.tmp") == std::string::npos) pack_a.insert(p);
+  ASSERT_EQ(pack_a.size(), 1u);
+  PatchFile(*pack_a.begin(), 8, std::string(48, 'X'));
+  ProcResult damaged = Expect(1, {"check", "--restore-sample", "5"});
+  EXPECT_NE(damaged.err.find("error: restore sample failed: " + a), std::string::npos)
+      << damaged.Describe();
+  EXPECT_EQ(damaged.err.find("restore sample failed: " + b), std::string::npos)
+      << damaged.Describe();
+  EXPECT_NE(damaged.out.find("ok      " + b), std::string::npos) << damaged.Describe();
+  ProcResult dj = Expect(1, {"--json", "check", "--restore-sample", "5"});
+  const json d = json::parse(dj.out);
+  EXPECT_EQ(d.value("ok", true), false) << dj.out;
+  EXPECT_EQ(d["restore_sample"].value("ok", true), false) << dj.out;
+  int failed = 0;
+  for (const json& f : d["restore_sample"]["files"])
+    if (!f.value("ok", true)) {
+      ++failed;
+      EXPECT_EQ(f.value("path", ""), a) << dj.out;
+      EXPECT_TRUE(f["error"].is_string()) << dj.out;
+    }
+  EXPECT_EQ(failed, 1) << dj.out;
+  // Nothing restored stays behind.
+  for (const auto& e : fs::directory_iterator(sb.cache_home() + "/cairn"))
+    EXPECT_NE(e.path().filename().string().rfind("restore-sample-", 0), 0u) << e.path();
+
+  for (const char* bad : {"-1", "ten", "100001"}) {
+    ProcResult r = Expect(1, {"check", "--restore-sample", bad});
+    EXPECT_NE(r.err.find("--restore-sample"), std::string::npos) << bad << "\n" << r.Describe();
+  }
+  const std::string cfg = sb.Path("cfg/settings.yaml");
+  WriteFile(cfg, "maintenance:\n  restore_sample_files: -3\n");
+  ProcResult key = Expect(1, {"--config", cfg, "check"});
+  EXPECT_NE(key.err.find("maintenance.restore_sample_files: must not be negative"),
+            std::string::npos)
+      << key.Describe();
+}
+
 class InterruptTest : public CliE2eTest {
  protected:
   // Lock objects in the repository (not the local backend's flock file,

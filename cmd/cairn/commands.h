@@ -53,6 +53,7 @@ int RestoreCommand(Context& ctx, const RestoreArgs& o);
 struct CheckArgs {
   bool read_data = false;
   std::string subset;
+  int64_t restore_sample = 0;  // --restore-sample N: file versions to restore and verify
 };
 int CheckCommand(Context& ctx, const CheckArgs& o);
 

@@ -199,6 +199,11 @@ int main(int argc, char** argv) {
                    "also read and verify the data (optionally a subset: n/m or p%)")
       ->expected(0, 1)
       ->default_str("");
+  c_check
+      ->add_option("--restore-sample", check.restore_sample,
+                   "also restore N file versions chosen at random (any age) into a temporary "
+                   "folder, verify their SHA-256 and delete them")
+      ->check(CLI::Range(int64_t{0}, static_cast<int64_t>(cairn::engine::kMaxRestoreSample)));
   c_check->callback(run([&](Context& ctx) {
     check.read_data = c_check->count("--read-data") > 0;
     return CheckCommand(ctx, check);

@@ -581,6 +581,10 @@ const std::vector<SectionSpec>& Schema() {
                UnsignedKey("stale_after_hours", &Settings::alert_stale_after_hours, 0, 24 * 365),
                UnsignedKey("timeout_seconds", &Settings::alert_timeout_seconds, 1, 3600),
            }},
+          {"maintenance",
+           {
+               UnsignedKey("restore_sample_files", &Settings::restore_sample_files, 0, 100000),
+           }},
       };
   return *schema;
 }

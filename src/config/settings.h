@@ -114,6 +114,11 @@ struct Settings {
   uint32_t alert_timeout_seconds = 30;    // alerts.timeout_seconds: per command / request, 1..3600
   // --- end of the daemon's keys ---
 
+  // maintenance:
+  // File versions the daemon's daily job restores and verifies
+  // (engine::Session::RestoreSample); 0 = off, at most 100000.
+  uint32_t restore_sample_files = 10;
+
   std::string source;  // the file these settings came from; "" for built-in defaults
 };
 

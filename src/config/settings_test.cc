@@ -302,7 +302,31 @@ TEST(ParseSettings, UnknownSectionListsSections) {
   std::string m = ErrorOf(ParseSettings("loging:\n  level: debug\n", "s.yaml"));
   EXPECT_THAT(m, HasSubstr("s.yaml: loging: unknown section (did you mean 'logging'?)"));
   EXPECT_THAT(m, HasSubstr("allowed sections: backup, versioning, web, logging, repository, azure, "
-                           "alerts"));
+                           "alerts, maintenance"));
+}
+
+TEST(ParseSettings, RestoreSampleFiles) {
+  Result<Settings> none = ParseSettings("", "");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->restore_sample_files, 10u);
+  for (auto [text, want] : std::vector<std::pair<std::string, uint32_t>>{
+           {"maintenance:\n  restore_sample_files: 0\n", 0},
+           {"maintenance:\n  restore_sample_files: 250\n", 250},
+           {"maintenance: {restore_sample_files: 100000}\n", 100000},
+       }) {
+    Result<Settings> r = ParseSettings(text, "");
+    ASSERT_TRUE(r.ok()) << text << r.error().ToString();
+    EXPECT_EQ(r->restore_sample_files, want) << text;
+  }
+  std::string m = ErrorOf(ParseSettings("maintenance:\n  restore_sample_files: -1\n", "s.yaml"));
+  EXPECT_THAT(m, HasSubstr("s.yaml: maintenance.restore_sample_files: must not be negative, got -1 "
+                           "(line 2)"));
+  m = ErrorOf(ParseSettings("maintenance:\n  restore_sample_files: 100001\n", "s.yaml"));
+  EXPECT_THAT(m, HasSubstr("maintenance.restore_sample_files: must be between 0 and 100000"));
+  m = ErrorOf(ParseSettings("maintenance:\n  restore_sample_files: ten\n", "s.yaml"));
+  EXPECT_THAT(m, HasSubstr("maintenance.restore_sample_files: expected a whole number"));
+  m = ErrorOf(ParseSettings("maintenance:\n  restore_samples: 3\n", "s.yaml"));
+  EXPECT_THAT(m, HasSubstr("maintenance.restore_samples: unknown key"));
 }
 
 // --- The daemon's keys: logging.file, max_file_mb, max_files; alerts.* ---

@@ -548,7 +548,14 @@ Result<CheckResult> Session::Check(const CheckRequest& request, const JobContext
       job.events->OnProgress(p);
     };
   }
-  return checker::RunCheck(*repo, co);
+  CAIRN_ASSIGN_OR_RETURN(checker::CheckReport report, checker::RunCheck(*repo, co));
+  CheckResult r;
+  static_cast<checker::CheckReport&>(r) = std::move(report);
+  if (request.restore_sample > 0) {
+    CAIRN_ASSIGN_OR_RETURN(r.restore_sample,
+                           SampleRestores(request.restore_sample, lock.get(), job));
+  }
+  return r;
 }
 
 // ---- Queries -------------------------------------------------------------

@@ -97,8 +97,49 @@ struct RestoreResult : restorer::RestoreSummary {
 struct CheckRequest {
   bool read_data = false;
   std::string subset;  // "n/m" or "p%" or "" (all), with read_data
+  // After the structure (and data) check, restore this many randomly chosen
+  // file versions and verify them (Session::RestoreSample); 0 = none.
+  size_t restore_sample = 0;
 };
-using CheckResult = checker::CheckReport;
+// The largest restore sample: the chosen records are held in memory.
+inline constexpr size_t kMaxRestoreSample = 100'000;
+
+// One file version a restore sample restored and verified.
+struct SampledVersion {
+  std::string path;
+  std::string device;
+  std::string id;   // the version's stable id (FileVersion::id)
+  TimeNs time = 0;  // when it was backed up (the device's clock)
+  uint64_t size = 0;
+  bool ok = false;    // restored, and its SHA-256 is the recorded one
+  std::string error;  // why not, when !ok
+};
+
+// What Session::RestoreSample found.
+struct RestoreSampleResult {
+  size_t requested = 0;
+  // File versions it chose from: regular files with content, of the
+  // queried device(s), not forgotten.
+  uint64_t eligible = 0;
+  // min(requested, eligible) distinct versions, chosen uniformly at random
+  // from all of them (any age, not only the newest), sorted by path then
+  // time.
+  std::vector<SampledVersion> files;
+  // Where they were restored (under the cache folder, mode 0700); it is
+  // gone when RestoreSample returns, whatever happened.
+  std::string folder;
+
+  bool ok() const;  // every sampled version restored and verified
+};
+
+struct CheckResult : checker::CheckReport {
+  // Set when CheckRequest::restore_sample > 0.
+  std::optional<RestoreSampleResult> restore_sample;
+
+  // No error finding, and every sampled version restored and verified.
+  // (Hides CheckReport::ok, which covers the findings only.)
+  bool ok() const;
+};
 
 struct ListRequest {
   std::string path = "/";  // absolute
@@ -168,6 +209,20 @@ class Session {
   Result<BackupResult> Backup(const BackupRequest& request, const JobContext& job = {});
   Result<RestoreResult> Restore(const RestoreRequest& request, const JobContext& job = {});
   Result<CheckResult> Check(const CheckRequest& request, const JobContext& job = {});
+  // Proof that restores work (design.md §13, "Restore samples"): restores
+  // `n` file versions chosen uniformly at random among every version of the
+  // queried device(s) into a fresh folder under the cache folder (mode
+  // 0700), compares each restored file's SHA-256 with its record, and
+  // deletes the folder whatever happens. A version that cannot be restored
+  // (its pack damaged or missing) or does not match is a failed sample in
+  // the result, not an error status; an error status means the sample
+  // could not run (no repository, the lock, Cancelled). A reading job, under
+  // a shared lock, like Restore. n = 0 restores nothing.
+  //
+  // The daemon's daily job calls it with settings().restore_sample_files
+  // (skipping it when 0) and raises an alert naming the failed files when
+  // `!result->ok()`; a non-OK status is an ordinary failed job.
+  Result<RestoreSampleResult> RestoreSample(size_t n, const JobContext& job = {});
 
   // The state of a folder (its children, or everything below with
   // recursive) or of one file, at a time; NotFound when nothing was backed up
@@ -273,6 +328,9 @@ class Session {
     TimeNs at = 0;
   };
   Result<ByIdSelection> SelectById(const std::string& id, const JobContext& job);
+  // RestoreSample under the lock `held` (null: read-only credentials, no
+  // lock), for Check and RestoreSample (session_sample.cc).
+  Result<RestoreSampleResult> SampleRestores(size_t n, repo::RepoLock* held, const JobContext& job);
   // Brings the in-memory index up to date under the lock `held` (its
   // listing saw the repository generation), or, without a lock (read-only
   // credentials, stats), under the generation read now.
