@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Deterministic mutation that looks like real work: about 1% of the files are
 edited (bytes inserted in the middle, appended, or rewritten), a few are added
-and a few deleted. Usage: mutate.py TREE [SEED]. Prints what it did."""
+and a few deleted. Usage: mutate.py TREE [SEED [PERCENT]] (PERCENT of the files
+edited, default 1; run_prune_bench.sh uses 2). Prints what it did."""
 import os
 import random
 import sys
@@ -10,6 +11,7 @@ import sys
 def main():
     root = sys.argv[1]
     rng = random.Random(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
+    percent = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
     files = []
     for d, dirs, names in os.walk(root):
         dirs.sort()
@@ -17,7 +19,8 @@ def main():
             p = os.path.join(d, n)
             if os.path.isfile(p) and not os.path.islink(p):
                 files.append(p)
-    k = max(1, len(files) // 100)
+    # len // 100 exactly for the default, so the benchmark's mutated corpus stays as it was
+    k = max(1, len(files) // 100 if percent == 1.0 else int(len(files) * percent / 100))
     chosen = rng.sample(files, k + 20)
     edited, deleted, added = chosen[:k], chosen[k:k + 10], 0
     for i, p in enumerate(edited):
