@@ -3,8 +3,9 @@
 #
 #   ./bench/run_prune_bench.sh [--quick] [--rounds N] [--keep-last K] [--out FILE]
 #                              [--bench-dir DIR] [--cairn BINARY] [--tools cairn,restic]
+#                              [--edits random|working-set]
 #
-#   --quick           smoke test: the linux-source-6.1/drivers/net subset, 5 rounds (~3 minutes)
+#   --quick           smoke test: the linux-source-6.1/drivers/net subset, 5 rounds (~2 minutes)
 #   --rounds N        rounds of ~2% edits, each followed by a backup (default 20; 5 with --quick)
 #   --keep-last K     the policy: cairn `forget --keep-last K`, restic `forget --keep-last K`
 #                     (default 5; 2 with --quick, so that 5 rounds leave something to drop)
@@ -15,10 +16,13 @@
 #                     this benchmark works in DIR/prune/
 #   --cairn BINARY    use this cairn instead of building build-bench/ (Release)
 #   --tools LIST      cairn, restic or both (default both)
+#   --edits MODE      random: each round edits other files, chosen at random (default);
+#                     working-set: each round edits the same 2% of the files again (then
+#                     "last K snapshots" and "last K versions of each file" keep the same data)
 #
 # Steps: both tools back up the corpus (run_bench.sh's, built by prepare_corpus.sh), then N rounds
-# of `mutate.py TREE SEED 2` (seed 1000+round) with a backup by each tool after each round; then
-# the policy (cairn: forget + prune; restic: forget --prune, both --max-unused 10%) timed, the
+# of `mutate.py TREE SEED 2 [SET_SEED]` (seed 1000+round) with a backup by each tool after each
+# round; then the policy (cairn: forget + prune; restic: forget --prune, both --max-unused 10%) timed, the
 # repository measured before and after; a full restore of the newest state, verified; and, on a
 # copy of cairn's repository taken before forget, `cairn prune` while another device backs up a
 # small folder in a loop (how long a backup waits because of a prune). See bench/README.md.
@@ -28,10 +32,11 @@ BENCH_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH_SRC/.." && pwd)"
 ARGS_USED="$*"
 
-QUICK=0 ROUNDS="" KEEP_LAST="" OUT="" CAIRN_BIN="" TOOLS="cairn,restic"
+QUICK=0 ROUNDS="" KEEP_LAST="" OUT="" CAIRN_BIN="" TOOLS="cairn,restic" EDITS=random
 BENCH_DIR="${CAIRN_BENCH_DIR:-/work/bench-cache}"
 EDIT_PERCENT=2        # mutate.py: share of the files edited per round
 SEED_BASE=1000        # round r mutates with seed SEED_BASE + r
+SET_SEED=7            # --edits working-set: which files form the working set
 MAX_UNUSED=10%        # cairn's default; restic 0.14's default is 5%, so it is given to both
 LOOP_BEFORE=10        # other-device backups before the concurrent prune starts ...
 LOOP_AFTER=10         # ... and after it ended (the "outside prune" figures)
@@ -39,7 +44,7 @@ LOOP_PAUSE=0.5        # seconds between two of them
 LOOP_LOCK_WAIT=600    # CAIRN_LOCK_WAIT for them: wait for the lock rather than give up
 
 die() { echo "run_prune_bench.sh: ERROR: $*" >&2; exit 1; }
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while (($#)); do
   case "$1" in
@@ -50,6 +55,7 @@ while (($#)); do
     --bench-dir) BENCH_DIR="${2:?}"; shift 2 ;;
     --cairn) CAIRN_BIN="${2:?}"; shift 2 ;;
     --tools) TOOLS="${2:?}"; shift 2 ;;
+    --edits) EDITS="${2:?}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option: $1" ;;
   esac
@@ -67,6 +73,8 @@ IFS=, read -r -a TOOL_LIST <<<"$TOOLS"
 for t in "${TOOL_LIST[@]}"; do
   case "$t" in cairn|restic) ;; *) die "unknown tool '$t' (cairn, restic)" ;; esac
 done
+case "$EDITS" in random) MUTATE_EXTRA=() ;; working-set) MUTATE_EXTRA=("$SET_SEED") ;;
+  *) die "--edits is random or working-set" ;; esac
 has_tool() { [[ ",$TOOLS," == *",$1,"* ]]; }
 
 mkdir -p "$BENCH_DIR" "$(dirname "$OUT")"
@@ -278,6 +286,8 @@ META="$LOGDIR/meta"
   echo "rounds=$ROUNDS"
   echo "keep_last=$KEEP_LAST"
   echo "edit_percent=$EDIT_PERCENT"
+  echo "edits=$EDITS"
+  echo "set_seed=$SET_SEED"
   echo "seed_base=$SEED_BASE"
   echo "max_unused=$MAX_UNUSED"
   echo "loop_pause=$LOOP_PAUSE"
@@ -301,7 +311,8 @@ for t in "${TOOL_LIST[@]}"; do
 done
 for ((r = 0; r <= ROUNDS; r++)); do
   if ((r > 0)); then
-    python3 "$BENCH_SRC/mutate.py" "$LIVE" "$((SEED_BASE + r))" "$EDIT_PERCENT" >"$LOGDIR/mutation-$r.txt"
+    python3 "$BENCH_SRC/mutate.py" "$LIVE" "$((SEED_BASE + r))" "$EDIT_PERCENT" "${MUTATE_EXTRA[@]}" \
+      >"$LOGDIR/mutation-$r.txt"
     echo "mutation_$r=$(cat "$LOGDIR/mutation-$r.txt")" >>"$META"
     say "round $r/$ROUNDS: $(cat "$LOGDIR/mutation-$r.txt")"
   fi
@@ -437,6 +448,9 @@ echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$META"
 for f in policy-cairn-forget policy-cairn-prune policy-restic-forget-prune; do
   if [[ -f "$LOGDIR/$f.log" ]]; then cp "$LOGDIR/$f.log" "$LOGDIR/summary-${f#policy-}.txt"; fi
 done
+if [[ -f "$LOGDIR/concurrent-cairn-c-prune.log" ]]; then
+  cp "$LOGDIR/concurrent-cairn-c-prune.log" "$LOGDIR/summary-cairn-concurrent-prune.txt"
+fi
 python3 - "$RAW" "$META" "$OUT" "$(basename "$RAW")" "$LOGDIR" <<'EOF'
 import csv, os, re, statistics, sys
 raw, meta_path, out, raw_name, logdir = sys.argv[1:6]
@@ -461,7 +475,8 @@ def ok(r):
 def f(x, d=2):
     if x is None:
         return "–"
-    return ("%.*f" % (d, x)) if abs(x) < 10 else "%.1f" % x if abs(x) < 100 else "%.0f" % x
+    t = ("%.*f" % (d, x)) if abs(x) < 10 else "%.1f" % x if abs(x) < 100 else "%.0f" % x
+    return t[1:] if re.fullmatch(r"-0\.?0*", t) else t
 
 def mib(b):
     return None if b is None else b / 2**20
@@ -494,12 +509,16 @@ dropped = {}
 m = re.search(r"forgot (\d+) of (\d+) versions", summary("cairn-forget"))
 if m:
     dropped["cairn"] = "%s of %s file versions" % (m.group(1), m.group(2))
+def held_back(text):  # cairn prune: "... (0.12 s with backups held back)" -> seconds, or None
+    m = re.search(r"\(([0-9.]+) s with backups held back\)", text)
+    return float(m.group(1)) if m else None
 m1 = re.search(r"^remove (\d+) snapshots", summary("restic-forget-prune"), re.M)
 m2 = re.search(r"^keep (\d+) snapshots", summary("restic-forget-prune"), re.M)
 if m2:
     n = int(m1.group(1)) if m1 else 0
     dropped["restic"] = "%d of %d snapshots" % (n, n + int(m2.group(1)))
 
+ws = meta.get("edits") == "working-set"
 L = []
 L.append("# cairn prune vs restic forget --prune")
 L.append("")
@@ -527,11 +546,18 @@ L.append("- **Corpus:** %s — %s. Each tool has its own repository on the same 
          "default compression (cairn zstd 1, restic `init --repository-version 2`, auto)." % (
              meta["corpus_corpus"], meta["corpus_pristine"]))
 muts = [meta[k] for k in sorted((k for k in meta if k.startswith("mutation_")), key=lambda k: int(k[9:]))]
-L.append("- **History:** an initial backup, then %s rounds of `bench/mutate.py LIVE %s+round %s` "
-         "(round 1: %s), each followed by a backup by each tool of the same tree (order alternating)." % (
-             meta["rounds"], meta["seed_base"], meta["edit_percent"], muts[0] if muts else "?"))
+L.append("- **History:** an initial backup, then %s rounds of `bench/mutate.py LIVE %s+round %s%s` "
+         "(round 1: %s), each followed by a backup by each tool of the same tree (order alternating). "
+         "%s" % (
+             meta["rounds"], meta["seed_base"], meta["edit_percent"],
+             " %s" % meta["set_seed"] if ws else "", muts[0] if muts else "?",
+             "Edits: **working set** — every round edits the same files again (those whose path "
+             "hashes below %s%%), plus 10 files deleted and 10 added at random." % meta["edit_percent"]
+             if ws else "Edits: **random** — every round edits other files, chosen at random, and "
+             "deletes 10 and adds 10."))
 L.append("- **Policy:** cairn `forget --keep-last %s` then `prune --max-unused %s`; restic `forget --keep-last %s "
-         "--prune --max-unused %s` (restic 0.14's default is 5%%; 10%% is cairn's, given to both). "
+         "--prune --max-unused %s` (restic 0.14's default is 5%%; 10%% is cairn's, given to both; "
+         "restic applies it to the whole repository's unused share, cairn to each pack's). "
          "The repository's files were evicted from the page cache before; the tools' local caches "
          "(restic's cache, cairn's catalog) were kept. Restores write into %s and are timed until "
          "`sync -f` of the target returns." % (K, meta["max_unused"], K, meta["max_unused"], meta["restore_target"]))
@@ -553,9 +579,12 @@ if "cairn" in pol and "restic" in pol and not pol["cairn"]["failed"] and not pol
     L.append("- memory: cairn %s MiB, restic %s MiB — %s" % (
         f(c["rss"] / 1024, 1), f(r["rss"] / 1024, 1), "met" if c["rss"] <= r["rss"] else "**not met**"))
     st = c["after"] / r["after"] if r["after"] else None
-    L.append("- storage after: cairn %s MiB, restic %s MiB, cairn ÷ restic = **%.3f** — %s "
-             "(not like for like: see *The two policies* below)" % (
-                 f(mib(c["after"]), 1), f(mib(r["after"]), 1), st, "met" if st <= 1.05 else "**not met**"))
+    L.append("- storage after: cairn %s MiB, restic %s MiB, cairn ÷ restic = **%.3f** — %s (%s: see "
+             "*The two policies* below)" % (
+                 f(mib(c["after"]), 1), f(mib(r["after"]), 1), st, "met" if st <= 1.05 else "**not met**",
+                 "the same versions kept but for deleted files" if ws else "not like for like"))
+    L.append("- cairn's peak RSS includes its key derivation (Argon2id, 64 MiB): every cairn command peaks at "
+             "~80 MiB or more; restic's includes its scrypt.")
 else:
     L.append("- not evaluated: needs both tools' forget + prune to succeed.")
 L.append("")
@@ -580,6 +609,9 @@ if "cairn" in pol:
         return f(float(s[key]) / (1024 if key == "maxrss_kib" else 1), 1 if key == "maxrss_kib" else 2)
     L.append("| wall time of `forget`, s | %s |%s" % (step_cell("forget", "wall_s"), " (in one command) | |" if len(tools) == 2 else ""))
     L.append("| wall time of `prune`, s | %s |%s" % (step_cell("prune", "wall_s"), " | |" if len(tools) == 2 else ""))
+    hb = held_back(summary("cairn-prune"))
+    L.append("| of which under the exclusive lock (backups held back), s | %s |%s" % (
+        f(hb) if hb is not None else "–", " | |" if len(tools) == 2 else ""))
 L.append("| forget dropped | " + " | ".join(dropped.get(t, "–") for t in tools) + (" | |" if len(tools) == 2 else " |"))
 line("**wall time, forget + prune, s**", lambda t: pol[t]["wall"])
 line("CPU time (user + system), s", lambda t: pol[t]["cpu"])
@@ -636,12 +668,16 @@ if "cairn" in tools:
         nfail = len(loop) - len(good)
         med = statistics.median(outside) if outside else None
         mx = max(during) if during else None
+        hb = held_back(open(os.path.join(logdir, "concurrent-cairn-c-prune.log"), errors="replace").read()
+                       if os.path.exists(os.path.join(logdir, "concurrent-cairn-c-prune.log")) else "")
         L.append("On a copy of cairn's repository as it was before forget: device `bench` runs `forget "
-                 "--keep-last %s` and then `prune --max-unused %s` (wall %s s, peak RSS %s MiB%s; "
+                 "--keep-last %s` and then `prune --max-unused %s` (wall %s s, of which %s s under the "
+                 "exclusive lock by its own account; peak RSS %s MiB%s; "
                  "repository %s → %s MiB), while device `other` (its own home and catalog, "
                  "`CAIRN_LOCK_WAIT=%s` so that it waits rather than gives up) changes one file of a "
                  "small folder (%s) and backs it up, every %s s." % (
                      K, meta["max_unused"], f(float(pr["wall_s"])) if ok(pr) else "FAILED",
+                     f(hb) if hb is not None else "?",
                      f(int(pr["maxrss_kib"]) / 1024, 1) if ok(pr) else "–",
                      "" if ok(pr) else ", exit " + pr["exit"],
                      f(mib(int(find("concurrent", "cairn-c", "forget")[0]["repo_bytes"])), 1),
@@ -656,8 +692,9 @@ if "cairn" in tools:
             len(during), f(statistics.median(during), 3) if during else "–", f(mx, 3)))
         L.append("")
         if mx is not None and med:
-            L.append("**Longest backup during the prune: %s s, %.1f× the median outside it (%s s)**; "
-                     "the longest a backup waited because of the prune is at most %s s." % (
+            L.append("**Longest backup during the prune: %s s, %.1f× the median outside it (%s s)**, "
+                     "i.e. %s s longer: about the longest a backup waited because of the prune "
+                     "(an estimate: other load makes single backups slower too)." % (
                          f(mx, 3), mx / med, f(med, 3), f(mx - med, 3)))
         elif not during:
             L.append("No backup overlapped the prune (it was shorter than one backup plus the pause).")
@@ -669,6 +706,16 @@ if "cairn" in tools:
 
 L.append("### The two policies")
 L.append("")
+if ws:
+    L.append("With `--edits working-set` the same files are edited in every round, so each of them has "
+             "%s+1 versions, one per backup: restic's `--keep-last %s` (the last %s snapshots) and "
+             "cairn's (each file's %s newest versions) keep the **same versions** of them, and both keep "
+             "the one version of every file never edited. They differ for the files deleted at random "
+             "(10 a round): restic keeps a deleted file only while one of the last %s snapshots has it; "
+             "cairn keeps a deleted file's last version for `retention_days` (for ever with no "
+             "settings, as here). The general difference, which the default random edits show:" % (
+                 meta["rounds"], K, K, K, K))
+    L.append("")
 L.append("restic's `--keep-last %s` keeps the last %s **snapshots** (one per backup here), so each "
          "file's versions that one of the last %s backups saw: its newest, plus those replaced during "
          "the last %s rounds. cairn's `--keep-last %s` keeps each file's %s newest **versions** "
@@ -686,6 +733,7 @@ L.append("restic's `--keep-last %s` keeps the last %s **snapshots** (one per bac
              K, K, K, K, K, K, K, K, K, K, meta["edit_percent"], meta["edit_percent"], K))
 L.append("")
 for t, name, fn in (("cairn", "cairn forget", "cairn-forget"), ("cairn", "cairn prune", "cairn-prune"),
+                    ("cairn", "cairn prune, during the other device's backups", "cairn-concurrent-prune"),
                     ("restic", "restic forget --prune", "restic-forget-prune")):
     p = os.path.join(logdir, "summary-%s.txt" % fn)
     if t not in tools or not os.path.exists(p):
