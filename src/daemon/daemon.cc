@@ -675,6 +675,7 @@ void Daemon::Cleanup(std::stop_token stop) {
                              std::to_string(p.packs_to_repack) + " repacked; backups held for " +
                              t + " s)");
     for (const std::string& w : p.warnings) Log(LogLevel::kWarning, "cleanup: " + w);
+    RestoreSample(stop, sink);
     (void)queue_->SetJobLastRun(kCleanupJob, scheduler_->Ran(kCleanupJob));
     return;
   }
@@ -684,6 +685,37 @@ void Daemon::Cleanup(std::stop_token stop) {
   NoteError("cleanup failed: " + r.error().message() + "; retry in " + Seconds(retry),
             ErrorKind::kRun);
   Log(LogLevel::kError, "cleanup failed: " + r.error().message());
+}
+
+void Daemon::RestoreSample(std::stop_token stop, engine::EventSink& sink) {
+  // Proof that restores work (maintenance.restore_sample_files): a few
+  // versions restored into a scratch folder and verified, every day.
+  const size_t n = session_->settings().restore_sample_files;
+  if (n == 0 || stop.stop_requested()) return;
+  SetRunning("restore sample");
+  auto r = session_->RestoreSample(n, engine::JobContext{stop, &sink});
+  SetRunning("");
+  if (!r.ok()) {
+    if (stop.stop_requested()) return;
+    Log(LogLevel::kError, "restore sample could not run: " + r.error().message());
+    NoteError("restore sample could not run: " + r.error().message());
+    return;
+  }
+  size_t failed = 0;
+  for (const engine::SampledVersion& v : r->files) {
+    if (v.ok) continue;
+    ++failed;
+    Log(LogLevel::kError, "restore sample: " + v.path + " (version " + v.id +
+                              ") did not restore: " + v.error + "; run `cairn check --read-data`");
+  }
+  if (failed > 0) {
+    NoteError("restore sample: " + std::to_string(failed) + " of " +
+              std::to_string(r->files.size()) +
+              " sampled versions did not restore; run `cairn check --read-data`");
+    return;
+  }
+  Log(LogLevel::kInfo,
+      "restore sample: " + std::to_string(r->files.size()) + " versions restored and verified");
 }
 
 void Daemon::Compact(std::stop_token stop) {

@@ -281,6 +281,10 @@ class Daemon {
   // True while paused; ends a pause whose time is over (and says so).
   bool Paused() EXCLUDES(pause_mu_);
   void CheckDiskSpace();
+  // The daily cleanup's last step: Session::RestoreSample of
+  // maintenance.restore_sample_files versions; a failure is logged and
+  // shown in the status.
+  void RestoreSample(std::stop_token stop, engine::EventSink& sink);
 
   DaemonOptions options_;
   const WallClock& clock_;

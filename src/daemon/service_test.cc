@@ -281,11 +281,17 @@ TEST_F(ServiceTest, TheDailyCleanupForgetsByTheRetentionRules) {
   ASSERT_TRUE(WaitFor([&] { return VersionCount(f) == 2; })) << Log();
   clock_.Advance(std::chrono::hours(25));
   ASSERT_TRUE(WaitFor([&] { return VersionCount(f) == 1; })) << Log();
+  // The job goes on after the forget: prune, then the restore sample.
+  ASSERT_TRUE(WaitFor([&] { return Log().find("restore sample") != std::string::npos; })) << Log();
   EXPECT_OK(Stop());
   EXPECT_NE(Log().find("cleanup: forgot 1 of "), std::string::npos) << Log();
   // ... and prune freed the forgotten version's space.
   EXPECT_NE(Log().find("cleanup: prune freed "), std::string::npos) << Log();
   EXPECT_EQ(Log().find("cleanup: prune freed 0 bytes"), std::string::npos) << Log();
+  // ... and restored a sample (maintenance.restore_sample_files, 10 by
+  // default; one version is left).
+  EXPECT_NE(Log().find("restore sample: 1 versions restored and verified"), std::string::npos)
+      << Log();
 }
 
 TEST_F(ServiceTest, TheLogFileMasksSecretsAndRotates) {
