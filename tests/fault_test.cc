@@ -19,6 +19,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -1022,6 +1024,100 @@ TEST(FaultTest, KillMinus9AtRandomMomentsLeavesAConsistentRepository) {
   }
   for (const auto& [rel, hash] : got)
     EXPECT_TRUE(want.count(rel)) << "restored a file that is not in the source: " << rel;
+}
+
+// kill -9 of prune at random moments (issue 12): after every kill the
+// repository checks clean; the versions the policy keeps are exactly those
+// before the kills, and every one restores verified; a last prune completes
+// and frees what it should.
+TEST(FaultTest, KillMinus9DuringPruneLosesNoKeptVersion) {
+  TempDir tmp;
+  const std::string src = tmp.Sub("src"), repo_dir = tmp.Sub("repo");
+  Cli cli(tmp.Sub("home"), repo_dir);
+  // Small packs, so that a prune has many to delete and repack.
+  WriteFile(cli.home() + "/.config/cairn/settings.yaml", "backup:\n  pack_size_mb: 1\n");
+  // A killed prune leaves its lock to expire: short-lived locks, and
+  // commands that wait for them.
+  cli.env()["CAIRN_LOCK_TTL"] = "6";
+  cli.env()["CAIRN_LOCK_WAIT"] = "60";
+  RunResult r = cli.Run({"init"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  std::mt19937_64 rng(20261130);
+  std::vector<std::string> files;
+  for (int i = 0; i < 30; ++i) {
+    std::string p = src + "/d" + std::to_string(i % 5) + "/f" + std::to_string(i) + ".bin";
+    WriteFile(p, RandomData(rng(), 100000 + rng() % 200000));
+    files.push_back(p);
+  }
+  // Versions to forget: the newest 2 of each file are kept.
+  auto new_round = [&] {
+    for (const std::string& f : files)
+      if (rng() % 2 == 0) WriteFile(f, RandomData(rng(), 100000 + rng() % 200000));
+    RunResult b = cli.Run({"backup", src});
+    ASSERT_EQ(b.code, 0) << b.Describe();
+  };
+  for (int i = 0; i < 4; ++i) new_round();
+  auto kept_versions = [&] {
+    std::map<std::string, std::vector<std::string>> out;
+    for (const std::string& f : files) {
+      RunResult v = cli.Run({"--json", "versions", f});
+      EXPECT_EQ(v.code, 0) << v.Describe();
+      for (const auto& j : nlohmann::json::parse(v.out)) out[f].push_back(j.value("id", ""));
+    }
+    return out;
+  };
+
+  const int rounds = KillRounds();
+  int killed_running = 0;
+  std::uniform_real_distribution<double> unit(0, 1);
+  for (int round = 0; round < rounds; ++round) {
+    new_round();
+    r = cli.Run({"forget", "--keep-last", "2"});
+    ASSERT_EQ(r.code, 0) << r.Describe();
+    const auto kept = kept_versions();
+    std::string base = cli.OutputBase();
+    pid_t pid = cli.Start({"prune"}, base + ".out", base + ".err", false, {});
+    ASSERT_GT(pid, 0);
+    const double u = unit(rng);
+    const int delay = static_cast<int>(400 * u * u);  // a prune here takes ~0.3 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    int status = 0;
+    pid_t done = waitpid(pid, &status, WNOHANG);
+    std::printf("prune kill round %d: %d ms, %s\n", round, delay,
+                done == 0 ? "killed while running" : "had finished");
+    if (done == 0) {
+      ASSERT_EQ(kill(pid, SIGKILL), 0);
+      ASSERT_EQ(waitpid(pid, &status, 0), pid);
+      if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ++killed_running;
+    } else {
+      EXPECT_EQ(DecodeWait(status), 0) << "round " << round << ": a prune that was not killed "
+                                       << "failed\n"
+                                       << ReadFile(base + ".err");
+    }
+    r = cli.Run({"check"});
+    EXPECT_EQ(r.code, 0) << "round " << round << "\n" << r.Describe();
+    EXPECT_EQ(kept_versions(), kept) << "round " << round << ": the kept versions changed";
+  }
+  EXPECT_GE(killed_running, 1) << "no prune was still running when it was killed";
+
+  r = cli.Run({"--json", "prune"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  r = cli.Run({"--json", "prune", "--dry-run"});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  EXPECT_EQ(nlohmann::json::parse(r.out).value("bytes_to_free", -1), 0) << r.out;
+  r = cli.Run({"check", "--read-data"});
+  EXPECT_EQ(r.code, 0) << r.Describe();
+  // Every kept version restores, verified against its SHA-256.
+  for (const auto& [path, ids] : kept_versions())
+    for (const std::string& id : ids) {
+      RunResult got = cli.Run({"restore", "--id", id, "--to", tmp.Sub("v/" + id)});
+      EXPECT_EQ(got.code, 0) << path << " " << id << "\n" << got.Describe();
+    }
+  const std::string target = tmp.Sub("target");
+  r = cli.Run({"restore", src, "--to", target});
+  ASSERT_EQ(r.code, 0) << r.Describe();
+  auto want = FileHashes(src), got = FileHashes(target + src);
+  EXPECT_EQ(want, got);
 }
 
 // ---------------------------------------------------------------------------

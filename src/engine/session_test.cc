@@ -1426,5 +1426,56 @@ TEST_F(SessionTest, PruneFreesForgottenSpaceWhileAnotherDeviceBacksUp) {
         << entry.path();
 }
 
+// A disk that fills while prune repacks: a clear error, nothing deleted,
+// the repository consistent and usable; with space again prune completes.
+TEST_F(SessionTest, ADiskFullDuringRepackStopsPruneCleanly) {
+  InitRepository();
+  auto s = Make();
+  // One backup of two files (one pack), then one of them changes: after
+  // forget, the first pack is half unused and is repacked.
+  const std::string keep = home_.Sub("docs/keep.bin"), change = home_.Sub("docs/change.bin");
+  WriteFile(keep, RandomContent(400000, 1));
+  WriteFile(change, RandomContent(400000, 2));
+  ASSERT_OK(s->Backup({{home_.Sub("docs")}, {}}).status());
+  WriteFile(change, RandomContent(400000, 3));
+  ASSERT_OK(s->Backup({{home_.Sub("docs")}, {}}).status());
+  ForgetRequest forget;
+  forget.policy.keep_last = 1;
+  ASSERT_OK(s->Forget(forget).status());
+
+  auto o = Options();
+  std::shared_ptr<testing::FaultBackend> faults;
+  o.wrap_backend = [&faults](std::shared_ptr<backend::Backend> be) {
+    faults = std::make_shared<testing::FaultBackend>(std::move(be));
+    return std::shared_ptr<backend::Backend>(faults);
+  };
+  auto pruner = Make(o);
+  ASSERT_OK(pruner->Open());
+  const size_t packs = CountObjects(home_.Sub("repo"), "data");
+  faults->SetByteBudget(100000);  // less than the repacked pack
+  auto full = pruner->Prune(PruneRequest{});
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.status().code(), StatusCode::kNoSpace) << full.status().ToString();
+  EXPECT_NE(full.status().message().find("disk full"), std::string::npos);
+  EXPECT_EQ(CountObjects(home_.Sub("repo"), "data"), packs);  // nothing deleted
+
+  faults->ClearFaults();
+  CheckRequest check;
+  check.read_data = true;
+  auto checked = pruner->Check(check);
+  ASSERT_OK(checked.status());
+  EXPECT_TRUE(checked->ok()) << (checked->errors.empty() ? "" : checked->errors.front());
+  auto done = pruner->Prune(PruneRequest{});
+  ASSERT_OK(done.status());
+  EXPECT_EQ(done->packs_to_repack, 1u);
+  EXPECT_GE(done->bytes_freed, 300000u);
+  RestoreRequest r;
+  r.path = home_.Sub("docs");
+  r.target = home_.Sub("restored");
+  ASSERT_OK(pruner->Restore(r).status());
+  EXPECT_EQ(ReadFile(home_.Sub("restored") + keep), RandomContent(400000, 1));
+  EXPECT_EQ(ReadFile(home_.Sub("restored") + change), RandomContent(400000, 3));
+}
+
 }  // namespace
 }  // namespace cairn::engine
