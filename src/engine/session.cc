@@ -662,7 +662,7 @@ Result<QueryInfo> Session::Find(const std::string& pattern, const VersionFn& fn,
   return info;
 }
 
-Result<RepositoryStats> Session::Stats(const JobContext& job) {
+Result<RepositoryStats> Session::Stats(const JobContext& job, bool with_space) {
   CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
   CAIRN_RETURN_IF_ERROR(RefreshIndex(false, nullptr));
   CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
@@ -688,6 +688,27 @@ Result<RepositoryStats> Session::Stats(const JobContext& job) {
   // when this device's last complete run ended.
   if (auto run = cat->LastCompleteRun(cfg_.device); run.ok() && *run)
     st.last_backup = std::max(st.last_backup, (*run)->end);
+  for (const auto& [name, n] : st.devices) {
+    CAIRN_ASSIGN_OR_RETURN(auto t, cat->GetTotals(name));
+    st.per_device.push_back({name, t.paths, t.versions, t.latest_bytes});
+  }
+  if (!with_space) return st;
+  // What a cleanup would free, and what stays unused and why: a dry run
+  // (metadata only).
+  PruneRequest dry;
+  dry.dry_run = true;
+  dry.as_cleanup = true;
+  auto space = Prune(dry, job);
+  if (!space.ok()) {
+    st.space_error = space.error().message();
+    return st;
+  }
+  st.bytes_live = space->bytes_live;
+  st.bytes_unused = space->bytes_unused;
+  st.cleanup_would_free = space->bytes_to_free;
+  st.unused_kept_in_packs = space->unused_bytes_kept;
+  st.waiting_for_tier = space->bytes_waiting_for_tier;
+  st.young_unindexed_packs = space->young_orphans;
   return st;
 }
 

@@ -30,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "archiver/archiver.h"
@@ -238,7 +239,11 @@ class Session {
   static std::string FindPattern(const std::string& pattern);
   // The version with this stable id, on any device; NotFound if none.
   Result<FileVersion> VersionById(const std::string& id, const JobContext& job = {});
-  Result<RepositoryStats> Stats(const JobContext& job = {});
+  // What the repository holds, per device, and when this device's last
+  // backup succeeded. With with_space, also what a `cairn cleanup` would
+  // free now and why unused space stays (a dry run of it: reads the index,
+  // takes a shared lock and this session's writer turn).
+  Result<RepositoryStats> Stats(const JobContext& job = {}, bool with_space = true);
 
   Result<std::vector<KeyInfo>> ListKeys();
   // Adds a key slot for `new_secret`; returns its id.
@@ -316,6 +321,12 @@ class Session {
 
  private:
   explicit Session(SessionOptions options, ResolvedConfig cfg);
+
+  // The chunks of every version in `cat` that `policy` keeps (each device
+  // judged by its own history; only the queried device(s) are judged, other
+  // devices' versions all count): what stays in use after a forget by it.
+  Status KeptChunks(catalog::Catalog& cat, const RetentionPolicy& policy, TimeNs now,
+                    std::unordered_set<Id, IdHash>& live, const JobContext& job);
 
   Result<std::string> Secret(bool for_new_repository);
   Result<std::string> FindSecret(bool for_new_repository);

@@ -55,6 +55,28 @@ RetentionPolicy Session::SettingsRetentionPolicy() const {
   return p;
 }
 
+Status Session::KeptChunks(catalog::Catalog& cat, const RetentionPolicy& policy, TimeNs now,
+                           std::unordered_set<Id, IdHash>& live, const JobContext& job) {
+  std::vector<RetentionInput> inputs;
+  const std::string& judged = cfg_.query_device;
+  return cat.ForEachHistory("", [&](std::vector<repo::VersionRecord>&& history) -> Status {
+    if (job.stop.stop_requested()) return Status::Cancelled("cancelled");
+    const bool judge =
+        !policy.Empty() && !history.empty() && (judged.empty() || history[0].device == judged);
+    std::vector<RetentionDecision> decisions;
+    if (judge) {
+      inputs.clear();
+      for (const repo::VersionRecord& r : history)
+        inputs.push_back({r.WallTime(), r.deleted, ContentKey(r)});
+      decisions = ApplyRetention(policy, inputs, now);
+    }
+    for (size_t i = 0; i < history.size(); ++i)
+      if (!judge || decisions[i].keep)
+        live.insert(history[i].chunks.begin(), history[i].chunks.end());
+    return Status::OK();
+  });
+}
+
 Result<ForgetSummary> Session::Forget(const ForgetRequest& request, const JobContext& job) {
   auto turn = WriterTurn(job);
   if (!turn.ok())

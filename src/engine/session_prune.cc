@@ -94,7 +94,14 @@ Result<PruneSummary> Session::Prune(const PruneRequest& request, const JobContex
         unreadable.front().substr(0, 16) + (unreadable.size() > 1 ? ", ..." : "") +
         "), so prune cannot tell which chunks their versions need and deletes nothing; run "
         "`cairn check`");
-  {
+  if (request.as_cleanup) {
+    if (!request.dry_run)
+      return Status::InvalidArgument("Prune: as_cleanup is for dry runs (run Cleanup)");
+    std::unordered_set<Id, IdHash> live;
+    const TimeNs now = options_.clock ? options_.clock() : NowNs();
+    CAIRN_RETURN_IF_ERROR(KeptChunks(*cat, SettingsRetentionPolicy(), now, live, job));
+    CAIRN_RETURN_IF_ERROR(pruner.Plan(std::move(live)));
+  } else {
     std::unordered_set<Id, IdHash> live;
     uint64_t lists = 0;
     CAIRN_RETURN_IF_ERROR(cat->ForEachChunkList([&](const std::vector<Id>& chunks) {

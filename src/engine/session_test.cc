@@ -1477,5 +1477,48 @@ TEST_F(SessionTest, ADiskFullDuringRepackStopsPruneCleanly) {
   EXPECT_EQ(ReadFile(home_.Sub("restored") + change), RandomContent(400000, 3));
 }
 
+// `cairn stats`: per device, and what a cleanup would free before it runs
+// (the settings' rules judged, nothing written), and nothing after it.
+TEST_F(SessionTest, StatsSaysPerDeviceWhatACleanupWouldFree) {
+  InitRepository();
+  SetSettings("versioning:\n  keep_last: 1\n");
+  auto laptop = Make();
+  const std::string f = home_.Sub("docs/f.bin");
+  for (int i = 0; i < 3; ++i) {
+    WriteFile(f, RandomContent(200000, 40 + i));
+    ASSERT_OK(laptop->Backup({{home_.Sub("docs")}, {}}).status());
+  }
+  SessionOptions other = Options();
+  other.device = "desktop";
+  auto desktop = Make(other);
+  WriteFile(home_.Sub("desk/g.bin"), RandomContent(100000, 99));
+  ASSERT_OK(desktop->Backup({{home_.Sub("desk")}, {}}).status());
+
+  const size_t segments = CountObjects(home_.Sub("repo"), "versions");
+  auto st = laptop->Stats();
+  ASSERT_OK(st.status());
+  EXPECT_TRUE(st->space_error.empty()) << st->space_error;
+  ASSERT_EQ(st->per_device.size(), 2u);
+  EXPECT_EQ(st->per_device[0].device, "desktop");
+  EXPECT_EQ(st->per_device[0].latest_bytes, 100000u);  // g.bin (and folders)
+  EXPECT_EQ(st->per_device[1].device, "laptop");
+  EXPECT_EQ(st->per_device[1].paths, st->paths);
+  EXPECT_EQ(st->per_device[1].latest_bytes, 200000u);
+  // Two versions of f would go: ~400 kB.
+  EXPECT_GE(st->cleanup_would_free, 380000u);
+  EXPECT_LT(st->cleanup_would_free, 500000u);
+  EXPECT_EQ(CountObjects(home_.Sub("repo"), "versions"), segments);  // nothing written
+
+  auto cleaned = laptop->Cleanup(PruneRequest{});
+  ASSERT_OK(cleaned.status());
+  EXPECT_TRUE(cleaned->forgot);
+  EXPECT_EQ(cleaned->forget.versions_dropped, 2u);
+  EXPECT_GE(cleaned->prune.bytes_freed, 380000u);
+  st = laptop->Stats();
+  ASSERT_OK(st.status());
+  EXPECT_EQ(st->cleanup_would_free, 0u);
+  EXPECT_EQ(ReadFile(f), RandomContent(200000, 42));
+}
+
 }  // namespace
 }  // namespace cairn::engine

@@ -65,6 +65,18 @@ struct RepositoryStats {
   uint64_t latest_bytes = 0;  // of their newest versions
   uint64_t chunks = 0, packs = 0, stored_bytes = 0;
   std::vector<std::pair<std::string, uint64_t>> devices;  // every device, versions
+  struct DeviceStats {
+    std::string device;
+    uint64_t paths = 0, versions = 0, latest_bytes = 0;
+  };
+  std::vector<DeviceStats> per_device;  // every device, by name
+  // Space (a dry run of `cairn cleanup`; empty space_error when known).
+  std::string space_error;
+  uint64_t bytes_live = 0, bytes_unused = 0;
+  uint64_t cleanup_would_free = 0;     // forget by the settings' rules, then prune, now
+  uint64_t unused_kept_in_packs = 0;   // below --max-unused: freed once more of a pack is unused
+  uint64_t waiting_for_tier = 0;       // Cool/Cold packs before their minimum duration
+  uint64_t young_unindexed_packs = 0;  // a backup may be writing them
   // When a backup of `device` last completed on this machine (0: never).
   // Kept in the local catalog: a backup in which nothing changed writes
   // nothing to the repository, yet it did succeed.
@@ -145,6 +157,10 @@ struct PruneRequest {
   uint64_t max_repack_bytes = 0;  // 0: no cap
   bool ignore_tier_minimum = false;
   bool dry_run = false;
+  // With dry_run: judge as if `cairn cleanup` ran first, i.e. the versions
+  // the settings' retention rules would drop were forgotten (what a cleanup
+  // would free, for `cairn stats`).
+  bool as_cleanup = false;
 };
 
 // What a prune found, planned and did (sealed bytes as stored).
