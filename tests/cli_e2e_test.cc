@@ -1089,6 +1089,15 @@ TEST_F(CliE2eTest, PruneFreesWhatForgetDroppedAndCleanupDoesBoth) {
   EXPECT_GE(c["prune"].value("bytes_freed", uint64_t{0}), 2 * kMiB) << cleaned.out;
   EXPECT_EQ(Ok({"restore", f, "--stdout"}).out, RandomData(3 * kMiB, 104));
 
+  // forget --prune: both in one run.
+  WriteFile(f, RandomData(3 * kMiB, 105));
+  Ok({"backup", src()});
+  ProcResult both = Ok({"--json", "forget", "--keep-last", "1", "--prune"});
+  const json b = json::parse(both.out);
+  EXPECT_EQ(b.value("versions_dropped", 0), 1) << both.out;
+  EXPECT_GE(b["prune"].value("bytes_freed", uint64_t{0}), 2 * kMiB) << both.out;
+  EXPECT_EQ(Ok({"restore", f, "--stdout"}).out, RandomData(3 * kMiB, 105));
+
   ProcResult bad = Expect(1, {"prune", "--max-unused", "120%"});
   EXPECT_NE(bad.err.find("--max-unused"), std::string::npos) << bad.Describe();
   bad = Expect(1, {"prune", "--max-repack-size", "5X"});

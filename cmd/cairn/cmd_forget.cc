@@ -1,6 +1,7 @@
 // cairn forget: retention (docs/design.md §19). The policy is the settings'
 // versioning.* keys, each overridden by its flag.
 #include <cstdio>
+#include <optional>
 #include <vector>
 
 #include "base/time_util.h"
@@ -111,6 +112,17 @@ int ForgetCommand(Context& ctx, const ForgetArgs& args) {
   if (!r.ok()) return ctx.Fail(r.error());
   if (!file.empty()) flush();
   const engine::ForgetSummary& s = *r;
+  // --prune: free the space in the same run (one key derivation, one
+  // catalog sync), as restic's `forget --prune`.
+  std::optional<engine::PruneSummary> pruned;
+  if (args.prune) {
+    engine::PruneRequest pr;
+    pr.dry_run = args.dry_run;
+    auto p = ctx.session().Prune(pr, ctx.Job());
+    ProgressDone();
+    if (!p.ok()) return ctx.Fail(p.error().WithContext("the versions were forgotten; prune"));
+    pruned = *p;
+  }
   if (ctx.json()) {
     json out = {{"dry_run", s.dry_run},
                 {"paths", s.paths},
@@ -121,6 +133,7 @@ int ForgetCommand(Context& ctx, const ForgetArgs& args) {
                 {"dropped_by", s.dropped_by},
                 {"segments_written", s.segments_written}};
     if (args.dry_run) out["decisions"] = std::move(decisions);
+    if (pruned) out["prune"] = PruneJson(*pruned);
     ctx.PrintJson(out);
     return kExitOk;
   }
@@ -130,10 +143,13 @@ int ForgetCommand(Context& ctx, const ForgetArgs& args) {
            " paths lose some)" + (s.dry_run ? "; dry run: nothing written" : ""));
   ctx.Info("  kept by:    " + Counts(s.kept_by));
   ctx.Info("  dropped as: " + Counts(s.dropped_by));
-  if (!s.dry_run && s.versions_dropped > 0)
+  if (pruned) {
+    PrintPrune(ctx, *pruned);
+  } else if (!s.dry_run && s.versions_dropped > 0) {
     ctx.Info(
         "they are gone from listings and restores; nothing was deleted yet: `cairn prune` frees "
         "their space");
+  }
   return kExitOk;
 }
 

@@ -91,8 +91,6 @@ nlohmann::json PruneJson(const engine::PruneSummary& s) {
           {"warnings", s.warnings}};
 }
 
-namespace {
-
 void PrintPrune(Context& ctx, const engine::PruneSummary& s) {
   ctx.Info("repository: " + std::to_string(s.packs) + " packs, " + HumanBytes(s.pack_bytes) +
            "; in use " + HumanBytes(s.bytes_live) + ", unused " + HumanBytes(s.bytes_unused));
@@ -129,8 +127,6 @@ void PrintPrune(Context& ctx, const engine::PruneSummary& s) {
     ctx.Info(std::to_string(s.packs_rescued) +
              " packs were kept because a backup that ran meanwhile uses them");
 }
-
-}  // namespace
 
 int PruneCommand(Context& ctx, const PruneArgs& args) {
   auto req = PruneRequestFor(args);

@@ -82,6 +82,7 @@ struct ForgetArgs {
   int64_t keep_last = -1, keep_hourly = -1, keep_daily = -1, keep_weekly = -1, keep_monthly = -1,
           keep_yearly = -1, max_versions = -1, retention_days = -1;
   std::optional<std::string> keep_within;
+  bool prune = false;  // then free the space (`cairn prune` with its defaults)
 };
 int ForgetCommand(Context& ctx, const ForgetArgs& args);
 // The settings' versioning policy with the flags given on top.
@@ -97,6 +98,8 @@ struct PruneArgs {
 };
 int PruneCommand(Context& ctx, const PruneArgs& args);
 int CleanupCommand(Context& ctx, const PruneArgs& args);
+nlohmann::json PruneJson(const engine::PruneSummary& s);
+void PrintPrune(Context& ctx, const engine::PruneSummary& s);
 Result<double> ParsePercent(const std::string& text, const std::string& flag);
 Result<uint64_t> ParseByteSize(const std::string& text, const std::string& flag);
 

@@ -286,6 +286,8 @@ int main(int argc, char** argv) {
                    "drop versions older than N days (0: no cap; a deleted file's last "
                    "version stays N days after its deletion)")
       ->check(count);
+  c_forget->add_flag("--prune", forget.prune,
+                     "then free their space, as `cairn prune` does (in the same run)");
   c_forget->callback(run([&](Context& ctx) { return ForgetCommand(ctx, forget); }));
 
   PruneArgs prune;

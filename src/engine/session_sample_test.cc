@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/session.h"
+#include "engine/session_test_util.h"
 #include "testing/assert_ok.h"
 #include "testing/file_util.h"
 #include "testing/temp_dir.h"
@@ -25,19 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::WriteFile;
-
-// Incompressible, distinct content (so nothing deduplicates).
-std::string RandomContent(size_t n, uint32_t seed) {
-  std::string s(n, '\0');
-  uint32_t x = seed * 2654435761u + 7;
-  for (auto& c : s) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    c = static_cast<char>(x);
-  }
-  return s;
-}
 
 // The pack files of a local repository.
 std::set<std::string> Packs(const std::string& repo) {
@@ -87,37 +75,13 @@ class WatchingSink : public EventSink {
   }
 };
 
-class RestoreSampleTest : public ::testing::Test {
+class RestoreSampleTest : public SessionFixture {
  protected:
   void SetUp() override {
-    env_["HOME"] = home_.path();
-    env_["XDG_DATA_HOME"] = home_.Sub("data");
-    env_["XDG_CACHE_HOME"] = home_.Sub("cache");
-    env_["XDG_CONFIG_HOME"] = home_.Sub("config");
-    env_["CAIRN_LOCK_WAIT"] = "0";
-    env_["CAIRN_PASSWORD"] = "pw";
-    WriteFile(home_.Sub("settings.yaml"), "");
-    auto s = Make();
-    ASSERT_NE(s, nullptr);
-    ASSERT_OK(s->Init("first"));
+    SessionFixture::SetUp();
+    InitRepository();
   }
 
-  std::unique_ptr<Session> Make() {
-    SessionOptions o;
-    o.repository = repo();
-    o.config_file = home_.Sub("settings.yaml");
-    o.device = "laptop";
-    o.cheap_kdf_for_tests = true;
-    o.getenv = [this](const char* name) -> const char* {
-      auto it = env_.find(name);
-      return it == env_.end() ? nullptr : it->second.c_str();
-    };
-    auto s = Session::Create(std::move(o));
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    return s.ok() ? std::move(*s) : nullptr;
-  }
-
-  std::string repo() const { return home_.Sub("repo"); }
   std::string src() const { return home_.Sub("src"); }
 
   void Backup(Session& s) {
@@ -154,9 +118,6 @@ class RestoreSampleTest : public ::testing::Test {
     }
     return ids;
   }
-
-  testing::TempDir home_;
-  std::map<std::string, std::string> env_;
 };
 
 TEST_F(RestoreSampleTest, SampleOfNIsNDistinctVerifiedVersionsAndTheFolderGoes) {

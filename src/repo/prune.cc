@@ -211,17 +211,21 @@ Status Pruner::Plan(std::unordered_set<Id, IdHash> live) {
       st.bytes_to_delete += p->size;
       continue;
     }
-    const double share = p->size ? static_cast<double>(unused) / static_cast<double>(p->size) : 0;
-    if (unused > 0 && share > s.o.max_unused) {
+    // Only unused *blobs* count: a small pack's header is a large share of
+    // it, and repacking it would only make another such pack, every run.
+    const uint64_t unused_blobs = p->blob_bytes > p->used_bytes ? p->blob_bytes - p->used_bytes : 0;
+    const double share =
+        p->size ? static_cast<double>(unused_blobs) / static_cast<double>(p->size) : 0;
+    if (unused_blobs > 0 && share > s.o.max_unused) {
       if (tier_blocks(*p)) {
         ++st.packs_waiting_for_tier;
-        st.bytes_waiting_for_tier += unused;
+        st.bytes_waiting_for_tier += unused_blobs;
         continue;
       }
       repack_candidates.emplace_back(share, id);
-    } else if (unused > 0 && p->used_bytes < p->blob_bytes) {
+    } else if (unused_blobs > 0) {
       ++st.packs_partly_unused_kept;
-      st.unused_bytes_kept += p->blob_bytes - p->used_bytes;
+      st.unused_bytes_kept += unused_blobs;
     }
   }
   // Referenced chunks that no indexed pack holds: damage `check` reports;
@@ -235,7 +239,7 @@ Status Pruner::Plan(std::unordered_set<Id, IdHash> live) {
   uint64_t budget = 0;
   for (const auto& [share, id] : repack_candidates) {
     PackState& p = s.packs[id];
-    const uint64_t unused = p.size - p.used_bytes;
+    const uint64_t unused = p.size - p.used_bytes;  // freed: the unused blobs and the old header
     if (s.o.max_repack_bytes && budget + p.size > s.o.max_repack_bytes) {
       ++st.packs_partly_unused_kept;
       st.unused_bytes_kept += unused;

@@ -48,6 +48,16 @@ Bytes Pattern(size_t n, uint32_t seed) {
   return b;
 }
 
+// Flips every bit of the byte at `offset` of `file` (always a change).
+void FlipByte(const std::string& file, std::streamoff offset) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(offset);
+  char c = 0;
+  f.get(c);
+  f.seekp(offset);
+  f.put(static_cast<char>(~c));
+}
+
 class PruneTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -208,6 +218,24 @@ TEST_F(PruneTest, PacksBelowMaxUnusedStay) {
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->packs_to_repack, 1u);
   EXPECT_FALSE(PacksInStorage().count(PackIdOf(0)));
+}
+
+TEST_F(PruneTest, ASmallPackInUseIsNeverRepacked) {
+  // One tiny blob in a pack of its own: the pack header is most of it.
+  Bytes tiny = Pattern(200, 777);
+  Id id = crypto::KeyedId(repo_->keys().id_key, tiny);
+  ASSERT_TRUE(repo_->StoreBlob(BlobType::kData, id, tiny).ok());
+  ASSERT_TRUE(repo_->Flush().ok());
+  std::unordered_set<Id, IdHash> live;
+  for (const auto& [bid, data] : blobs_) live.insert(bid);
+  live.insert(id);
+  for (int run = 0; run < 2; ++run) {
+    auto r = RunPrune(live);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->packs_to_repack, 0u) << "run " << run;
+    EXPECT_EQ(r->packs_written, 0u) << "run " << run;
+    EXPECT_EQ(r->packs_deleted, 0u) << "run " << run;
+  }
 }
 
 TEST_F(PruneTest, MaxRepackBytesCapsWhatOneRunReads) {
@@ -425,11 +453,7 @@ TEST_F(PruneTest, ADamagedPackIsNotRepackedOrDeleted) {
     if (f.path().filename().string().find(PackIdOf(0).Hex()) != std::string::npos)
       file = f.path().string();
   ASSERT_FALSE(file.empty());
-  {
-    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(25000);
-    f.put('\x5a');
-  }
+  FlipByte(file, 25000);
   auto r = RunPrune(live);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->packs_deleted, 0u);
@@ -443,11 +467,7 @@ TEST_F(PruneTest, AnUnreadableIndexObjectStopsPruneBeforeAnything) {
   for (const auto& f : std::filesystem::recursive_directory_iterator(dir_.path() + "/index"))
     if (f.is_regular_file()) file = f.path().string();
   ASSERT_FALSE(file.empty());
-  {
-    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(40);
-    f.put('\x11');
-  }
+  FlipByte(file, 40);
   auto r = RunPrune({});
   EXPECT_EQ(r.status().code(), StatusCode::kPreconditionFailed) << r.status().ToString();
   EXPECT_NE(r.status().message().find("deletes nothing"), std::string::npos);
