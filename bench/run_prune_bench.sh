@@ -345,12 +345,10 @@ for t in "${TOOL_LIST[@]}"; do
   before="$(du_bytes "$repo")"
   evict "$repo"
   if [[ "$t" == cairn ]]; then
-    tool_run policy cairn forget "" -- "$CAIRN_BIN" --no-progress forget --keep-last "$KEEP_LAST"
+    # One command, as restic's `forget --prune` (prune's default --max-unused is 10%).
+    tool_run policy cairn forget-prune "" -- "$CAIRN_BIN" --no-progress forget \
+      --keep-last "$KEEP_LAST" --prune
     emit "$(du_bytes "$repo")" ""
-    if ((LAST_RC == 0)); then
-      tool_run policy cairn prune "" -- "$CAIRN_BIN" --no-progress prune --max-unused "$MAX_UNUSED"
-      emit "$(du_bytes "$repo")" ""
-    fi
   else
     tool_run policy restic forget-prune "" -- restic forget --keep-last "$KEEP_LAST" --prune \
       --max-unused "$MAX_UNUSED"
@@ -445,7 +443,7 @@ fi
 # ---------------------------------------------------------------- the tables
 echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$META"
 # What the tools printed about the policy goes into the page.
-for f in policy-cairn-forget policy-cairn-prune policy-restic-forget-prune; do
+for f in policy-cairn-forget-prune policy-restic-forget-prune; do
   if [[ -f "$LOGDIR/$f.log" ]]; then cp "$LOGDIR/$f.log" "$LOGDIR/summary-${f#policy-}.txt"; fi
 done
 if [[ -f "$LOGDIR/concurrent-cairn-c-prune.log" ]]; then
@@ -487,8 +485,7 @@ def cpu(r):
 # policy: per tool, (wall, cpu, rss_kib, before, after, failed)
 pol = {}
 for t in tools:
-    steps = [one("policy", "cairn", "forget"), one("policy", "cairn", "prune")] if t == "cairn" \
-        else [one("policy", "restic", "forget-prune")]
+    steps = [one("policy", t, "forget-prune")]
     got = [s for s in steps if s is not None]
     if not got:
         continue
@@ -506,7 +503,7 @@ def summary(fn):
     p = os.path.join(logdir, "summary-%s.txt" % fn)
     return open(p, errors="replace").read() if os.path.exists(p) else ""
 dropped = {}
-m = re.search(r"forgot (\d+) of (\d+) versions", summary("cairn-forget"))
+m = re.search(r"forgot (\d+) of (\d+) versions", summary("cairn-forget-prune"))
 if m:
     dropped["cairn"] = "%s of %s file versions" % (m.group(1), m.group(2))
 def held_back(text):  # cairn prune: "... (0.12 s with backups held back)" -> seconds, or None
@@ -555,7 +552,7 @@ L.append("- **History:** an initial backup, then %s rounds of `bench/mutate.py L
              "hashes below %s%%), plus 10 files deleted and 10 added at random." % meta["edit_percent"]
              if ws else "Edits: **random** — every round edits other files, chosen at random, and "
              "deletes 10 and adds 10."))
-L.append("- **Policy:** cairn `forget --keep-last %s` then `prune --max-unused %s`; restic `forget --keep-last %s "
+L.append("- **Policy:** cairn `forget --keep-last %s --prune` (one command; prune's --max-unused is %s); restic `forget --keep-last %s "
          "--prune --max-unused %s` (restic 0.14's default is 5%%; 10%% is cairn's, given to both; "
          "restic applies it to the whole repository's unused share, cairn to each pack's). "
          "The repository's files were evicted from the page cache before; the tools' local caches "
@@ -607,9 +604,7 @@ if "cairn" in pol:
         if not ok(s):
             return "FAILED" if s else "–"
         return f(float(s[key]) / (1024 if key == "maxrss_kib" else 1), 1 if key == "maxrss_kib" else 2)
-    L.append("| wall time of `forget`, s | %s |%s" % (step_cell("forget", "wall_s"), " (in one command) | |" if len(tools) == 2 else ""))
-    L.append("| wall time of `prune`, s | %s |%s" % (step_cell("prune", "wall_s"), " | |" if len(tools) == 2 else ""))
-    hb = held_back(summary("cairn-prune"))
+    hb = held_back(summary("cairn-forget-prune"))
     L.append("| of which under the exclusive lock (backups held back), s | %s |%s" % (
         f(hb) if hb is not None else "–", " | |" if len(tools) == 2 else ""))
 L.append("| forget dropped | " + " | ".join(dropped.get(t, "–") for t in tools) + (" | |" if len(tools) == 2 else " |"))
@@ -732,7 +727,7 @@ L.append("restic's `--keep-last %s` keeps the last %s **snapshots** (one per bac
          "comparison of sizes is not like for like." % (
              K, K, K, K, K, K, K, K, K, K, meta["edit_percent"], meta["edit_percent"], K))
 L.append("")
-for t, name, fn in (("cairn", "cairn forget", "cairn-forget"), ("cairn", "cairn prune", "cairn-prune"),
+for t, name, fn in (("cairn", "cairn forget --prune", "cairn-forget-prune"),
                     ("cairn", "cairn prune, during the other device's backups", "cairn-concurrent-prune"),
                     ("restic", "restic forget --prune", "restic-forget-prune")):
     p = os.path.join(logdir, "summary-%s.txt" % fn)

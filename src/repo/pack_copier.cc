@@ -12,7 +12,8 @@ namespace {
 constexpr size_t kMaxEntriesPerIndexObject = 100000;
 }  // namespace
 
-Result<VerifiedPack> LoadVerifiedPack(Repository& repo, const Id& pack_id) {
+Result<VerifiedPack> LoadVerifiedPack(Repository& repo, const Id& pack_id,
+                                      const std::function<bool(const PackEntry&)>& verify) {
   VerifiedPack out;
   CAIRN_ASSIGN_OR_RETURN(out.data,
                          repo.backend().Load(ObjectName{ObjectType::kPack, pack_id.Hex()}, 0, 0));
@@ -23,6 +24,7 @@ Result<VerifiedPack> LoadVerifiedPack(Repository& repo, const Id& pack_id) {
     if (uint64_t{e.offset} + e.length > out.data.size())
       return Status::Corruption("pack " + pack_id.Hex() + ": blob " + e.id.Hex().substr(0, 16) +
                                 " lies outside the pack");
+    if (verify && !verify(e)) continue;
     BlobLocation loc{0, e.offset, e.length, e.raw_length, e.type};
     auto plain = repo.OpenBlob(e.id, loc, ByteView(out.data.data() + e.offset, e.length));
     if (!plain.ok())

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "base/bytes.h"
@@ -16,7 +17,8 @@ namespace cairn::repo {
 
 class Repository;
 
-// A whole pack in memory whose every blob authenticated.
+// A whole pack in memory whose every blob (or every blob asked for)
+// authenticated.
 struct VerifiedPack {
   Bytes data;
   std::vector<PackEntry> entries;
@@ -27,7 +29,12 @@ struct VerifiedPack {
 // Unavailable: the caller stops); Corruption naming the pack and the first
 // blob that does not authenticate or lies outside the pack (the caller
 // leaves the pack alone, and `check` reports it).
-Result<VerifiedPack> LoadVerifiedPack(Repository& repo, const Id& pack_id);
+// With `verify`, only the blobs for which it returns true are opened (prune
+// copies only the live blobs; the others are dropped, so their bytes do not
+// matter); the trailer is always authenticated.
+Result<VerifiedPack> LoadVerifiedPack(
+    Repository& repo, const Id& pack_id,
+    const std::function<bool(const PackEntry&)>& verify = nullptr);
 
 // Writes sealed blobs into new packs of the repository's pack size. Each
 // full pack is saved at once (create-only); Finish saves the last one. The

@@ -275,7 +275,12 @@ Status Pruner::Rewrite() {
     CAIRN_RETURN_IF_ERROR(s.Stopped());
     PackState& p = s.packs[id];
     s.Progress("repacking", ++n, s.repack.size());
-    auto pack = LoadVerifiedPack(s.repo, id);
+    // Only the live blobs are authenticated: the others are dropped.
+    std::unordered_set<Id, IdHash> wanted;
+    for (size_t i = 0; i < p.listed->entries.size(); ++i)
+      if (p.used[i]) wanted.insert(p.listed->entries[i].id);
+    auto pack =
+        LoadVerifiedPack(s.repo, id, [&](const PackEntry& e) { return wanted.count(e.id) > 0; });
     if (!pack.ok()) {
       if (Fatal(pack.error())) return pack.error();
       st.warnings.push_back(pack.error().message() + "; not repacked (run `cairn check`)");
