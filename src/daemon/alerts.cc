@@ -136,6 +136,8 @@ std::string_view AlertEventName(AlertEvent event) {
       return "recovered";
     case AlertEvent::kTest:
       return "test";
+    case AlertEvent::kRestoreSampleFailed:
+      return "restore_sample_failed";
   }
   return "test";
 }

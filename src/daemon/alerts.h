@@ -37,13 +37,14 @@ namespace cairn::daemon {
 class Redactor;
 
 enum class AlertEvent {
-  kBackupFailed,  // a backup run failed
-  kStale,         // no backup succeeded for alerts.stale_after_hours
-  kRecovered,     // a backup succeeded after one of the above had fired
-  kTest,          // sent on request, to check the set-up
+  kBackupFailed,         // a backup run failed
+  kStale,                // no backup succeeded for alerts.stale_after_hours
+  kRecovered,            // a backup succeeded after one of the above had fired
+  kTest,                 // sent on request, to check the set-up
+  kRestoreSampleFailed,  // the daily restore sample found versions that do not restore
 };
-// "backup_failed", "stale", "recovered", "test": CAIRN_ALERT_EVENT and the
-// JSON's "event".
+// "backup_failed", "stale", "recovered", "test", "restore_sample_failed":
+// CAIRN_ALERT_EVENT and the JSON's "event".
 std::string_view AlertEventName(AlertEvent event);
 
 struct Alert {

@@ -709,9 +709,12 @@ void Daemon::RestoreSample(std::stop_token stop, engine::EventSink& sink) {
                               ") did not restore: " + v.error + "; run `cairn check --read-data`");
   }
   if (failed > 0) {
-    NoteError("restore sample: " + std::to_string(failed) + " of " +
-              std::to_string(r->files.size()) +
-              " sampled versions did not restore; run `cairn check --read-data`");
+    const std::string message = "restore sample: " + std::to_string(failed) + " of " +
+                                std::to_string(r->files.size()) +
+                                " sampled versions did not restore; run `cairn check "
+                                "--read-data` to find every damaged object";
+    NoteError(message);
+    if (options_.hooks.restore_sample_failed) options_.hooks.restore_sample_failed(message);
     return;
   }
   Log(LogLevel::kInfo,

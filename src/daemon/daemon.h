@@ -156,6 +156,9 @@ struct Hooks {
   std::function<void(const Status&)> reloaded;
   // The daemon is stopping (STOPPING=1).
   std::function<void()> stopping;
+  // A maintenance job found damage: the daily restore sample could not
+  // restore some versions (an alert: the repository needs attention).
+  std::function<void(const std::string& message)> restore_sample_failed;
 };
 
 // Creates the engine session from the settings file as it is now: called

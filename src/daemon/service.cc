@@ -129,6 +129,20 @@ class Service::Alerts {
     Queue(std::move(a));
   }
 
+  // The daily restore sample failed: an alert every time (once a day).
+  void RestoreSampleFailed(const std::string& message, TimeNs now, const std::string& device,
+                           const std::string& repository) {
+    std::lock_guard lock(mu_);
+    Alert a;
+    a.event = AlertEvent::kRestoreSampleFailed;
+    a.device = device;
+    a.repository = repository;
+    a.time = now;
+    if (stale_) a.last_success = stale_->last_success();
+    a.message = message;
+    Queue(std::move(a));
+  }
+
   // Called often (every turn of the loop): fires the staleness alert when
   // it is due.
   void Check(TimeNs now, const std::string& device, const std::string& repository) {
@@ -300,6 +314,10 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceOptions options) {
   h.on_run = [self, theirs](const RunReport& r) {
     self->OnRun(r);
     if (theirs.on_run) theirs.on_run(r);
+  };
+  h.restore_sample_failed = [self, theirs](const std::string& message) {
+    self->alerts_->RestoreSampleFailed(message, self->clock_.Now(), self->device_, self->location_);
+    if (theirs.restore_sample_failed) theirs.restore_sample_failed(message);
   };
   h.ready = [self, theirs] {
     self->OnReady();

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -292,6 +293,33 @@ TEST_F(ServiceTest, TheDailyCleanupForgetsByTheRetentionRules) {
   // default; one version is left).
   EXPECT_NE(Log().find("restore sample: 1 versions restored and verified"), std::string::npos)
       << Log();
+}
+
+// The daily restore sample proves restores work; when a pack is damaged it
+// says so: an error in the status, and an alert.
+TEST_F(ServiceTest, ADamagedPackMakesTheDailyRestoreSampleAlert) {
+  SetSettings("");
+  const std::string f = docs() + "/thesis.odt";
+  WriteFile(f, std::string(50000, 't') + "the only copy");
+  Start();
+  ASSERT_TRUE(WaitFor([&] { return VersionCount(f) == 1; })) << Log();
+  // Damage the middle of every pack (its blobs; the headers stay readable).
+  for (const auto& e : fs::recursive_directory_iterator(home_.Sub("repo/data"))) {
+    if (!e.is_regular_file()) continue;
+    const auto size = fs::file_size(e.path());
+    std::fstream io(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    io.seekg(static_cast<std::streamoff>(size / 3));
+    char c = 0;
+    io.get(c);
+    io.seekp(static_cast<std::streamoff>(size / 3));
+    io.put(static_cast<char>(~c));
+  }
+  clock_.Advance(std::chrono::hours(25));
+  ASSERT_TRUE(WaitFor([&] { return Count(Alerts(), "restore_sample_failed") >= 1; }))
+      << Alerts() << Log();
+  EXPECT_NE(Alerts().find("did not restore"), std::string::npos) << Alerts();
+  EXPECT_NE(Log().find("restore sample: " + f), std::string::npos) << Log();
+  EXPECT_OK(Stop());
 }
 
 TEST_F(ServiceTest, TheLogFileMasksSecretsAndRotates) {
