@@ -1286,7 +1286,7 @@ TEST_F(SessionTest, RestoreToStreamByIdPathAndRangeUnderASharedLock) {
   EXPECT_EQ(none.begins, 0);
 }
 
-// Prune beside a backup loop of another device on the same repository
+// Forget and prune beside a backup loop of another device on the same repository
 // (design.md §20): every backup completes (waiting at most for prune's
 // exclusive part), the forgotten versions' space is freed, and afterwards
 // `check --read-data` is clean and every remaining version restores exactly.
@@ -1304,12 +1304,6 @@ TEST_F(SessionTest, PruneFreesForgottenSpaceWhileAnotherDeviceBacksUp) {
     }
     ASSERT_OK(laptop->Backup({{home_.Sub("docs")}, {}}).status());
   }
-  ForgetRequest forget;
-  forget.policy.keep_last = 1;
-  auto forgot = laptop->Forget(forget);
-  ASSERT_OK(forgot.status());
-  EXPECT_EQ(forgot->versions_dropped, 24u);
-
   SessionOptions other = Options();
   other.device = "desktop";
   auto desktop = Make(other);
@@ -1330,10 +1324,16 @@ TEST_F(SessionTest, PruneFreesForgottenSpaceWhileAnotherDeviceBacksUp) {
       ++backups;
     }
   });
+  // Forget and prune while the other device backs up.
+  ForgetRequest forget;
+  forget.policy.keep_last = 1;
+  auto forgot = laptop->Forget(forget);
   PruneRequest req;
   auto pruned = laptop->Prune(req);
   stop = true;
   loop.join();
+  ASSERT_OK(forgot.status());
+  EXPECT_EQ(forgot->versions_dropped, 24u);
   ASSERT_OK(pruned.status());
   EXPECT_TRUE(failures.empty()) << failures.front();
   EXPECT_GE(backups.load(), 3);
