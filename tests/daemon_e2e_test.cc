@@ -32,16 +32,6 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 using std::chrono::seconds;
 
-// Polls `cond` until it holds or `limit` passes; returns whether it held.
-bool WaitUntil(const std::function<bool()>& cond, seconds limit = seconds(60)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return cond();
-}
-
 class DaemonE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {

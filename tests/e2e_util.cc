@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <thread>
 
 namespace cairn::e2e {
 
@@ -365,6 +366,15 @@ ProcResult Sandbox::Run(const std::vector<std::string>& argv, const CairnRunOpti
 
 // ---------------------------------------------------------------------------
 // Creating trees.
+
+bool WaitUntil(const std::function<bool()>& cond, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return cond();
+}
 
 std::string RandomData(size_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);

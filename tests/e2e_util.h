@@ -22,7 +22,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -168,6 +170,12 @@ using ::cairn::testing::WriteFile;
 
 // Deterministic incompressible bytes.
 std::string RandomData(size_t n, uint64_t seed);
+
+// Polls `cond` every 200 ms until it holds or `limit` has passed; returns
+// its last answer. For waits on a daemon: never a timing assertion, a
+// generous limit.
+bool WaitUntil(const std::function<bool()>& cond,
+               std::chrono::seconds limit = std::chrono::seconds(60));
 // Highly compressible text (repeated lines).
 std::string CompressibleData(size_t n, std::string_view line = "all work and no play\n");
 // A random lower-case hex string, different in every call (for markers).
