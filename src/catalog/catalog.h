@@ -214,6 +214,14 @@ class Catalog {
   // SQLite) and one decode per version. Stops at fn's first non-OK status.
   Status ForEachHistory(std::string_view device,
                         const std::function<Status(std::vector<repo::VersionRecord>&&)>& fn);
+  // As ForEachHistory, but the records' paths are left empty: `path()` gives
+  // the history's path when the caller needs it (one lookup, then
+  // remembered; valid during the call only), so a pass that needs few paths
+  // (retention keeps most versions) does not pay for every one.
+  using PathFn = std::function<Result<std::string>()>;
+  Status ForEachHistoryLazyPath(
+      std::string_view device,
+      const std::function<Status(std::vector<repo::VersionRecord>&&, const PathFn&)>& fn);
 
   // The chunk ids of every file version the catalog holds (forgotten versions
   // are not held; tombstones have none), each version's list in order, in

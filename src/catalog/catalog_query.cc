@@ -2,6 +2,7 @@
 // tree, totals.
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "base/glob_match.h"
 #include "catalog/catalog_impl.h"
@@ -370,6 +371,17 @@ Result<std::optional<VersionRecord>> Catalog::VersionById(const repo::VersionId&
 
 Status Catalog::ForEachHistory(std::string_view device,
                                const std::function<Status(std::vector<VersionRecord>&&)>& fn) {
+  return ForEachHistoryLazyPath(
+      device, [&](std::vector<VersionRecord>&& history, const PathFn& path) -> Status {
+        CAIRN_ASSIGN_OR_RETURN(std::string p, path());
+        for (VersionRecord& r : history) r.path = p;
+        return fn(std::move(history));
+      });
+}
+
+Status Catalog::ForEachHistoryLazyPath(
+    std::string_view device,
+    const std::function<Status(std::vector<VersionRecord>&&, const PathFn&)>& fn) {
   ReadTransaction txn(&impl_->db());
   CAIRN_RETURN_IF_ERROR(txn.Begin());
   CAIRN_ASSIGN_OR_RETURN(auto dev, DeviceFilter(*impl_, device));
@@ -384,22 +396,31 @@ Status Catalog::ForEachHistory(std::string_view device,
   if (*dev != 0) q.Bind(1, *dev);
   std::vector<VersionRecord> history;
   int64_t node = -1, node_device = -1;
-  std::string path;
+  // The path of the history being emitted, looked up at most once.
+  std::optional<std::string> path;
+  const PathFn path_of = [&]() -> Result<std::string> {
+    if (!path) {
+      CAIRN_ASSIGN_OR_RETURN(std::string p, impl_->PathOf(node));
+      path = std::move(p);
+    }
+    return *path;
+  };
+  static const std::string kNoPath;
   while (true) {
     CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
     const RawVersion raw = row ? Impl::ReadRaw(q, 0) : RawVersion();
     const int64_t row_node = row ? q.Int(kVersionCols) : -1;
     if (!history.empty() && (!row || row_node != node || raw.device != node_device)) {
-      CAIRN_RETURN_IF_ERROR(fn(std::move(history)));
+      CAIRN_RETURN_IF_ERROR(fn(std::move(history), path_of));
       history.clear();
     }
     if (!row) break;
     if (row_node != node) {
-      CAIRN_ASSIGN_OR_RETURN(path, impl_->PathOf(row_node));
       node = row_node;
+      path.reset();
     }
     node_device = raw.device;
-    CAIRN_ASSIGN_OR_RETURN(VersionRecord r, impl_->Decode(raw, path));
+    CAIRN_ASSIGN_OR_RETURN(VersionRecord r, impl_->Decode(raw, kNoPath));
     history.push_back(std::move(r));
   }
   return Status::OK();

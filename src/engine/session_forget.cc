@@ -59,22 +59,25 @@ Status Session::KeptChunks(catalog::Catalog& cat, const RetentionPolicy& policy,
                            std::unordered_set<Id, IdHash>& live, const JobContext& job) {
   std::vector<RetentionInput> inputs;
   const std::string& judged = cfg_.query_device;
-  return cat.ForEachHistory("", [&](std::vector<repo::VersionRecord>&& history) -> Status {
-    if (job.stop.stop_requested()) return Status::Cancelled("cancelled");
-    const bool judge =
-        !policy.Empty() && !history.empty() && (judged.empty() || history[0].device == judged);
-    std::vector<RetentionDecision> decisions;
-    if (judge) {
-      inputs.clear();
-      for (const repo::VersionRecord& r : history)
-        inputs.push_back({r.WallTime(), r.deleted, ContentKey(r)});
-      decisions = ApplyRetention(policy, inputs, now);
-    }
-    for (size_t i = 0; i < history.size(); ++i)
-      if (!judge || decisions[i].keep)
-        live.insert(history[i].chunks.begin(), history[i].chunks.end());
-    return Status::OK();
-  });
+  // Paths are not needed: only chunks.
+  return cat.ForEachHistoryLazyPath(
+      "",
+      [&](std::vector<repo::VersionRecord>&& history, const catalog::Catalog::PathFn&) -> Status {
+        if (job.stop.stop_requested()) return Status::Cancelled("cancelled");
+        const bool judge =
+            !policy.Empty() && !history.empty() && (judged.empty() || history[0].device == judged);
+        std::vector<RetentionDecision> decisions;
+        if (judge) {
+          inputs.clear();
+          for (const repo::VersionRecord& r : history)
+            inputs.push_back({r.WallTime(), r.deleted, ContentKey(r)});
+          decisions = ApplyRetention(policy, inputs, now);
+        }
+        for (size_t i = 0; i < history.size(); ++i)
+          if (!judge || decisions[i].keep)
+            live.insert(history[i].chunks.begin(), history[i].chunks.end());
+        return Status::OK();
+      });
 }
 
 Result<ForgetSummary> Session::Forget(const ForgetRequest& request, const JobContext& job) {
@@ -92,8 +95,12 @@ Result<ForgetSummary> Session::Forget(const ForgetRequest& request, const JobCon
   const TimeNs now = options_.clock ? options_.clock() : NowNs();
   std::vector<repo::VersionId> drop;
   std::vector<RetentionInput> inputs;
-  Status walked = cat->ForEachHistory(
-      cfg_.query_device, [&](std::vector<repo::VersionRecord>&& history) -> Status {
+  // A path is looked up only for a history that loses a version or is
+  // listed (version ids are made from it): most keep everything.
+  Status walked = cat->ForEachHistoryLazyPath(
+      cfg_.query_device,
+      [&](std::vector<repo::VersionRecord>&& history,
+          const catalog::Catalog::PathFn& path) -> Status {
         if (job.stop.stop_requested())
           return Status::Cancelled("forget cancelled; nothing written");
         inputs.clear();
@@ -101,6 +108,12 @@ Result<ForgetSummary> Session::Forget(const ForgetRequest& request, const JobCon
           inputs.push_back({r.WallTime(), r.deleted, ContentKey(r)});
         const std::vector<RetentionDecision> decisions =
             ApplyRetention(request.policy, inputs, now);
+        bool needs_path = static_cast<bool>(request.on_version);
+        for (const RetentionDecision& d : decisions) needs_path |= !d.keep;
+        if (needs_path) {
+          CAIRN_ASSIGN_OR_RETURN(std::string p, path());
+          for (repo::VersionRecord& r : history) r.path = p;
+        }
         ++out.paths;
         bool touched = false;
         for (size_t i = 0; i < history.size(); ++i) {
