@@ -3,7 +3,7 @@
 #
 #   ./bench/run_prune_bench.sh [--quick] [--rounds N] [--keep-last K] [--out FILE]
 #                              [--bench-dir DIR] [--cairn BINARY] [--tools cairn,restic]
-#                              [--edits random|working-set]
+#                              [--edits random|working-set] [--repeat N]
 #
 #   --quick           smoke test: the linux-source-6.1/drivers/net subset, 5 rounds (~2 minutes)
 #   --rounds N        rounds of ~2% edits, each followed by a backup (default 20; 5 with --quick)
@@ -19,11 +19,14 @@
 #   --edits MODE      random: each round edits other files, chosen at random (default);
 #                     working-set: each round edits the same 2% of the files again (then
 #                     "last K snapshots" and "last K versions of each file" keep the same data)
+#   --repeat N        time each tool's forget + prune N times, each on a fresh copy of its
+#                     repository and cache as they were after the last round, the tools
+#                     alternating; the tables show the median (default 3; 1 with --quick)
 #
 # Steps: both tools back up the corpus (run_bench.sh's, built by prepare_corpus.sh), then N rounds
 # of `mutate.py TREE SEED 2 [SET_SEED]` (seed 1000+round) with a backup by each tool after each
-# round; then the policy (cairn: forget + prune; restic: forget --prune, both --max-unused 10%) timed, the
-# repository measured before and after; a full restore of the newest state, verified; and, on a
+# round; then the policy (cairn: forget + prune; restic: forget --prune, both --max-unused 10%) timed
+# (--repeat times, on copies), the repository measured before and after; a full restore of the newest state, verified; and, on a
 # copy of cairn's repository taken before forget, `cairn prune` while another device backs up a
 # small folder in a loop (how long a backup waits because of a prune). See bench/README.md.
 set -euo pipefail
@@ -32,7 +35,7 @@ BENCH_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH_SRC/.." && pwd)"
 ARGS_USED="$*"
 
-QUICK=0 ROUNDS="" KEEP_LAST="" OUT="" CAIRN_BIN="" TOOLS="cairn,restic" EDITS=random
+QUICK=0 ROUNDS="" KEEP_LAST="" OUT="" CAIRN_BIN="" TOOLS="cairn,restic" EDITS=random REPEAT=
 BENCH_DIR="${CAIRN_BENCH_DIR:-/work/bench-cache}"
 EDIT_PERCENT=2        # mutate.py: share of the files edited per round
 SEED_BASE=1000        # round r mutates with seed SEED_BASE + r
@@ -44,7 +47,7 @@ LOOP_PAUSE=0.5        # seconds between two of them
 LOOP_LOCK_WAIT=600    # CAIRN_LOCK_WAIT for them: wait for the lock rather than give up
 
 die() { echo "run_prune_bench.sh: ERROR: $*" >&2; exit 1; }
-usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while (($#)); do
   case "$1" in
@@ -56,18 +59,20 @@ while (($#)); do
     --cairn) CAIRN_BIN="${2:?}"; shift 2 ;;
     --tools) TOOLS="${2:?}"; shift 2 ;;
     --edits) EDITS="${2:?}"; shift 2 ;;
+    --repeat) REPEAT="${2:?}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option: $1" ;;
   esac
 done
 
 if ((QUICK)); then
-  ROUNDS="${ROUNDS:-5}"; KEEP_LAST="${KEEP_LAST:-2}"; OUT="${OUT:-$BENCH_SRC/results/prune-quick.md}"; CORPUS_NAME=quick
+  ROUNDS="${ROUNDS:-5}"; KEEP_LAST="${KEEP_LAST:-2}"; REPEAT="${REPEAT:-1}"; OUT="${OUT:-$BENCH_SRC/results/prune-quick.md}"; CORPUS_NAME=quick
 else
-  ROUNDS="${ROUNDS:-20}"; KEEP_LAST="${KEEP_LAST:-5}"; OUT="${OUT:-$BENCH_SRC/results/prune.md}"; CORPUS_NAME=full
+  ROUNDS="${ROUNDS:-20}"; KEEP_LAST="${KEEP_LAST:-5}"; REPEAT="${REPEAT:-3}"; OUT="${OUT:-$BENCH_SRC/results/prune.md}"; CORPUS_NAME=full
 fi
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer"
 [[ "$KEEP_LAST" =~ ^[1-9][0-9]*$ ]] || die "--keep-last must be a positive integer"
+[[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || die "--repeat must be a positive integer"
 IFS=, read -r -a TOOL_LIST <<<"$TOOLS"
 ((${#TOOL_LIST[@]})) || die "--tools is empty"
 for t in "${TOOL_LIST[@]}"; do
@@ -285,6 +290,7 @@ META="$LOGDIR/meta"
   echo "tools=$TOOLS"
   echo "rounds=$ROUNDS"
   echo "keep_last=$KEEP_LAST"
+  echo "repeat=$REPEAT"
   echo "edit_percent=$EDIT_PERCENT"
   echo "edits=$EDITS"
   echo "set_seed=$SET_SEED"
@@ -339,24 +345,51 @@ fi
 # ---------------------------------------------------------------- 2-3. the policy, then restore
 # The repositories' files are dropped from the page cache first: a prune runs long after the
 # backups that wrote the data (the tools' own caches and catalogs are kept, as a user's would be).
+# With --repeat N each tool's run is repeated on fresh copies of its repository and home as they
+# are now (the tools alternating, so that neither always runs first); the last run's result is
+# what the restore reads.
+declare -A BEFORE=()
+for t in "${TOOL_LIST[@]}"; do
+  [[ -n "${ALIVE[$t]:-}" ]] || continue
+  BEFORE[$t]="$(du_bytes "$(repo_of "$t")")"
+  echo "repo_before_policy_$t=${BEFORE[$t]}" >>"$META"
+  if ((REPEAT > 1)); then
+    cp -a "$(repo_of "$t")" "$REPOS/$t-pre"
+    cp -a "$HOMES/$t" "$HOMES/$t-pre"
+  fi
+done
+for ((i = 1; i <= REPEAT; i++)); do
+  order=("${TOOL_LIST[@]}")
+  if ((i % 2 == 0)); then
+    order=(); for ((k = ${#TOOL_LIST[@]} - 1; k >= 0; k--)); do order+=("${TOOL_LIST[k]}"); done
+  fi
+  for t in "${order[@]}"; do
+    [[ -n "${ALIVE[$t]:-}" ]] || continue
+    repo="$(repo_of "$t")"
+    if ((i > 1)); then
+      rm -rf "$repo" "$HOMES/$t"
+      cp -a "$REPOS/$t-pre" "$repo"
+      cp -a "$HOMES/$t-pre" "$HOMES/$t"
+    fi
+    evict "$repo"
+    if [[ "$t" == cairn ]]; then
+      # One command, as restic's `forget --prune` (prune's default --max-unused is 10%).
+      tool_run policy cairn forget-prune "$i" -- "$CAIRN_BIN" --no-progress forget \
+        --keep-last "$KEEP_LAST" --prune
+    else
+      tool_run policy restic forget-prune "$i" -- restic forget --keep-last "$KEEP_LAST" --prune \
+        --max-unused "$MAX_UNUSED"
+    fi
+    emit "$(du_bytes "$repo")" ""
+    cp "$LOGDIR/policy-$t-forget-prune-$i.log" "$LOGDIR/summary-$t-forget-prune.txt"
+    if ((LAST_RC != 0)); then unset "ALIVE[$t]"; fi
+  done
+done
+rm -rf "$REPOS"/*-pre "$HOMES"/*-pre
+
 for t in "${TOOL_LIST[@]}"; do
   [[ -n "${ALIVE[$t]:-}" ]] || continue
   repo="$(repo_of "$t")"
-  before="$(du_bytes "$repo")"
-  evict "$repo"
-  if [[ "$t" == cairn ]]; then
-    # One command, as restic's `forget --prune` (prune's default --max-unused is 10%).
-    tool_run policy cairn forget-prune "" -- "$CAIRN_BIN" --no-progress forget \
-      --keep-last "$KEEP_LAST" --prune
-    emit "$(du_bytes "$repo")" ""
-  else
-    tool_run policy restic forget-prune "" -- restic forget --keep-last "$KEEP_LAST" --prune \
-      --max-unused "$MAX_UNUSED"
-    emit "$(du_bytes "$repo")" ""
-  fi
-  echo "repo_before_policy_$t=$before" >>"$META"
-  if ((LAST_RC != 0)); then unset "ALIVE[$t]"; continue; fi
-
   fresh_target
   evict "$repo"
   case "$t" in
@@ -443,9 +476,6 @@ fi
 # ---------------------------------------------------------------- the tables
 echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$META"
 # What the tools printed about the policy goes into the page.
-for f in policy-cairn-forget-prune policy-restic-forget-prune; do
-  if [[ -f "$LOGDIR/$f.log" ]]; then cp "$LOGDIR/$f.log" "$LOGDIR/summary-${f#policy-}.txt"; fi
-done
 if [[ -f "$LOGDIR/concurrent-cairn-c-prune.log" ]]; then
   cp "$LOGDIR/concurrent-cairn-c-prune.log" "$LOGDIR/summary-cairn-concurrent-prune.txt"
 fi
@@ -485,18 +515,19 @@ def cpu(r):
 # policy: per tool, (wall, cpu, rss_kib, before, after, failed)
 pol = {}
 for t in tools:
-    steps = [one("policy", t, "forget-prune")]
-    got = [s for s in steps if s is not None]
+    got = find("policy", t, "forget-prune")  # one row per --repeat run
     if not got:
         continue
-    failed = any(not ok(s) for s in got) or len(got) != len(steps)
+    good = [s for s in got if ok(s)]
+    failed = len(good) != len(got)
     before = int(meta.get("repo_before_policy_" + t, "0") or 0)
     after = int(got[-1]["repo_bytes"]) if got[-1]["repo_bytes"] else None
     pol[t] = dict(
-        steps=got, failed=failed,
-        wall=sum(float(s["wall_s"]) for s in got if ok(s)),
-        cpu=sum(cpu(s) for s in got if ok(s)),
-        rss=max((int(s["maxrss_kib"]) for s in got if ok(s)), default=None),
+        steps=got, failed=failed or not good,
+        wall=statistics.median(float(s["wall_s"]) for s in good) if good else None,
+        walls=[float(s["wall_s"]) for s in good],
+        cpu=statistics.median(cpu(s) for s in good) if good else None,
+        rss=max((int(s["maxrss_kib"]) for s in good), default=None),
         before=before, after=after)
 
 def summary(fn):
@@ -556,8 +587,10 @@ L.append("- **Policy:** cairn `forget --keep-last %s --prune` (one command; prun
          "--prune --max-unused %s` (restic 0.14's default is 5%%; 10%% is cairn's, given to both; "
          "restic applies it to the whole repository's unused share, cairn to each pack's). "
          "The repository's files were evicted from the page cache before; the tools' local caches "
-         "(restic's cache, cairn's catalog) were kept. Restores write into %s and are timed until "
-         "`sync -f` of the target returns." % (K, meta["max_unused"], K, meta["max_unused"], meta["restore_target"]))
+         "(restic's cache, cairn's catalog) were kept. Each tool's forget + prune ran %s time(s), each on "
+         "a fresh copy of its repository and cache as they were after the last round, the tools "
+         "alternating. Restores write into %s and are timed until "
+         "`sync -f` of the target returns." % (K, meta["max_unused"], K, meta["max_unused"], meta.get("repeat", "1"), meta["restore_target"]))
 L.append("")
 
 # goal
@@ -568,9 +601,9 @@ L.append("")
 if "cairn" in pol and "restic" in pol and not pol["cairn"]["failed"] and not pol["restic"]["failed"]:
     c, r = pol["cairn"], pol["restic"]
     sp = r["wall"] / c["wall"] if c["wall"] else None
-    L.append("- speed: restic %s s ÷ cairn %s s = **%.2f×** — %s (forget dropped %s in cairn, %s in "
+    L.append("- speed (medians of %s runs each): restic %s s ÷ cairn %s s = **%.2f×** — %s (forget dropped %s in cairn, %s in "
              "restic; prune freed %s MiB and %s MiB)" % (
-        f(r["wall"]), f(c["wall"]), sp, "met" if sp >= 3 else "**not met**",
+        meta.get("repeat", "1"), f(r["wall"]), f(c["wall"]), sp, "met" if sp >= 3 else "**not met**",
         dropped.get("cairn", "?"), dropped.get("restic", "?"),
         f(mib(c["before"] - c["after"]), 1), f(mib(r["before"] - r["after"]), 1)))
     L.append("- memory: cairn %s MiB, restic %s MiB — %s" % (
@@ -598,18 +631,18 @@ def line(label, get, d=2, ratio=True):
         cells.append("%.2f×" % (vals[1] / vals[0]) if ratio and all(v for v in vals) else "")
     L.append("| " + " | ".join(cells) + " |")
 if "cairn" in pol:
-    cs = {s["step"]: s for s in pol["cairn"]["steps"]}
-    def step_cell(name, key):
-        s = cs.get(name)
-        if not ok(s):
-            return "FAILED" if s else "–"
-        return f(float(s[key]) / (1024 if key == "maxrss_kib" else 1), 1 if key == "maxrss_kib" else 2)
     hb = held_back(summary("cairn-forget-prune"))
     L.append("| of which under the exclusive lock (backups held back), s | %s |%s" % (
         f(hb) if hb is not None else "–", " | |" if len(tools) == 2 else ""))
 L.append("| forget dropped | " + " | ".join(dropped.get(t, "–") for t in tools) + (" | |" if len(tools) == 2 else " |"))
-line("**wall time, forget + prune, s**", lambda t: pol[t]["wall"])
-line("CPU time (user + system), s", lambda t: pol[t]["cpu"])
+line("**wall time, forget + prune, s** (median of %s)" % meta.get("repeat", "1"), lambda t: pol[t]["wall"])
+if int(meta.get("repeat", "1")) > 1:
+    L.append("| every run's wall time, s | " + " | ".join(
+        ", ".join(f(w) for w in pol[t]["walls"]) if t in pol else "–" for t in tools) +
+        (" | %.2f–%.2f× |" % (min(pol["restic"]["walls"]) / max(pol["cairn"]["walls"]),
+                             max(pol["restic"]["walls"]) / min(pol["cairn"]["walls"]))
+         if len(tools) == 2 and all(t in pol and pol[t]["walls"] for t in tools) else " |"))
+line("CPU time (user + system), s, median", lambda t: pol[t]["cpu"])
 line("peak RSS, MiB (largest process)", lambda t: pol[t]["rss"] / 1024 if pol[t]["rss"] else None, 1)
 line("repository before, MiB", lambda t: mib(pol[t]["before"]), 1)
 line("**repository after, MiB**", lambda t: mib(pol[t]["after"]), 1)
