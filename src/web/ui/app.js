@@ -748,10 +748,12 @@ PAGES.overview = async (main, params, sc) => {
   } else refreshStatus();
   if (sc.dead) return;
 
+  // Made once: a list subscribes to job events for the page's life.
+  const running = jobList(sc, (j) => isActive(j), { empty: null, max: 3 });
   const drawTop = () => {
     st = state.status;
     drawHero(hero, st, sc);
-    drawCards(cards, st, sc);
+    drawCards(cards, st, running);
     drawStorage(storage, st, sc);
   };
   drawTop();
@@ -780,6 +782,7 @@ function drawHero(hero, st) {
       !never ? h('p', { class: 'muted' }, 'Last successful backup: ', timeAgo(st.last_backup), ` (${fmtExact(st.last_backup)})`) : null,
       !st.protected && reasons.length ? h('ul', null, reasons.slice(0, 4).map((r) => h('li', null, r)),
         reasons.length > 4 ? h('li', null, h('a', { href: href('activity') }, `${reasons.length - 4} more on the Activity page`)) : null) : null,
+      !st.protected && !st.paused ? h('p', null, h('a', { class: 'button primary', href: href('backup') }, icon('backup'), 'Back up now…'), ' ', h('a', { href: href('activity') }, 'See the activity')) : null,
       msg),
     pauseBtn);
   async function post(btn, path, body) {
@@ -788,7 +791,7 @@ function drawHero(hero, st) {
   }
 }
 
-function drawCards(cards, st, sc) {
+function drawCards(cards, st, runningList) {
   const folders = st.folders || [];
   const watch = h('section', { class: 'card', 'aria-labelledby': 'ov-folders' },
     h('h2', { id: 'ov-folders' }, st.mode === 'serve' ? 'Backed-up folders' : 'Watched folders'),
@@ -796,13 +799,13 @@ function drawCards(cards, st, sc) {
     folders.length ? h('ul', { class: 'plain' }, folders.map((f) => h('li', null, h('a', { href: href('files', { path: f }) }, icon('folder', 'ico dir'), ' ', f))))
       : h('p', { class: 'muted' }, 'No folder is configured.'),
     st.mode === 'run' ? h('p', { class: 'small muted' }, st.watching ? 'Changes are backed up within seconds.' : 'Not watching for changes right now.') : null);
-  const running = (st.jobs || []).map((j) => state.jobs.get(j.id) || j).filter(isActive);
+  const running = [...state.jobs.values()].filter(isActive);
   const queue = h('section', { class: 'card', 'aria-labelledby': 'ov-queue' },
     h('h2', { id: 'ov-queue' }, 'Right now'),
     h('p', { class: 'bigstat' }, st.queued ? plural(st.queued, 'change') : 'Nothing waiting'),
     h('p', { class: 'muted small' }, st.queued ? 'waiting to be backed up' : 'Every change seen so far is backed up.'),
     st.running && !running.length ? h('p', null, 'Running: ', st.running) : null,
-    running.length ? jobList(sc, (j) => isActive(j), { empty: null, max: 3 }) : null,
+    runningList,
     h('p', null, h('a', { href: href('backup') }, 'Back up now…')));
   const stats = st.stats || {};
   const devs = stats.devices || 0;
@@ -1156,7 +1159,7 @@ PAGES.search = async (main, params, sc) => {
   clear(out,
     h('p', null, `${plural(res.length, 'result')}${nDel ? `, ${fmtCount(nDel)} deleted` : ''}.`,
       data.truncated ? h('strong', null, ' There are more: type more of the name to narrow the search.') : ''),
-    h('div', { class: 'tablewrap' }, h('table', { class: 'list' },
+    h('div', { class: 'tablewrap' }, h('table', { class: 'list stack' },
       h('caption', { class: 'sr-only' }, `Search results for ${q}`),
       h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col', class: 'num' }, 'Size'), h('th', { scope: 'col' }, 'State'),
         device === '*' ? h('th', { scope: 'col' }, 'Device') : null, h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
@@ -1170,11 +1173,11 @@ function changeOf(v, prev) {
   if (prev.deleted || prev.type === 'deleted') return ['Back after deletion', 'ok'];
   if (prev.type !== v.type) return [`Now a ${v.type === 'dir' ? 'folder' : v.type}`, 'warn'];
   if (v.type === 'dir') return ['Folder changed', ''];
-  if (v.sha256 && prev.sha256 && v.sha256 === prev.sha256) return ['Same content (date or permissions changed)', ''];
+  if (v.sha256 && prev.sha256 && v.sha256 === prev.sha256) return ['Same content', '', 'The content is identical: only the date or the permissions changed'];
   const d = (v.size || 0) - (prev.size || 0);
   if (d > 0) return [`+${fmtBytes(d)}`, 'ok'];
   if (d < 0) return [`−${fmtBytes(-d)}`, 'warn'];
-  return ['Content changed, same size', ''];
+  return ['Changed, same size', ''];
 }
 const DIFF_MAX = 1024 * 1024;
 
@@ -1230,7 +1233,7 @@ PAGES.timeline = async (main, params, sc) => {
   const oneDevice = new Set(versions.map((v) => v.device || data.device)).size <= 1;
   const rows = versions.slice().reverse().map((v) => {
     const prev = versions[v.number - 2];
-    const [chg, cls] = changeOf(v, prev);
+    const [chg, cls, why] = changeOf(v, prev);
     const gone = v.deleted || v.type === 'deleted';
     const canDiff = !isDir && !gone && v.type === 'file';
     let cb = null;
@@ -1254,7 +1257,7 @@ PAGES.timeline = async (main, params, sc) => {
       h('td', { class: 'nowrap' }, h('strong', null, `#${v.number}`), v === last && !gone ? h('div', null, h('span', { class: 'badge info' }, 'newest')) : null),
       h('td', null, timeAgo(v.backup_time), h('div', { class: 'small muted nowrap' }, fmtExact(v.backup_time))),
       h('td', { class: 'num' }, gone || v.type === 'dir' ? '' : fmtBytes(v.size)),
-      h('td', null, h('span', { class: `badge ${cls}` }, chg)),
+      h('td', null, h('span', { class: `badge ${cls}`, title: why || null }, chg)),
       oneDevice ? null : h('td', { class: 'hide-narrow' }, v.device || data.device || ''),
       h('td', { class: 'actions' }, gone ? null : [
         canDiff && prevReal ? h('button', { type: 'button', class: 'small', title: `What changed between version ${prev.number} and ${v.number}`, onclick: () => showDiff(diffOut, prevReal, v, sc) }, 'Changes') : null,
@@ -1262,7 +1265,7 @@ PAGES.timeline = async (main, params, sc) => {
         v.type === 'file' || v.type === 'dir' ? h('a', { class: 'button small', href: downloadHref(v.id), download: v.type === 'dir' ? `${v.name || name}.tar` : (v.name || name) }, icon('download'), 'Download') : null]));
   });
   clear(out, summary, cmpBar,
-    h('div', { class: 'tablewrap' }, h('table', { class: 'list' },
+    h('div', { class: 'tablewrap' }, h('table', { class: 'list stack' },
       h('caption', { class: 'sr-only' }, `Versions of ${path}`),
       h('thead', null, h('tr', null,
         isDir ? null : h('th', { class: 'cb', scope: 'col' }, h('span', { class: 'sr-only' }, 'Compare')),
