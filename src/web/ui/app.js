@@ -153,7 +153,8 @@ class ApiError extends Error {
 const CODE_BY_STATUS = { 400: 'invalid argument', 401: 'unauthenticated', 403: 'forbidden', 404: 'not found', 409: 'locked', 413: 'too large', 421: 'wrong host', 429: 'too many requests', 503: 'unavailable' };
 
 const state = {
-  session: null, // {who, scope, csrf}
+  session: null, // {who, scope, ...} from /api/session
+  csrf: '', // the session's CSRF token (see csrfStore)
   status: null, // last /api/status (stats kept from the last full answer)
   devices: null,
   jobs: new Map(), // id -> Job
@@ -171,11 +172,26 @@ function apiUrl(path, query) {
   return qs ? `${path}?${qs}` : path;
 }
 
+// The session's CSRF token. The session cookie is HttpOnly; the server wants
+// this second secret with every request of a cookie session (a header, or
+// ?csrf= where a header cannot be set: downloads, the event stream). It comes
+// from /api/login, from the login link's fragment (#csrf=...) or from
+// /api/session, and is kept in this origin's storage so that other tabs of
+// the dashboard work too. It is not the access token, which is never stored.
+const CSRF_KEY = 'cairn.csrf';
+const csrfStore = {
+  get() { try { return localStorage.getItem(CSRF_KEY) || ''; } catch (e) { return ''; } },
+  set(v) { state.csrf = v || ''; try { if (v) localStorage.setItem(CSRF_KEY, v); else localStorage.removeItem(CSRF_KEY); } catch (e) { /* private mode */ } },
+};
+function withCsrf(url) {
+  return state.csrf ? `${url}${url.includes('?') ? '&' : '?'}csrf=${encodeURIComponent(state.csrf)}` : url;
+}
+
 async function api(path, opts = {}) {
   const method = opts.method || 'GET';
   const headers = { Accept: 'application/json' };
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
-  if (method !== 'GET' && method !== 'HEAD' && state.session && state.session.csrf) headers['X-CSRF-Token'] = state.session.csrf;
+  if (state.csrf) headers['X-CSRF-Token'] = state.csrf;
   let res;
   try {
     res = await fetch(apiUrl(path, opts.query), {
@@ -194,6 +210,12 @@ async function api(path, opts = {}) {
     const code = (data && data.code) || CODE_BY_STATUS[res.status] || 'internal';
     const msg = (data && data.error) || `${res.status} ${res.statusText}`;
     const err = new ApiError(res.status, code, msg, Number(res.headers.get('Retry-After')) || null);
+    if (res.status === 403 && /csrf/i.test(msg)) {
+      // Another tab logged in meanwhile: its token is in the storage.
+      const stored = csrfStore.get();
+      if (stored && stored !== state.csrf && !opts.retried) { state.csrf = stored; return api(path, Object.assign({}, opts, { retried: true })); }
+      if (!opts.noAuthRedirect) sessionEnded();
+    }
     if (res.status === 401 && !opts.noAuthRedirect) sessionEnded();
     throw err;
   }
@@ -227,7 +249,7 @@ function errorBox(err, retry) {
     retry ? [' ', h('button', { class: 'small', type: 'button', onclick: retry }, 'Try again')] : null);
 }
 
-function downloadHref(id) { return `/api/download/${encodeURIComponent(id)}`; }
+function downloadHref(id) { return withCsrf(`/api/download/${encodeURIComponent(id)}`); }
 
 // ==================================================================== router
 function href(page, params) {
@@ -300,7 +322,7 @@ let eventsRetry = null;
 function startEvents() {
   stopEvents();
   if (!window.EventSource) return;
-  events = new EventSource('/api/events');
+  events = new EventSource(withCsrf('/api/events'));
   events.addEventListener('open', () => setLive(true));
   events.addEventListener('job', (e) => { try { handleJob(JSON.parse(e.data)); } catch (err) { /* ignore */ } });
   events.addEventListener('status', (e) => { try { handleStatus(JSON.parse(e.data)); } catch (err) { /* ignore */ } });
@@ -835,7 +857,8 @@ function drawStorage(box, st, sc) {
   const failed = state.stats && state.stats.error;
   const showDetail = (d) => {
     const sp = d.space || {};
-    clear(detail, sp.error ? h('p', { class: 'muted small' }, `Space details unknown: ${sp.error}`)
+    const spErr = d.space_error || sp.error;
+    clear(detail, spErr ? h('p', { class: 'muted small' }, `Space details unknown: ${spErr}`)
       : h('dl', { class: 'kv' },
         sp.cleanup_would_free != null ? [h('dt', null, 'A cleanup would free'), h('dd', null, fmtBytes(sp.cleanup_would_free), h('span', { class: 'muted small' }, ' (old versions past the retention rules)'))] : null,
         sp.bytes_unused ? [h('dt', null, 'Unused space'), h('dd', null, fmtBytes(sp.bytes_unused))] : null,
@@ -1278,7 +1301,7 @@ PAGES.timeline = async (main, params, sc) => {
 // ==================================================================== diff
 async function fetchText(v, signal) {
   if (v.size > DIFF_MAX) throw new Error(`version ${v.number} is ${fmtBytes(v.size)}: only files up to 1 MB are compared here. Download both versions to compare them with another program.`);
-  const res = await fetch(downloadHref(v.id), { credentials: 'same-origin', signal, cache: 'no-store' });
+  const res = await fetch(`/api/download/${encodeURIComponent(v.id)}`, { credentials: 'same-origin', signal, cache: 'no-store', headers: state.csrf ? { 'X-CSRF-Token': state.csrf } : {} });
   if (!res.ok) {
     let j = null;
     try { j = await res.json(); } catch (e) { /* not JSON */ }
@@ -1685,6 +1708,7 @@ function renderLogin(message) {
     try {
       const s = await api('/api/login', { method: 'POST', body: { token }, noAuthRedirect: true });
       input.value = '';
+      csrfStore.set(s.csrf || '');
       startApp(s);
       return;
     } catch (err) {
@@ -1716,6 +1740,7 @@ let ending = false;
 function sessionEnded() {
   if (ending || !shell) return;
   ending = true;
+  csrfStore.set('');
   setTimeout(() => { ending = false; renderLogin('Your session has ended (cairn was restarted, or you logged out elsewhere). Please log in again.'); }, 0);
 }
 
@@ -1729,6 +1754,7 @@ function renderShell() {
   logout.addEventListener('click', async () => {
     logout.disabled = true;
     try { await api('/api/logout', { method: 'POST', noAuthRedirect: true }); } catch (e) { /* logged out anyway */ }
+    csrfStore.set('');
     state.jobs.clear();
     state.status = null;
     renderLogin('You are logged out.');
@@ -1748,6 +1774,7 @@ function renderShell() {
 
 function startApp(session) {
   state.session = session;
+  if (session && session.csrf) csrfStore.set(session.csrf);
   // The login page may have been opened at /login: the rest lives at "/".
   if (location.pathname !== '/') history.replaceState(null, '', `/${location.hash || ''}`);
   renderShell();
@@ -1759,11 +1786,30 @@ function startApp(session) {
 }
 
 async function boot() {
+  // The login link answers with a redirect to /#csrf=...: keep the token, and
+  // take it out of the address bar.
+  const frag = new URLSearchParams(location.hash.replace(/^#/, ''));
+  if (frag.get('csrf')) {
+    csrfStore.set(frag.get('csrf'));
+    history.replaceState(null, '', '/#/overview');
+  } else state.csrf = csrfStore.get();
+  const { name, params } = parseHash();
+  if (name === 'login' && params.get('failed')) {
+    history.replaceState(null, '', '/');
+    renderLogin('The token in that link is not right (or no longer valid). Paste the token below, or open the link that cairn printed last.');
+    return;
+  }
   try {
     const s = await api('/api/session', { noAuthRedirect: true });
+    if (!s.csrf && !state.csrf && /^session:/.test(s.who || '')) {
+      // A cookie session whose CSRF token this browser does not have.
+      renderLogin('Please log in again to continue.');
+      return;
+    }
     startApp(s);
   } catch (e) {
     if (e.status === 401) { renderLogin(); return; }
+    if (e.status === 403 && /csrf/i.test(e.message)) { csrfStore.set(''); renderLogin('Your session in this browser has ended. Please log in again.'); return; }
     const app = document.getElementById('app');
     clear(app, h('main', { class: 'loginwrap' }, h('div', { class: 'card login' }, h('h1', null, 'cairn'), errorBox(e, () => { clear(app, h('p', { class: 'loading' }, 'Loading…')); boot(); }))));
   }
