@@ -671,7 +671,9 @@ function chartBox(sc, label, draw) {
     const w = Math.max(260, Math.floor(box.clientWidth || 600));
     if (w === lastW) return;
     lastW = w;
-    clear(box, draw(w));
+    const svg = draw(w);
+    svg.setAttribute('aria-label', label);
+    clear(box, svg);
   };
   if (window.ResizeObserver) {
     const ro = new ResizeObserver(() => paint());
@@ -679,7 +681,6 @@ function chartBox(sc, label, draw) {
     sc.add(() => ro.disconnect());
   }
   requestAnimationFrame(paint);
-  box.setAttribute('aria-label', label);
   return box;
 }
 function yAxis(g, { w, top, plotH, left, max, step, fmt }) {
@@ -801,6 +802,7 @@ function drawHero(hero, st) {
     h('div', { class: 'body' },
       h('h2', null, title),
       h('p', { class: 'summary' }, stripLead(st.summary) || (never ? 'Nothing has been backed up yet.' : '')),
+      st.paused && st.paused_until ? h('p', null, 'Protection resumes by itself ', timeAgo(st.paused_until), ` (${fmtExact(st.paused_until)}).`) : null,
       !never ? h('p', { class: 'muted' }, 'Last successful backup: ', timeAgo(st.last_backup), ` (${fmtExact(st.last_backup)})`) : null,
       !st.protected && reasons.length ? h('ul', null, reasons.slice(0, 4).map((r) => h('li', null, r)),
         reasons.length > 4 ? h('li', null, h('a', { href: href('activity') }, `${reasons.length - 4} more on the Activity page`)) : null) : null,
@@ -1067,7 +1069,7 @@ PAGES.files = async (main, params, sc) => {
     const dev = v.device || device;
     const nameLink = isDir
       ? h('a', { href: href('files', { path: v.path, at, device }) }, versionIcon(v), v.name)
-      : h('a', { href: href('timeline', { path: v.path, device: dev }), title: 'See every version of this file' }, versionIcon(v), v.name);
+      : h('a', { href: href('timeline', { path: v.path, device: dev, at }), title: 'See every version of this file' }, versionIcon(v), v.name);
     append(tr,
       h('td', { class: 'cb' }, cb),
       h('td', { class: 'name' }, nameLink, v.type === 'symlink' && v.link_target ? h('span', { class: 'muted small' }, ` → ${v.link_target}`) : null),
@@ -1076,7 +1078,7 @@ PAGES.files = async (main, params, sc) => {
       h('td', { class: 'hide-narrow nowrap' }, timeAgo(v.backup_time)),
       allDevices ? h('td', null, v.device || '') : null,
       h('td', { class: 'actions' },
-        h('a', { class: 'button small', href: href('timeline', { path: v.path, device: dev }), title: `Versions of ${v.name}` }, icon('history'), h('span', { class: 'hide-narrow' }, 'Versions')),
+        h('a', { class: 'button small', href: href('timeline', { path: v.path, device: dev, at }), title: `Versions of ${v.name}` }, icon('history'), h('span', { class: 'hide-narrow' }, 'Versions')),
         v.type === 'file' || isDir ? h('a', { class: 'button small', href: downloadHref(v.id), download: isDir ? `${v.name}.tar` : v.name, title: isDir ? `Download ${v.name} as a .tar archive` : `Download ${v.name}` }, icon('download'), h('span', { class: 'sr-only' }, 'Download')) : null));
     return tr;
   }
@@ -1207,6 +1209,7 @@ const DIFF_MAX = 1024 * 1024;
 PAGES.timeline = async (main, params, sc) => {
   const path = params.get('path') || '';
   const device = params.get('device') || '';
+  const at = parseTime(params.get('at'));
   const name = baseName(path);
   main.appendChild(pageHead(name, h('a', { href: href('files', { path: parentOf(path), device }) }, 'Show its folder')));
   main.appendChild(h('p', { class: 'muted break' }, h('code', null, path), device && device !== '*' ? ` · device ${device}` : ''));
@@ -1254,6 +1257,8 @@ PAGES.timeline = async (main, params, sc) => {
   });
 
   const oneDevice = new Set(versions.map((v) => v.device || data.device)).size <= 1;
+  // Opened from Files "as it was at": the version current then.
+  const atVersion = at ? versions.filter((v) => parseTime(v.backup_time) <= at).pop() : null;
   const rows = versions.slice().reverse().map((v) => {
     const prev = versions[v.number - 2];
     const [chg, cls, why] = changeOf(v, prev);
@@ -1275,9 +1280,10 @@ PAGES.timeline = async (main, params, sc) => {
       });
     }
     const prevReal = prev && !(prev.deleted || prev.type === 'deleted') && prev.type === 'file' ? prev : null;
-    return h('tr', { class: gone ? 'deleted' : null },
+    return h('tr', { class: [gone ? 'deleted' : '', v === atVersion ? 'selected' : ''].join(' ').trim() || null },
       isDir ? null : h('td', { class: 'cb' }, cb),
-      h('td', { class: 'nowrap' }, h('strong', null, `#${v.number}`), v === last && !gone ? h('div', null, h('span', { class: 'badge info' }, 'newest')) : null),
+      h('td', { class: 'nowrap' }, h('strong', null, `#${v.number}`), v === last && !gone ? h('div', null, h('span', { class: 'badge info' }, 'newest')) : null,
+        v === atVersion ? h('div', null, h('span', { class: 'badge warn', title: `The version current on ${fmtExact(at)}, the time chosen in Files` }, 'at chosen time')) : null),
       h('td', null, timeAgo(v.backup_time), h('div', { class: 'small muted nowrap' }, fmtExact(v.backup_time))),
       h('td', { class: 'num' }, gone || v.type === 'dir' ? '' : fmtBytes(v.size)),
       h('td', null, h('span', { class: `badge ${cls}`, title: why || null }, chg)),
