@@ -1678,7 +1678,7 @@ PAGES.settings = async (main, params, sc) => {
   for (const [sec, keys] of rest) sections.push([SEC_TITLES[sec] || sec, keys]);
   clear(out,
     h('p', null, 'These are the settings in force. They are shown here read-only: to change one, edit the settings file',
-      data.file ? [' ', h('code', { class: 'break' }, data.file)] : '', ' and restart cairn.'),
+      data.file ? [' ', h('code', { class: 'break' }, data.file)] : ' (none is in use: these are the defaults)', '.'),
     sections.map(([title, keys], i) => h('section', { class: 'card settings', 'aria-labelledby': `set-${i}` }, h('h2', { id: `set-${i}` }, title), h('dl', null, keys.map(item)))));
 };
 
