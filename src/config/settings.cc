@@ -623,6 +623,23 @@ Result<std::string> ReadKey(const Reporter& r, const std::string& parent, const 
   return key.Scalar();
 }
 
+// The errors for a name the schema does not know, shared by the parser and
+// CheckSettingsKey.
+Status UnknownKey(const Reporter& r, const Where& w, const SectionSpec& spec,
+                  std::string_view name) {
+  std::vector<std::string_view> allowed;
+  for (const KeySpec& k : spec.keys) allowed.push_back(k.name);
+  return r.Error(w, "unknown key" + Suggestion(name, allowed) + "; allowed keys in " +
+                        std::string(spec.name) + ": " + Join(allowed, ", "));
+}
+
+Status UnknownSection(const Reporter& r, const Where& w, std::string_view name) {
+  std::vector<std::string_view> allowed;
+  for (const SectionSpec& s : Schema()) allowed.push_back(s.name);
+  return r.Error(w, "unknown section" + Suggestion(name, allowed) +
+                        "; allowed sections: " + Join(allowed, ", "));
+}
+
 Status ParseSection(const Reporter& r, const SectionSpec& spec, const Where& where,
                     const YAML::Node& node, ParseState& st) {
   if (node.IsNull()) return Status::OK();  // "section:" with only comments under it
@@ -630,18 +647,13 @@ Status ParseSection(const Reporter& r, const SectionSpec& spec, const Where& whe
     return r.Error(where, "expected keys such as '" + std::string(spec.keys.front().name) +
                               ": ...' under the section, got " + Describe(node));
   }
-  std::vector<std::string_view> allowed;
-  for (const KeySpec& k : spec.keys) allowed.push_back(k.name);
   std::set<std::string> seen;
   for (const auto& entry : node) {
     CAIRN_ASSIGN_OR_RETURN(std::string name, ReadKey(r, where.path, entry.first));
     Where kw{where.path + "." + name, entry.first.Mark()};
     auto it = std::find_if(spec.keys.begin(), spec.keys.end(),
                            [&](const KeySpec& k) { return k.name == name; });
-    if (it == spec.keys.end()) {
-      return r.Error(kw, "unknown key" + Suggestion(name, allowed) + "; allowed keys in " +
-                             std::string(spec.name) + ": " + Join(allowed, ", "));
-    }
+    if (it == spec.keys.end()) return UnknownKey(r, kw, spec, name);
     if (!seen.insert(name).second) return r.Error(kw, "is given twice");
     CAIRN_RETURN_IF_ERROR(it->apply(r, kw, entry.second, st));
   }
@@ -685,8 +697,6 @@ Status CheckTls(const Reporter& r, const ParseState& st) {
 
 Status ParseRoot(const Reporter& r, const YAML::Node& root, ParseState& st) {
   const std::vector<SectionSpec>& schema = Schema();
-  std::vector<std::string_view> allowed;
-  for (const SectionSpec& s : schema) allowed.push_back(s.name);
   if (!root.IsMap()) {
     return r.Error({"", root.Mark()},
                    "expected sections such as 'backup:' at the top level, got " + Describe(root));
@@ -697,10 +707,7 @@ Status ParseRoot(const Reporter& r, const YAML::Node& root, ParseState& st) {
     Where sw{name, entry.first.Mark()};
     auto it = std::find_if(schema.begin(), schema.end(),
                            [&](const SectionSpec& s) { return s.name == name; });
-    if (it == schema.end()) {
-      return r.Error(sw, "unknown section" + Suggestion(name, allowed) +
-                             "; allowed sections: " + Join(allowed, ", "));
-    }
+    if (it == schema.end()) return UnknownSection(r, sw, name);
     if (!seen.insert(name).second) return r.Error(sw, "section is given twice");
     CAIRN_RETURN_IF_ERROR(ParseSection(r, *it, sw, entry.second, st));
   }
@@ -787,6 +794,29 @@ Result<Settings> LoadSettings(const std::optional<std::string>& explicit_path) {
     if (exists) return LoadSettingsFile(candidate);
   }
   return Settings{};
+}
+
+Status CheckSettingsKey(std::string_view key, std::string_view source_name) {
+  Reporter r(source_name);
+  size_t dot = key.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == key.size() ||
+      key.find('.', dot + 1) != std::string_view::npos) {
+    return Status::InvalidArgument(Prefix(source_name) + "'" + std::string(key) +
+                                   "' is not a settings key; name one as section.key, e.g. "
+                                   "web.port");
+  }
+  std::string_view section = key.substr(0, dot), name = key.substr(dot + 1);
+  const std::vector<SectionSpec>& schema = Schema();
+  auto it = std::find_if(schema.begin(), schema.end(),
+                         [&](const SectionSpec& s) { return s.name == section; });
+  if (it == schema.end()) {
+    return UnknownSection(r, {std::string(section), YAML::Mark::null_mark()}, section);
+  }
+  if (std::none_of(it->keys.begin(), it->keys.end(),
+                   [&](const KeySpec& k) { return k.name == name; })) {
+    return UnknownKey(r, {std::string(key), YAML::Mark::null_mark()}, *it, name);
+  }
+  return Status::OK();
 }
 
 Status ApplyEnvironment(Settings& s, const std::function<const char*(const char*)>& getenv_fn) {

@@ -163,6 +163,12 @@ Result<Settings> LoadSettingsFile(const std::string& path);
 // environment; call ApplyEnvironment next.
 Result<Settings> LoadSettings(const std::optional<std::string>& explicit_path);
 
+// OK when `key`, "section.key" as in the settings file ("web.port"), names a
+// key of the settings file; else InvalidArgument naming it as ParseSettings
+// does, e.g. "web.prot: unknown key (did you mean 'port'?); allowed keys in
+// web: ..." (prefixed with `source_name` and ": " when not empty).
+Status CheckSettingsKey(std::string_view key, std::string_view source_name);
+
 // Applies the environment variables the original design's users know, which
 // beat the file:
 //   AZURE_STORAGE_CONNECTION_STRING -> azure_connection_string
