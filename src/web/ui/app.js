@@ -150,7 +150,7 @@ class ApiError extends Error {
     this.retryAfter = retryAfter;
   }
 }
-const CODE_BY_STATUS = { 400: 'invalid argument', 401: 'unauthenticated', 403: 'forbidden', 404: 'not found', 409: 'locked', 413: 'too large', 421: 'wrong host', 429: 'too many requests', 503: 'unavailable' };
+const CODE_BY_STATUS = { 400: 'invalid argument', 401: 'unauthenticated', 403: 'forbidden', 404: 'not found', 409: 'locked', 413: 'too large', 421: 'wrong host', 429: 'too many requests', 503: 'unavailable', 507: 'no space' };
 
 const state = {
   session: null, // {who, scope, ...} from /api/session
@@ -233,6 +233,11 @@ const ERROR_WORDS = {
   'too many requests': 'Too many attempts',
   unavailable: 'The backup repository cannot be reached right now',
   internal: 'Something went wrong inside cairn',
+  'already exists': 'Something is already there',
+  'permission denied': 'Permission denied',
+  'no space': 'The disk is full',
+  corruption: 'Damaged data was found (run "cairn check" to know more)',
+  'io error': 'Reading or writing failed',
 };
 function errorText(err) {
   if (!err) return '';
