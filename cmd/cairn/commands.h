@@ -68,6 +68,13 @@ struct RunArgs {
   std::vector<std::string> folders;
 };
 int RunCommand(Context& ctx, const RunArgs& o);
+// `cairn serve`: the dashboard and REST API (src/web) without watching, in
+// the foreground until SIGTERM or SIGINT.
+struct ServeArgs {
+  std::string host;  // "" = web.host
+  int port = 0;      // 0 = web.port
+};
+int ServeCommand(Context& ctx, const ServeArgs& o);
 // cairn status / pause [DURATION] / resume (cmd_status.cc): kExitNotRunning
 // when no daemon answers.
 int StatusCommand(Context& ctx);

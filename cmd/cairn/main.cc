@@ -239,6 +239,17 @@ int main(int argc, char** argv) {
                     "folders to watch (default: backup.watched_directories, else ~/Documents, "
                     "~/Pictures and ~/Desktop)");
   c_run->callback(run([&](Context& ctx) { return RunCommand(ctx, run_args); }));
+  ServeArgs serve_args;
+  auto* c_serve = app.add_subcommand(
+      "serve",
+      "serve the dashboard and REST API without watching (e.g. on a machine that only "
+      "restores); `cairn run` serves them too. Prints the login link; Ctrl-C stops it");
+  c_serve->add_option("--host", serve_args.host,
+                      "listen on this address (default: web.host, 127.0.0.1)");
+  c_serve->add_option("--port", serve_args.port, "listen on this port (default: web.port, 5000)")
+      ->check(CLI::Range(1, 65535));
+  c_serve->callback(
+      run_without_session([&](Context& ctx) { return ServeCommand(ctx, serve_args); }));
   auto* c_status = app.add_subcommand(
       "status",
       "what the running `cairn run` is doing: folders, queue, last backup, next jobs, errors "

@@ -26,7 +26,8 @@
 //
 // Thread-safety: a Catalog is not thread-safe; use it from one thread at a
 // time. Several Catalog objects (in one or several processes) may open the
-// same file. The callbacks of ListTree/Find must not write to the catalog.
+// same file. The callbacks of ListTree/ListChildren/Find must not write to the
+// catalog (they may read it).
 #pragma once
 
 #include <cstdint>
@@ -92,6 +93,13 @@ struct RunInfo {
   std::vector<std::string> roots;  // empty when known only from a compacted segment
   RunStats stats;                  // from the final segment; zero while incomplete
   bool operator==(const RunInfo&) const = default;
+};
+
+// Catalog::Find's options.
+struct FindOptions {
+  // Also paths whose latest version is a deletion record, as that record
+  // (deleted, its backup_time when the deletion was recorded).
+  bool include_deleted = false;
 };
 
 class Catalog {
@@ -195,12 +203,27 @@ class Catalog {
   // first non-OK status from fn. InvalidArgument if root is not absolute.
   Status ListTree(std::string_view device, std::string_view root, TimeNs at, bool recursive,
                   const std::function<Status(const repo::VersionRecord&)>& fn);
+  // ListTree's non-recursive listing, a page at a time: the direct children
+  // of `root` whose names sort after `after` (bytes; "" = from the first),
+  // until `limit` entries were given to fn (0 = no limit). The entries of
+  // one name (one per device) are never split between pages, so a page of
+  // several devices may end with up to (devices - 1) more. Returns the name
+  // to pass as `after` for the next page (the last one emitted) when the
+  // limit was reached and an entry follows, else "". Reads the folder's
+  // rows in name order only as far as the page goes (and on to the next
+  // entry: past names with no state at `at`, or deleted), so the first page
+  // of a folder of 100,000 names costs about the page, not the folder.
+  Result<std::string> ListChildren(std::string_view device, std::string_view root, TimeNs at,
+                                   std::string_view after, size_t limit,
+                                   const std::function<Status(const repo::VersionRecord&)>& fn);
   // Streams the latest, non-deleted version of every path whose full path or
   // base name matches `pattern` (see base/glob_match.h; bytes, case-insensitive
   // for ASCII, '\' escapes, "[!..]" or "[^..]" negates), sorted by path bytes
-  // (then device).
+  // (then device); with options.include_deleted, also the deletion record of
+  // each matching path whose latest version is one, in the same order.
   Status Find(std::string_view device, std::string_view pattern,
-              const std::function<Status(const repo::VersionRecord&)>& fn);
+              const std::function<Status(const repo::VersionRecord&)>& fn,
+              const FindOptions& options = {});
   // The archiver's "unchanged file" test: the latest version of `path` on
   // `device`; nullopt if none or a tombstone. REQUIRES: !device.empty().
   // Paths asked in walk order (siblings one after the other) cost two

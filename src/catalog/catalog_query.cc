@@ -33,6 +33,16 @@ constexpr const char kByKey[] =
   " FROM names n LEFT JOIN versions v ON v.node = n.id AND v.latest = 1"
 constexpr const char kChildrenDev[] = CAIRN_CHILDREN " AND v.device = ?2 WHERE n.parent = ?1";
 constexpr const char kChildrenAll[] = CAIRN_CHILDREN " WHERE n.parent = ?1";
+// The same in name order (the order of the names table's key: no sort), from
+// the first name or from after ?3 (bytes: names are BLOBs): a folder's
+// listing reads only the rows of the page it gives.
+constexpr const char kChildrenDevOrdered[] =
+    CAIRN_CHILDREN " AND v.device = ?2 WHERE n.parent = ?1 ORDER BY n.name";
+constexpr const char kChildrenAllOrdered[] = CAIRN_CHILDREN " WHERE n.parent = ?1 ORDER BY n.name";
+constexpr const char kChildrenDevAfter[] =
+    CAIRN_CHILDREN " AND v.device = ?2 WHERE n.parent = ?1 AND n.name > ?3 ORDER BY n.name";
+constexpr const char kChildrenAllAfter[] =
+    CAIRN_CHILDREN " WHERE n.parent = ?1 AND n.name > ?3 ORDER BY n.name";
 #undef CAIRN_CHILDREN
 // The same without versions, for walks that keep few paths (Find).
 constexpr const char kChildNames[] = "SELECT n.id, n.name, n.kids FROM names n WHERE n.parent = ?1";
@@ -160,9 +170,16 @@ class TreeWalk {
   // Which paths to emit (all when empty): given the full path and the name.
   using Filter = std::function<bool(std::string_view path, std::string_view name)>;
 
+  // With include_deleted, a path whose state at `at` is a deletion record
+  // is emitted as that record (else it is skipped).
   TreeWalk(Catalog::Impl& impl, int64_t device, TimeNs at, Filter filter,
-           const std::function<Status(const VersionRecord&)>& fn)
-      : impl_(impl), device_(device), at_(at), filter_(std::move(filter)), fn_(fn) {}
+           const std::function<Status(const VersionRecord&)>& fn, bool include_deleted = false)
+      : impl_(impl),
+        device_(device),
+        at_(at),
+        filter_(std::move(filter)),
+        fn_(fn),
+        include_deleted_(include_deleted) {}
 
   // Everything below `node`, whose path is `*path` (a buffer the walk
   // extends and gives back as it was).
@@ -188,17 +205,57 @@ class TreeWalk {
   }
 
   // The direct children of `node` (except one named `skip`, if given), in
-  // name order.
-  Status ChildrenOf(int64_t node, const std::string& path, const std::string* skip) {
-    std::vector<Child> children;
-    CAIRN_RETURN_IF_ERROR(Children(node, path, &children));
-    std::sort(children.begin(), children.end(),
-              [](const Child& a, const Child& b) { return a.name < b.name; });
-    for (const Child& c : children) {
-      if (skip != nullptr && c.name == *skip) continue;
-      CAIRN_RETURN_IF_ERROR(Emit(c, node == 0 ? c.name : path + "/" + c.name));
+  // name order: those whose name sorts after `after` (bytes; all when
+  // empty), until `limit` entries were emitted (0: no limit). Returns the
+  // name to list after for the next page: the last one emitted, when the
+  // limit was reached and a child after it has an entry to emit; else "".
+  // Reads the children's rows as it emits them, up to the next entry after
+  // the page (past children with no state at `at`, or deleted ones).
+  Result<std::string> ChildrenOf(int64_t node, const std::string& path, const std::string* skip,
+                                 std::string_view after = {}, size_t limit = 0) {
+    const char* sql = after.empty() ? (device_ != 0 ? kChildrenDevOrdered : kChildrenAllOrdered)
+                                    : (device_ != 0 ? kChildrenDevAfter : kChildrenAllAfter);
+    CAIRN_ASSIGN_OR_RETURN(Query q, impl_.db().Prepare(sql));
+    q.Bind(1, node);
+    if (device_ != 0) q.Bind(2, device_);
+    if (!after.empty()) q.BindBlob(3, after);
+    size_t emitted = 0;
+    std::string last;  // the last name emitted
+    Child c;
+    // Done with child `c`: emits it, or (once the page is full) tells
+    // whether it has an entry, i.e. whether another page follows.
+    auto done = [&]() -> Result<bool> {  // true: stop here
+      if (skip != nullptr && c.name == *skip) return false;
+      if (limit != 0 && emitted >= limit) return HasEntry(c);
+      size_t n = 0;
+      CAIRN_RETURN_IF_ERROR(Emit(c, node == 0 ? c.name : path + "/" + c.name, &n));
+      if (n != 0) last = c.name;
+      emitted += n;
+      return false;
+    };
+    bool have = false;
+    while (true) {
+      CAIRN_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      int64_t id = q.Int(0);
+      if (!have || c.node != id) {
+        if (have) {
+          CAIRN_ASSIGN_OR_RETURN(bool stop, done());
+          if (stop) return last;
+        }
+        have = true;
+        c.node = id;
+        c.name.assign(q.Blob(1));
+        c.has_children = q.Int(2) != 0;
+        c.latest.clear();
+      }
+      if (!q.IsNull(3)) c.latest.push_back(Catalog::Impl::ReadRaw(q, 3));
     }
-    return Status::OK();
+    if (have) {
+      CAIRN_ASSIGN_OR_RETURN(bool stop, done());
+      if (stop) return last;
+    }
+    return std::string();
   }
 
   // `node` itself.
@@ -259,23 +316,45 @@ class TreeWalk {
     }
   }
 
-  // The state at `at` of each device's path at this node, by device name.
-  Status Emit(const Child& c, const std::string& path) {
+  // The state at `at` of `latest`'s path on its device (pointing to
+  // `latest` or into `*all`): null when it has none then, or it is a
+  // deletion record and those are not emitted.
+  Result<const RawVersion*> StateOf(const Child& c, const RawVersion& latest,
+                                    std::vector<RawVersion>* all) {
+    const RawVersion* state = &latest;
+    if (at_ != kLatest) {
+      CAIRN_ASSIGN_OR_RETURN(VersionPeek peek, PeekVersion(latest.rec, latest.bt));
+      if (peek.wall > at_) {
+        // Made after `at` by its device's clock: an older version, if any.
+        CAIRN_RETURN_IF_ERROR(impl_.VersionsOf(c.node, latest.device, all));
+        CAIRN_ASSIGN_OR_RETURN(state, impl_.StateAt(*all, at_));
+      }
+    }
+    if (state == nullptr || (state->deleted && !include_deleted_)) return nullptr;
+    return state;
+  }
+
+  // Whether Emit would emit anything for `c`.
+  Result<bool> HasEntry(const Child& c) {
+    for (const RawVersion& latest : c.latest) {
+      std::vector<RawVersion> all;
+      CAIRN_ASSIGN_OR_RETURN(const RawVersion* state, StateOf(c, latest, &all));
+      if (state != nullptr) return true;
+    }
+    return false;
+  }
+
+  // The state at `at` of each device's path at this node, by device name;
+  // adds the number of entries given to fn to `*emitted` when set.
+  Status Emit(const Child& c, const std::string& path, size_t* emitted = nullptr) {
     if (c.latest.empty()) return Status::OK();
     std::vector<VersionRecord> out;  // several devices: sorted before fn sees them
     for (const RawVersion& latest : c.latest) {
-      const RawVersion* state = &latest;
       std::vector<RawVersion> all;
-      if (at_ != kLatest) {
-        CAIRN_ASSIGN_OR_RETURN(VersionPeek peek, PeekVersion(latest.rec, latest.bt));
-        if (peek.wall > at_) {
-          // Made after `at` by its device's clock: an older version, if any.
-          CAIRN_RETURN_IF_ERROR(impl_.VersionsOf(c.node, latest.device, &all));
-          CAIRN_ASSIGN_OR_RETURN(state, impl_.StateAt(all, at_));
-        }
-      }
-      if (state == nullptr || state->deleted) continue;
+      CAIRN_ASSIGN_OR_RETURN(const RawVersion* state, StateOf(c, latest, &all));
+      if (state == nullptr) continue;
       CAIRN_ASSIGN_OR_RETURN(VersionRecord r, impl_.Decode(*state, path));
+      if (emitted != nullptr) ++*emitted;
       if (c.latest.size() == 1) return fn_(r);
       out.push_back(std::move(r));
     }
@@ -292,6 +371,7 @@ class TreeWalk {
   const TimeNs at_;
   const Filter filter_;
   const std::function<Status(const VersionRecord&)>& fn_;
+  const bool include_deleted_;
 };
 
 }  // namespace
@@ -445,6 +525,7 @@ Status Catalog::ForEachChunkList(const std::function<Status(const std::vector<Id
 
 Status Catalog::ListTree(std::string_view device, std::string_view root, TimeNs at, bool recursive,
                          const std::function<Status(const VersionRecord&)>& fn) {
+  if (!recursive) return ListChildren(device, root, at, {}, 0, fn).status();
   CAIRN_ASSIGN_OR_RETURN(std::string dir, NormalizeRoot(root));
   ReadTransaction txn(&impl_->db());
   CAIRN_RETURN_IF_ERROR(txn.Begin());
@@ -456,19 +537,40 @@ Status Catalog::ListTree(std::string_view device, std::string_view root, TimeNs 
     // "/x"); "/" itself is its child named "".
     CAIRN_ASSIGN_OR_RETURN(auto top, impl_->Node("", false));
     if (!top) return Status::OK();
-    static const std::string kSelf;
     std::string path;
-    return recursive ? walk.Below(*top, &path) : walk.ChildrenOf(*top, path, &kSelf);
+    return walk.Below(*top, &path);
   }
   CAIRN_ASSIGN_OR_RETURN(auto node, impl_->Node(dir, false));
   if (!node) return Status::OK();
-  if (!recursive) return walk.ChildrenOf(*node, dir, nullptr);
   CAIRN_RETURN_IF_ERROR(walk.Self(*node, dir));  // root sorts before everything under it
   return walk.Below(*node, &dir);
 }
 
+Result<std::string> Catalog::ListChildren(std::string_view device, std::string_view root, TimeNs at,
+                                          std::string_view after, size_t limit,
+                                          const std::function<Status(const VersionRecord&)>& fn) {
+  CAIRN_ASSIGN_OR_RETURN(std::string dir, NormalizeRoot(root));
+  ReadTransaction txn(&impl_->db());
+  CAIRN_RETURN_IF_ERROR(txn.Begin());
+  CAIRN_ASSIGN_OR_RETURN(auto dev, DeviceFilter(*impl_, device));
+  if (!dev) return std::string();
+  TreeWalk walk(*impl_, *dev, at, nullptr, fn);
+  if (dir == "/") {
+    // The children of "/" are those of the node of "" (the first component
+    // of "/x"), but for "/" itself, its child named "".
+    CAIRN_ASSIGN_OR_RETURN(auto top, impl_->Node("", false));
+    if (!top) return std::string();
+    static const std::string kSelf;
+    return walk.ChildrenOf(*top, std::string(), &kSelf, after, limit);
+  }
+  CAIRN_ASSIGN_OR_RETURN(auto node, impl_->Node(dir, false));
+  if (!node) return std::string();
+  return walk.ChildrenOf(*node, dir, nullptr, after, limit);
+}
+
 Status Catalog::Find(std::string_view device, std::string_view pattern,
-                     const std::function<Status(const VersionRecord&)>& fn) {
+                     const std::function<Status(const VersionRecord&)>& fn,
+                     const FindOptions& options) {
   ReadTransaction txn(&impl_->db());
   CAIRN_RETURN_IF_ERROR(txn.Begin());
   CAIRN_ASSIGN_OR_RETURN(auto dev, DeviceFilter(*impl_, device));
@@ -483,7 +585,7 @@ Status Catalog::Find(std::string_view device, std::string_view pattern,
     return GlobMatch(pattern, path, kFindGlob) ||
            (name.size() != path.size() && GlobMatch(pattern, name, kFindGlob));
   };
-  TreeWalk walk(*impl_, *dev, kLatest, matches, fn);
+  TreeWalk walk(*impl_, *dev, kLatest, matches, fn, options.include_deleted);
   std::string path;
   return walk.Below(0, &path);
 }

@@ -385,6 +385,7 @@ struct ParseState {
   std::optional<Where> level_where;      // where compression_level was given
   std::optional<Where> max_delay_where;  // where max_delay_seconds was given
   std::optional<Where> stability_where;  // where stability_seconds was given
+  std::optional<Where> tls_where;        // where web.tls_cert or web.tls_key was given
 };
 
 using Apply = std::function<Status(const Reporter&, const Where&, const YAML::Node&, ParseState&)>;
@@ -527,8 +528,33 @@ const std::vector<SectionSpec>& Schema() {
            }},
           {"web",
            {
+               BoolKey("enabled", &Settings::web_enabled),
                TextKey("host", &Settings::web_host, ValidateHost),
                UnsignedKey("port", &Settings::web_port, 1, 65535),
+               TextKey("token_file", &Settings::web_token_file, NormalizePath),
+               TextKey("readonly_token_file", &Settings::web_readonly_token_file, NormalizePath),
+               {"tls_cert",
+                [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+                  CAIRN_ASSIGN_OR_RETURN(std::string text, ReadText(r, w, n));
+                  Result<std::string> path = NormalizePath(text);
+                  if (!path.ok()) return r.Error(w, path.error().message());
+                  st.s.web_tls_cert = std::move(path).value();
+                  st.tls_where = w;
+                  return Status::OK();
+                }},
+               {"tls_key",
+                [](const Reporter& r, const Where& w, const YAML::Node& n, ParseState& st) {
+                  CAIRN_ASSIGN_OR_RETURN(std::string text, ReadText(r, w, n));
+                  Result<std::string> path = NormalizePath(text);
+                  if (!path.ok()) return r.Error(w, path.error().message());
+                  st.s.web_tls_key = std::move(path).value();
+                  st.tls_where = w;
+                  return Status::OK();
+                }},
+               BoolKey("allow_insecure_remote", &Settings::web_allow_insecure_remote),
+               ListKey("allowed_hosts", &Settings::web_allowed_hosts, ValidateHost),
+               UnsignedKey("health_max_age_minutes", &Settings::web_health_max_age_minutes, 1,
+                           525600),
            }},
           {"logging",
            {
@@ -648,6 +674,15 @@ Status CheckDelays(const Reporter& r, const ParseState& st) {
                         std::to_string(st.s.stability_seconds) + ")");
 }
 
+// A certificate without its key (or the reverse) cannot serve TLS.
+Status CheckTls(const Reporter& r, const ParseState& st) {
+  if (st.s.web_tls_cert.empty() == st.s.web_tls_key.empty()) return Status::OK();
+  return r.Error(*st.tls_where,
+                 st.s.web_tls_cert.empty()
+                     ? "is set without web.tls_cert; give both (PEM files) or neither"
+                     : "is set without web.tls_key; give both (PEM files) or neither");
+}
+
 Status ParseRoot(const Reporter& r, const YAML::Node& root, ParseState& st) {
   const std::vector<SectionSpec>& schema = Schema();
   std::vector<std::string_view> allowed;
@@ -670,6 +705,7 @@ Status ParseRoot(const Reporter& r, const YAML::Node& root, ParseState& st) {
     CAIRN_RETURN_IF_ERROR(ParseSection(r, *it, sw, entry.second, st));
   }
   CAIRN_RETURN_IF_ERROR(CheckCompressionLevel(r, st));
+  CAIRN_RETURN_IF_ERROR(CheckTls(r, st));
   return CheckDelays(r, st);
 }
 

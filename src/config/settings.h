@@ -73,9 +73,22 @@ struct Settings {
            keep_yearly = 0;
   CalendarSpan keep_within;  // "2h", "30d", "1y6m"; empty: none
 
-  // web:
+  // web: the dashboard and REST API (src/web, docs/api.md).
+  bool web_enabled = true;  // web.enabled: `cairn run` serves them (`cairn serve` always does)
   std::string web_host = "127.0.0.1";
   uint16_t web_port = 5000;  // 1..65535
+  // The access tokens' files ("~" expanded); "": $XDG_CONFIG_HOME/cairn/web-token and
+  // web-token-readonly. Generated (0600) at the first start when missing.
+  std::string web_token_file, web_readonly_token_file;
+  // PEM files; both or neither. Without them a host other than a loopback
+  // address needs web_allow_insecure_remote (checked when the server starts).
+  std::string web_tls_cert, web_tls_key;
+  bool web_allow_insecure_remote = false;
+  // Host names besides the bound address (and, on loopback, 127.0.0.1,
+  // localhost and [::1]) that requests may name (e.g. behind a reverse proxy).
+  std::vector<std::string> web_allowed_hosts;
+  // /health answers 503 when the last successful backup is older than this.
+  uint32_t web_health_max_age_minutes = 180;  // 1..525600
 
   // logging:
   // One of trace, debug, info, warning, error, critical (always lower case).

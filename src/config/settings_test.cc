@@ -260,6 +260,38 @@ TEST(ParseSettings, EmptySectionIsAllowed) {
   EXPECT_EQ(r->web_port, 6000);
 }
 
+// The dashboard's keys (docs/api.md): defaults, values, and TLS given whole.
+TEST(ParseSettings, WebKeys) {
+  Result<Settings> d = ParseSettings("", "");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->web_enabled);
+  EXPECT_EQ(d->web_health_max_age_minutes, 180u);
+  EXPECT_FALSE(d->web_allow_insecure_remote);
+  EXPECT_TRUE(d->web_token_file.empty());
+  Result<Settings> r = ParseSettings(
+      "web:\n  enabled: false\n  token_file: /t/tok\n  readonly_token_file: /t/ro\n"
+      "  tls_cert: /t/c.pem\n  tls_key: /t/k.pem\n  allow_insecure_remote: true\n"
+      "  allowed_hosts: [backup.lan, nas]\n  health_max_age_minutes: 60\n",
+      "");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_FALSE(r->web_enabled);
+  EXPECT_EQ(r->web_token_file, "/t/tok");
+  EXPECT_EQ(r->web_readonly_token_file, "/t/ro");
+  EXPECT_EQ(r->web_tls_cert, "/t/c.pem");
+  EXPECT_EQ(r->web_tls_key, "/t/k.pem");
+  EXPECT_TRUE(r->web_allow_insecure_remote);
+  EXPECT_EQ(r->web_allowed_hosts, (std::vector<std::string>{"backup.lan", "nas"}));
+  EXPECT_EQ(r->web_health_max_age_minutes, 60u);
+  EXPECT_THAT(ErrorOf(ParseSettings("web:\n  tls_cert: /c.pem\n", "s.yaml")),
+              HasSubstr("s.yaml: web.tls_cert: is set without web.tls_key"));
+  EXPECT_THAT(ErrorOf(ParseSettings("web:\n  tls_key: /k.pem\n", "")),
+              HasSubstr("web.tls_key: is set without web.tls_cert"));
+  EXPECT_THAT(ErrorOf(ParseSettings("web:\n  health_max_age_minutes: 0\n", "")),
+              HasSubstr("web.health_max_age_minutes"));
+  EXPECT_THAT(ErrorOf(ParseSettings("web:\n  allowed_hosts: ['bad host']\n", "")),
+              HasSubstr("web.allowed_hosts"));
+}
+
 TEST(ParseSettings, UnknownKeyIsNamedWithAllowedKeys) {
   std::string m = ErrorOf(ParseSettings("backup:\n  compresion: gzip\n", "config/settings.yaml"));
   EXPECT_THAT(m, HasSubstr("config/settings.yaml: backup.compresion: unknown key"));
@@ -421,7 +453,9 @@ TEST(DaemonSettings, BadAlertKeys) {
 
 TEST(ParseSettings, UnrelatedUnknownKeyGetsNoSuggestion) {
   std::string m = ErrorOf(ParseSettings("web:\n  colour: blue\n", "s.yaml"));
-  EXPECT_THAT(m, HasSubstr("web.colour: unknown key; allowed keys in web: host, port"));
+  EXPECT_THAT(
+      m,
+      HasSubstr("web.colour: unknown key; allowed keys in web: enabled, host, port, token_file"));
   EXPECT_THAT(m, Not(HasSubstr("did you mean")));
 }
 

@@ -147,6 +147,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(DaemonOptions options) {
   if (!options.make_session) return Status::InvalidArgument("daemon: no session factory");
   std::unique_ptr<Daemon> d(new Daemon(std::move(options)));
   CAIRN_ASSIGN_OR_RETURN(d->session_, d->options_.make_session());
+  d->PublishSession();
   const engine::ResolvedConfig& cfg = d->session_->config();
   d->location_ = cfg.location;
   d->device_ = cfg.device;
@@ -765,7 +766,7 @@ void Daemon::Reload() {
   };
   auto fresh = options_.make_session();
   if (!fresh.ok()) return refuse(fresh.error());
-  std::unique_ptr<engine::Session> next = std::move(*fresh);
+  std::shared_ptr<engine::Session> next = std::move(*fresh);
   if (next->location() != location_ || next->device() != device_)
     return refuse(Status::InvalidArgument(
         "the repository or the device changed (" + next->location() + " as " + next->device() +
@@ -777,7 +778,7 @@ void Daemon::Reload() {
 
   const std::vector<std::string> old_roots = roots_;
   const std::vector<std::string> old_missing = missing_roots_;
-  std::unique_ptr<engine::Session> old = std::move(session_);
+  std::shared_ptr<engine::Session> old = std::move(session_);
   session_ = std::move(next);
   if (Status st = ResolveFolders(); !st.ok()) {
     session_ = std::move(old);
@@ -814,6 +815,7 @@ void Daemon::Reload() {
       then.max_delay_seconds != now.max_delay_seconds)
     RefillChangeQueue();  // the persisted queue holds every pending change
   ConfigureScheduler();   // a new backup_interval_minutes
+  PublishSession();
   Log(LogLevel::kInfo, "settings reloaded" +
                            (then.source.empty() ? std::string() : " from " + then.source) +
                            (rewatch ? "; watching anew, with a full pass" : ""));
@@ -822,6 +824,16 @@ void Daemon::Reload() {
 }
 
 // ---- helpers --------------------------------------------------------------------
+
+void Daemon::PublishSession() {
+  MutexLock lock(session_mu_);
+  published_session_ = session_;
+}
+
+std::shared_ptr<engine::Session> Daemon::SharedSession() const {
+  MutexLock lock(session_mu_);
+  return published_session_;
+}
 
 void Daemon::Log(LogLevel level, const std::string& text) {
   if (options_.hooks.log) options_.hooks.log(level, text);

@@ -243,6 +243,10 @@ class Daemon {
   // replaces them.
   const config::Settings& settings() const { return session_->settings(); }
   const std::vector<std::string>& folders() const { return roots_; }
+  // The session in force, for other front ends in the same process (the web
+  // server under `cairn run`): a reload replaces it, and whoever holds the
+  // old one keeps it alive until done. Any thread.
+  std::shared_ptr<engine::Session> SharedSession() const EXCLUDES(session_mu_);
 
  private:
   explicit Daemon(DaemonOptions options);
@@ -291,7 +295,12 @@ class Daemon {
 
   DaemonOptions options_;
   const WallClock& clock_;
-  std::unique_ptr<engine::Session> session_;
+  // On Run's thread only (which alone replaces it, and so reads it
+  // unlocked); published for other threads through SharedSession.
+  std::shared_ptr<engine::Session> session_;
+  void PublishSession() EXCLUDES(session_mu_);
+  mutable Mutex session_mu_;
+  std::shared_ptr<engine::Session> published_session_ GUARDED_BY(session_mu_);
   std::vector<std::string> roots_;
   std::vector<std::string> missing_roots_;  // configured but absent; added when they appear
   std::string state_dir_;

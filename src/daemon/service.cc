@@ -1,5 +1,8 @@
 #include "daemon/service.h"
 
+#include <deque>
+#include <fstream>
+
 #include <unistd.h>
 
 #include <condition_variable>
@@ -373,6 +376,29 @@ void Service::RequestReload() { daemon_->RequestReload(); }
 void Service::AddSecret(std::string_view secret) { logger_->AddSecret(secret); }
 
 void Service::Log(LogLevel level, const std::string& text) { logger_->Log(level, text); }
+
+std::vector<std::string> Service::LogTail(size_t lines) const {
+  std::vector<std::string> out;
+  const std::string& file = logger_->file();
+  if (file.empty() || lines == 0) return out;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return out;
+  // The end of the file only: a line is rarely above 1 KiB.
+  const std::streamoff want = static_cast<std::streamoff>(std::min<size_t>(lines, 10'000) * 1024);
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = size > want ? size - want : 0;
+  in.seekg(from);
+  std::string line;
+  if (from > 0) std::getline(in, line);  // a partial first line
+  std::deque<std::string> tail;
+  while (std::getline(in, line)) {
+    tail.push_back(std::move(line));
+    if (tail.size() > lines) tail.pop_front();
+  }
+  out.assign(std::make_move_iterator(tail.begin()), std::make_move_iterator(tail.end()));
+  return out;
+}
 
 void Service::OnReady() {
   const DaemonSnapshot snap = daemon_->Snapshot();

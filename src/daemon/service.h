@@ -79,13 +79,17 @@ class Service {
   nlohmann::json StatusAnswer() const;
 
   Daemon& daemon() { return *daemon_; }
+  // A line for the service's log (stderr and the log file, secrets masked):
+  // for front ends running beside the daemon (the web server's audit log).
+  void Log(LogLevel level, const std::string& text);
+  // The newest `lines` lines of the log file (empty without one).
+  std::vector<std::string> LogTail(size_t lines) const;
   const std::string& log_file() const;
   const std::string& socket_path() const { return socket_path_; }
 
  private:
   class Alerts;
   explicit Service(ServiceOptions options);
-  void Log(LogLevel level, const std::string& text);
   void OnRun(const RunReport& report);
   void OnReady();
   void OnAlive();

@@ -495,7 +495,8 @@ Result<BackupResult> Session::Backup(const BackupRequest& request, const JobCont
 
 // ---- Restore and check ---------------------------------------------------
 
-Result<RestoreResult> Session::Restore(const RestoreRequest& request, const JobContext& job) {
+Result<restorer::RestoreOptions> Session::RestoreOptionsFor(const RestoreRequest& request,
+                                                            const JobContext& job) {
   if (cfg_.query_device.empty() && request.id.empty())
     return Status::InvalidArgument(
         "restore reads one device's files: name it with --device (see `cairn ls --all-devices`)");
@@ -514,7 +515,11 @@ Result<RestoreResult> Session::Restore(const RestoreRequest& request, const JobC
   ro.target = request.target;
   ro.overwrite = request.overwrite;
   ro.threads = cfg_.settings.threads;
+  return ro;
+}
 
+Result<RestoreResult> Session::Restore(const RestoreRequest& request, const JobContext& job) {
+  CAIRN_ASSIGN_OR_RETURN(restorer::RestoreOptions ro, RestoreOptionsFor(request, job));
   ro.progress = RestoreProgressFn(job, "restoring");
   CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
   CAIRN_ASSIGN_OR_RETURN(auto lock, ReadLock("restore", job));
@@ -526,6 +531,18 @@ Result<RestoreResult> Session::Restore(const RestoreRequest& request, const JobC
   if (!summary.ok()) return WithUnreadable(summary.error());
   RestoreResult r;
   static_cast<restorer::RestoreSummary&>(r) = std::move(*summary);
+  r.unreadable_segments = UnreadableSegments();
+  return r;
+}
+
+Result<RestorePreview> Session::PreviewRestore(const RestoreRequest& request,
+                                               const JobContext& job) {
+  CAIRN_ASSIGN_OR_RETURN(const restorer::RestoreOptions ro, RestoreOptionsFor(request, job));
+  CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
+  auto preview = restorer::PreviewRestore(*cat, ro);
+  if (!preview.ok()) return WithUnreadable(preview.error());
+  RestorePreview r;
+  static_cast<restorer::PreviewSummary&>(r) = std::move(*preview);
   r.unreadable_segments = UnreadableSegments();
   return r;
 }
@@ -564,37 +581,60 @@ Result<QueryInfo> Session::List(const ListRequest& request, const VersionFn& fn,
                                 const JobContext& job) {
   if (request.path.empty() || request.path[0] != '/')
     return Status::InvalidArgument("list needs an absolute path: " + request.path);
+  if (request.recursive && (!request.after.empty() || request.limit != 0))
+    return Status::InvalidArgument("a recursive listing is not paged");
+  const std::string& device = QueryDevice(request.device);
   CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
   QueryInfo info;
   info.unreadable_segments = UnreadableSegments();
   TimeNs at = request.at ? *request.at : catalog::kLatest;
-  CAIRN_ASSIGN_OR_RETURN(auto top, cat->Lookup(cfg_.query_device, request.path, at));
+  CAIRN_ASSIGN_OR_RETURN(auto top, cat->Lookup(device, request.path, at));
   if (top && top->type != repo::FileType::kDir) {
     info.count = 1;
     CAIRN_RETURN_IF_ERROR(fn(ToFileVersion(*top)));
     return info;
   }
-  CAIRN_RETURN_IF_ERROR(cat->ListTree(cfg_.query_device, request.path, at, request.recursive,
-                                      [&](const repo::VersionRecord& r) {
-                                        if (job.stop.stop_requested())
-                                          return Status::Cancelled("listing cancelled");
-                                        ++info.count;
-                                        return fn(ToFileVersion(r));
-                                      }));
-  if (info.count == 0 && !top && request.path != "/")
-    return WithUnreadable(
-        Status::NotFound("nothing backed up at " + request.path + " for device " +
-                         (cfg_.query_device.empty() ? "(any)" : cfg_.query_device) +
-                         " (try --all-devices, or `cairn find`)"));
+  const std::function<Status(const repo::VersionRecord&)> each = [&](const repo::VersionRecord& r) {
+    if (job.stop.stop_requested()) return Status::Cancelled("listing cancelled");
+    ++info.count;
+    return fn(ToFileVersion(r));
+  };
+  if (request.recursive) {
+    CAIRN_RETURN_IF_ERROR(cat->ListTree(device, request.path, at, true, each));
+  } else {
+    CAIRN_ASSIGN_OR_RETURN(info.next_after, cat->ListChildren(device, request.path, at,
+                                                              request.after, request.limit, each));
+  }
+  if (info.count == 0 && !top && request.path != "/") {
+    // A page past the end of a folder that exists is empty, not NotFound.
+    bool exists = false;
+    if (!request.after.empty()) {
+      CAIRN_RETURN_IF_ERROR(cat->ListChildren(device, request.path, at, {}, 1,
+                                              [&](const repo::VersionRecord&) {
+                                                exists = true;
+                                                return Status::OK();
+                                              })
+                                .status());
+    }
+    if (!exists)
+      return WithUnreadable(Status::NotFound("nothing backed up at " + request.path +
+                                             " for device " + (device.empty() ? "(any)" : device) +
+                                             " (try --all-devices, or `cairn find`)"));
+  }
   return info;
 }
 
 Result<VersionList> Session::Versions(const std::string& path, const JobContext& job) {
+  return Versions(VersionsRequest{path, std::nullopt}, job);
+}
+
+Result<VersionList> Session::Versions(const VersionsRequest& request, const JobContext& job) {
+  const std::string& device = QueryDevice(request.device);
   CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
-  CAIRN_ASSIGN_OR_RETURN(auto records, cat->Versions(cfg_.query_device, path));
+  CAIRN_ASSIGN_OR_RETURN(auto records, cat->Versions(device, request.path));
   if (records.empty())
-    return WithUnreadable(
-        Status::NotFound("no versions of " + path + " for device " + cfg_.query_device));
+    return WithUnreadable(Status::NotFound("no versions of " + request.path + " for device " +
+                                           (device.empty() ? "(any)" : device)));
   VersionList out;
   out.unreadable_segments = UnreadableSegments();
   out.versions.reserve(records.size());
@@ -650,15 +690,57 @@ std::string Session::FindPattern(const std::string& pattern) {
 
 Result<QueryInfo> Session::Find(const std::string& pattern, const VersionFn& fn,
                                 const JobContext& job) {
+  FindRequest request;
+  request.pattern = pattern;
+  return Find(request, fn, job);
+}
+
+Result<QueryInfo> Session::Find(const FindRequest& request, const VersionFn& fn,
+                                const JobContext& job) {
   CAIRN_ASSIGN_OR_RETURN(auto cat, ReaderCatalog(job));
   QueryInfo info;
   info.unreadable_segments = UnreadableSegments();
-  CAIRN_RETURN_IF_ERROR(
-      cat->Find(cfg_.query_device, FindPattern(pattern), [&](const repo::VersionRecord& r) {
+  const size_t limit = request.limit;
+  // Existing paths are given as the walk meets them; deleted ones wait for
+  // the end (existing first), at most `limit` of them.
+  std::vector<FileVersion> deleted;
+  bool full = false;  // `limit` existing paths given, and a result after them met
+  const Status kFull = Status::Cancelled("search: limit reached");
+  Status st = cat->Find(
+      QueryDevice(request.device), FindPattern(request.pattern),
+      [&](const repo::VersionRecord& r) -> Status {
         if (job.stop.stop_requested()) return Status::Cancelled("search cancelled");
+        const uint64_t kept = info.count + deleted.size();
+        if (r.deleted) {
+          if (limit == 0 || kept < limit) {
+            deleted.push_back(ToFileVersion(r));
+            return Status::OK();
+          }
+          info.truncated = true;  // more results than the limit, whatever comes next
+          if (info.count < limit) return Status::OK();  // existing ones may still come
+          full = true;
+          return kFull;
+        }
+        if (limit != 0 && info.count == limit) {
+          info.truncated = true;
+          full = true;
+          return kFull;
+        }
+        if (limit != 0 && kept == limit) {
+          // This existing path takes the place of the last deleted one.
+          deleted.pop_back();
+          info.truncated = true;
+        }
         ++info.count;
         return fn(ToFileVersion(r));
-      }));
+      },
+      catalog::FindOptions{.include_deleted = request.include_deleted});
+  if (!st.ok() && !full) return st;
+  for (const FileVersion& v : deleted) {
+    if (job.stop.stop_requested()) return Status::Cancelled("search cancelled");
+    ++info.count;
+    CAIRN_RETURN_IF_ERROR(fn(v));
+  }
   return info;
 }
 

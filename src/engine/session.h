@@ -142,10 +142,26 @@ struct CheckResult : checker::CheckReport {
   bool ok() const;
 };
 
+// What Restore would do, without doing it (Session::PreviewRestore): where
+// it would write, how much, and what `overwrite: true` would replace.
+struct RestorePreview : restorer::PreviewSummary {
+  std::vector<std::string> unreadable_segments;  // hex ids; see RestoreResult
+};
+
 struct ListRequest {
   std::string path = "/";  // absolute
   std::optional<TimeNs> at;
   bool recursive = false;
+  // Whose files: nullopt = the session's query_device(); "" = every device;
+  // else that device.
+  std::optional<std::string> device = std::nullopt;
+  // Paging (not with recursive): only the children whose name sorts after
+  // `after` (bytes; "" = from the first), at most `limit` entries (0 = no
+  // limit; the entries of one name on several devices are never split
+  // between pages, so such a page may hold a few more). QueryInfo::next_after
+  // is what to pass as `after` for the next page.
+  std::string after = {};
+  size_t limit = 0;
 };
 
 using VersionFn = std::function<Status(const FileVersion&)>;
@@ -153,6 +169,32 @@ using VersionFn = std::function<Status(const FileVersion&)>;
 struct QueryInfo {
   uint64_t count = 0;                            // entries given to the callback
   std::vector<std::string> unreadable_segments;  // hex ids; see RestoreResult
+  // List with a limit: the last name given when the limit was reached and
+  // more entries follow; "" at the end.
+  std::string next_after;
+  // Find with a limit: more results than the limit exist.
+  bool truncated = false;
+};
+
+struct VersionsRequest {
+  std::string path;  // absolute
+  // Whose versions: nullopt = the session's query_device(); "" = every
+  // device (ordered together, as made); else that device.
+  std::optional<std::string> device = std::nullopt;
+};
+
+struct FindRequest {
+  std::string pattern;  // see Session::FindPattern
+  // Also paths whose newest version records their deletion, given as that
+  // deletion record (deleted, type "deleted", backup_time = when the
+  // deletion was recorded), after every existing path.
+  bool include_deleted = false;
+  // Whose files: nullopt = the session's query_device(); "" = every device;
+  // else that device.
+  std::optional<std::string> device = std::nullopt;
+  // At most this many results (0 = no limit); QueryInfo::truncated says
+  // there were more.
+  size_t limit = 0;
 };
 
 struct VersionList {
@@ -227,16 +269,42 @@ class Session {
 
   // The state of a folder (its children, or everything below with
   // recursive) or of one file, at a time; NotFound when nothing was backed up
-  // there. Sorted by path.
+  // there. Sorted by path (then device). With request.limit, a page of the
+  // children (see ListRequest): its first page costs about the page, not the
+  // folder, even for a folder of 100,000 files. A file is its state alone,
+  // whatever the paging. InvalidArgument for paging with recursive.
   Result<QueryInfo> List(const ListRequest& request, const VersionFn& fn,
                          const JobContext& job = {});
-  // Every version of a file, oldest first, numbered from 1; NotFound if none.
+  // Every version of a file (or folder), deletions included, oldest first,
+  // numbered from 1; NotFound if none.
+  Result<VersionList> Versions(const VersionsRequest& request, const JobContext& job = {});
+  // The same, of the session's query_device().
   Result<VersionList> Versions(const std::string& path, const JobContext& job = {});
-  // The newest existing versions whose name or path matches `pattern` (a
-  // plain word finds every name containing it: see FindPattern).
+  // The newest existing versions whose name or path matches the pattern (a
+  // plain word finds every name containing it: see FindPattern), sorted by
+  // path (then device); with include_deleted, then the deletion records of
+  // the matching paths deleted since (sorted likewise). With a limit, the
+  // first `limit` of that order.
+  Result<QueryInfo> Find(const FindRequest& request, const VersionFn& fn,
+                         const JobContext& job = {});
+  // Find({pattern}): existing files of the session's query_device().
   Result<QueryInfo> Find(const std::string& pattern, const VersionFn& fn,
                          const JobContext& job = {});
   static std::string FindPattern(const std::string& pattern);
+  // What Restore(request) would do, from the catalog alone (no repository
+  // data is read, no lock taken, nothing written; the destinations are only
+  // lstat'ed): the same selection (by id, or path/at/version, the same
+  // device rule), the same destination paths (restorer::Destination:
+  // `target + path`, or in place), where the requested path would go
+  // (`target`), how many files and bytes, and the destinations that exist
+  // already as files (or links, anything but a folder) that
+  // `overwrite: true` would replace (at most 1000 listed, all counted).
+  // Without overwrite, Restore replaces none of them: one whose content is
+  // exactly the recorded one is left as is and counted as already present,
+  // any other is skipped and listed in RestoreResult::skipped_existing
+  // (the restore is then partial: the CLI exits 3). Errors as Restore's
+  // (NotFound, InvalidArgument).
+  Result<RestorePreview> PreviewRestore(const RestoreRequest& request, const JobContext& job = {});
   // The version with this stable id, on any device; NotFound if none.
   Result<FileVersion> VersionById(const std::string& id, const JobContext& job = {});
   // What the repository holds, per device, and when this device's last
@@ -339,6 +407,16 @@ class Session {
     TimeNs at = 0;
   };
   Result<ByIdSelection> SelectById(const std::string& id, const JobContext& job);
+  // The restorer's options for `request` (its selection resolved, by id
+  // or path), without the job's progress and stop: Restore's and
+  // PreviewRestore's.
+  Result<restorer::RestoreOptions> RestoreOptionsFor(const RestoreRequest& request,
+                                                     const JobContext& job);
+  // The device a query covers: `device` when given ("" = every device), else
+  // query_device().
+  const std::string& QueryDevice(const std::optional<std::string>& device) const {
+    return device ? *device : cfg_.query_device;
+  }
   // RestoreSample under the lock `held` (null: read-only credentials, no
   // lock), for Check and RestoreSample (session_sample.cc).
   Result<RestoreSampleResult> SampleRestores(size_t n, repo::RepoLock* held, const JobContext& job);

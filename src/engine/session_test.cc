@@ -428,6 +428,281 @@ TEST_F(SessionTest, VersionIdsAreStableAndRestoreOneVersion) {
   EXPECT_EQ(elsewhere->Restore(r).status().code(), StatusCode::kNotFound);
 }
 
+// What the web dashboard asks (docs/api.md): a device per query, folders a
+// page at a time, a search that finds deleted files, and what a restore
+// would do.
+class WebQueriesTest : public SessionFixture {
+ protected:
+  // docs/{a,c,d}.txt on "laptop" (b.txt and report-old.txt deleted since),
+  // docs/{a,c,d,e}.txt on "desk".
+  void SetUp() override {
+    SessionFixture::SetUp();
+    InitRepository();
+    docs_ = home_.Sub("docs");
+    for (const char* name : {"a.txt", "b.txt", "c.txt", "d.txt", "report-old.txt"})
+      WriteFile(docs_ + "/" + name, std::string("content of ") + name);
+    laptop_ = Make();
+    ASSERT_TRUE(laptop_->Backup({{docs_}, {}}).ok());
+    std::filesystem::remove(docs_ + "/b.txt");
+    std::filesystem::remove(docs_ + "/report-old.txt");
+    before_deletion_ = NowNs();
+    ASSERT_TRUE(laptop_->Backup({{docs_}, {}}).ok());
+    after_deletion_ = NowNs();
+    WriteFile(docs_ + "/e.txt", "desk's own");
+    auto o = Options();
+    o.device = "desk";
+    ASSERT_TRUE(Make(o)->Backup({{docs_}, {}}).ok());
+    std::filesystem::remove(docs_ + "/e.txt");
+  }
+
+  // device:name of each entry of a listing, and the answer.
+  std::pair<std::vector<std::string>, Result<QueryInfo>> List(const ListRequest& request) {
+    std::vector<std::string> out;
+    auto info = laptop_->List(request, [&](const FileVersion& v) {
+      out.push_back(v.device + ":" + v.path.substr(v.path.find_last_of('/') + 1));
+      return Status::OK();
+    });
+    return {out, std::move(info)};
+  }
+  std::pair<std::vector<std::string>, Result<QueryInfo>> Find(const FindRequest& request) {
+    std::vector<std::string> out;
+    auto info = laptop_->Find(request, [&](const FileVersion& v) {
+      out.push_back(v.device + ":" + v.path.substr(v.path.find_last_of('/') + 1) +
+                    (v.deleted ? " deleted" : ""));
+      return Status::OK();
+    });
+    return {out, std::move(info)};
+  }
+  ListRequest Page(std::string after, size_t limit,
+                   std::optional<std::string> device = std::nullopt) {
+    ListRequest r;
+    r.path = docs_;
+    r.device = std::move(device);
+    r.after = std::move(after);
+    r.limit = limit;
+    return r;
+  }
+
+  std::string docs_;
+  std::unique_ptr<Session> laptop_;
+  TimeNs before_deletion_ = 0, after_deletion_ = 0;
+};
+
+using Names = std::vector<std::string>;
+
+TEST_F(WebQueriesTest, ListsAPageOfTheChosenDevice) {
+  auto [first, info] = List(Page("", 2));
+  ASSERT_OK(info);
+  EXPECT_EQ(first, (Names{"laptop:a.txt", "laptop:c.txt"}));
+  EXPECT_EQ(info->count, 2u);
+  EXPECT_EQ(info->next_after, "c.txt");
+  auto [second, info2] = List(Page("c.txt", 2));
+  ASSERT_OK(info2);
+  EXPECT_EQ(second, (Names{"laptop:d.txt"}));
+  EXPECT_EQ(info2->next_after, "");
+  // Past the end of a folder that exists: an empty page, not NotFound.
+  auto [past, info3] = List(Page("zzz", 2));
+  ASSERT_OK(info3);
+  EXPECT_TRUE(past.empty());
+  // No paging: the whole folder, as before.
+  auto [whole, info4] = List(Page("", 0));
+  ASSERT_OK(info4);
+  EXPECT_EQ(whole, (Names{"laptop:a.txt", "laptop:c.txt", "laptop:d.txt"}));
+  EXPECT_EQ(info4->next_after, "");
+
+  // Another device, every device (one name's entries stay on one page).
+  auto [desk, info5] = List(Page("", 0, "desk"));
+  ASSERT_OK(info5);
+  EXPECT_EQ(desk, (Names{"desk:a.txt", "desk:c.txt", "desk:d.txt", "desk:e.txt"}));
+  auto [every, info6] = List(Page("", 3, ""));
+  ASSERT_OK(info6);
+  EXPECT_EQ(every, (Names{"desk:a.txt", "laptop:a.txt", "desk:c.txt", "laptop:c.txt"}));
+  EXPECT_EQ(info6->next_after, "c.txt");
+  auto [rest, info7] = List(Page("c.txt", 3, ""));
+  ASSERT_OK(info7);
+  EXPECT_EQ(rest, (Names{"desk:d.txt", "laptop:d.txt", "desk:e.txt"}));
+  EXPECT_EQ(info7->next_after, "");
+
+  // As of before the deletion: b.txt and report-old.txt were there.
+  ListRequest then = Page("a.txt", 2);
+  then.at = before_deletion_;
+  auto [old, info8] = List(then);
+  ASSERT_OK(info8);
+  EXPECT_EQ(old, (Names{"laptop:b.txt", "laptop:c.txt"}));
+  EXPECT_EQ(info8->next_after, "c.txt");
+
+  // Nothing there, for that device or at all; paging a recursive listing.
+  EXPECT_EQ(List(Page("", 2, "nobody")).second.status().code(), StatusCode::kNotFound);
+  ListRequest missing = Page("x", 2);
+  missing.path = home_.Sub("elsewhere");
+  EXPECT_EQ(List(missing).second.status().code(), StatusCode::kNotFound);
+  ListRequest recursive = Page("", 2);
+  recursive.recursive = true;
+  EXPECT_EQ(List(recursive).second.status().code(), StatusCode::kInvalidArgument);
+  // A file is its state alone, whatever the paging.
+  ListRequest file = Page("", 2);
+  file.path = docs_ + "/a.txt";
+  auto [one, info9] = List(file);
+  ASSERT_OK(info9);
+  EXPECT_EQ(one, (Names{"laptop:a.txt"}));
+}
+
+TEST_F(WebQueriesTest, VersionsOfTheChosenDevice) {
+  auto mine = laptop_->Versions(VersionsRequest{docs_ + "/b.txt", std::nullopt});
+  ASSERT_OK(mine);
+  ASSERT_EQ(mine->versions.size(), 2u);
+  EXPECT_TRUE(mine->versions[1].deleted);
+  EXPECT_EQ(mine->versions[1].type, "deleted");
+  EXPECT_EQ(laptop_->Versions(VersionsRequest{docs_ + "/b.txt", "desk"}).status().code(),
+            StatusCode::kNotFound);
+  auto every = laptop_->Versions(VersionsRequest{docs_ + "/a.txt", ""});
+  ASSERT_OK(every);
+  ASSERT_EQ(every->versions.size(), 2u);  // unchanged on the laptop: one version each
+  EXPECT_EQ(every->versions[0].device, "laptop");
+  EXPECT_EQ(every->versions[1].device, "desk");
+  EXPECT_EQ(every->versions[1].number, 2);
+  auto desk = laptop_->Versions(VersionsRequest{docs_ + "/e.txt", "desk"});
+  ASSERT_OK(desk);
+  EXPECT_EQ(desk->versions.size(), 1u);
+  // The CLI's form: the session's device.
+  auto cli = laptop_->Versions(docs_ + "/b.txt");
+  ASSERT_OK(cli);
+  EXPECT_EQ(cli->versions.size(), 2u);
+}
+
+TEST_F(WebQueriesTest, FindGivesDeletedFilesAfterExistingOnesUpToTheLimit) {
+  // Existing files only, as `Find(pattern)` always did.
+  auto [existing, info] = Find({"TXT"});
+  ASSERT_OK(info);
+  EXPECT_EQ(existing, (Names{"laptop:a.txt", "laptop:c.txt", "laptop:d.txt"}));
+  EXPECT_FALSE(info->truncated);
+  std::vector<std::string> old_form;
+  ASSERT_OK(laptop_->Find("TXT", [&](const FileVersion& v) {
+    old_form.push_back(v.path);
+    return Status::OK();
+  }));
+  EXPECT_EQ(old_form.size(), 3u);
+
+  // Deleted ones after them, as their deletion record.
+  std::vector<FileVersion> got;
+  auto deleted = laptop_->Find(FindRequest{"txt", true}, [&](const FileVersion& v) {
+    got.push_back(v);
+    return Status::OK();
+  });
+  ASSERT_OK(deleted);
+  EXPECT_EQ(deleted->count, 5u);
+  EXPECT_FALSE(deleted->truncated);
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got[3].path, docs_ + "/b.txt");
+  EXPECT_EQ(got[4].path, docs_ + "/report-old.txt");
+  for (size_t i = 3; i < 5; ++i) {
+    EXPECT_TRUE(got[i].deleted);
+    EXPECT_EQ(got[i].type, "deleted");
+    EXPECT_GE(got[i].backup_time, before_deletion_);  // when the deletion was recorded
+    EXPECT_LE(got[i].backup_time, after_deletion_);
+  }
+  auto only = Find({"report", true});
+  ASSERT_OK(only.second);
+  EXPECT_EQ(only.first, (Names{"laptop:report-old.txt deleted"}));
+
+  // Limits: existing first, then deleted; truncated when more exist.
+  struct Case {
+    size_t limit;
+    bool include_deleted;
+    Names want;
+    bool truncated;
+  };
+  for (const Case& c : std::vector<Case>{
+           {2, false, {"laptop:a.txt", "laptop:c.txt"}, true},
+           {3, false, {"laptop:a.txt", "laptop:c.txt", "laptop:d.txt"}, false},
+           {3, true, {"laptop:a.txt", "laptop:c.txt", "laptop:d.txt"}, true},
+           {4,
+            true,
+            {"laptop:a.txt", "laptop:c.txt", "laptop:d.txt", "laptop:b.txt deleted"},
+            true},
+           {5,
+            true,
+            {"laptop:a.txt", "laptop:c.txt", "laptop:d.txt", "laptop:b.txt deleted",
+             "laptop:report-old.txt deleted"},
+            false},
+           {1, true, {"laptop:a.txt"}, true},
+       }) {
+    FindRequest r{"txt", c.include_deleted};
+    r.limit = c.limit;
+    auto [found, fi] = Find(r);
+    ASSERT_OK(fi);
+    EXPECT_EQ(found, c.want) << "limit " << c.limit;
+    EXPECT_EQ(fi->truncated, c.truncated) << "limit " << c.limit;
+    EXPECT_EQ(fi->count, c.want.size());
+  }
+
+  // Another device, every device.
+  auto [desk, di] = Find({"txt", true, "desk"});
+  ASSERT_OK(di);
+  EXPECT_EQ(desk, (Names{"desk:a.txt", "desk:c.txt", "desk:d.txt", "desk:e.txt"}));
+  auto [every, ei] = Find({"txt", true, ""});
+  ASSERT_OK(ei);
+  EXPECT_EQ(every, (Names{"desk:a.txt", "laptop:a.txt", "desk:c.txt", "laptop:c.txt", "desk:d.txt",
+                          "laptop:d.txt", "desk:e.txt", "laptop:b.txt deleted",
+                          "laptop:report-old.txt deleted"}));
+}
+
+TEST_F(WebQueriesTest, PreviewRestoreSaysWhereHowMuchAndWhatWouldBeReplaced) {
+  // In place: the files on disk would be replaced.
+  RestoreRequest in_place;
+  in_place.path = docs_;
+  auto p = laptop_->PreviewRestore(in_place);
+  ASSERT_OK(p);
+  EXPECT_EQ(p->target, docs_);
+  EXPECT_EQ(p->files, 3u);
+  EXPECT_EQ(p->bytes, 3 * std::string("content of a.txt").size());
+  EXPECT_EQ(p->would_overwrite, (Names{docs_ + "/a.txt", docs_ + "/c.txt", docs_ + "/d.txt"}));
+  EXPECT_EQ(p->would_overwrite_count, 3u);
+
+  // As of before the deletion, re-rooted into an empty folder: nothing there.
+  RestoreRequest then;
+  then.path = docs_;
+  then.at = before_deletion_;
+  then.target = home_.Sub("restored");
+  auto q = laptop_->PreviewRestore(then);
+  ASSERT_OK(q);
+  EXPECT_EQ(q->target, home_.Sub("restored") + docs_);
+  EXPECT_EQ(q->files, 5u);
+  EXPECT_TRUE(q->would_overwrite.empty());
+  EXPECT_FALSE(std::filesystem::exists(home_.Sub("restored")));
+  // The restore does what the preview said; a second preview names them all.
+  auto done = laptop_->Restore(then);
+  ASSERT_OK(done);
+  EXPECT_EQ(done->files, q->files);
+  EXPECT_EQ(done->bytes, q->bytes);
+  auto again = laptop_->PreviewRestore(then);
+  ASSERT_OK(again);
+  EXPECT_EQ(again->would_overwrite_count, 5u);
+
+  // By id: a deleted file's earlier version, or a folder as it was then.
+  auto versions = laptop_->Versions(docs_ + "/b.txt");
+  ASSERT_OK(versions);
+  RestoreRequest by_id;
+  by_id.id = versions->versions[0].id;
+  by_id.target = home_.Sub("by-id");
+  auto r = laptop_->PreviewRestore(by_id);
+  ASSERT_OK(r);
+  EXPECT_EQ(r->target, home_.Sub("by-id") + docs_ + "/b.txt");
+  EXPECT_EQ(r->files, 1u);
+  EXPECT_EQ(r->bytes, std::string("content of b.txt").size());
+  by_id.id = versions->versions[1].id;  // the deletion record
+  EXPECT_EQ(laptop_->PreviewRestore(by_id).status().code(), StatusCode::kInvalidArgument);
+  by_id.id = "0123456789abcdef01234567";
+  EXPECT_EQ(laptop_->PreviewRestore(by_id).status().code(), StatusCode::kNotFound);
+  RestoreRequest gone;
+  gone.path = docs_ + "/b.txt";
+  EXPECT_EQ(laptop_->PreviewRestore(gone).status().code(), StatusCode::kNotFound);
+  // The restore's own rule: one device's files.
+  auto o = Options();
+  o.all_devices = true;
+  EXPECT_EQ(Make(o)->PreviewRestore(in_place).status().code(), StatusCode::kInvalidArgument);
+}
+
 // A compaction on another device: one segment with the records of two,
 // naming them in `supersedes`, then the two deleted. Catalogs that had
 // ingested them, and fresh ones, show every version exactly once.

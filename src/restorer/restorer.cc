@@ -38,6 +38,55 @@ struct timespec ToTimespec(TimeNs t) {
   return ts;
 }
 
+// The records to restore, by kind; pointers into the records given.
+struct Plan {
+  std::vector<const VersionRecord*> dirs, files, hardlinks, symlinks, others;
+};
+
+// The options' own checks: absolute, normal paths.
+Status CheckOptions(const RestoreOptions& o) {
+  if (!IsNormalAbsolutePath(o.path))
+    return Status::InvalidArgument("restore needs an absolute path without . or ..: " + o.path);
+  if (!o.target.empty() &&
+      (o.target[0] != '/' || !IsNormalAbsolutePath(o.target == "/" ? "/x" : o.target)))
+    return Status::InvalidArgument("--to needs an absolute folder path: " + o.target);
+  return Status::OK();
+}
+
+// Sorts `records` (what SelectRecords gave for `path`) by kind; a record
+// outside `path` or not normal is refused: its path goes to `*refused`.
+Plan PlanRecords(const std::vector<VersionRecord>& records, const std::string& path,
+                 std::vector<std::string>* refused) {
+  Plan plan;
+  for (const VersionRecord& r : records) {
+    bool inside = r.path == path ||
+                  (r.path.size() > path.size() && r.path.compare(0, path.size(), path) == 0 &&
+                   (path == "/" || r.path[path.size()] == '/'));
+    if (!IsNormalAbsolutePath(r.path) || !inside) {
+      refused->push_back(r.path);
+      continue;
+    }
+    switch (r.type) {
+      case FileType::kDir:
+        plan.dirs.push_back(&r);
+        break;
+      case FileType::kFile:
+        plan.files.push_back(&r);
+        break;
+      case FileType::kHardlink:
+        plan.hardlinks.push_back(&r);
+        break;
+      case FileType::kSymlink:
+        plan.symlinks.push_back(&r);
+        break;
+      default:
+        plan.others.push_back(&r);
+        break;
+    }
+  }
+  return plan;
+}
+
 class Restore {
  public:
   Restore(repo::Repository& repo, catalog::Catalog& catalog, const RestoreOptions& o)
@@ -54,12 +103,6 @@ class Restore {
   Result<RestoreSummary> Execute();
 
  private:
-  // The records to restore, by kind; pointers into records_.
-  struct Plan {
-    std::vector<const VersionRecord*> dirs, files, hardlinks, symlinks, others;
-  };
-
-  Status CheckOptions() const;
   // Fills records_ with what the options select.
   Status Collect();
   // Sets root_dest_ and sorts records_ into a Plan; a record outside the
@@ -85,9 +128,7 @@ class Restore {
   // unlinking what is; false (and dest listed in skipped_existing) when
   // something is there and is kept.
   bool ClearExisting(const std::string& dest);
-  std::string Dest(const std::string& path) const {
-    return o_.target.empty() ? path : o_.target + path;
-  }
+  std::string Dest(const std::string& path) const { return Destination(o_.target, path); }
   bool ParentChainSafe(const std::string& dest);
   Status MakeDirs(const std::string& dest_dir);
   // mkdir -p of --to (following symlinks, as the user named it).
@@ -358,47 +399,15 @@ void Restore::RestoreFile(const VersionRecord& rec) {
   summary_.bytes += written;
 }
 
-Status Restore::CheckOptions() const {
-  if (!IsNormalAbsolutePath(o_.path))
-    return Status::InvalidArgument("restore needs an absolute path without . or ..: " + o_.path);
-  if (!o_.target.empty() &&
-      (o_.target[0] != '/' || !IsNormalAbsolutePath(o_.target == "/" ? "/x" : o_.target)))
-    return Status::InvalidArgument("--to needs an absolute folder path: " + o_.target);
-  return Status::OK();
-}
-
-Restore::Plan Restore::MakePlan() {
+Plan Restore::MakePlan() {
   // The restore root: the requested path's parent (in place) or --to.
   root_dest_ = o_.target.empty() ? o_.path.substr(0, std::max<size_t>(1, o_.path.find_last_of('/')))
                                  : (o_.target == "/" ? std::string() : o_.target);
   if (root_dest_ == "/") root_dest_.clear();
-  Plan plan;
-  for (const VersionRecord& r : records_) {
-    bool inside = r.path == o_.path || (r.path.size() > o_.path.size() &&
-                                        r.path.compare(0, o_.path.size(), o_.path) == 0 &&
-                                        (o_.path == "/" || r.path[o_.path.size()] == '/'));
-    if (!IsNormalAbsolutePath(r.path) || !inside) {
-      Error("refusing to restore unsafe path from the repository: " + r.path);
-      continue;
-    }
-    switch (r.type) {
-      case FileType::kDir:
-        plan.dirs.push_back(&r);
-        break;
-      case FileType::kFile:
-        plan.files.push_back(&r);
-        break;
-      case FileType::kHardlink:
-        plan.hardlinks.push_back(&r);
-        break;
-      case FileType::kSymlink:
-        plan.symlinks.push_back(&r);
-        break;
-      default:
-        plan.others.push_back(&r);
-        break;
-    }
-  }
+  std::vector<std::string> refused;
+  Plan plan = PlanRecords(records_, o_.path, &refused);
+  for (const std::string& path : refused)
+    Error("refusing to restore unsafe path from the repository: " + path);
   return plan;
 }
 
@@ -567,7 +576,7 @@ void Restore::SyncDestination() const {
 
 Result<RestoreSummary> Restore::Execute() {
   auto t0 = std::chrono::steady_clock::now();
-  CAIRN_RETURN_IF_ERROR(CheckOptions());
+  CAIRN_RETURN_IF_ERROR(CheckOptions(o_));
   CAIRN_RETURN_IF_ERROR(Collect());
   Plan plan = MakePlan();
   if (!o_.target.empty()) CAIRN_RETURN_IF_ERROR(MakeTargetDirs(o_.target));
@@ -671,6 +680,63 @@ Result<RestoreSummary> RunRestore(repo::Repository& repo, catalog::Catalog& cata
                                   const RestoreOptions& options) {
   Restore r(repo, catalog, options);
   return r.Execute();
+}
+
+std::string Destination(const std::string& target, const std::string& path) {
+  if (target.empty() || target == "/") return path;
+  return path == "/" ? target : target + path;
+}
+
+Result<PreviewSummary> PreviewRestore(catalog::Catalog& catalog, const RestoreOptions& options,
+                                      size_t max_listed) {
+  const RestoreOptions& o = options;
+  CAIRN_RETURN_IF_ERROR(CheckOptions(o));
+  CAIRN_ASSIGN_OR_RETURN(std::vector<VersionRecord> records,
+                         SelectRecords(catalog, Selection{o.path, o.device, o.at, o.version}));
+  std::vector<std::string> refused;
+  const Plan plan = PlanRecords(records, o.path, &refused);
+  FileSystem& fs = o.fs ? *o.fs : DefaultFileSystem();
+  PreviewSummary p;
+  p.target = Destination(o.target, o.path);
+  p.files = plan.files.size();
+  for (const VersionRecord* f : plan.files) p.bytes += f->size;
+  p.dirs = plan.dirs.size();
+  p.links = plan.hardlinks.size() + plan.symlinks.size();
+  p.others = plan.others.size();
+  // Folders whose destination does not exist: nothing below them does
+  // either, so a restore to a fresh place costs one lstat, not one per
+  // path. (Records come in path order: a folder before what it holds.)
+  std::unordered_set<std::string> missing;
+  auto parent_missing = [&](const std::string& dest) {
+    size_t slash = dest.find_last_of('/');
+    return slash != std::string::npos && slash > 0 && missing.count(dest.substr(0, slash)) > 0;
+  };
+  for (const VersionRecord* d : plan.dirs) {
+    std::string dest = Destination(o.target, d->path);
+    if (parent_missing(dest)) {
+      missing.insert(std::move(dest));
+      continue;
+    }
+    if (Result<struct stat> st = fs.Lstat(dest); !st.ok() && st.error().IsNotFound())
+      missing.insert(std::move(dest));
+  }
+  // What overwrite replaces: files (RestoreFile), hard links and symlinks
+  // (ClearExisting) where something other than a folder is. Special files
+  // never replace anything.
+  std::vector<std::string> existing;
+  for (const auto* kind : {&plan.files, &plan.hardlinks, &plan.symlinks}) {
+    for (const VersionRecord* r : *kind) {
+      std::string dest = Destination(o.target, r->path);
+      if (parent_missing(dest)) continue;
+      if (Result<struct stat> st = fs.Lstat(dest); st.ok() && !S_ISDIR(st->st_mode))
+        existing.push_back(std::move(dest));
+    }
+  }
+  std::sort(existing.begin(), existing.end());
+  p.would_overwrite_count = existing.size();
+  if (existing.size() > max_listed) existing.resize(max_listed);
+  p.would_overwrite = std::move(existing);
+  return p;
 }
 
 }  // namespace cairn::restorer

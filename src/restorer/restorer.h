@@ -78,6 +78,35 @@ struct RestoreSummary {
 Result<RestoreSummary> RunRestore(repo::Repository& repo, catalog::Catalog& catalog,
                                   const RestoreOptions& options);
 
+// Where a restore writes the record of `path`: `target + path` (re-rooted),
+// or `path` itself in place (target "" or "/").
+std::string Destination(const std::string& target, const std::string& path);
+
+// What RunRestore would do with the same options, from the catalog alone
+// (no pack is read, nothing is written; the destination is only lstat'ed).
+struct PreviewSummary {
+  // Where the requested path itself would be written (Destination).
+  std::string target;
+  // Regular files it would write and their bytes, folders it would create
+  // or merge into, symlinks and hard links, special files (FIFOs; devices
+  // as root). Records a restore refuses (paths not normal, or outside the
+  // requested one) are not counted.
+  uint64_t files = 0, bytes = 0, dirs = 0, links = 0, others = 0;
+  // Destinations that exist already (lstat) as anything but a folder where
+  // a file, hard link or symlink would go: what overwrite=true replaces. At
+  // most `max_listed`, in path order; would_overwrite_count counts them
+  // all. Without overwrite, RunRestore leaves each of them as it is: a
+  // file whose content is exactly the recorded one is "already present"
+  // (not an error), anything else is listed in skipped_existing (a partial
+  // restore). This list does not read the files, so it includes those that
+  // are already identical (a restore with overwrite leaves them alone too).
+  std::vector<std::string> would_overwrite;
+  uint64_t would_overwrite_count = 0;
+};
+// NotFound and InvalidArgument as RunRestore.
+Result<PreviewSummary> PreviewRestore(catalog::Catalog& catalog, const RestoreOptions& options,
+                                      size_t max_listed = 1000);
+
 // The records `selection` names: the requested path's own record first, then
 // (for a folder) every path below it as it was at `at`, sorted by path. For
 // "/" with no record of its own, only the tree below it. NotFound when the

@@ -246,5 +246,105 @@ TEST_F(RestorerTest, RefusedMetadataIsReportedNotIgnored) {
       << r->metadata_warnings[0];
 }
 
+TEST(DestinationTest, ReRootsUnderTheTargetOrStaysInPlace) {
+  EXPECT_EQ(Destination("", "/home/u/a"), "/home/u/a");
+  EXPECT_EQ(Destination("/", "/home/u/a"), "/home/u/a");
+  EXPECT_EQ(Destination("/tmp/r", "/home/u/a"), "/tmp/r/home/u/a");
+  EXPECT_EQ(Destination("/tmp/r", "/"), "/tmp/r");
+  EXPECT_EQ(Destination("", "/"), "/");
+}
+
+// A preview says what the restore with the same options then does: where,
+// how many files and bytes, and what overwrite would replace; it reads the
+// catalog and lstats the destinations, nothing else.
+TEST_F(RestorerTest, PreviewSaysWhatTheRestoreWouldDo) {
+  const Bytes a = RandomBytes(3000), b = RandomBytes(5000);
+  WriteFile(src_ + "/a", a);
+  WriteFile(src_ + "/b", b);
+  fs::create_directories(src_ + "/sub/deeper");
+  WriteFile(src_ + "/sub/deeper/c", RandomBytes(100));
+  fs::create_symlink("a", src_ + "/l");
+  ASSERT_NO_FATAL_FAILURE(Backup());
+
+  const std::string target = tmp_.Sub("target");
+  const std::string dest = target + src_;
+  testing::FaultFileSystem counting;  // no fault: counts the calls
+  RestoreOptions o = Options(target);
+  o.fs = &counting;
+  auto fresh = PreviewRestore(*catalog_, o);
+  ASSERT_OK(fresh);
+  EXPECT_EQ(fresh->target, dest);
+  EXPECT_EQ(fresh->files, 3u);
+  EXPECT_EQ(fresh->bytes, 8100u);
+  EXPECT_EQ(fresh->dirs, 3u);  // src, sub, sub/deeper
+  EXPECT_EQ(fresh->links, 1u);
+  EXPECT_EQ(fresh->others, 0u);
+  EXPECT_TRUE(fresh->would_overwrite.empty());
+  EXPECT_EQ(fresh->would_overwrite_count, 0u);
+  // Below a destination folder that does not exist, nothing is looked at.
+  EXPECT_EQ(counting.Calls(Op::kLstat, target), 1);
+  EXPECT_FALSE(fs::exists(target)) << "a preview created the target";
+
+  auto restored = RunRestore(*repo_, *catalog_, Options(target));
+  ASSERT_OK(restored);
+  EXPECT_EQ(restored->files, fresh->files);
+  EXPECT_EQ(restored->bytes, fresh->bytes);
+  EXPECT_EQ(restored->dirs, fresh->dirs);
+  EXPECT_EQ(restored->links, fresh->links);
+
+  // Now everything is there: each file and link would be replaced.
+  const std::vector<std::string> all = {dest + "/a", dest + "/b", dest + "/l",
+                                        dest + "/sub/deeper/c"};
+  auto again = PreviewRestore(*catalog_, Options(target));
+  ASSERT_OK(again);
+  EXPECT_EQ(again->would_overwrite, all);
+  EXPECT_EQ(again->would_overwrite_count, 4u);
+  auto capped = PreviewRestore(*catalog_, Options(target), 2);
+  ASSERT_OK(capped);
+  EXPECT_EQ(capped->would_overwrite, (std::vector<std::string>{dest + "/a", dest + "/b"}));
+  EXPECT_EQ(capped->would_overwrite_count, 4u);
+  // Without overwrite the restore keeps them: the changed one is skipped,
+  // the identical ones are already present.
+  WriteFile(dest + "/b", RandomBytes(10));
+  auto kept = RunRestore(*repo_, *catalog_, Options(target));
+  ASSERT_OK(kept);
+  EXPECT_EQ(kept->skipped_existing, (std::vector<std::string>{dest + "/b", dest + "/l"}));
+  EXPECT_EQ(kept->already_present, 2u);
+  // A folder where a file would go is not something overwrite replaces.
+  fs::remove(dest + "/a");
+  fs::create_directories(dest + "/a");
+  auto folder = PreviewRestore(*catalog_, Options(target));
+  ASSERT_OK(folder);
+  EXPECT_EQ(folder->would_overwrite,
+            (std::vector<std::string>{dest + "/b", dest + "/l", dest + "/sub/deeper/c"}));
+
+  // In place: the original paths themselves.
+  auto in_place = PreviewRestore(*catalog_, Options(""));
+  ASSERT_OK(in_place);
+  EXPECT_EQ(in_place->target, src_);
+  EXPECT_EQ(
+      in_place->would_overwrite,
+      (std::vector<std::string>{src_ + "/a", src_ + "/b", src_ + "/l", src_ + "/sub/deeper/c"}));
+  // One file's version.
+  RestoreOptions one = Options(tmp_.Sub("one"));
+  one.path = src_ + "/b";
+  one.version = 1;
+  auto file = PreviewRestore(*catalog_, one);
+  ASSERT_OK(file);
+  EXPECT_EQ(file->target, tmp_.Sub("one") + src_ + "/b");
+  EXPECT_EQ(file->files, 1u);
+  EXPECT_EQ(file->bytes, 5000u);
+  EXPECT_EQ(file->dirs, 0u);
+  // The restore's own errors.
+  RestoreOptions bad = Options("relative/target");
+  EXPECT_EQ(PreviewRestore(*catalog_, bad).status().code(), StatusCode::kInvalidArgument);
+  bad = Options(target);
+  bad.path = src_ + "/never-backed-up";
+  EXPECT_EQ(PreviewRestore(*catalog_, bad).status().code(), StatusCode::kNotFound);
+  bad.path = src_ + "/b";
+  bad.version = 2;
+  EXPECT_EQ(PreviewRestore(*catalog_, bad).status().code(), StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace cairn::restorer
