@@ -106,6 +106,7 @@ function fmtAgo(t) {
 const exactFmt = new Intl.DateTimeFormat(undefined, { weekday: 'short', year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
 const shortFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 const dayFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
+const hourFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 function fmtExact(t) { const d = parseTime(t); return d ? exactFmt.format(d) : ''; }
 function fmtShort(t) { const d = parseTime(t); return d ? shortFmt.format(d) : ''; }
 // A time in words, with the exact local time on hover (kept fresh by a timer).
@@ -119,7 +120,8 @@ setInterval(() => {
 }, 20000);
 function fmtDuration(sec) {
   if (sec == null || isNaN(sec)) return '';
-  sec = Math.max(0, Math.round(sec));
+  if (sec < 1) return 'less than a second';
+  sec = Math.round(sec);
   if (sec < 60) return `${sec} s`;
   if (sec < 3600) return `${Math.floor(sec / 60)} min ${sec % 60 ? (sec % 60) + ' s' : ''}`.trim();
   const hrs = Math.floor(sec / 3600), min = Math.round((sec % 3600) / 60);
@@ -150,7 +152,7 @@ class ApiError extends Error {
     this.retryAfter = retryAfter;
   }
 }
-const CODE_BY_STATUS = { 400: 'invalid argument', 401: 'unauthenticated', 403: 'forbidden', 404: 'not found', 409: 'locked', 413: 'too large', 421: 'wrong host', 429: 'too many requests', 503: 'unavailable' };
+const CODE_BY_STATUS = { 400: 'invalid argument', 401: 'unauthenticated', 403: 'forbidden', 404: 'not found', 409: 'locked', 413: 'too large', 421: 'wrong host', 429: 'too many requests', 503: 'unavailable', 507: 'no space' };
 
 const state = {
   session: null, // {who, scope, ...} from /api/session
@@ -233,6 +235,11 @@ const ERROR_WORDS = {
   'too many requests': 'Too many attempts',
   unavailable: 'The backup repository cannot be reached right now',
   internal: 'Something went wrong inside cairn',
+  'already exists': 'Something is already there',
+  'permission denied': 'Permission denied',
+  'no space': 'The disk is full',
+  corruption: 'Damaged data was found (run "cairn check" to know more)',
+  'io error': 'Reading or writing failed',
 };
 function errorText(err) {
   if (!err) return '';
@@ -240,6 +247,7 @@ function errorText(err) {
   if (!(err instanceof ApiError)) return `Something went wrong in this page: ${err.message || err}`;
   const head = ERROR_WORDS[err.code] || 'Error';
   let msg = err.message ? `${head}: ${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}` : head;
+  msg = msg.replace(/`([^`]*)`/g, '"$1"');
   if (!/[.!?]$/.test(msg)) msg += '.';
   if (err.retryAfter) msg += ` Try again in ${plural(err.retryAfter, 'second')}.`;
   return msg;
@@ -352,6 +360,10 @@ function setLive(on) {
 }
 function handleJob(job) {
   if (!job || !job.id) return;
+  // A fast job may end (event stream) before the POST that started it has
+  // answered: a finished job never goes back to running.
+  const known = state.jobs.get(job.id);
+  if (known && !isActive(known) && isActive(job)) return;
   state.jobs.set(job.id, job);
   emit('job', job);
   updateJobPill();
@@ -405,7 +417,7 @@ function progressLine(p) {
   if (p.bytes_total) parts.push(`${fmtBytes(p.bytes_done)} of ${fmtBytes(p.bytes_total)}`);
   else if (p.bytes_done) parts.push(fmtBytes(p.bytes_done));
   if (p.bytes_per_second > 0) parts.push(`${fmtBytes(p.bytes_per_second)}/s`);
-  if (p.eta_seconds != null && p.eta_seconds > 0) parts.push(`about ${fmtDuration(p.eta_seconds)} left`);
+  if (p.eta_seconds != null && p.eta_seconds >= 1) parts.push(`about ${fmtDuration(p.eta_seconds)} left`);
   return parts.join(' · ');
 }
 function fraction(p) {
@@ -415,25 +427,28 @@ function fraction(p) {
   if (p.units_total > 0) return Math.min(1, p.units_done / p.units_total);
   return null;
 }
+// A count that is a number, or a list (of messages) to count.
+function countOf(x) { return Array.isArray(x) ? x.length : Number(x) || 0; }
 function resultLine(job) {
   const r = job.result;
   if (!r || typeof r !== 'object') return '';
   if (job.kind === 'backup') {
     const bits = [];
     const changed = (r.files_new || 0) + (r.files_changed || 0);
-    bits.push(changed ? `${plural(r.files_new || 0, 'new file')}, ${fmtCount(r.files_changed || 0)} changed` : 'no file had changed');
-    if (r.files_unchanged != null) bits.push(`${fmtCount(r.files_unchanged)} unchanged`);
+    const files = `${fmtCount(r.files_new || 0)} new, ${fmtCount(r.files_changed || 0)} changed`;
+    bits.push(changed ? (r.files_unchanged != null ? `${files}, ${fmtCount(r.files_unchanged)} unchanged files` : `${files} files`) : 'no file had changed');
     if (r.deleted) bits.push(`${plural(r.deleted, 'deletion')} recorded`);
     if (r.bytes_stored != null) bits.push(`${fmtBytes(r.bytes_stored)} stored`);
-    if (r.errors) bits.push(plural(r.errors, 'error'));
-    return `Backed up${r.seconds != null ? ' in ' + fmtDuration(r.seconds) : ''}: ${bits.join(', ')}.`;
+    if (countOf(r.errors)) bits.push(`${plural(countOf(r.errors), 'file')} could not be read`);
+    return `Backed up${r.seconds != null ? ' in ' + fmtDuration(r.seconds) : ''}: ${bits.join('; ')}.`;
   }
   if (job.kind === 'restore') {
-    let t = `Restored ${plural(r.files || 0, 'file')} (${fmtBytes(r.bytes || 0)})`;
-    if (r.target) t += ` to ${r.target}`;
-    t += '.';
-    if (r.skipped) t += ` ${plural(r.skipped, 'file')} already there ${r.skipped === 1 ? 'was' : 'were'} kept (not overwritten).`;
-    if (r.verified) t += ' Every byte was checked.';
+    let t = r.files || !r.already_present ? `Restored ${plural(r.files || 0, 'file')} (${fmtBytes(r.bytes || 0)})${r.target ? ` into ${r.target}.` : ' to the original place.'}` : 'Nothing needed restoring.';
+    const skipped = countOf(r.skipped != null ? r.skipped : r.skipped_existing);
+    if (skipped) t += ` ${plural(skipped, 'file')} already there ${skipped === 1 ? 'was' : 'were'} kept (not overwritten).`;
+    if (r.already_present) t += ` ${plural(r.already_present, 'file')} ${r.already_present === 1 ? 'was' : 'were'} already exactly this version.`;
+    if (countOf(r.errors)) t += ` ${plural(countOf(r.errors), 'file')} could not be restored.`;
+    else if (r.verified) t += ' Every byte was checked.';
     return t;
   }
   if (job.kind === 'cleanup') {
@@ -465,7 +480,7 @@ function jobCard(job) {
   function update(j) {
     cur = j;
     const kind = KIND_WORDS[j.kind] || j.kind || 'Job';
-    title.textContent = j.description ? `${kind}: ${localizeTimes(j.description.replace(/^(back up|restore|cleanup)\s+/i, ''))}` : kind;
+    title.textContent = j.description ? `${kind}: ${localizeTimes(j.description.replace(/^(back up|restore|cleanup)\s+/i, '').replace(/\s*\(version [0-9a-f]{24}\)/, ''))}` : kind;
     bar.setAttribute('aria-label', `${kind} progress`);
     const [word, cls] = STATE_BADGE[j.state] || [j.state, ''];
     badge.textContent = word;
@@ -486,8 +501,14 @@ function jobCard(job) {
     result.textContent = j.state === 'succeeded' ? resultLine(j) : '';
     clear(err, j.state === 'failed' && j.error ? h('div', { class: 'notice error', role: 'alert' }, `It failed: ${localizeTimes(j.error)}`) : null,
       j.state === 'cancelled' ? h('div', { class: 'notice warn' }, 'Cancelled. What it had finished is kept.') : null);
-    const list = Array.isArray(j.issues) ? j.issues : [];
-    const count = Math.max(j.issue_count || 0, list.length);
+    // Issues as they happened, else the messages of the result.
+    let list = Array.isArray(j.issues) ? j.issues : [];
+    const res = j.result || {};
+    if (!list.length) {
+      const msgs = (x, severity) => (Array.isArray(x) ? x : []).map((m) => (typeof m === 'string' ? { severity, message: m } : m));
+      list = [...msgs(res.errors, 'error'), ...msgs(res.warnings, 'warning'), ...msgs(res.metadata_warnings, 'warning')];
+    }
+    const count = Math.max(Array.isArray(j.issues) && j.issues.length ? j.issue_count || 0 : 0, list.length);
     if (count) {
       const shown = list.slice(0, 5);
       clear(issues, h('ul', { class: 'issues' },
@@ -543,7 +564,7 @@ function openRestoreDialog(items, onStarted) {
   const toPlace = h('input', { type: 'radio', name: 'rd-where', id: 'rd-place', checked: true });
   const toOther = h('input', { type: 'radio', name: 'rd-where', id: 'rd-other' });
   const target = h('input', { type: 'text', id: 'rd-target', placeholder: '/home/you/Restored', autocomplete: 'off', spellcheck: 'false', style: { width: '100%' }, 'aria-describedby': 'rd-target-help' });
-  const targetHelp = h('div', { id: 'rd-target-help', class: 'small muted' }, 'A full path starting with "/". It is created if needed; what you restore goes inside it.');
+  const targetHelp = h('div', { id: 'rd-target-help', class: 'small muted' }, 'A full path starting with "/", created if needed. The check below shows where each item lands.');
   const targetRow = h('div', { class: 'field' }, h('label', { for: 'rd-target' }, 'Folder'), target, targetHelp);
   targetRow.hidden = true;
   const where = h('fieldset', null, h('legend', null, 'Where to'),
@@ -597,7 +618,8 @@ function openRestoreDialog(items, onStarted) {
     const parts = [];
     for (const f of failed) parts.push(h('div', { class: 'notice error', role: 'alert' }, h('code', null, f.v.path), ': ', errorText(f.e)));
     if (okr.length) {
-      parts.push(h('p', null, `This restores ${plural(files, 'file')} (${fmtBytes(bytes)})`, targets.length === 1 ? [' to ', h('code', { class: 'break' }, targets[0])] : '', '.'));
+      parts.push(h('p', null, `This restores ${plural(files, 'file')} (${fmtBytes(bytes)})`, targets.length === 1 ? [' to ', h('code', { class: 'break' }, targets[0])] : ':', targets.length === 1 ? '.' : ''));
+      if (targets.length > 1) parts.push(h('div', { class: 'scrollbox' }, h('ul', null, okr.map((x) => h('li', null, h('code', null, x.v.path), ' → ', h('code', null, x.r.target || x.v.path))))));
       needChoice = owCount > 0;
       if (needChoice) {
         const listed = owList.length;
@@ -708,9 +730,10 @@ function lineChart(points, w) {
   svg.appendChild(s('path', { d, class: 'line' }));
   svg.appendChild(s('line', { x1: left, x2: w - 8, y1: y(0), y2: y(0), class: 'axis' }));
   const ticks = Math.max(2, Math.min(6, Math.floor(plotW / 110)));
+  const xFmt = t1 - t0 < 36 * 3600e3 ? hourFmt : dayFmt;
   for (let i = 0; i <= ticks; i++) {
     const t = t0 + ((t1 - t0) * i) / ticks;
-    svg.appendChild(s('text', { x: x(t), y: H - 8, 'text-anchor': i === 0 ? 'start' : i === ticks ? 'end' : 'middle' }, dayFmt.format(new Date(t))));
+    svg.appendChild(s('text', { x: x(t), y: H - 8, 'text-anchor': i === 0 ? 'start' : i === ticks ? 'end' : 'middle' }, xFmt.format(new Date(t))));
   }
   const every = Math.max(1, Math.ceil(points.length / 150));
   points.forEach((p, i) => {
@@ -746,6 +769,10 @@ function barChart(days, w) {
 }
 
 // ================================================================ overview
+// A server text where `backticks` mark commands: those as <code>.
+function richText(text) {
+  return String(text || '').split('`').map((part, i) => (i % 2 ? h('code', null, part) : part));
+}
 function stripLead(summary) {
   const t = String(summary || '').replace(/^\s*(protected|attention( needed)?|not protected|warning)\s*[:.—-]\s*/i, '');
   return t.charAt(0).toUpperCase() + t.slice(1);
@@ -801,10 +828,10 @@ function drawHero(hero, st) {
     h('div', { class: 'sign' }, icon(sign, 'ico-sign')),
     h('div', { class: 'body' },
       h('h2', null, title),
-      h('p', { class: 'summary' }, stripLead(st.summary) || (never ? 'Nothing has been backed up yet.' : '')),
+      h('p', { class: 'summary' }, stripLead(st.summary) ? richText(stripLead(st.summary)) : (never ? 'Nothing has been backed up yet.' : '')),
       st.paused && st.paused_until ? h('p', null, 'Protection resumes by itself ', timeAgo(st.paused_until), ` (${fmtExact(st.paused_until)}).`) : null,
       !never ? h('p', { class: 'muted' }, 'Last successful backup: ', timeAgo(st.last_backup), ` (${fmtExact(st.last_backup)})`) : null,
-      !st.protected && reasons.length ? h('ul', null, reasons.slice(0, 4).map((r) => h('li', null, r)),
+      !st.protected && reasons.length ? h('ul', null, reasons.slice(0, 4).map((r) => h('li', null, richText(r))),
         reasons.length > 4 ? h('li', null, h('a', { href: href('activity') }, `${reasons.length - 4} more on the Activity page`)) : null) : null,
       !st.protected && !st.paused ? h('p', null, h('a', { class: 'button primary', href: href('backup') }, icon('backup'), 'Back up now…'), ' ', h('a', { href: href('activity') }, 'See the activity')) : null,
       msg),
@@ -824,12 +851,17 @@ function drawCards(cards, st, runningList) {
       : h('p', { class: 'muted' }, 'No folder is configured.'),
     st.mode === 'run' ? h('p', { class: 'small muted' }, st.watching ? 'Changes are backed up within seconds.' : 'Not watching for changes right now.') : null);
   const running = [...state.jobs.values()].filter(isActive);
+  const serve = st.mode === 'serve';
   const queue = h('section', { class: 'card', 'aria-labelledby': 'ov-queue' },
     h('h2', { id: 'ov-queue' }, 'Right now'),
-    h('p', { class: 'bigstat' }, st.queued ? plural(st.queued, 'change') : 'Nothing waiting'),
-    h('p', { class: 'muted small' }, st.queued ? 'waiting to be backed up' : 'Every change seen so far is backed up.'),
+    serve ? h('p', { class: 'bigstat' }, running.length ? plural(running.length, 'job') + ' running' : 'Nothing running')
+      : h('p', { class: 'bigstat' }, st.queued ? plural(st.queued, 'change') : 'Nothing waiting'),
+    serve ? h('p', { class: 'muted small' }, 'Changes are backed up when you ask for it (or by "cairn run" elsewhere).')
+      : h('p', { class: 'muted small' }, st.queued ? 'waiting to be backed up' : 'Every change seen so far is backed up.'),
     st.running && !running.length ? h('p', null, 'Running: ', st.running) : null,
     runningList,
+    st.last_run && st.last_run.summary ? h('p', { class: 'small muted break' }, 'Last run: ', st.last_run.summary) : null,
+    scheduled(st),
     h('p', null, h('a', { href: href('backup') }, 'Back up now…')));
   const stats = st.stats || {};
   const devs = stats.devices || 0;
@@ -841,6 +873,14 @@ function drawCards(cards, st, runningList) {
   clear(cards, watch, queue, count);
 }
 
+const JOB_NAMES = { 'full-pass': 'Full check of every folder', cleanup: 'Cleanup of old versions', compaction: 'Catalog compaction', 'restore-sample': 'Restore test' };
+// The daemon's scheduled work ("cairn run" only).
+function scheduled(st) {
+  const jobs = (st.daemon && Array.isArray(st.daemon.jobs) ? st.daemon.jobs : []).filter((j) => j.next_due);
+  if (!jobs.length) return null;
+  return h('details', { class: 'small' }, h('summary', null, 'Scheduled'),
+    h('ul', { class: 'plain' }, jobs.map((j) => h('li', null, `${JOB_NAMES[j.name] || j.name}: `, timeAgo(j.next_due)))));
+}
 function drawStorage(box, st, sc) {
   const stats = st.stats || {};
   const latest = stats.latest_bytes || 0, stored = stats.stored_bytes || 0;
@@ -885,6 +925,22 @@ function drawStorage(box, st, sc) {
   }
 }
 
+// Every day of the period, in order: days without a backup count 0 (the
+// server may list only the days that had one).
+function fillDays(list, n) {
+  const by = new Map(list.map((d) => [d.day, d]));
+  const out = [];
+  const p = (x) => String(x).padStart(2, '0');
+  const today = new Date();
+  for (let i = n - 1; i >= 0; i--) {
+    const d = new Date(today.getFullYear(), today.getMonth(), today.getDate() - i, 12);
+    const key = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+    out.push(by.get(key) || { day: key, count: 0, bytes_stored: 0 });
+    by.delete(key);
+  }
+  // Days the server knows that fall outside (another time zone): keep them.
+  return by.size ? [...by.values(), ...out].sort((a, b) => a.day.localeCompare(b.day)) : out;
+}
 function drawHistory(box, sc) {
   const sel = h('select', { id: 'ov-days' },
     [[7, 'Last 7 days'], [30, 'Last 30 days'], [90, 'Last 90 days'], [365, 'Last year']].map(([v, t]) => h('option', { value: v, selected: v === (state.historyDays || 30) }, t)));
@@ -898,7 +954,7 @@ function drawHistory(box, sc) {
     try { data = await api('/api/stats/history', { query: { days: sel.value }, signal: sc.signal }); } catch (e) { if (!sc.dead && e.name !== 'AbortError') clear(body, errorBox(e, load)); return; }
     if (sc.dead) return;
     const pts = (data.points || []).map((p) => ({ t: parseTime(p.time)?.getTime(), v: p.stored_bytes || 0, files: p.files })).filter((p) => p.t != null).sort((a, b) => a.t - b.t);
-    const days = data.backups_per_day || [];
+    const days = fillDays(data.backups_per_day || [], Number(sel.value));
     const total = days.reduce((a, d) => a + (d.count || 0), 0);
     if (!pts.length && !total) { clear(body, h('p', { class: 'muted' }, 'No backup in this period.')); return; }
     const first = pts[0], last = pts[pts.length - 1];
