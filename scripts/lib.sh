@@ -30,8 +30,9 @@ cairn_install_deps() {
   fi
 }
 
-# Node.js runs Azurite, the Azure Storage emulator of the Azure tests. A
-# machine that already has node (any source) keeps it; otherwise Debian's.
+# Node.js runs Azurite, the Azure Storage emulator of the Azure tests, and the
+# dashboard's browser test. A machine that already has node (any source) keeps
+# it; otherwise Debian's.
 # git: the `cairn run` test of a `git checkout` (tests/daemon_e2e_test.cc).
 cairn_install_test_deps() {
   if ! command -v git >/dev/null; then
@@ -47,6 +48,14 @@ cairn_install_test_deps() {
     if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  # The dashboard's browser test (tests/browser) drives Debian's chromium.
+  if [[ ! -x /usr/bin/chromium ]]; then
+    echo "installing: chromium (for the dashboard's browser test)" >&2
+    local sudo=""
+    if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
   fi
 }
 
