@@ -70,6 +70,11 @@ int RunCommand(Context& ctx, const RunArgs& o) {
     wo.version = ctx.global().version;
     daemon::Service* svc = service.get();
     wo.log = [svc](const std::string& line) { svc->Log(daemon::LogLevel::kInfo, line); };
+    // A settings change from the dashboard: the same reload as SIGHUP's.
+    wo.reload_settings = [svc] {
+      svc->RequestReload();
+      return Status::OK();
+    };
     auto started = web::Server::Start(std::move(wo));
     if (started.ok()) {
       server = std::move(*started);

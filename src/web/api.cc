@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 
+#include "config/settings_edit.h"
 #include "engine/session.h"
 #include "web/api_json.h"
 #include "web/assets.h"
@@ -583,6 +584,73 @@ void Server::Impl::RegisterApi() {
              {{"file", session->settings().source.empty() ? json(nullptr)
                                                           : json(session->settings().source)},
               {"settings", SettingsJson(session->settings())}});
+  });
+
+  http->Put("/api/settings", [this](const Req& req, Res& res) {
+    json body;
+    if (!BodyParam(req, res, &body)) return;
+    if (!body.contains("settings") || !body["settings"].is_object())
+      return SendError(res, 400, "invalid argument",
+                       "send {\"settings\": {\"section\": {\"key\": value}}}, as GET gives it");
+    std::vector<config::SettingChange> changes;
+    for (const auto& [section, keys] : body["settings"].items()) {
+      if (!keys.is_object())
+        return SendError(res, 400, "invalid argument",
+                         "settings." + section + " must be an object of keys");
+      for (const auto& [key, value] : keys.items()) {
+        config::SettingChange c;
+        c.key = section + "." + key;
+        if (value.is_null()) {
+          // Removed: back to the default.
+        } else if (value.is_boolean()) {
+          c.value = value.get<bool>();
+        } else if (value.is_number_integer()) {
+          c.value = value.get<int64_t>();
+        } else if (value.is_string()) {
+          // A secret is shown as "(set)": sent back unchanged, it stays.
+          if (value.get<std::string>() == "(set)") continue;
+          c.value = value.get<std::string>();
+        } else if (value.is_array()) {
+          std::vector<std::string> items;
+          for (const json& item : value) {
+            if (!item.is_string())
+              return SendError(res, 400, "invalid argument", c.key + ": expected a list of text");
+            items.push_back(item.get<std::string>());
+          }
+          c.value = std::move(items);
+        } else {
+          return SendError(res, 400, "invalid argument",
+                           c.key + ": expected true/false, a whole number, text or a list of text");
+        }
+        changes.push_back(std::move(c));
+      }
+    }
+    if (changes.empty()) return SendError(res, 400, "invalid argument", "no setting to change");
+    auto session = CurrentSession();
+    const std::string path = session->settings().source.empty()
+                                 ? session->config().config_dir + "/settings.yaml"
+                                 : session->settings().source;
+    std::string keys;
+    for (const auto& c : changes) keys += (keys.empty() ? "" : ", ") + c.key;
+    Result<config::Settings> updated = [&] {
+      std::lock_guard lock(settings_mu);
+      return config::UpdateSettingsFile(path, changes);
+    }();
+    if (!updated.ok()) return SendStatus(res, updated.error());
+    Audit(req, "settings change in " + path + ": " + keys);
+    Status applied =
+        o.reload_settings ? o.reload_settings() : Status::Unsupported("applied at the next start");
+    {
+      std::lock_guard lock(stats_mu);
+      stats_cache.reset();
+    }
+    SendJson(res, 200,
+             {{"file", path},
+              {"settings", SettingsJson(*updated)},
+              {"changed", keys},
+              {"applied", applied.ok()},
+              {"message", applied.ok() ? "saved and applied"
+                                       : "saved; not applied yet: " + applied.message()}});
   });
 
   // ---- jobs ----

@@ -144,7 +144,7 @@ Status Server::Impl::Init() {
   const size_t threads = std::max<size_t>(4, o.threads);
   http->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http->set_payload_max_length(kMaxBody);
-  http->set_read_timeout(std::chrono::seconds(10));
+  http->set_read_timeout(std::chrono::seconds(5));
   http->set_write_timeout(std::chrono::seconds(30));
   http->set_keep_alive_timeout(5);
   http->set_keep_alive_max_count(1000);

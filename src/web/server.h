@@ -58,11 +58,17 @@ struct ServerOptions {
   // and login, with who). Never a token. Empty: nowhere.
   std::function<void(const std::string&)> log;
   std::string version;
+  // Applies a settings file that PUT /api/settings changed: under `cairn
+  // run` the daemon's reload (SIGHUP's), under `cairn serve` a new session.
+  // Empty: the change is written but applied at the next start.
+  std::function<Status()> reload_settings;
   // Instead of the settings' web.host / web.port (tests: port 0 = any free
   // port, see Server::port).
   std::optional<std::string> host;
   std::optional<int> port;
-  size_t threads = 16;  // the pool serving connections
+  // The pool serving connections: each open connection holds one thread
+  // while it is read (at most the read timeout, 5 s, when it sends nothing).
+  size_t threads = 32;
   // How often GET /api/events streams get a "status" event.
   std::chrono::milliseconds status_interval{std::chrono::seconds(5)};
   // When the process started (health: a service that has not backed up

@@ -77,6 +77,7 @@ class Server::Impl {
   std::jthread listener;
   std::jthread status_publisher;
 
+  std::mutex settings_mu;  // one settings change at a time
   std::mutex stats_mu;
   std::optional<engine::RepositoryStats> stats_cache;
   int64_t stats_at = 0;

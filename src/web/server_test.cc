@@ -6,7 +6,13 @@
 
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -453,6 +459,91 @@ TEST_F(ServerTest, ManyConcurrentClientsWhileABackupRuns) {
   EXPECT_EQ(good, 200);
   EXPECT_EQ(bad, 0);
   EXPECT_EQ(WaitJob(json::parse(job->body)["id"])["state"], "succeeded");
+}
+
+TEST_F(ServerTest, SettingsAreChangedInTheFileKeepingItsComments) {
+  const std::string file = home_.Sub("settings.yaml");
+  testing::WriteFile(
+      file, "# my settings\nbackup:\n  # what to leave out\n  exclude_patterns: ['*.tmp']\n");
+  // The session read the file as it was at its start.
+  session_ = std::shared_ptr<engine::Session>(Make().release());
+  int reloads = 0;
+  ServerOptions o;
+  o.reload_settings = [&reloads] {
+    ++reloads;
+    return Status::OK();
+  };
+  Start(o);
+  auto get = Get("/api/settings", Auth());
+  ASSERT_EQ(get->status, 200) << get->body;
+  json s = json::parse(get->body);
+  EXPECT_EQ(s["file"], file);
+  EXPECT_EQ(s["settings"]["backup"]["exclude_patterns"], json::array({"*.tmp"}));
+
+  json change = {
+      {"settings",
+       {{"backup", {{"exclude_patterns", {"*.tmp", "*.log"}}, {"max_file_size_mb", 100}}},
+        {"azure", {{"connection_string", "(set)"}}}}}};
+  auto put = Client().Put("/api/settings", Auth(), change.dump(), "application/json");
+  ASSERT_EQ(put->status, 200) << put->body;
+  json after = json::parse(put->body);
+  EXPECT_TRUE(after["applied"]);
+  EXPECT_EQ(after["settings"]["backup"]["max_file_size_mb"], 100);
+  EXPECT_EQ(reloads, 1);
+  const std::string text = testing::ReadFile(file);
+  EXPECT_NE(text.find("# my settings"), std::string::npos) << text;
+  EXPECT_NE(text.find("# what to leave out"), std::string::npos) << text;
+  EXPECT_NE(text.find("*.log"), std::string::npos) << text;
+  EXPECT_NE(text.find("max_file_size_mb: 100"), std::string::npos) << text;
+  EXPECT_EQ(text.find("connection_string"), std::string::npos)
+      << "a secret's placeholder is no value";
+  EXPECT_NE(testing::ReadFile(file + ".bak").find("['*.tmp']"), std::string::npos);
+  EXPECT_TRUE(Logged("audit: settings change in " + file + ": backup.exclude_patterns"));
+
+  // Validated as the file is: refused with the file's message, nothing written.
+  json bad = {{"settings", {{"web", {{"port", 70000}}}}}};
+  auto refused = Client().Put("/api/settings", Auth(), bad.dump(), "application/json");
+  EXPECT_EQ(refused->status, 400);
+  EXPECT_NE(json::parse(refused->body)["error"].get<std::string>().find("web.port"),
+            std::string::npos)
+      << refused->body;
+  json unknown = {{"settings", {{"backup", {{"colour", "blue"}}}}}};
+  EXPECT_EQ(Client().Put("/api/settings", Auth(), unknown.dump(), "application/json")->status, 400);
+  EXPECT_EQ(testing::ReadFile(file), text);
+  EXPECT_EQ(reloads, 1);
+}
+
+TEST_F(ServerTest, SilentClientsDoNotStallOthers) {
+  // Connections that send nothing (or half a request) each hold a thread
+  // until the read timeout; everyone else is still served at once.
+  std::vector<int> silent;
+  struct CloseAll {
+    std::vector<int>& fds;
+    ~CloseAll() {
+      for (int fd : fds) ::close(fd);
+    }
+  } close_all{silent};
+  for (int i = 0; i < 20; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(server_->port()));
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    if (i % 2) {
+      const char* half = "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+      ASSERT_GT(::write(fd, half, std::strlen(half)), 0);
+    }
+    silent.push_back(fd);
+  }
+  httplib::Client c("127.0.0.1", server_->port());
+  c.set_connection_timeout(2, 0);
+  c.set_read_timeout(2, 0);  // well below the silent ones' 5 s
+  for (int i = 0; i < 10; ++i) {
+    auto r = c.Get("/health");
+    ASSERT_TRUE(r) << "request " << i << " stalled";
+    EXPECT_EQ(r->status, 200);
+  }
 }
 
 TEST_F(ServerTest, ARemoteAddressNeedsTls) {

@@ -1698,6 +1698,29 @@ function settingValue(key, v) {
   const unit = typeof v === 'number' ? (UNIT.find(([re]) => re.test(key)) || [])[1] : null;
   return h('span', { class: 'value' }, String(v), unit ? ` ${unit}` : '');
 }
+// The settings a person may change here; the others (where backups go, the
+// dashboard's own address, secrets) are changed in the settings file.
+const EDITABLE = new Set([
+  ...SETTING_GROUPS[0][1], ...SETTING_GROUPS[1][1], ...SETTING_GROUPS[2][1],
+  'azure.limit_upload_kib', 'azure.limit_download_kib', 'maintenance.restore_sample_files',
+  'alerts.stale_after_hours', 'logging.level',
+]);
+function settingInput(key, v, id) {
+  const attrs = { id, 'data-key': key };
+  if (Array.isArray(v)) {
+    return h('textarea', Object.assign(attrs, { rows: Math.max(3, v.length + 1), 'data-kind': 'list', value: v.join('\n'), 'aria-describedby': `${id}-why` }));
+  }
+  if (typeof v === 'boolean') return h('input', Object.assign(attrs, { type: 'checkbox', 'data-kind': 'bool', checked: v }));
+  if (typeof v === 'number') return h('input', Object.assign(attrs, { type: 'number', min: '0', step: '1', 'data-kind': 'int', value: String(v) }));
+  return h('input', Object.assign(attrs, { type: 'text', 'data-kind': 'text', value: v == null ? '' : String(v) }));
+}
+function inputValue(el) {
+  const kind = el.getAttribute('data-kind');
+  if (kind === 'list') return el.value.split('\n').map((x) => x.trim()).filter((x) => x !== '');
+  if (kind === 'bool') return el.checked;
+  if (kind === 'int') return el.value.trim() === '' ? null : Number(el.value);
+  return el.value;
+}
 PAGES.settings = async (main, params, sc) => {
   main.appendChild(pageHead('Settings'));
   const out = h('div', null, h('p', { class: 'muted' }, 'Loading…'));
@@ -1705,37 +1728,78 @@ PAGES.settings = async (main, params, sc) => {
   let data;
   try { data = await api('/api/settings', { signal: sc.signal }); } catch (e) { if (!sc.dead && e.name !== 'AbortError') clear(out, errorBox(e)); return; }
   if (sc.dead) return;
-  const settings = data.settings || {};
-  const flat = new Map();
-  for (const [sec, vals] of Object.entries(settings)) {
-    if (vals && typeof vals === 'object' && !Array.isArray(vals)) for (const [k, v] of Object.entries(vals)) flat.set(`${sec}.${k}`, v);
-    else flat.set(sec, vals);
-  }
-  const used = new Set();
-  const item = (key) => {
-    used.add(key);
-    const [label, why] = SETTING_HELP[key] || [key.split('.').pop().replace(/_/g, ' '), ''];
-    return h('div', { class: 'item' }, h('dt', null, label, h('code', null, key)),
-      h('dd', null, settingValue(key, flat.get(key)), why ? h('div', { class: 'why' }, why) : null));
+  let editing = false;
+  let message = null;
+  const render = () => {
+    const settings = data.settings || {};
+    const flat = new Map();
+    for (const [sec, vals] of Object.entries(settings)) {
+      if (vals && typeof vals === 'object' && !Array.isArray(vals)) for (const [k, v] of Object.entries(vals)) flat.set(`${sec}.${k}`, v);
+      else flat.set(sec, vals);
+    }
+    const item = (key) => {
+      const [label, why] = SETTING_HELP[key] || [key.split('.').pop().replace(/_/g, ' '), ''];
+      const id = `set-in-${key.replace(/\./g, '-')}`;
+      if (editing && EDITABLE.has(key)) {
+        return h('div', { class: 'item' }, h('dt', null, h('label', { for: id }, label), h('code', null, key)),
+          h('dd', null, settingInput(key, flat.get(key), id), why ? h('div', { class: 'why', id: `${id}-why` }, why) : null,
+            Array.isArray(flat.get(key)) ? h('div', { class: 'why' }, 'One per line.') : null));
+      }
+      return h('div', { class: 'item' }, h('dt', null, label, h('code', null, key)),
+        h('dd', null, settingValue(key, flat.get(key)), why ? h('div', { class: 'why' }, why) : null));
+    };
+    const sections = [];
+    for (const [title, keys] of SETTING_GROUPS) {
+      const present = keys.filter((k) => flat.has(k));
+      if (present.length) sections.push([title, present]);
+    }
+    const rest = new Map();
+    for (const k of flat.keys()) {
+      if (SETTING_GROUPS.some(([, keys]) => keys.includes(k))) continue;
+      const sec = k.split('.')[0];
+      if (!rest.has(sec)) rest.set(sec, []);
+      rest.get(sec).push(k);
+    }
+    const SEC_TITLES = { backup: 'More backup settings', azure: 'More Azure settings', web: 'Dashboard', logging: 'Log', alerts: 'Alerts', maintenance: 'Maintenance', repository: 'More repository settings', versioning: 'More retention settings' };
+    for (const [sec, keys] of rest) sections.push([SEC_TITLES[sec] || sec, keys]);
+    const where = data.file ? [' ', h('code', { class: 'break' }, data.file)] : ' (none is in use yet: saving creates one)';
+    const saveBtn = h('button', { type: 'button', class: 'primary', id: 'settings-save' }, 'Save changes');
+    const actions = editing
+      ? h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => { editing = false; message = null; render(); } }, 'Cancel without saving'))
+      : h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', id: 'settings-edit', onclick: () => { editing = true; message = null; render(); } }, 'Change settings'));
+    const form = h('form', { onsubmit: (e) => e.preventDefault() },
+      sections.map(([title, keys], i) => h('section', { class: 'card settings', 'aria-labelledby': `set-${i}` }, h('h2', { id: `set-${i}` }, title), h('dl', null, keys.map(item)))));
+    saveBtn.addEventListener('click', async () => {
+      const changed = {};
+      let n = 0;
+      for (const el of form.querySelectorAll('[data-key]')) {
+        const key = el.getAttribute('data-key');
+        const v = inputValue(el);
+        if (JSON.stringify(v) === JSON.stringify(flat.get(key))) continue;
+        if (typeof v === 'number' && !Number.isInteger(v)) { message = h('div', { class: 'notice error', role: 'alert' }, `${key}: a whole number is needed`); render(); return; }
+        const [sec, k] = key.split('.');
+        (changed[sec] = changed[sec] || {})[k] = v;
+        n++;
+      }
+      if (!n) { editing = false; message = h('div', { class: 'notice info', role: 'status' }, 'Nothing was changed.'); render(); return; }
+      saveBtn.disabled = true;
+      try {
+        const r = await api('/api/settings', { method: 'PUT', body: { settings: changed } });
+        data = { file: r.file, settings: r.settings };
+        editing = false;
+        message = h('div', { class: r.applied ? 'notice ok' : 'notice warn', role: 'status', id: 'settings-saved' },
+          r.applied ? `Saved and applied (${r.changed}).` : `Saved (${r.changed}); ${r.message}.`);
+      } catch (e) {
+        message = errorBox(e);
+      }
+      render();
+    });
+    clear(out,
+      h('p', null, editing ? 'Change what you need, then save: the settings file' : 'These are the settings in force, from the settings file', where,
+        editing ? ' is updated (its comments are kept, the previous one saved as .bak) and the change applies at once.' : '.'),
+      message, actions, form, editing ? h('div', { class: 'actions' }, saveBtn) : null);
   };
-  const sections = [];
-  for (const [title, keys] of SETTING_GROUPS) {
-    const present = keys.filter((k) => flat.has(k));
-    if (present.length) sections.push([title, present]);
-  }
-  const rest = new Map();
-  for (const k of flat.keys()) {
-    if (SETTING_GROUPS.some(([, keys]) => keys.includes(k))) continue;
-    const sec = k.split('.')[0];
-    if (!rest.has(sec)) rest.set(sec, []);
-    rest.get(sec).push(k);
-  }
-  const SEC_TITLES = { backup: 'More backup settings', azure: 'More Azure settings', web: 'Dashboard', logging: 'Log', alerts: 'Alerts', maintenance: 'Maintenance', repository: 'More repository settings', versioning: 'More retention settings' };
-  for (const [sec, keys] of rest) sections.push([SEC_TITLES[sec] || sec, keys]);
-  clear(out,
-    h('p', null, 'These are the settings in force. They are shown here read-only: to change one, edit the settings file',
-      data.file ? [' ', h('code', { class: 'break' }, data.file)] : ' (none is in use: these are the defaults)', '.'),
-    sections.map(([title, keys], i) => h('section', { class: 'card settings', 'aria-labelledby': `set-${i}` }, h('h2', { id: `set-${i}` }, title), h('dl', null, keys.map(item)))));
+  render();
 };
 
 // =================================================================== login
