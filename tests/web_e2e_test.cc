@@ -194,6 +194,14 @@ TEST_F(WebE2eTest, RunServesTheDaemonsStateAndRestoresYesterdaysVersion) {
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
 }
 
+TEST_F(WebE2eTest, ASecondServerOnTheSamePortIsRefused) {
+  Start({"--config", settings(), "serve"});
+  ProcResult second = sb.Cairn({"--config", settings(), "serve"});
+  EXPECT_EQ(second.exit_code, 1) << second.Describe();
+  EXPECT_NE(second.err.find("in use"), std::string::npos) << second.Describe();
+  EXPECT_EQ(Stop().exit_code, 0);
+}
+
 TEST_F(WebE2eTest, APortInUseLeavesProtectionRunning) {
   // Something else holds the port: `cairn serve` fails, `cairn run` goes on without a dashboard.
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

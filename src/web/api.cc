@@ -680,6 +680,10 @@ void Server::Impl::RegisterApi() {
         return SendError(res, 400, "invalid argument", "at most 10000 paths at once");
     }
     auto session = CurrentSession();
+    const std::string what =
+        br.paths.empty()
+            ? std::string("the watched folders")
+            : (br.paths.size() == 1 ? br.paths[0] : std::to_string(br.paths.size()) + " paths");
     if (br.paths.empty() && o.service != nullptr) {
       json d = o.service->Snapshot();
       if (d.contains("folders") && d["folders"].is_array())
@@ -687,10 +691,6 @@ void Server::Impl::RegisterApi() {
     }
     // Changes in a folder that vanished meanwhile are deletions, not errors.
     br.missing_ok = true;
-    const std::string what =
-        br.paths.empty()
-            ? std::string("the watched folders")
-            : (br.paths.size() == 1 ? br.paths[0] : std::to_string(br.paths.size()) + " paths");
     started(res, jobs.Start("backup", "back up " + what, who(req),
                             [session, br](const engine::JobContext& ctx) -> Result<json> {
                               CAIRN_ASSIGN_OR_RETURN(engine::BackupResult r,

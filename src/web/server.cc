@@ -1,5 +1,7 @@
 #include "web/server.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -146,7 +148,14 @@ Status Server::Impl::Init() {
   http->set_payload_max_length(kMaxBody);
   http->set_read_timeout(std::chrono::seconds(5));
   http->set_write_timeout(std::chrono::seconds(30));
-  http->set_keep_alive_timeout(5);
+  // An idle keep-alive connection holds a thread (and a stop) this long.
+  http->set_keep_alive_timeout(2);
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a
+  // second cairn could listen on the same port and take half the requests.
+  http->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof yes);
+  });
   http->set_keep_alive_max_count(1000);
   RegisterSecurity();
   RegisterApi();
