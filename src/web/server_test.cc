@@ -546,6 +546,55 @@ TEST_F(ServerTest, SilentClientsDoNotStallOthers) {
   }
 }
 
+TEST_F(ServerTest, TlsServesHttpsWithSecureCookies) {
+  const std::string cert = home_.Sub("cert.pem"), key = home_.Sub("key.pem");
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 "
+      "-keyout " +
+      key + " -out " + cert + " >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "openssl cannot make a test certificate";
+  SetSettings("web:\n  tls_cert: " + cert + "\n  tls_key: " + key + "\n");
+  session_ = std::shared_ptr<engine::Session>(Make().release());
+  Start();
+  EXPECT_EQ(server_->url().rfind("https://", 0), 0u) << server_->url();
+  httplib::SSLClient c("127.0.0.1", server_->port());
+  c.enable_server_certificate_verification(false);  // self-signed
+  auto health = c.Get("/health");
+  ASSERT_TRUE(health) << "no TLS answer";
+  EXPECT_EQ(health->status, 200);
+  auto login = c.Post("/api/login", {}, json{{"token", token_}}.dump(), "application/json");
+  ASSERT_TRUE(login);
+  ASSERT_EQ(login->status, 200);
+  EXPECT_NE(login->get_header_value("Set-Cookie").find("; Secure"), std::string::npos);
+  // Origin checks know the scheme.
+  EXPECT_EQ(
+      c.Get("/api/status", {{"Authorization", "Bearer " + token_},
+                            {"Origin", "https://127.0.0.1:" + std::to_string(server_->port())}})
+          ->status,
+      200);
+  // Plain HTTP to the TLS port gets no answer.
+  httplib::Client plain("127.0.0.1", server_->port());
+  plain.set_read_timeout(2, 0);
+  auto r = plain.Get("/health");
+  EXPECT_TRUE(!r || r->status != 200);
+
+  // A key that is not the certificate's: refused at start, saying why.
+  const std::string other = home_.Sub("other.pem");
+  ASSERT_EQ(std::system(("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=x -days 1 -keyout " +
+                         other + " -out " + home_.Sub("other-cert.pem") + " >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  SetSettings("web:\n  tls_cert: " + cert + "\n  tls_key: " + other + "\n");
+  auto mismatched = std::shared_ptr<engine::Session>(Make().release());
+  ServerOptions o;
+  o.session = [mismatched] { return mismatched; };
+  o.port = 0;
+  auto refused = Server::Start(std::move(o));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message().find("belong together"), std::string::npos)
+      << refused.error().message();
+}
+
 TEST_F(ServerTest, ARemoteAddressNeedsTls) {
   ServerOptions o;
   auto session = session_;
