@@ -1,8 +1,12 @@
 #include "web/server.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 
 #include "base/time_util.h"
@@ -40,6 +44,31 @@ bool IsPublic(const httplib::Request& req) {
 bool ReadScopeAllows(const httplib::Request& req) {
   if (req.method != "GET" && req.method != "HEAD") return req.path == "/api/logout";
   return req.path == "/metrics" || req.path == "/api/status" || req.path == "/api/session";
+}
+
+// cpp-httplib listens with a backlog of 5 (compiled into Debian's library):
+// a burst of new connections beyond it waits for SYN retries, seconds each.
+// listen() again on the bound socket raises it (Linux updates the backlog of
+// a listening socket); the socket is found as ours by its port.
+void RaiseListenBacklog(int port) {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return;
+  while (dirent* e = ::readdir(dir)) {
+    const int fd = std::atoi(e->d_name);
+    if (fd <= 2 || fd == ::dirfd(dir)) continue;
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) continue;
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
+    int bound = -1;
+    if (addr.ss_family == AF_INET) bound = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    if (addr.ss_family == AF_INET6)
+      bound = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    if (bound == port) ::listen(fd, 1024);
+  }
+  ::closedir(dir);
 }
 
 }  // namespace
@@ -156,7 +185,13 @@ Status Server::Impl::Init() {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof yes);
   });
-  http->set_keep_alive_max_count(1000);
+  // A keep-alive connection keeps its thread until it goes quiet: after 100
+  // requests it must reconnect, so that 200 busy clients share the pool.
+  http->set_keep_alive_max_count(100);
+  // Answers leave at once: without it, Nagle's algorithm and the client's
+  // delayed acknowledgement add ~40 ms to every small answer (measured:
+  // bench/results/web.md).
+  http->set_tcp_nodelay(true);
   RegisterSecurity();
   RegisterApi();
   RegisterEvents();
@@ -174,6 +209,7 @@ Status Server::Impl::Listen() {
         ": the address is in use (another `cairn run` or `cairn serve`, or another program) or "
         "not this machine's; choose another web.port or web.host in the settings");
   }
+  RaiseListenBacklog(port);
   const std::shared_ptr<engine::Session> session = o.session();
   policy = MakeOriginPolicy(host, port, tls, session->settings().web_allowed_hosts);
   listener = std::jthread([this] { http->listen_after_bind(); });

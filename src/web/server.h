@@ -68,7 +68,7 @@ struct ServerOptions {
   std::optional<int> port;
   // The pool serving connections: each open connection holds one thread
   // while it is read (at most the read timeout, 5 s, when it sends nothing).
-  size_t threads = 32;
+  size_t threads = 64;
   // How often GET /api/events streams get a "status" event.
   std::chrono::milliseconds status_interval{std::chrono::seconds(5)};
   // When the process started (health: a service that has not backed up
