@@ -5,7 +5,7 @@
 #                            [--reps N] [--clients N] [--seconds S] [--fresh] [--no-diagnostics]
 #
 #   --quick           smoke test: 10,000 files, 100 versions, 5 requests a cell, 3 s of load, the
-#                     drivers/net corpus (~2 minutes the first time, ~30 s after)
+#                     drivers/net corpus (~2 minutes)
 #   --out FILE        the markdown tables (default bench/results/web.md; with --quick
 #                     bench/results/web-quick.md). Raw numbers go beside it as
 #                     raw-web-<date>[-quick].tsv.
