@@ -1073,7 +1073,7 @@ std::string Markdown(const Report& r) {
      << ", and " << Fmt(r.measure_other_cpu, 1) << " s over the whole " << Fmt(r.measure_wall, 0)
      << " s of measuring (each load's share is in its table).\n";
   md << "- **Build:** Release (`build-bench/`), `bench/web_bench.cc` linking `cairn_web` and "
-        "`cairn_engine`; the server is `web::Server` with `cairn serve`'s options (16 threads, no "
+        "`cairn_engine`; the server is `web::Server` with `cairn serve`'s options (64 threads, no "
         "daemon) on 127.0.0.1, in the bench's process. **Key derivation is the tests' cheap one** "
         "(`SessionOptions::cheap_kdf_for_tests`): this is a benchmark, not the shipped binary; no "
         "figure below includes key derivation.\n";
