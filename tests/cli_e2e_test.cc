@@ -629,6 +629,22 @@ TEST_F(CliE2eTest, MistakesGetClearMessages) {
   ProcResult deleted = Expect(1, {"restore", s + "/shopping list.txt", "--to", sb.Path("r")});
   EXPECT_NE(deleted.err.find("was deleted"), std::string::npos) << deleted.Describe();
   EXPECT_NE(deleted.err.find("--version"), std::string::npos) << deleted.Describe();
+  // "I deleted it last week": find still finds it, marked as deleted with
+  // when, and says how to get it back; --no-deleted leaves it out.
+  ProcResult found_deleted = Ok({"find", "shopping"});
+  EXPECT_NE(found_deleted.out.find("shopping list.txt  (deleted 20"), std::string::npos)
+      << found_deleted.Describe();
+  EXPECT_NE(found_deleted.err.find("cairn versions"), std::string::npos)
+      << found_deleted.Describe();
+  ProcResult existing = Ok({"find", "--no-deleted", "shopping"});
+  EXPECT_EQ(existing.out.find("shopping list.txt"), std::string::npos) << existing.Describe();
+  EXPECT_NE(existing.err.find("no backed-up file matches"), std::string::npos)
+      << existing.Describe();
+  json found_json = Json({"find", "shopping"});
+  ASSERT_EQ(found_json.size(), 1u) << found_json.dump();
+  EXPECT_EQ(found_json[0].value("type", ""), "deleted") << found_json.dump();
+  EXPECT_EQ(found_json[0].value("deleted", false), true) << found_json.dump();
+  EXPECT_EQ(Json({"find", "--no-deleted", "shopping"}), json::array());
   // --version is for files.
   ProcResult folder = Expect(1, {"restore", s, "--version", "1", "--to", sb.Path("r")});
   EXPECT_NE(folder.err.find("--at"), std::string::npos) << folder.Describe();

@@ -18,6 +18,7 @@ nlohmann::json VersionJson(const engine::FileVersion& v) {
   nlohmann::json j = {{"path", v.path},
                       {"device", v.device},
                       {"type", v.type},
+                      {"deleted", v.deleted},
                       {"backup_time", FormatRfc3339(v.backup_time)}};
   if (!v.deleted) {
     j["size"] = v.size;
@@ -94,24 +95,37 @@ int VersionsCommand(Context& ctx, const std::string& file) {
   return ReportUnreadable(ctx, list->unreadable_segments);
 }
 
-int FindCommand(Context& ctx, const std::string& pattern) {
+int FindCommand(Context& ctx, const FindArgs& o) {
+  engine::FindRequest req;
+  req.pattern = o.pattern;
+  req.include_deleted = !o.no_deleted;
   nlohmann::json items = nlohmann::json::array();
+  uint64_t deleted = 0;
   auto found = ctx.session().Find(
-      pattern,
+      req,
       [&](const engine::FileVersion& v) {
+        if (v.deleted) ++deleted;
         if (ctx.json())
           items.push_back(VersionJson(v));
+        else if (v.deleted)
+          std::printf("%s  (deleted %s)\n", ShowPath(v.path).c_str(),
+                      FormatLocal(v.backup_time).c_str());
         else
           std::printf("%s\n", ShowPath(v.path).c_str());
         return Status::OK();
       },
       ctx.Job());
   if (!found.ok()) return ctx.Fail(found.error());
-  if (ctx.json())
+  if (ctx.json()) {
     ctx.PrintJson(items);
-  else if (found->count == 0)
+  } else if (found->count == 0) {
     std::fprintf(stderr, "no backed-up file matches %s\n",
-                 engine::Session::FindPattern(pattern).c_str());
+                 engine::Session::FindPattern(o.pattern).c_str());
+  } else if (deleted != 0 && !ctx.global().quiet) {
+    std::fprintf(stderr,
+                 "deleted files: `cairn versions PATH` lists their versions, `cairn restore PATH "
+                 "--version N` brings one back\n");
+  }
   return ReportUnreadable(ctx, found->unreadable_segments);
 }
 

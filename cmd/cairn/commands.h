@@ -35,7 +35,11 @@ struct LsArgs {
 };
 int LsCommand(Context& ctx, const LsArgs& o);
 int VersionsCommand(Context& ctx, const std::string& file);
-int FindCommand(Context& ctx, const std::string& pattern);
+struct FindArgs {
+  std::string pattern;
+  bool no_deleted = false;  // existing files only
+};
+int FindCommand(Context& ctx, const FindArgs& o);
 
 struct RestoreArgs {
   std::string id;

@@ -169,10 +169,14 @@ int main(int argc, char** argv) {
   c_versions->add_option("file", versions_file, "the file")->required();
   c_versions->callback(run([&](Context& ctx) { return VersionsCommand(ctx, versions_file); }));
 
-  std::string pattern;
-  auto* c_find = app.add_subcommand("find", "find files by name pattern (* ? [..])");
-  c_find->add_option("pattern", pattern, "pattern matched against names and paths")->required();
-  c_find->callback(run([&](Context& ctx) { return FindCommand(ctx, pattern); }));
+  FindArgs find;
+  auto* c_find = app.add_subcommand(
+      "find", "find files by name pattern (* ? [..]), deleted ones too (marked as such)");
+  c_find->add_option("pattern", find.pattern, "pattern matched against names and paths")
+      ->required();
+  c_find->add_flag("--no-deleted", find.no_deleted,
+                   "existing files only, not those deleted since their last backup");
+  c_find->callback(run([&](Context& ctx) { return FindCommand(ctx, find); }));
 
   RestoreArgs restore;
   auto* c_restore = app.add_subcommand("restore", "restore a file or folder");
