@@ -15,25 +15,12 @@
 #include <string>
 
 #include "e2e_util.h"
+#include "testing/url_encode.h"
 
 namespace cairn::e2e {
 namespace {
 
-// Percent-encodes a query value.
-std::string Enc(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+using ::cairn::testing::UrlEncode;
 
 using json = nlohmann::json;
 
@@ -135,7 +122,7 @@ TEST_F(WebE2eTest, ServeGeneratesItsTokenAndServesTheRepository) {
   ASSERT_EQ(api->status, 200);
   EXPECT_TRUE(json::parse(api->body)["paths"].contains("/api/restore/{id}"));
 
-  auto versions = Get("/api/versions?path=" + Enc(docs() + "/letter.txt"));
+  auto versions = Get("/api/versions?path=" + UrlEncode(docs() + "/letter.txt"));
   ASSERT_EQ(versions->status, 200) << versions->body;
   const std::string id = json::parse(versions->body)["versions"][0]["id"];
   auto dl = Get("/api/download/" + id);
@@ -165,7 +152,7 @@ TEST_F(WebE2eTest, RunServesTheDaemonsStateAndRestoresYesterdaysVersion) {
   EXPECT_EQ(s["folders"], json::array({docs()}));
   // The file changes; the daemon protects the change within seconds.
   WriteFile(docs() + "/letter.txt", "Dear Ann, I was wrong.\n");
-  const std::string q = "/api/versions?path=" + Enc(docs() + "/letter.txt");
+  const std::string q = "/api/versions?path=" + UrlEncode(docs() + "/letter.txt");
   ASSERT_TRUE(WaitUntil([&] {
     auto r = Get(q);
     return r && r->status == 200 && json::parse(r->body)["versions"].size() == 2;

@@ -21,25 +21,12 @@
 #include "engine/session_test_util.h"
 #include "testing/assert_ok.h"
 #include "testing/file_util.h"
+#include "testing/url_encode.h"
 
 namespace cairn::web {
 namespace {
 
-// Percent-encodes a query value.
-std::string Enc(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+using ::cairn::testing::UrlEncode;
 
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -95,7 +82,7 @@ class ServerTest : public engine::SessionFixture {
 
   // The file's versions, oldest first, through the API.
   json Versions(const std::string& path) {
-    auto r = Get("/api/versions?path=" + Enc(path), Auth());
+    auto r = Get("/api/versions?path=" + UrlEncode(path), Auth());
     EXPECT_TRUE(r);
     EXPECT_EQ(r->status, 200) << r->body;
     return json::parse(r->body)["versions"];
@@ -292,7 +279,7 @@ TEST_F(ServerTest, BadInputIsRefusedWithTheRightStatus) {
 }
 
 TEST_F(ServerTest, BrowseSearchAndTimeline) {
-  auto files = Get("/api/files?path=" + Enc(docs_), Auth());
+  auto files = Get("/api/files?path=" + UrlEncode(docs_), Auth());
   ASSERT_EQ(files->status, 200) << files->body;
   json j = json::parse(files->body);
   ASSERT_EQ(j["entries"].size(), 2u);
@@ -302,12 +289,13 @@ TEST_F(ServerTest, BrowseSearchAndTimeline) {
   EXPECT_TRUE(j["next_cursor"].is_null());
 
   // Paged: one entry, then the next from the cursor.
-  auto page = json::parse(Get("/api/files?limit=1&path=" + Enc(docs_), Auth())->body);
+  auto page = json::parse(Get("/api/files?limit=1&path=" + UrlEncode(docs_), Auth())->body);
   ASSERT_EQ(page["entries"].size(), 1u);
   ASSERT_TRUE(page["next_cursor"].is_string()) << page.dump();
-  auto page2 = json::parse(
-      Get("/api/files?limit=1&path=" + Enc(docs_) + "&cursor=" + Enc(page["next_cursor"]), Auth())
-          ->body);
+  auto page2 = json::parse(Get("/api/files?limit=1&path=" + UrlEncode(docs_) +
+                                   "&cursor=" + UrlEncode(page["next_cursor"]),
+                               Auth())
+                               ->body);
   ASSERT_EQ(page2["entries"].size(), 1u);
   EXPECT_EQ(page2["entries"][0]["name"], "report.txt");
 
@@ -322,7 +310,8 @@ TEST_F(ServerTest, BrowseSearchAndTimeline) {
   auto second = ParseTime(versions[1]["backup_time"].get<std::string>());
   ASSERT_OK(second);
   const std::string at = FormatRfc3339(*second - 1);
-  auto then = json::parse(Get("/api/files?path=" + Enc(docs_) + "&at=" + Enc(at), Auth())->body);
+  auto then = json::parse(
+      Get("/api/files?path=" + UrlEncode(docs_) + "&at=" + UrlEncode(at), Auth())->body);
   ASSERT_EQ(then["entries"].size(), 2u) << then.dump();
   EXPECT_EQ(then["entries"][1]["size"], 12);
 
@@ -355,14 +344,14 @@ TEST_F(ServerTest, DownloadsAreTheVersionsBytesWithRanges) {
   EXPECT_EQ(part->get_header_value("Content-Range"), "bytes 8-10/12");
 
   const std::string big =
-      json::parse(Get("/api/files?path=" + Enc(docs_), Auth())->body)["entries"][0]["id"];
+      json::parse(Get("/api/files?path=" + UrlEncode(docs_), Auth())->body)["entries"][0]["id"];
   auto photo = Get("/api/download/" + big, Auth());
   ASSERT_EQ(photo->status, 200);
   EXPECT_EQ(photo->body, engine::RandomContent(300'000, 1));
   EXPECT_TRUE(Logged("audit: download " + docs_ + "/report.txt"));
 
   // A folder: a tar stream holding its files.
-  auto dir = json::parse(Get("/api/files?path=" + Enc(home_.path()), Auth())->body);
+  auto dir = json::parse(Get("/api/files?path=" + UrlEncode(home_.path()), Auth())->body);
   std::string docs_id;
   for (const json& e : dir["entries"])
     if (e["name"] == "docs") docs_id = e["id"];
@@ -446,8 +435,8 @@ TEST_F(ServerTest, ManyConcurrentClientsWhileABackupRuns) {
       httplib::Client c("127.0.0.1", server_->port());
       c.set_read_timeout(60, 0);
       c.set_connection_timeout(60, 0);
-      auto r =
-          c.Get(i % 2 ? "/api/status" : "/api/versions?path=" + Enc(docs_ + "/report.txt"), Auth());
+      auto r = c.Get(
+          i % 2 ? "/api/status" : "/api/versions?path=" + UrlEncode(docs_ + "/report.txt"), Auth());
       if (r && r->status == 200 && json::parse(r->body, nullptr, false).is_object()) {
         ++good;
       } else {
