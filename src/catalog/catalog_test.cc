@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -1023,6 +1024,53 @@ TEST_F(CatalogTest, FindMatchesBaseNameOrFullPath) {
     return Status::OK();
   }));
   EXPECT_EQ(size, 7);
+}
+
+// A plain word ("*word*") is matched name by name, a folder's match handed
+// down to everything below it; an escaped letter makes the same pattern a
+// glob matched against full paths. Both must find the same paths.
+TEST_F(CatalogTest, FindPlainWordFindsWhatTheGlobFinds) {
+  OpenCatalog();
+  std::vector<VersionRecord> recs = {Dir("a", "/src", 1),
+                                     Dir("a", "/src/MuTeXes", 1),
+                                     Rec("a", "/src/MuTeXes/a.c", 1),
+                                     Dir("a", "/src/MuTeXes/deep", 1),
+                                     Rec("a", "/src/MuTeXes/deep/b.h", 1),
+                                     Rec("a", "/src/lock_mutex.c", 1),
+                                     Rec("a", "/src/mute.c", 1),
+                                     Rec("a", "/src/mmutexx", 1),
+                                     Rec("a", "/mutex", 1),
+                                     Rec("a", "/src/gone_mutex.c", 1),
+                                     Rec("a", "/src/gone_mutex.c", 2, 0, true)};
+  // Names from a few pieces, so that some contain the word by chance.
+  uint32_t seed = 12345;
+  auto next = [&seed] { return (seed = seed * 1103515245u + 12345u) >> 16; };
+  std::set<std::string> seen;
+  for (int i = 0; i < 300; ++i) {
+    std::string path;
+    const int depth = 1 + static_cast<int>(next() % 3);
+    for (int d = 0; d < depth; ++d) {
+      std::string name;
+      static const char* const kPieces[] = {"mu", "tex", "MUT", "eX", "x", "m", "."};
+      const int len = 1 + static_cast<int>(next() % 3);
+      for (int k = 0; k < len; ++k) name += kPieces[next() % 7];
+      path += "/" + name;
+      if (!seen.insert(path).second) continue;
+      recs.push_back(d + 1 < depth ? Dir("a", path, 1) : Rec("a", path, 1));
+    }
+  }
+  ASSERT_OK(cat_->AddSegment(MakeId(1), {}, recs));
+  const std::vector<std::string> plain = FindPaths("a", "*MUTEX*");
+  EXPECT_EQ(plain, FindPaths("a", "*MUT\\EX*"));
+  EXPECT_EQ(plain, FindPaths("a", "*mut\\ex*"));
+  for (const char* p : {"a:/mutex", "a:/src/MuTeXes", "a:/src/MuTeXes/a.c", "a:/src/MuTeXes/deep",
+                        "a:/src/MuTeXes/deep/b.h", "a:/src/lock_mutex.c", "a:/src/mmutexx"}) {
+    EXPECT_NE(std::find(plain.begin(), plain.end(), p), plain.end()) << p;
+  }
+  EXPECT_EQ(std::find(plain.begin(), plain.end(), "a:/src/mute.c"), plain.end());
+  EXPECT_EQ(std::find(plain.begin(), plain.end(), "a:/src/gone_mutex.c"), plain.end());
+  EXPECT_GT(plain.size(), 20u);  // the random names matched too
+  EXPECT_TRUE(std::is_sorted(plain.begin(), plain.end()));
 }
 
 TEST_F(CatalogTest, MetaDevicesTotalsAndMaxTime) {

@@ -190,12 +190,33 @@ void FolderAsOf(const engine::FileVersion& v, const engine::Session& session,
 Result<engine::RepositoryStats> Server::Impl::CachedStats() {
   std::lock_guard lock(stats_mu);
   const TimeNs now = NowNs();
-  if (stats_cache && now - stats_at < 5'000'000'000LL) return *stats_cache;
+  if (stats_cache) {
+    if (now - stats_at >= std::chrono::nanoseconds(o.stats_max_age).count() && !stats_refresh) {
+      stats_refresh = true;
+      stats_cv.notify_one();
+    }
+    return *stats_cache;
+  }
   auto st = CurrentSession()->Stats(engine::JobContext{}, false);
   if (!st.ok()) return st.error();
   stats_cache = *st;
   stats_at = now;
   return *st;
+}
+
+void Server::Impl::RefreshStats(std::stop_token stop) {
+  std::unique_lock lock(stats_mu);
+  while (stats_cv.wait(lock, stop, [this] { return stats_refresh; })) {
+    lock.unlock();
+    const TimeNs started = NowNs();
+    auto st = CurrentSession()->Stats(engine::JobContext{}, false);
+    lock.lock();
+    stats_refresh = false;
+    // A failure keeps the last good figures (the status reports the
+    // repository's state itself); the next request after 5 s tries again.
+    if (stats_cache) stats_at = started;
+    if (st.ok() && stats_cache) stats_cache = *st;
+  }
 }
 
 json Server::Impl::StatusJson(bool with_stats) {

@@ -71,6 +71,9 @@ struct ServerOptions {
   size_t threads = 64;
   // How often GET /api/events streams get a "status" event.
   std::chrono::milliseconds status_interval{std::chrono::seconds(5)};
+  // How old the repository's totals in /api/status and /metrics may get
+  // before they are recomputed (in the background: no request waits).
+  std::chrono::milliseconds stats_max_age{std::chrono::seconds(5)};
   // When the process started (health: a service that has not backed up
   // yet is healthy for health_max_age_minutes after it). 0: now.
   int64_t started_ns = 0;

@@ -329,6 +329,53 @@ TEST_F(ServerTest, BrowseSearchAndTimeline) {
   EXPECT_EQ(json::parse(one->body)["path"], docs_ + "/report.txt");
 }
 
+// The totals in the status are served from a cache that a background
+// thread refreshes: a new backup shows up without any request computing it.
+TEST_F(ServerTest, StatusTotalsAreRefreshedInTheBackground) {
+  ServerOptions o;
+  o.stats_max_age = 0ms;
+  Start(o);
+  auto files_now = [&] {
+    auto r = Get("/api/status", Auth());
+    EXPECT_EQ(r->status, 200);
+    return json::parse(r->body)["stats"]["files"].get<int>();
+  };
+  const int before = files_now();
+  testing::WriteFile(docs_ + "/new.txt", "new\n");
+  ASSERT_OK(session_->Backup({{docs_}}));
+  int after = before;
+  for (int i = 0; i < 500 && after == before; ++i) {
+    std::this_thread::sleep_for(10ms);
+    after = files_now();
+  }
+  EXPECT_EQ(after, before + 1);
+}
+
+// Brotli at cpp-httplib's quality 11 costs 20 times gzip: a browser that
+// offers both gets gzip, one that offers only br gets the bytes as they are.
+TEST_F(ServerTest, ResponsesAreGzippedNeverBrotli) {
+  httplib::Client c = Client();
+  c.set_decompress(false);
+  httplib::Headers h = Auth();
+  h.emplace("Accept-Encoding", "gzip, deflate, br, zstd");
+  auto spec = c.Get("/api/openapi.json", h);
+  ASSERT_TRUE(spec);
+  ASSERT_EQ(spec->status, 200);
+  EXPECT_EQ(spec->get_header_value("Content-Encoding"), "gzip");
+  auto page = c.Get("/app.js", {{"Accept-Encoding", "br, gzip"}});
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->get_header_value("Content-Encoding"), "gzip");
+  httplib::Headers only_br = Auth();
+  only_br.emplace("Accept-Encoding", "br");
+  auto plain = c.Get("/api/openapi.json", only_br);
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->has_header("Content-Encoding"))
+      << plain->get_header_value("Content-Encoding");
+  json parsed;
+  EXPECT_NO_THROW(parsed = json::parse(plain->body));
+  EXPECT_TRUE(parsed.contains("paths"));
+}
+
 TEST_F(ServerTest, DownloadsAreTheVersionsBytesWithRanges) {
   json versions = Versions(docs_ + "/report.txt");
   const std::string id = versions[0]["id"];
