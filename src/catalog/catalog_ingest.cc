@@ -270,6 +270,9 @@ Status Catalog::Impl::Relatest(int64_t node, int64_t device) {
 Status Catalog::Impl::ForgetVersions(const std::vector<repo::VersionId>& ids) {
   std::vector<std::pair<int64_t, int64_t>> relatest;  // (node, device)
   std::vector<int64_t> nodes;
+  // A forget drops several versions of each path it touches (and its ids
+  // come path by path): each path is looked up once.
+  std::unordered_map<int64_t, std::string> paths;
   for (const repo::VersionId& id : ids) {
     {
       CAIRN_ASSIGN_OR_RETURN(Query q, db_->Prepare(kForgottenInsert));
@@ -293,8 +296,12 @@ Status Catalog::Impl::ForgetVersions(const std::vector<repo::VersionId>& ids) {
       }
     }
     for (const Candidate& c : candidates) {
-      CAIRN_ASSIGN_OR_RETURN(std::string path, PathOf(c.node));
-      CAIRN_ASSIGN_OR_RETURN(VersionRecord r, Decode(c.raw, path));
+      auto known = paths.find(c.node);
+      if (known == paths.end()) {
+        CAIRN_ASSIGN_OR_RETURN(std::string path, PathOf(c.node));
+        known = paths.emplace(c.node, std::move(path)).first;
+      }
+      CAIRN_ASSIGN_OR_RETURN(VersionRecord r, Decode(c.raw, known->second));
       if (repo::VersionIdOf(r) != id) continue;
       CAIRN_ASSIGN_OR_RETURN(Query d, db_->Prepare(kVersionDelete));
       d.Bind(1, c.raw.seq);
