@@ -50,3 +50,14 @@ endforeach()
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_OUTPUT_FILE_PREFIX ${PROJECT_BINARY_DIR}/packages)
 include(CPack)
+
+# The package on this machine with the real dpkg (tests/package/deb_test.sh):
+# built in a folder beside this build (so ccache reuses its objects),
+# installed, used, upgraded under a running `cairn run`, removed. Label
+# `package`; skipped when not root or without dpkg.
+if(CAIRN_BUILD_TESTS)
+  add_test(NAME deb_package
+    COMMAND bash ${PROJECT_SOURCE_DIR}/tests/package/deb_test.sh ${PROJECT_SOURCE_DIR}
+      ${CMAKE_BUILD_TYPE} ${PROJECT_BINARY_DIR}-package-test)
+  set_tests_properties(deb_package PROPERTIES LABELS package SKIP_RETURN_CODE 77 TIMEOUT 1200)
+endif()

@@ -14,6 +14,29 @@ CAIRN_PACKAGES=(
   libspdlog-dev libsystemd-dev libcpp-httplib-dev systemd
 )
 
+# ccache finds the objects of another build folder of the same sources (a
+# worktree, the package's build) when their paths are taken relative to a
+# common base.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$CAIRN_ROOT")}"
+
+# cairn_install_packages NAME...: installs those of Debian's packages that are
+# missing (as root, or through sudo).
+cairn_install_packages() {
+  local missing=()
+  for p in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}" >&2
+    local sudo=""
+    if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
 cairn_install_deps() {
   local missing=()
   for p in "${CAIRN_PACKAGES[@]}"; do
@@ -49,6 +72,9 @@ cairn_install_test_deps() {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
   fi
+  # The completions' test runs them in zsh and fish (cmd/cairn/completions_test.sh);
+  # the package's test builds and installs the .deb (tests/package/deb_test.sh).
+  cairn_install_packages zsh fish dpkg-dev
   # The dashboard's browser test (tests/browser) drives Debian's chromium.
   if [[ ! -x /usr/bin/chromium ]]; then
     echo "installing: chromium (for the dashboard's browser test)" >&2
