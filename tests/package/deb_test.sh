@@ -8,7 +8,10 @@
 # on, then restarts on the new version), then removes and purges it, leaving
 # none of its files behind and every file of the user's.
 #
-# usage: deb_test.sh SOURCE_DIR BUILD_TYPE WORK_DIR
+# usage: deb_test.sh SOURCE_DIR BUILD_TYPE BUILD_DIR
+# BUILD_DIR is the packages' build folder: beside the test run's own build
+# folder (at the same depth below the sources), so that ccache finds the
+# objects already compiled there and only the version's file is compiled.
 # Skipped (exit 77) when not root, without dpkg, or when a cairn package is
 # installed already (it would be replaced).
 set -euo pipefail
@@ -49,7 +52,7 @@ trap cleanup EXIT
 
 step "building the packages ($build_type, in $work)"
 build() {
-  CAIRN_PACKAGE_BUILD_DIR="$work/build" CAIRN_PACKAGE_BUILD_TYPE="$build_type" \
+  CAIRN_PACKAGE_BUILD_DIR="$work" CAIRN_PACKAGE_BUILD_TYPE="$build_type" \
     CAIRN_DIST="$work/dist" CAIRN_VERSION_SUFFIX="$1" "$src/scripts/package" deb
 }
 rm -rf "$work/dist"
@@ -65,7 +68,7 @@ depends=$(dpkg-deb -f "$deb1" Depends)
 echo "Depends: $depends"
 for lib in libsodium23 libssl3 libzstd1 zlib1g libsqlite3-0 libyaml-cpp0.7 libcurl4 libarchive13 \
   libsystemd0 libc6; do
-  [[ "$depends" == *"$lib "* || "$depends" == *"$lib," ]] || [[ "$depends" == *"$lib" ]] ||
+  [[ "$depends" == *"$lib "* || "$depends" == *"$lib,"* || "$depends" == *"$lib" ]] ||
     fail "Depends lacks $lib: $depends"
 done
 
