@@ -95,3 +95,26 @@ cairn_build() {
   grep -v "^ninja: no work to do" "$log" || true
   return $rc
 }
+
+# The container engine's options on this machine (scripts/package image,
+# tests/container/run.sh): CAIRN_PODMAN_GLOBAL goes before podman's command,
+# CAIRN_PODMAN_LIMITS after `run` and `build`. Where cgroups are v1 or
+# hybrid, runc (crun refuses them); limits of open files and processes
+# within the machine's (podman's defaults, 1M and 4M, are more than a VM may
+# grant, and crun/runc then fail with "setrlimit: Operation not permitted").
+# CAIRN_PODMAN_ARGS adds global options (e.g. --storage-driver=vfs).
+CAIRN_PODMAN_GLOBAL=()
+CAIRN_PODMAN_LIMITS=()
+cairn_podman_setup() {
+  read -r -a CAIRN_PODMAN_GLOBAL <<<"${CAIRN_PODMAN_ARGS:-}"
+  if [[ "$(podman info --format '{{.Host.CgroupsVersion}}' 2>/dev/null)" == v1 ]]; then
+    cairn_install_packages runc
+    CAIRN_PODMAN_GLOBAL+=(--runtime runc)
+  fi
+  local nofile nproc
+  nofile=$(ulimit -Hn)
+  nproc=$(ulimit -Hu)
+  if [[ $nofile == unlimited || $nofile -gt 1048576 ]]; then nofile=1048576; fi
+  if [[ $nproc == unlimited || $nproc -gt 32768 ]]; then nproc=32768; fi
+  CAIRN_PODMAN_LIMITS=(--ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc")
+}

@@ -36,7 +36,10 @@ expect_bash "--overwrite " cairn restore --ov
 # Global options after the command, and their values skipped.
 expect_bash "--password-file " cairn backup --passw
 expect_bash "backup " cairn -r /tmp/repo ba
-expect_bash "backup " cairn --repo /tmp/init ba
+# (A value that is also a command's name is not taken for the command.)
+expect_bash "backup " cairn --device key ba
+# A subcommand's own options.
+expect_bash "--label " cairn key add --la
 # An option's value and a command's arguments: file names (complete -o default).
 expect_bash "" cairn --config ""
 expect_bash "" cairn backup ""

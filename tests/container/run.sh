@@ -11,15 +11,24 @@
 #   4. `cairn restore` into another mounted folder: byte for byte the same.
 #
 # usage: tests/container/run.sh
-# Environment: CAIRN_PODMAN_ARGS, global podman options for hosts where the
-# defaults cannot run (e.g. "--cgroup-manager=cgroupfs --storage-driver=vfs");
+# The engine's options for this machine come from scripts/lib.sh
+# (cairn_podman_setup: runc where cgroups are v1, limits within the
+# machine's). Environment: CAIRN_PODMAN_ARGS, more global podman options
+# (e.g. "--cgroup-manager=cgroupfs --storage-driver=vfs");
 # CAIRN_CONTAINER_NETWORK ("" = podman's default; "none" runs without a
 # network, the dashboard then reached from inside only).
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-podman_args=(${CAIRN_PODMAN_ARGS:-})
-podman() { command podman "${podman_args[@]}" "$@"; }
-export CAIRN_PODMAN_BUILD_ARGS="${CAIRN_PODMAN_ARGS:-}"
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+root=$CAIRN_ROOT
+cairn_install_packages podman curl
+cairn_podman_setup
+podman() {
+  local cmd=$1
+  shift
+  case $cmd in
+  run) command podman "${CAIRN_PODMAN_GLOBAL[@]}" run "${CAIRN_PODMAN_LIMITS[@]}" "$@" ;;
+  *) command podman "${CAIRN_PODMAN_GLOBAL[@]}" "$cmd" "$@" ;;
+  esac
+}
 
 step() { echo "== $*"; }
 fail() {
