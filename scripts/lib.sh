@@ -14,10 +14,10 @@ CAIRN_PACKAGES=(
   libspdlog-dev libsystemd-dev libcpp-httplib-dev systemd
 )
 
-# ccache finds the objects of another build folder of the same sources (a
-# worktree, the package's build) when their paths are taken relative to a
-# common base.
-export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$CAIRN_ROOT")}"
+# ccache finds the objects of another build folder of the same sources (the
+# package's build beside build/, another checkout) when the paths below the
+# sources are taken relative to the build folder.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$CAIRN_ROOT}"
 
 # cairn_install_packages NAME...: installs those of Debian's packages that are
 # missing (as root, or through sudo).
