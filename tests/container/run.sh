@@ -63,6 +63,7 @@ chown 10001 "$tmp/restored"
 network=()
 if [[ -n "${CAIRN_CONTAINER_NETWORK:-}" ]]; then network=(--network "$CAIRN_CONTAINER_NETWORK"); fi
 mounts=(
+  -e DEVICE_ID=test-machine
   -v "$name-repo:/repo" -v "$name-state:/var/lib/cairn" -v "$name-cache:/var/cache/cairn"
   -v "$name-config:/etc/cairn"
   -v "$tmp/cairn_password:/run/secrets/cairn_password:ro"
@@ -79,7 +80,10 @@ podman run --rm "${network[@]}" "${mounts[@]}" "$image" init
 
 step "cairn run (the entry point)"
 publish=()
-[[ "${CAIRN_CONTAINER_NETWORK:-}" == none ]] || publish=(-p 127.0.0.1:15000:5000)
+# As the README publishes it: the same port on the host's loopback (the
+# dashboard answers only to the host and port it serves on, DNS-rebinding
+# protection, so a different host port would need web.port changed too).
+[[ "${CAIRN_CONTAINER_NETWORK:-}" == none ]] || publish=(-p 127.0.0.1:5000:5000)
 podman run -d --name "$name" "${network[@]}" "${publish[@]}" "${mounts[@]}" "$image" >/dev/null
 healthy=0
 for _ in $(seq 1 60); do
@@ -92,7 +96,9 @@ done
 [[ $healthy -eq 1 ]] || fail "the health check does not pass: $(podman logs "$name" 2>&1 | tail -20)"
 echo "health check: passes"
 if ((${#publish[@]})); then
-  curl -fsS http://127.0.0.1:15000/health >/dev/null || fail "/health is not reached on the published port"
+  curl -fsS http://127.0.0.1:5000/health >/dev/null || fail "/health is not reached on the published port"
+  code=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:5000/api/status)
+  [[ "$code" == 401 ]] || fail "the API answered $code without the access token"
   echo "published port: /health answers"
 fi
 backed_up() {  # backed_up FILE VERSIONS: the file has that many versions
