@@ -14,6 +14,29 @@ CAIRN_PACKAGES=(
   libspdlog-dev libsystemd-dev libcpp-httplib-dev systemd
 )
 
+# ccache finds the objects of another build folder of the same sources (the
+# package's build beside build/, another checkout) when the paths below the
+# sources are taken relative to the build folder.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$CAIRN_ROOT}"
+
+# cairn_install_packages NAME...: installs those of Debian's packages that are
+# missing (as root, or through sudo).
+cairn_install_packages() {
+  local missing=()
+  for p in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}" >&2
+    local sudo=""
+    if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
 cairn_install_deps() {
   local missing=()
   for p in "${CAIRN_PACKAGES[@]}"; do
@@ -49,6 +72,9 @@ cairn_install_test_deps() {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
   fi
+  # The completions' test runs them in zsh and fish (cmd/cairn/completions_test.sh);
+  # the package's test builds and installs the .deb (tests/package/deb_test.sh).
+  cairn_install_packages zsh fish dpkg-dev
   # The dashboard's browser test (tests/browser) drives Debian's chromium.
   if [[ ! -x /usr/bin/chromium ]]; then
     echo "installing: chromium (for the dashboard's browser test)" >&2
@@ -68,4 +94,27 @@ cairn_build() {
   ninja -C "$CAIRN_BUILD" -j"$(nproc)" --quiet "$@" >"$log" 2>&1 || rc=$?
   grep -v "^ninja: no work to do" "$log" || true
   return $rc
+}
+
+# The container engine's options on this machine (scripts/package image,
+# tests/container/run.sh): CAIRN_PODMAN_GLOBAL goes before podman's command,
+# CAIRN_PODMAN_LIMITS after `run` and `build`. Where cgroups are v1 or
+# hybrid, runc (crun refuses them); limits of open files and processes
+# within the machine's (podman's defaults, 1M and 4M, are more than a VM may
+# grant, and crun/runc then fail with "setrlimit: Operation not permitted").
+# CAIRN_PODMAN_ARGS adds global options (e.g. --storage-driver=vfs).
+CAIRN_PODMAN_GLOBAL=()
+CAIRN_PODMAN_LIMITS=()
+cairn_podman_setup() {
+  read -r -a CAIRN_PODMAN_GLOBAL <<<"${CAIRN_PODMAN_ARGS:-}"
+  if [[ "$(podman info --format '{{.Host.CgroupsVersion}}' 2>/dev/null)" == v1 ]]; then
+    cairn_install_packages runc
+    CAIRN_PODMAN_GLOBAL+=(--runtime runc)
+  fi
+  local nofile nproc
+  nofile=$(ulimit -Hn)
+  nproc=$(ulimit -Hu)
+  if [[ $nofile == unlimited || $nofile -gt 1048576 ]]; then nofile=1048576; fi
+  if [[ $nproc == unlimited || $nproc -gt 32768 ]]; then nproc=32768; fi
+  CAIRN_PODMAN_LIMITS=(--ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc")
 }
