@@ -23,6 +23,16 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
 
+// The sandbox's environment with this connection string ("" : none).
+CairnRunOptions WithConnection(const std::string& conn) {
+  CairnRunOptions o;
+  if (conn.empty())
+    o.unset.push_back("AZURE_STORAGE_CONNECTION_STRING");
+  else
+    o.set["AZURE_STORAGE_CONNECTION_STRING"] = conn;
+  return o;
+}
+
 class SetupAzureE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -49,7 +59,7 @@ class SetupAzureE2eTest : public ::testing::Test {
 TEST_F(SetupAzureE2eTest, SetsUpOnAzureKeepsTheKeyPrivateAndBacksUp) {
   const std::string conn = server_->ConnectionString();
   ProcResult r = sb_.Cairn({"setup", "--yes", "--device", "cloudy", "--location", location_},
-                           {.set = {{"AZURE_STORAGE_CONNECTION_STRING", conn}}});
+                           WithConnection(conn));
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   const std::string key = std::string(backend::azure::kDevStoreKey);
   EXPECT_THAT(r.out + r.err, Not(HasSubstr(key.substr(0, 20))));
@@ -69,7 +79,7 @@ TEST_F(SetupAzureE2eTest, SetsUpOnAzureKeepsTheKeyPrivateAndBacksUp) {
       HasSubstr("AZURE_STORAGE_CONNECTION_STRING='<the connection string>' cairn -r " + location_));
 
   // The service's environment as systemd would pass it: back up, restore.
-  CairnRunOptions o{.set = {{"AZURE_STORAGE_CONNECTION_STRING", conn}}};
+  CairnRunOptions o = WithConnection(conn);
   ProcResult b = sb_.Cairn({"backup"}, o);
   ASSERT_EQ(b.exit_code, 0) << b.Describe();
   const std::string target = sb_.Path("restored");
@@ -91,8 +101,7 @@ TEST_F(SetupAzureE2eTest, AWrongKeyIsRefusedBeforeAnythingIsWritten) {
       "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
       "d3JvbmdrZXl3cm9uZ2tleXdyb25na2V5d3Jvbmdr;BlobEndpoint=" +
       server_->BlobEndpoint();
-  ProcResult r = sb_.Cairn({"setup", "--yes", "--location", location_},
-                           {.set = {{"AZURE_STORAGE_CONNECTION_STRING", wrong}}});
+  ProcResult r = sb_.Cairn({"setup", "--yes", "--location", location_}, WithConnection(wrong));
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
   EXPECT_THAT(r.err, HasSubstr("refused the credentials"));
   EXPECT_THAT(r.err, HasSubstr("AZURE_STORAGE_CONNECTION_STRING"));
@@ -106,16 +115,15 @@ TEST_F(SetupAzureE2eTest, AnUnreachableEndpointIsRefusedBeforeAnythingIsWritten)
       "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" +
       std::string(backend::azure::kDevStoreKey) +
       ";BlobEndpoint=http://127.0.0.1:9/devstoreaccount1";
-  ProcResult r = sb_.Cairn({"setup", "--yes", "--location", location_},
-                           {.set = {{"AZURE_STORAGE_CONNECTION_STRING", unreachable}}});
+  ProcResult r =
+      sb_.Cairn({"setup", "--yes", "--location", location_}, WithConnection(unreachable));
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
   EXPECT_THAT(r.err, HasSubstr("cannot reach " + location_));
   EXPECT_THAT(r.err, HasSubstr("check the network"));
   EXPECT_TRUE(NothingWritten());
 
   // No connection string at all, no terminal to ask at.
-  ProcResult none = sb_.Cairn({"setup", "--yes", "--location", location_},
-                              {.unset = {"AZURE_STORAGE_CONNECTION_STRING"}});
+  ProcResult none = sb_.Cairn({"setup", "--yes", "--location", location_}, WithConnection(""));
   EXPECT_EQ(none.exit_code, 1) << none.Describe();
   EXPECT_THAT(none.err, HasSubstr("needs the storage account's connection string"));
   EXPECT_TRUE(NothingWritten());

@@ -89,9 +89,11 @@ class Terminal {
  public:
   explicit Terminal(std::stop_token stop) : stop_(stop) {}
 
-  // One line (without its end); Cancelled on interruption, InvalidArgument
-  // at the end of input.
-  Result<std::string> ReadLine(bool echo) {
+  // Shows `prompt`, then reads one line (without its end); Cancelled on
+  // interruption, InvalidArgument at the end of input. Without `echo` the
+  // terminal's echo is off before the prompt appears, so nothing typed
+  // after it is ever shown.
+  Result<std::string> ReadLine(const std::string& prompt, bool echo) {
     struct termios old;
     bool tty = tcgetattr(STDIN_FILENO, &old) == 0;
     if (tty && !echo) {
@@ -99,6 +101,7 @@ class Terminal {
       t.c_lflag &= ~static_cast<tcflag_t>(ECHO);
       tcsetattr(STDIN_FILENO, TCSANOW, &t);
     }
+    std::cerr << prompt << std::flush;
     std::string line;
     Status st;
     while (true) {
@@ -108,8 +111,7 @@ class Terminal {
       }
       struct pollfd p = {STDIN_FILENO, POLLIN, 0};
       int n = ::poll(&p, 1, 100);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) continue;
+      if (n <= 0) continue;  // a timeout, or EINTR
       char c;
       ssize_t r = ::read(STDIN_FILENO, &c, 1);
       if (r < 0 && errno == EINTR) continue;
@@ -129,16 +131,16 @@ class Terminal {
   }
 
   Result<std::string> Ask(const std::string& question, const std::string& def) {
-    std::cerr << question << (def.empty() ? "" : " [" + def + "]") << ": " << std::flush;
-    CAIRN_ASSIGN_OR_RETURN(std::string a, ReadLine(true));
+    CAIRN_ASSIGN_OR_RETURN(std::string a,
+                           ReadLine(question + (def.empty() ? "" : " [" + def + "]") + ": ", true));
     a = Trim(a);
     return a.empty() ? def : a;
   }
 
   Result<bool> YesNo(const std::string& question, bool def) {
     while (true) {
-      std::cerr << question << (def ? " [Y/n]: " : " [y/N]: ") << std::flush;
-      CAIRN_ASSIGN_OR_RETURN(std::string a, ReadLine(true));
+      CAIRN_ASSIGN_OR_RETURN(std::string a,
+                             ReadLine(question + (def ? " [Y/n]: " : " [y/N]: "), true));
       a = Trim(a);
       if (a.empty()) return def;
       if (a == "y" || a == "Y" || a == "yes") return true;
@@ -147,10 +149,7 @@ class Terminal {
     }
   }
 
-  Result<std::string> Secret(const std::string& prompt) {
-    std::cerr << prompt << ": " << std::flush;
-    return ReadLine(false);
-  }
+  Result<std::string> Secret(const std::string& prompt) { return ReadLine(prompt + ": ", false); }
 
  private:
   std::stop_token stop_;
@@ -273,9 +272,12 @@ class Setup {
     engine::SessionOptions o;
     o.repository = plan_.location;
     o.password_file = secret_file;
-    // The file setup writes; "/dev/null" (the defaults) until there is one,
-    // so no ./config/settings.yaml of the working folder is taken instead.
-    o.config_file = plan_.settings_exist ? plan_.settings_path : "/dev/null";
+    // The file setup writes; the defaults until there is one (never a
+    // ./config/settings.yaml of the working folder).
+    if (plan_.settings_exist)
+      o.config_file = plan_.settings_path;
+    else
+      o.no_settings_file = true;
     o.device = plan_.device;
     o.cheap_kdf_for_tests = ctx_.global().cheap_kdf_for_tests;
     o.limit_upload_kib = ctx_.global().limit_upload_kib;
@@ -301,7 +303,7 @@ class Setup {
   Status LoadCurrent() {
     // The folders, as the engine resolves them (HOME, XDG_*).
     engine::SessionOptions probe;
-    probe.config_file = "/dev/null";
+    probe.no_settings_file = true;
     CAIRN_ASSIGN_OR_RETURN(engine::ResolvedConfig cfg, engine::ResolveConfig(probe));
     plan_.home = cfg.home;
     plan_.config_dir = cfg.config_dir;
@@ -389,7 +391,9 @@ class Setup {
     if (device.empty()) {
       char host[HOST_NAME_MAX + 1] = {0};
       device = gethostname(host, sizeof(host) - 1) == 0 && host[0] ? host : "default-device";
-      if (interactive_) CAIRN_ASSIGN_OR_RETURN(device, term_.Ask("Name of this device", device));
+      if (interactive_) {
+        CAIRN_ASSIGN_OR_RETURN(device, term_.Ask("Name of this device", device));
+      }
     }
     plan_.device = device;
     return Status::OK();
@@ -530,6 +534,10 @@ class Setup {
             ? probe_session->config().GeneratedSecretPath()
             : plan_.current.password_file;
     Say("Checking " + plan_.location + " ...");
+    // The folders above a new local repository that the probe creates go
+    // too when this run is undone (they are removed only when empty).
+    if (!plan_.azure())
+      journal_.MaybeCreatedFolder(fs::path(plan_.location).parent_path().string());
     CAIRN_ASSIGN_OR_RETURN(auto state, probe_session->ProbeLocation());
     if (state.created_folder) {
       std::string folder = plan_.location;
@@ -605,7 +613,8 @@ class Setup {
         return env(name);
       };
       // The settings may name another password file: not for this check.
-      o.config_file = "/dev/null";
+      o.config_file.clear();
+      o.no_settings_file = true;
       auto s = engine::Session::Create(o);
       if (!s.ok()) return s.error();
       Status open = (*s)->Open();
@@ -705,8 +714,25 @@ class Setup {
 
   // ---- The service -------------------------------------------------------
 
+  // How to start this cairn: "cairn" when that is what PATH finds, else
+  // its full path (a build folder's).
+  static std::string SelfCommand() {
+    char self[PATH_MAX] = {0};
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) return "cairn";
+    std::string path(self, static_cast<size_t>(n));
+    const char* env_path = std::getenv("PATH");
+    std::istringstream dirs(env_path ? env_path : "");
+    for (std::string dir; std::getline(dirs, dir, ':');) {
+      std::error_code ec;
+      if (!dir.empty() && fs::equivalent(dir + "/cairn", path, ec)) return "cairn";
+    }
+    return path;
+  }
+
   std::string ManualCommand() const {
-    std::string cmd = "set -a; . " + Tilde(plan_.env_path, plan_.home) + "; set +a; cairn run";
+    std::string cmd =
+        "set -a; . " + Tilde(plan_.env_path, plan_.home) + "; set +a; " + SelfCommand() + " run";
     if (!ctx_.global().config_file.empty())
       cmd += " --config " + Tilde(plan_.settings_path, plan_.home);
     return cmd;

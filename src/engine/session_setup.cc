@@ -68,7 +68,8 @@ Result<Session::LocationState> Session::ProbeLocation() {
   }
   // An empty place: prove that it can be written before anything else is.
   if (Status st = (*be)->Create(); !st.ok()) {
-    if (state.created_folder) std::filesystem::remove_all(location);
+    std::error_code ec;
+    if (state.created_folder) std::filesystem::remove_all(location, ec);
     return Explain(location, "create", st);
   }
   backend::ObjectName probe{backend::ObjectType::kLock, crypto::RandomId().Hex()};
@@ -85,7 +86,9 @@ Result<Session::LocationState> Session::ProbeLocation() {
 Status Session::CheckWritable(const JobContext& /*job*/) {
   auto lock = Lock(false, "setup");
   if (!lock.ok()) return Explain(cfg_.location, "write to", lock.error());
-  return (*lock)->Release();
+  Status health = (*lock)->health();
+  lock->reset();  // removes the lock object it wrote
+  return health;
 }
 
 Status Session::DiscardCreatedRepository() {
