@@ -11,7 +11,10 @@
 #include <string>
 #include <vector>
 
+#include <ctime>
+
 #include "backend/azure/signing.h"
+#include "backend/registry.h"
 #include "e2e_util.h"
 #include "testing/azurite_fixture.h"
 
@@ -107,6 +110,34 @@ TEST_F(SetupAzureE2eTest, AWrongKeyIsRefusedBeforeAnythingIsWritten) {
   EXPECT_THAT(r.err, HasSubstr("AZURE_STORAGE_CONNECTION_STRING"));
   EXPECT_THAT(r.out + r.err, Not(HasSubstr("d3JvbmdrZXl3")));
   EXPECT_TRUE(NothingWritten());
+}
+
+TEST_F(SetupAzureE2eTest, ASasThatCannotWriteIsRefusedBeforeAnythingIsWritten) {
+  // The container exists (made with the account key); the SAS may read and list only.
+  backend::OpenOptions with_key;
+  with_key.settings["azure.connection_string"] = server_->ConnectionString();
+  auto be = backend::OpenBackend(location_, with_key);
+  ASSERT_TRUE(be.ok()) << be.status().ToString();
+  ASSERT_TRUE((*be)->Create().ok());
+  backend::azure::ContainerSasOptions o;
+  o.account = std::string(backend::azure::kDevStoreAccount);
+  o.container = container_;
+  o.permissions = "rl";
+  o.expiry_unix = std::time(nullptr) + 3600;
+  const std::string sas =
+      backend::azure::MakeContainerSas(o, *Base64Decode(backend::azure::kDevStoreKey));
+  const std::string read_only =
+      "BlobEndpoint=" + server_->BlobEndpoint() + ";SharedAccessSignature=" + sas;
+  ProcResult r = sb_.Cairn({"setup", "--yes", "--location", location_}, WithConnection(read_only));
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("cannot write to " + location_));
+  EXPECT_THAT(r.err, HasSubstr("a SAS needs read, add, create, write, delete and list"));
+  EXPECT_THAT(r.out + r.err, Not(HasSubstr(sas.substr(sas.find("sig=")))));
+  EXPECT_TRUE(NothingWritten());
+  // Nothing was left in the container either (the test object is gone).
+  auto has = (*be)->HasAnyObject();
+  ASSERT_TRUE(has.ok()) << has.status().ToString();
+  EXPECT_FALSE(*has);
 }
 
 TEST_F(SetupAzureE2eTest, AnUnreachableEndpointIsRefusedBeforeAnythingIsWritten) {

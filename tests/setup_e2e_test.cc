@@ -221,6 +221,7 @@ TEST_F(SetupE2eTest, RunAgainShowsWhatIsSetUpAndChangesOnlyWhatIsAsked) {
 
 TEST_F(SetupE2eTest, JoinsAnExistingRepositoryAsANewDeviceAndNeverOverwritesIt) {
   const std::string shared = sb_.Path("shared-disk/cairn");
+  MakeDirs(sb_.Path("shared-disk"));
   json a = SetupOk(sb_, {"--yes", "--device", "alpha", "--location", shared});
   ASSERT_EQ(a.value("repository", ""), "created");
   ASSERT_EQ(sb_.Cairn({"backup"}).exit_code, 0);
@@ -295,6 +296,16 @@ TEST_F(SetupE2eTest, AnUnreachableLocationIsRefusedBeforeAnythingIsWritten) {
   EXPECT_THAT(r.err, HasSubstr(location));
   EXPECT_THAT(r.err, HasSubstr("check that the disk is mounted and the path is right"));
   ExpectNothingWritten(sb_, location);
+
+  // A disk that is not mounted: its folder is missing (setup makes only the
+  // last folder of a location outside the home folder).
+  const std::string unmounted = sb_.Path("media/usb-disk/cairn");
+  ProcResult missing = Setup({"--yes", "--location", unmounted});
+  EXPECT_EQ(missing.exit_code, 1) << missing.Describe();
+  EXPECT_THAT(missing.err, HasSubstr("the folder " + sb_.Path("media/usb-disk") +
+                                     " does not exist: if it is a disk, mount it"));
+  EXPECT_FALSE(Exists(sb_.Path("media")));
+  EXPECT_THAT(Listing(ConfigDir(sb_)), ::testing::IsEmpty());
 
   // A location that is a file.
   ProcResult file = Setup({"--yes", "--location", sb_.Path("not-mounted")});

@@ -361,7 +361,7 @@ class Setup {
     if (loc.empty()) loc = current.empty() ? default_location_ : current;
     if (loc.find("://") == std::string::npos) loc = AbsolutePath(config::ExpandHome(loc));
     plan_.location = loc;
-    if (!plan_.azure()) return Status::OK();
+    if (!plan_.azure()) return CheckLocalPlace(loc);
     // The connection string: the environment, the service's file of a
     // previous run, else asked (never echoed, never printed).
     if (const char* c = std::getenv("AZURE_STORAGE_CONNECTION_STRING"); c && *c)
@@ -379,6 +379,34 @@ class Setup {
           plan_.location +
           " needs the storage account's connection string: set AZURE_STORAGE_CONNECTION_STRING "
           "(or run `cairn setup` at a terminal to be asked for it)");
+    return Status::OK();
+  }
+
+  // A backup disk that is not mounted must not turn into a folder on the
+  // system disk: a new folder is made only where its parent exists (or
+  // under the home folder), and never on the system disk under /media,
+  // /mnt or /run/media.
+  Status CheckLocalPlace(const std::string& loc) {
+    std::error_code ec;
+    if (fs::exists(loc, ec)) return Status::OK();
+    fs::path existing = fs::path(loc).parent_path();
+    while (!existing.empty() && existing != existing.root_path() && !fs::exists(existing, ec))
+      existing = existing.parent_path();
+    const bool under_home = loc.rfind(plan_.home + "/", 0) == 0;
+    if (!under_home && existing != fs::path(loc).parent_path())
+      return Status::InvalidArgument(
+          "the folder " + fs::path(loc).parent_path().string() +
+          " does not exist: if it is a disk, mount it; if the folder is meant to be there, create "
+          "it first (setup creates only the last folder of the location)");
+    for (const char* mounts : {"/media/", "/mnt/", "/run/media/"}) {
+      if (loc.rfind(mounts, 0) != 0) continue;
+      struct stat here, root;
+      if (::stat(existing.c_str(), &here) == 0 && ::stat("/", &root) == 0 &&
+          here.st_dev == root.st_dev)
+        return Status::InvalidArgument(loc +
+                                       " would be on the system disk, not on a mounted "
+                                       "disk: mount the backup disk first");
+    }
     return Status::OK();
   }
 
