@@ -219,6 +219,20 @@ TEST_F(SetupE2eTest, RunAgainShowsWhatIsSetUpAndChangesOnlyWhatIsAsked) {
   EXPECT_EQ(ReadFile(DefaultRepo(sb_) + "/config"), repo_config);
 }
 
+// The README's first command (`scripts/run`) makes the repository and its
+// secret with `cairn init`: setup then takes them as this machine's own.
+TEST_F(SetupE2eTest, TakesTheRepositoryThatInitMadeOnThisMachine) {
+  ProcResult init = sb_.Cairn({"-r", DefaultRepo(sb_), "init"});
+  ASSERT_EQ(init.exit_code, 0) << init.Describe();
+  const std::string secret = ReadFile(ConfigDir(sb_) + "/password");
+  ASSERT_FALSE(secret.empty());
+  json r = SetupOk(sb_, {"--yes"});
+  EXPECT_EQ(r.value("repository", ""), "kept");
+  EXPECT_EQ(r.value("settings", ""), "created");
+  EXPECT_EQ(ReadFile(ConfigDir(sb_) + "/password"), secret);
+  ASSERT_EQ(sb_.Cairn({"backup"}).exit_code, 0);
+}
+
 TEST_F(SetupE2eTest, JoinsAnExistingRepositoryAsANewDeviceAndNeverOverwritesIt) {
   const std::string shared = sb_.Path("shared-disk/cairn");
   MakeDirs(sb_.Path("shared-disk"));

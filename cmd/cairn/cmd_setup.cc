@@ -610,8 +610,12 @@ class Setup {
   }
 
   Status UseExistingRepository() {
+    // This machine's own repository: the one the settings name, or one for
+    // which it holds the secret file already (`cairn init` or
+    // `scripts/run` made it here). It must open with that secret.
     const bool configured =
-        plan_.current.repository == plan_.location && !plan_.current.repository.empty();
+        (plan_.current.repository == plan_.location && !plan_.current.repository.empty()) ||
+        fs::exists(plan_.secret_path);
     if (!configured) {
       Say(plan_.location + " already holds a cairn repository.");
       bool join = a_.join;
