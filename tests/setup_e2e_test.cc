@@ -9,11 +9,14 @@
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -368,6 +371,65 @@ TEST_F(SetupE2eTest, CtrlCHalfWayLeavesNothingBehind) {
   EXPECT_EQ(ReadFile(ConfigDir(sb_) + "/settings.yaml"), settings);
   EXPECT_EQ(Listing(ConfigDir(sb_)), before);
   EXPECT_TRUE(Exists(DefaultRepo(sb_) + "/config"));  // never touched
+}
+
+// systemd cannot run in a sandbox: a stand-in root with /run/systemd/system,
+// the user manager's socket in XDG_RUNTIME_DIR, and systemctl / loginctl
+// that record their calls. What is real: the unit file setup writes.
+TEST_F(SetupE2eTest, WithSystemdItInstallsEnablesAndStartsTheUserUnit) {
+  const std::string root = sb_.Path("fake-root");
+  MakeDirs(root + "/run/systemd/system");
+  MakeDirs(sb_.Path("run/systemd"));
+  int sock = socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(sock, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string sock_path = sb_.Path("run/systemd/private");
+  ASSERT_LT(sock_path.size(), sizeof(addr.sun_path));
+  std::memcpy(addr.sun_path, sock_path.c_str(), sock_path.size() + 1);
+  ASSERT_EQ(bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const std::string log = sb_.Path("calls.log");
+  const std::string active = sb_.Path("active");  // exists: the service runs
+  for (const char* tool : {"systemctl", "loginctl"}) {
+    WriteFile(sb_.Path(std::string("bin/") + tool),
+              std::string("#!/bin/sh\necho \"") + tool + " $*\" >> " + log +
+                  "\ncase \"$*\" in *is-active*) test -e " + active + ";; *start*) touch " +
+                  active + ";; esac\n",
+              0755);
+  }
+  sb_.env()["PATH"] = sb_.Path("bin") + ":" + sb_.env()["PATH"];
+  sb_.env()["CAIRN_TEST_SYSTEMD_ROOT"] = root;
+  sb_.env()["USER"] = "tester";
+
+  json r = SetupOk(sb_, {"--yes", "--linger"});
+  EXPECT_EQ(r.value("service", ""), "started");
+  const std::string unit = sb_.config_home() + "/systemd/user/cairn.service";
+  std::string text = ReadFile(unit);
+  EXPECT_THAT(text,
+              HasSubstr("ExecStart=" + CairnBinary() + " run --config %E/cairn/settings.yaml"));
+  EXPECT_THAT(text, HasSubstr("EnvironmentFile=-%E/cairn/cairn.env"));
+  EXPECT_THAT(text, Not(HasSubstr("@CAIRN_BINDIR@")));
+  EXPECT_EQ(ReadFile(log),
+            "systemctl --user is-active --quiet cairn.service\n"
+            "systemctl --user daemon-reload\n"
+            "systemctl --user enable cairn.service\n"
+            "systemctl --user start cairn.service\n"
+            "loginctl enable-linger tester\n");
+
+  // Run again while it runs: restarted (the settings or environment may have changed).
+  WriteFile(log, "");
+  json again = SetupOk(sb_, {"--yes"});
+  EXPECT_EQ(again.value("service", ""), "restarted");
+  EXPECT_THAT(ReadFile(log), HasSubstr("systemctl --user restart cairn.service\n"));
+
+  // A unit installed by the package is used as it is: no unit of the user's own.
+  fs::remove(unit);
+  WriteFile(root + "/usr/lib/systemd/user/cairn.service", "[Unit]\n");
+  ProcResult packaged = Setup({"--yes"});
+  ASSERT_EQ(packaged.exit_code, 0) << packaged.Describe();
+  EXPECT_FALSE(Exists(unit));
+  EXPECT_THAT(packaged.out, HasSubstr("(" + root + "/usr/lib/systemd/user/cairn.service)"));
+  close(sock);
 }
 
 // ---------------------------------------------------------------------------

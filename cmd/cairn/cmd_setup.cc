@@ -779,8 +779,10 @@ class Setup {
           ManualCommand());
       return;
     }
+    const std::string& root = ctx_.global().systemd_root_for_tests;
     std::string why = daemon::UserManagerUnavailableReason(
-        [](const char* n) { return static_cast<const char*>(std::getenv(n)); });
+        [](const char* n) { return static_cast<const char*>(std::getenv(n)); },
+        root + "/run/systemd/system");
     if (!why.empty()) {
       service_ = "unavailable";
       Say("Service: " + why + ".");
@@ -801,7 +803,7 @@ class Setup {
           ManualCommand());
       return;
     }
-    std::string unit = daemon::FindInstalledUserUnit(daemon::SystemUserUnitDirs());
+    std::string unit = daemon::FindInstalledUserUnit(daemon::SystemUserUnitDirs(root));
     if (unit.empty()) {
       char self[PATH_MAX] = {0};
       ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);

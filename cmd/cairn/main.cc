@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
   if (const char* v = std::getenv("CAIRN_TEST_CHEAP_KDF"); v && std::string(v) == "1")
     g.cheap_kdf_for_tests = true;
   if (const char* v = std::getenv("CAIRN_TEST_SETUP_PAUSE"); v) g.setup_pause_for_tests = v;
+  if (const char* v = std::getenv("CAIRN_TEST_SYSTEMD_ROOT"); v) g.systemd_root_for_tests = v;
 #endif
   app.add_option("-r,--repo", g.repo,
                  "repository location: a folder or azure://CONTAINER[/PREFIX]; default "

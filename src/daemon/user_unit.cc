@@ -42,8 +42,9 @@ std::string UserManagerUnavailableReason(const std::function<const char*(const c
   return "";
 }
 
-std::vector<std::string> SystemUserUnitDirs() {
-  return {"/etc/systemd/user", "/usr/local/lib/systemd/user", "/usr/lib/systemd/user"};
+std::vector<std::string> SystemUserUnitDirs(const std::string& root) {
+  return {root + "/etc/systemd/user", root + "/usr/local/lib/systemd/user",
+          root + "/usr/lib/systemd/user"};
 }
 
 std::string FindInstalledUserUnit(const std::vector<std::string>& dirs) {

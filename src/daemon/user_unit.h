@@ -30,8 +30,9 @@ std::string UserManagerUnavailableReason(
     const std::function<const char*(const char*)>& getenv,
     const std::string& run_systemd_system = "/run/systemd/system");
 
-// The folders where a package or `cmake --install` puts user units.
-std::vector<std::string> SystemUserUnitDirs();
+// The folders where a package or `cmake --install` puts user units, under
+// `root` ("" = the real /; tests pass a folder of their own).
+std::vector<std::string> SystemUserUnitDirs(const std::string& root = "");
 // The path of cairn.service in the first of `dirs` that has it, else "".
 std::string FindInstalledUserUnit(const std::vector<std::string>& dirs);
 
