@@ -43,6 +43,12 @@ struct GlobalOptions {
   int64_t limit_upload_kib = -1, limit_download_kib = -1;
   // engine::SessionOptions::cheap_kdf_for_tests; set only by the test build.
   bool cheap_kdf_for_tests = false;
+  // `cairn setup` waits after this step until interrupted (CAIRN_TEST_SETUP_PAUSE;
+  // set only by the test build).
+  std::string setup_pause_for_tests;
+  // `cairn setup` looks for systemd under this folder instead of /
+  // (CAIRN_TEST_SYSTEMD_ROOT; set only by the test build).
+  std::string systemd_root_for_tests;
   std::string version;  // this build's, for what reports it (cairn status)
 };
 

@@ -78,6 +78,46 @@ int WithCli(GlobalOptions g, std::stop_token stop,
     };
   };
 
+  SetupArgs setup;
+  auto* c_setup = app.add_subcommand(
+      "setup",
+      "set cairn up for this user: where backups go, the secret, the folders, the settings, the "
+      "service; asks at a terminal, or takes flags and --yes. Run again to see or change it");
+  c_setup->add_option(
+      "--location", setup.location,
+      "where to keep backups: a folder (a backup disk) or azure://CONTAINER[/PREFIX] "
+      "(default: the settings', else ~/.local/share/cairn/repo)");
+  c_setup->add_flag("--azure", setup.azure,
+                    "keep backups in Azure Blob Storage: azure://$AZURE_CONTAINER_NAME/cairn "
+                    "(container default backups), with AZURE_STORAGE_CONNECTION_STRING");
+  c_setup
+      ->add_option("--folder", setup.folders,
+                   "a folder to back up (repeat for more; default ~/Documents and ~/Pictures)")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  c_setup
+      ->add_option("--exclude", setup.excludes,
+                   "a pattern not to back up (repeat for more; default *.tmp, *.log, .git/*)")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  c_setup->add_option("--secret-file", setup.secret_file,
+                      "a new repository's passphrase, or the secret of the existing one to join, "
+                      "from FILE (default: a new random secret)");
+  c_setup->add_flag("--passphrase", setup.passphrase,
+                    "type a passphrase (twice, not shown) instead of a random secret");
+  c_setup->add_flag("--join", setup.join,
+                    "use the repository already at the location from this machine, as another "
+                    "device (needs its secret)");
+  c_setup->add_flag("-y,--yes", setup.yes,
+                    "ask nothing: the flags, else what is set up, else the defaults");
+  c_setup->add_flag("--no-service", setup.no_service,
+                    "do not install or start the systemd user service");
+  c_setup->add_flag("--linger", setup.linger,
+                    "keep the service running while you are logged out (loginctl enable-linger)");
+  c_setup->callback(run_without_session([&](Context& ctx) { return SetupCommand(ctx, setup); }));
+
   InitArgs init;
   auto* c_init = app.add_subcommand("init", "create a new repository");
   c_init->add_option("--label", init.label, "a label for the first key");

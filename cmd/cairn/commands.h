@@ -20,6 +20,21 @@ int InitCommand(Context& ctx, const InitArgs& o);
 // puts it in its one JSON document).
 Result<engine::InitSummary> CreateRepository(Context& ctx, const std::string& label);
 
+// `cairn setup` (cmd_setup.cc): flags for everything it would ask.
+struct SetupArgs {
+  std::string location;               // --location: a folder or azure://CONTAINER[/PREFIX]
+  bool azure = false;                 // --azure: azure://$AZURE_CONTAINER_NAME/cairn
+  std::vector<std::string> folders;   // --folder (repeatable)
+  std::vector<std::string> excludes;  // --exclude (repeatable)
+  std::string secret_file;  // --secret-file: the passphrase, or an existing repository's secret
+  bool passphrase = false;  // --passphrase: type one (twice) instead of a random secret
+  bool join = false;        // --join: use an existing repository as another device
+  bool yes = false;         // --yes: no questions; defaults for what no flag says
+  bool no_service = false;  // --no-service
+  bool linger = false;      // --linger
+};
+int SetupCommand(Context& ctx, const SetupArgs& o);
+
 struct BackupArgs {
   std::vector<std::string> paths;
   bool init_if_missing = false;

@@ -64,6 +64,8 @@ int main(int argc, char** argv) {
   // environment can make it write weak key slots.
   if (const char* v = std::getenv("CAIRN_TEST_CHEAP_KDF"); v && std::string(v) == "1")
     g.cheap_kdf_for_tests = true;
+  if (const char* v = std::getenv("CAIRN_TEST_SETUP_PAUSE"); v) g.setup_pause_for_tests = v;
+  if (const char* v = std::getenv("CAIRN_TEST_SYSTEMD_ROOT"); v) g.systemd_root_for_tests = v;
 #endif
   return WithCli(g, stop.get_token(), [&](CLI::App& app, const int& code) {
     return ParseAndRun(app, code, argc, argv);

@@ -831,6 +831,7 @@ Status ApplyEnvironment(Settings& s, const std::function<const char*(const char*
       {"DEVICE_ID", &Settings::device_id, ValidateDeviceId},
       {"BACKUP_LOG_LEVEL", &Settings::log_level, NormalizeLogLevel},
       {"CAIRN_REPOSITORY", &Settings::repository, NormalizeLocation},
+      {"CAIRN_PASSWORD_FILE", &Settings::password_file, NormalizePath},
   };
   Settings updated = s;
   for (const Override& o : kOverrides) {

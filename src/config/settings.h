@@ -176,6 +176,9 @@ Status CheckSettingsKey(std::string_view key, std::string_view source_name);
 //   DEVICE_ID                       -> device_id (validated)
 //   BACKUP_LOG_LEVEL                -> log_level (validated, normalized)
 //   CAIRN_REPOSITORY                -> repository ("~" expanded)
+//   CAIRN_PASSWORD_FILE             -> password_file ("~" expanded; what
+//                                      `cairn setup` writes into the service's
+//                                      environment file)
 // A variable that is unset or empty is ignored. `getenv_fn` behaves like
 // std::getenv (returns nullptr when unset). On error (InvalidArgument naming
 // the variable) `s` is left unchanged.

@@ -598,8 +598,10 @@ TEST(ApplyEnvironment, OverridesTheFile) {
                                            {"AZURE_CONTAINER_NAME", "other"},
                                            {"DEVICE_ID", "desk"},
                                            {"BACKUP_LOG_LEVEL", "DEBUG"},
-                                           {"CAIRN_REPOSITORY", "~/r"}}));
+                                           {"CAIRN_REPOSITORY", "~/r"},
+                                           {"CAIRN_PASSWORD_FILE", "~/.config/cairn/password"}}));
   ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(s.password_file, "/home/tester/.config/cairn/password");
   EXPECT_EQ(s.azure_connection_string, "AccountName=x");
   EXPECT_EQ(s.azure_container, "other");
   EXPECT_EQ(s.device_id, "desk");

@@ -17,6 +17,7 @@
 #include "compress/compressor.h"
 #include "crypto/crypto.h"
 #include "engine/catalog_sync.h"
+#include "engine/secret_file.h"
 #include "repo/compaction.h"
 #include "repo/generation.h"
 #include "repo/repo_lock.h"
@@ -178,22 +179,8 @@ Result<std::string> Session::FindSecret(bool for_new_repository) {
     return Status::WrongPassword(
         "no password given: use --password-file FILE, CAIRN_PASSWORD or BACKUP_ENCRYPTION_KEY");
   // Unattended init (the quick start): generate a strong random secret.
-  Bytes raw(32);
-  crypto::RandomBytes(raw);
-  std::string secret = Base64Encode(raw);
-  std::error_code ec;
-  std::filesystem::path dir = std::filesystem::path(generated).parent_path();
-  std::filesystem::create_directories(dir, ec);
-  chmod(dir.c_str(), 0700);
-  int fd = open(generated.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return Status::IOError("cannot create the secret file " + generated + ": " +
-                           std::strerror(errno));
-  std::string line = secret + "\n";
-  bool ok =
-      write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && fsync(fd) == 0;
-  close(fd);
-  if (!ok) return Status::IOError("cannot write the secret file " + generated);
+  std::string secret = NewRandomSecret();
+  CAIRN_RETURN_IF_ERROR(CreateSecretFile(generated, secret));
   Notice({}, "Generated a random secret for the new repository in " + generated +
                  ". KEEP A COPY OF IT SOMEWHERE ELSE (a password manager, paper): without it the "
                  "backup cannot be restored.");
@@ -363,6 +350,7 @@ Result<InitSummary> Session::Init(const std::string& key_label, const JobContext
   o.pack_size = static_cast<uint64_t>(cfg_.settings.pack_size_mb) << 20;
   o.key_label = key_label;
   CAIRN_ASSIGN_OR_RETURN(repo_, repo::Repository::Init(be, secret, o));
+  created_by_init_ = true;
   WriteKeySlotHint(cfg_.KeySlotHintPath(), repo_->key_slot_in_use());
   return InitSummary{cfg_.location, repo_->config().repo_id.Hex()};
 }

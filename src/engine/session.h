@@ -249,6 +249,28 @@ class Session {
   // does this itself; calling it first only reports such errors earlier.
   Status Open();
 
+  // For `cairn setup` (session_setup.cc). What is at location() and whether
+  // this machine can write there, before anything else is written: opens the
+  // backend and looks for a repository; a location without one is created
+  // (folder, container) and a probe object written and removed there. Needs
+  // no secret. Errors name the location and say what to do: unreachable
+  // (Unavailable, IOError), credentials refused (PermissionDenied), not a
+  // folder (InvalidArgument).
+  struct LocationState {
+    bool has_repository = false;  // a repository's config object is there
+    bool has_other_data = false;  // something that is not a repository (init refuses it)
+    bool created_folder = false;  // a local folder that did not exist before the probe
+  };
+  Result<LocationState> ProbeLocation();
+  // Opens the repository and takes and releases a shared lock: proof that
+  // this machine can write to it (PermissionDenied for read-only
+  // credentials).
+  Status CheckWritable(const JobContext& job = {});
+  // Undoes the Init of this session (an interrupted `cairn setup`): closes
+  // the repository and removes every object it wrote. PreconditionFailed
+  // when this session did not create the repository.
+  Status DiscardCreatedRepository();
+
   Result<BackupResult> Backup(const BackupRequest& request, const JobContext& job = {});
   Result<RestoreResult> Restore(const RestoreRequest& request, const JobContext& job = {});
   Result<CheckResult> Check(const CheckRequest& request, const JobContext& job = {});
@@ -445,7 +467,8 @@ class Session {
   std::vector<std::string> own_folders_;  // OwnFolders()
   const std::unique_ptr<archiver::ExcludeFilter> exclude_filter_;
 
-  std::mutex open_mu_;  // guards opening repo_ and secret_
+  std::mutex open_mu_;            // guards opening repo_ and secret_
+  bool created_by_init_ = false;  // Init created the repository; guarded by open_mu_
   std::optional<std::string> secret_;
   std::unique_ptr<repo::Repository> repo_;
   std::mutex index_mu_;  // one index refresh at a time

@@ -71,7 +71,9 @@ Result<ResolvedConfig> ResolveConfig(const SessionOptions& o) {
   ResolvedConfig r;
   std::optional<std::string> explicit_config;
   if (!o.config_file.empty()) explicit_config = config::ExpandHome(o.config_file);
-  CAIRN_ASSIGN_OR_RETURN(r.settings, config::LoadSettings(explicit_config));
+  if (!o.no_settings_file) {
+    CAIRN_ASSIGN_OR_RETURN(r.settings, config::LoadSettings(explicit_config));
+  }
   CAIRN_RETURN_IF_ERROR(config::ApplyEnvironment(r.settings, o.getenv));
   const config::Settings& s = r.settings;
 

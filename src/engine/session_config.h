@@ -38,8 +38,11 @@ struct SessionOptions {
   std::string repository;     // location (a folder or azure://container/prefix)
   std::string password_file;  // the secret, read from this file
   std::string config_file;    // the settings file; "" = the usual places
-  std::string device;         // this machine's name in the repository
-  bool all_devices = false;   // queries cover every device
+  // No settings file at all: the built-in defaults (`cairn setup` before it
+  // has written one, so that no ./config/settings.yaml is taken instead).
+  bool no_settings_file = false;
+  std::string device;                                      // this machine's name in the repository
+  bool all_devices = false;                                // queries cover every device
   int64_t limit_upload_kib = -1, limit_download_kib = -1;  // -1: the settings'
 
   GetEnv getenv = ProcessEnvironment();
