@@ -60,8 +60,9 @@ fi
 
 if command -v zsh >/dev/null; then
   zsh -n "$dir/_cairn" || fail "zsh: syntax"
-  # Loaded by compinit from a folder in fpath, as vendor-completions is.
-  zsh -f -c "fpath=('$dir' \$fpath); autoload -Uz compinit; compinit -u -d /dev/null;
+  # Loaded by compinit from a folder in fpath, as vendor-completions is. -D: no
+  # dump file (`-d /dev/null` made zsh replace /dev/null with a regular file).
+  zsh -f -c "fpath=('$dir' \$fpath); autoload -Uz compinit; compinit -u -D;
     [[ \${_comps[cairn]} == _cairn ]]" || fail "zsh: compinit does not register _cairn for cairn"
 else
   echo "zsh not installed: its completions not run"
