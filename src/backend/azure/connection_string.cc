@@ -11,7 +11,8 @@ namespace {
 // True for "http://host..." / "https://host..." with a non-empty host.
 bool IsHttpUrl(std::string_view url) {
   for (std::string_view scheme : {"http://", "https://"}) {
-    if (url.size() > scheme.size() && AsciiLower(url.substr(0, scheme.size())) == scheme)
+    if (url.size() > scheme.size() && AsciiLower(url.substr(0, scheme.size())) == scheme &&
+        url[scheme.size()] != '/')
       return true;
   }
   return false;

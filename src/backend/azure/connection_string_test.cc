@@ -108,5 +108,19 @@ TEST(ConnectionStringTest, ErrorsNameTheProblemButNoSecret) {
   }
 }
 
+// Issue 15 (fuzz/regressions/connection_string): "http:///" passed as a
+// URL with a host and its slashes were stripped down to "http:".
+TEST(ConnectionStringTest, AnEndpointWithoutAHostIsRefused) {
+  for (const char* s : {"BlobEndpoint=http:///;AccountName=abc;AccountKey=AAAA",
+                        "BlobEndpoint=https:////x;AccountName=abc;AccountKey=AAAA"}) {
+    auto c = ParseConnectionString(s);
+    ASSERT_FALSE(c.ok()) << s;
+    EXPECT_EQ(c.error().code(), StatusCode::kInvalidArgument) << s;
+  }
+  auto c = ParseConnectionString("BlobEndpoint=http://h///;AccountName=abc;AccountKey=AAAA");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->blob_endpoint, "http://h");
+}
+
 }  // namespace
 }  // namespace cairn::backend::azure
