@@ -318,6 +318,36 @@ int main(int argc, char** argv) {
         std::string("\x04"
                     "127.0.0.1",
                     10));
+  // Requests to the web server: mode 0 as sent, mode 1 with the token and
+  // Host added by the target (GET and HEAD only).
+  const char* kRequests[][2] = {
+      {"status", "\x00GET /api/status HTTP/1.1\r\nHost: 127.0.0.1:5000\r\n\r\n"},
+      {"login",
+       "\x00POST /api/login HTTP/1.1\r\nHost: localhost:5000\r\nOrigin: "
+       "http://localhost:5000\r\nContent-Type: application/json\r\nContent-Length: "
+       "13\r\n\r\n{\"token\":\"x\"}"},
+      {"link", "\x00GET /?token=0123 HTTP/1.1\r\nHost: 127.0.0.1:5000\r\n\r\n"},
+      {"cookie",
+       "\x00GET /api/files?path=/ HTTP/1.1\r\nHost: 127.0.0.1:5000\r\nCookie: "
+       "cairn_session=abc\r\n\r\n"},
+      {"files", "\x01GET /api/files?path=/&limit=10 HTTP/1.1\r\n\r\n"},
+      {"versions", "\x01GET /api/versions?path=/tmp&device=*&limit=5 HTTP/1.1\r\n\r\n"},
+      {"search", "\x01GET /api/search?q=report&deleted=false&limit=5 HTTP/1.1\r\n\r\n"},
+      {"download",
+       "\x01GET /api/download/0123456789abcdef01234567 HTTP/1.1\r\nRange: "
+       "bytes=0-3\r\n\r\n"},
+      {"version", "\x01GET /api/version/0123456789abcdef01234567 HTTP/1.1\r\n\r\n"},
+      {"history", "\x01GET /api/stats/history?days=7 HTTP/1.1\r\n\r\n"},
+      {"log", "\x01GET /api/log?lines=10 HTTP/1.1\r\n\r\n"},
+      {"runs", "\x01GET /api/runs?limit=3 HTTP/1.1\r\n\r\n"},
+      {"settings", "\x01GET /api/settings HTTP/1.1\r\n\r\n"},
+      {"metrics", "\x01HEAD /metrics HTTP/1.1\r\n\r\n"},
+      {"at", "\x01GET /api/files?path=/&at=2026-11-30T18:00:00Z HTTP/1.1\r\n\r\n"},
+  };
+  for (const auto& r : kRequests) {
+    // r[1][0] is the mode byte ("\x00" ends a C string: the request starts at r[1] + 1).
+    Write("web_request", r[0], std::string(1, r[1][0]) + (r[1] + 1));
+  }
   std::cout << "seeds written to " << g_out << "\n";
   return 0;
 }
