@@ -28,7 +28,7 @@ std::optional<T> WholeNumber(const nlohmann::json& v) {
     const int64_t i = v.get<int64_t>();
     if constexpr (std::is_unsigned_v<T>) {
       if (i < 0 || static_cast<uint64_t>(i) > std::numeric_limits<T>::max()) return std::nullopt;
-    } else {
+    } else if constexpr (sizeof(T) < sizeof(int64_t)) {
       if (i < std::numeric_limits<T>::min() || i > std::numeric_limits<T>::max())
         return std::nullopt;
     }
