@@ -34,6 +34,13 @@ Status BadTime(std::string_view text) {
                                  "YYYY-MM-DD[ HH:MM[:SS]]");
 }
 
+// Whether `secs` seconds since the epoch (plus up to a second of fraction)
+// are a TimeNs: about the years 1678 to 2262. Years outside it are refused
+// rather than wrapped (they are typos, or input meant to overflow).
+bool FitsInNs(int64_t secs) {
+  return secs > INT64_MIN / 1000000000LL + 1 && secs < INT64_MAX / 1000000000LL - 1;
+}
+
 }  // namespace
 
 Result<TimeNs> ParseTime(std::string_view text) {
@@ -86,7 +93,7 @@ Result<TimeNs> ParseTime(std::string_view text) {
     if (sep == 'T' || sep == 't') return BadTime(text);  // RFC 3339 needs an offset
     tm.tm_isdst = -1;
     time_t t = mktime(&tm);
-    if (t == -1) return BadTime(text);
+    if (t == -1 || !FitsInNs(t)) return BadTime(text);
     return static_cast<TimeNs>(t) * 1000000000LL + frac_ns;
   }
   int offset_sec = 0;
@@ -102,6 +109,7 @@ Result<TimeNs> ParseTime(std::string_view text) {
     return BadTime(text);
   }
   time_t t = timegm(&tm);
+  if (!FitsInNs(static_cast<int64_t>(t) - offset_sec)) return BadTime(text);
   return (static_cast<TimeNs>(t) - offset_sec) * 1000000000LL + frac_ns;
 }
 

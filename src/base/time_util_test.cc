@@ -63,5 +63,20 @@ TEST(SleepUnlessStoppedTest, ReturnsAtOnceWhenStoppedAndAfterTheTimeOtherwise) {
   EXPECT_FALSE(SleepUnlessStopped(stop.get_token(), std::chrono::hours(1)));
 }
 
+// Issue 15 (fuzz/regressions/key_slot, repo_config): a year the
+// nanosecond clock cannot hold overflowed the multiplication (undefined
+// behaviour); it is refused.
+TEST(TimeTest, YearsBeyondTheNanosecondRangeAreRefused) {
+  for (const char* t : {"4051-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0200-01-01T00:00:00Z",
+                        "9999-12-31 10:00"}) {
+    auto r = ParseTime(t);
+    ASSERT_FALSE(r.ok()) << t;
+    EXPECT_EQ(r.error().code(), StatusCode::kInvalidArgument) << t;
+  }
+  auto r = ParseTime("2262-01-01T00:00:00Z");
+  ASSERT_TRUE(r.ok());
+  EXPECT_GT(*r, 0);
+}
+
 }  // namespace
 }  // namespace cairn

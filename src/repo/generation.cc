@@ -4,6 +4,7 @@
 
 #include "crypto/crypto.h"
 #include "repo/envelope.h"
+#include "repo/json_number.h"
 #include "repo/repository.h"
 
 namespace cairn::repo {
@@ -42,10 +43,15 @@ Result<Generation> DecodeGeneration(ByteView json_text) {
   try {
     json j = json::parse(AsString(json_text));
     Generation g;
-    g.number = j.at("generation").get<uint64_t>();
+    const std::optional<uint64_t> number = WholeNumber<uint64_t>(j.at("generation"));
+    const std::optional<int64_t> time =
+        j.contains("time") ? WholeNumber<int64_t>(j["time"]) : std::optional<int64_t>(0);
+    if (!number || !time)
+      return Status::Corruption("the repository generation has numbers that are not whole");
+    g.number = *number;
     g.device = j.value("device", "");
     g.operation = j.value("operation", "");
-    g.time = j.value("time", int64_t{0});
+    g.time = *time;
     if (j.contains("nonce")) {
       auto nonce = Id::FromHex(j["nonce"].get<std::string>());
       if (!nonce.ok()) return Status::Corruption("the repository generation has a bad nonce");

@@ -76,7 +76,9 @@ Result<std::vector<IndexedPack>> DecodeIndexBody(ByteView b) {
   uint32_t npacks = GetU32(b.data() + pos);
   pos += 4;
   std::vector<IndexedPack> out;
-  out.reserve(std::min<uint32_t>(npacks, 1u << 20));
+  // At most as many packs as the body can describe (36 bytes each): the
+  // count is read from the object, not trusted.
+  out.reserve(std::min<uint64_t>(npacks, (b.size() - 8) / 36));
   for (uint32_t i = 0; i < npacks; ++i) {
     if (pos + 36 > b.size()) return bad();
     IndexedPack p;

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "repo/json_number.h"
+
 namespace cairn::repo {
 
 using json = nlohmann::json;
@@ -87,9 +89,12 @@ Result<KeySlot> DecodeKeySlot(const Id& slot_id, ByteView data) {
     return Status::Corruption("key slot " + slot_id.Hex().substr(0, 8) + " is not valid JSON");
   }
   try {
-    int version = j.at("version").get<int>();
-    if (version > kSlotVersion)
-      return Status::Unsupported("key slot format " + std::to_string(version) +
+    const std::optional<int> version = WholeNumber<int>(j.at("version"));
+    if (!version)
+      return Status::Corruption("key slot " + slot_id.Hex().substr(0, 8) +
+                                " has a version that is not a whole number");
+    if (*version > kSlotVersion)
+      return Status::Unsupported("key slot format " + std::to_string(*version) +
                                  " is newer than this cairn supports; upgrade cairn");
     if (j.at("kdf").get<std::string>() != "argon2id13")
       return Status::Unsupported("key slot " + slot_id.Hex().substr(0, 8) + " uses an unknown KDF");
@@ -111,11 +116,16 @@ Result<KeySlot> DecodeKeySlot(const Id& slot_id, ByteView data) {
     if (Status st = crypto::ValidateKdfParams(slot.kdf); !st.ok())
       return Status::Corruption("key slot " + slot_id.Hex().substr(0, 8) +
                                 " has KDF parameters outside cairn's bounds: " + st.message());
-    CAIRN_ASSIGN_OR_RETURN(Bytes salt, Base64Decode(j.at("salt").get<std::string>()));
-    if (salt.size() != slot.kdf.salt.size())
-      return Status::Corruption("key slot salt has the wrong size");
-    std::copy(salt.begin(), salt.end(), slot.kdf.salt.begin());
-    CAIRN_ASSIGN_OR_RETURN(slot.wrapped, Base64Decode(j.at("wrapped").get<std::string>()));
+    Result<Bytes> salt = Base64Decode(j.at("salt").get<std::string>());
+    if (!salt.ok() || salt->size() != slot.kdf.salt.size())
+      return Status::Corruption("key slot " + slot_id.Hex().substr(0, 8) +
+                                " has a salt that is not 16 bytes of base64");
+    std::copy(salt->begin(), salt->end(), slot.kdf.salt.begin());
+    Result<Bytes> wrapped = Base64Decode(j.at("wrapped").get<std::string>());
+    if (!wrapped.ok())
+      return Status::Corruption("key slot " + slot_id.Hex().substr(0, 8) +
+                                " holds wrapped keys that are not base64");
+    slot.wrapped = std::move(*wrapped);
     if (slot.wrapped.size() != kWrappedSize)
       return Status::Corruption("key slot " + slot_id.Hex().substr(0, 8) +
                                 " holds wrapped keys of the wrong size");

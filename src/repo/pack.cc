@@ -72,10 +72,15 @@ Result<std::vector<PackEntry>> ReadPackHeader(backend::Backend& be, const crypto
   if (pack_size < 4) return Status::Corruption("pack " + pack_id.Hex() + " is truncated");
   uint64_t tail = std::min<uint64_t>(pack_size, 64 * 1024);
   CAIRN_ASSIGN_OR_RETURN(Bytes buf, be.Load(name, pack_size - tail, tail));
+  // The storage answers what was asked or fails; anything shorter is a pack
+  // smaller than its size said (or a broken answer): never read before it.
+  if (buf.size() != tail) return Status::Corruption("pack " + pack_id.Hex() + " is truncated");
   uint32_t hlen = GetU32(buf.data() + buf.size() - 4);
   if (hlen + 4ull > pack_size) return Status::Corruption("pack " + pack_id.Hex() + " is truncated");
   if (hlen + 4ull > tail) {
     CAIRN_ASSIGN_OR_RETURN(buf, be.Load(name, pack_size - 4 - hlen, hlen + 4ull));
+    if (buf.size() != hlen + 4ull)
+      return Status::Corruption("pack " + pack_id.Hex() + " is truncated");
   }
   ByteView sealed(buf.data() + buf.size() - 4 - hlen, hlen);
   auto h = OpenEnvelope(meta_key, "packheader", pack_id.Hex(), sealed);

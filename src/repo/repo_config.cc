@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crypto/crypto.h"
+#include "repo/json_number.h"
 
 namespace cairn::repo {
 
@@ -35,8 +36,13 @@ Result<RepoConfig> DecodeRepoConfig(ByteView text) {
     if (j.at("format").get<std::string>() != "cairn-repository")
       return Status::Corruption("config object is not a cairn repository config");
     RepoConfig c;
-    c.format_major = j.at("version").get<int>();
-    c.format_minor = j.value("minor_version", 0);
+    const std::optional<int> major = WholeNumber<int>(j.at("version"));
+    const std::optional<int> minor =
+        j.contains("minor_version") ? WholeNumber<int>(j["minor_version"]) : std::optional<int>(0);
+    if (!major || !minor)
+      return Status::Corruption("config object has a version that is not a whole number");
+    c.format_major = *major;
+    c.format_minor = *minor;
     if (c.format_major > kFormatMajor)
       return Status::Unsupported("the repository uses format version " +
                                  std::to_string(c.format_major) + ", newer than this cairn (" +
@@ -54,20 +60,31 @@ Result<RepoConfig> DecodeRepoConfig(ByteView text) {
       return Status::Unsupported("the repository uses the cipher '" + aead +
                                  "', which this cairn does not support (it uses " +
                                  std::string(crypto::kAeadName) + ")");
-    CAIRN_ASSIGN_OR_RETURN(c.repo_id, Id::FromHex(j.at("id").get<std::string>()));
+    Result<Id> id = Id::FromHex(j.at("id").get<std::string>());
+    if (!id.ok()) return Status::Corruption("config object has a malformed repository id");
+    c.repo_id = *id;
     auto created = ParseTime(j.at("created").get<std::string>());
     c.created = created.ok() ? *created : 0;
     const json& ch = j.at("chunker");
     if (ch.at("algorithm").get<std::string>() != "fastcdc-gear-v1")
       return Status::Unsupported("unknown chunker " + ch.at("algorithm").get<std::string>());
-    c.chunker.min_size = ch.at("min_size").get<uint32_t>();
-    c.chunker.avg_size = ch.at("avg_size").get<uint32_t>();
-    c.chunker.max_size = ch.at("max_size").get<uint32_t>();
-    CAIRN_ASSIGN_OR_RETURN(Bytes seed, HexDecode(ch.at("seed").get<std::string>()));
-    if (seed.size() != 32) return Status::Corruption("chunker seed has the wrong size");
-    std::copy(seed.begin(), seed.end(), c.chunker.seed.begin());
-    CAIRN_RETURN_IF_ERROR(c.chunker.Validate());
-    c.pack_size = j.at("pack_size").get<uint64_t>();
+    const std::optional<uint32_t> min_size = WholeNumber<uint32_t>(ch.at("min_size"));
+    const std::optional<uint32_t> avg_size = WholeNumber<uint32_t>(ch.at("avg_size"));
+    const std::optional<uint32_t> max_size = WholeNumber<uint32_t>(ch.at("max_size"));
+    const std::optional<uint64_t> pack_size = WholeNumber<uint64_t>(j.at("pack_size"));
+    if (!min_size || !avg_size || !max_size || !pack_size)
+      return Status::Corruption("config object has sizes that are not whole numbers in range");
+    c.chunker.min_size = *min_size;
+    c.chunker.avg_size = *avg_size;
+    c.chunker.max_size = *max_size;
+    Result<Bytes> seed = HexDecode(ch.at("seed").get<std::string>());
+    if (!seed.ok() || seed->size() != 32)
+      return Status::Corruption("chunker seed is not 32 bytes of hex");
+    std::copy(seed->begin(), seed->end(), c.chunker.seed.begin());
+    if (Status st = c.chunker.Validate(); !st.ok())
+      return Status::Corruption("config object has chunker parameters cairn refuses: " +
+                                st.message());
+    c.pack_size = *pack_size;
     return c;
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("config object is malformed: ") + e.what());

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "repo/generation.h"
+#include "repo/json_number.h"
 
 namespace cairn::repo {
 
@@ -23,43 +25,18 @@ constexpr int64_t kNsPerSecond = 1'000'000'000;
 
 int64_t Ns(std::chrono::nanoseconds d) { return d.count(); }
 
+// t + d, at most the largest time: the times of lock objects are whatever
+// their writer (or the storage's clock) put there.
+TimeNs SaturatingAdd(TimeNs t, int64_t d) {
+  TimeNs sum;
+  if (__builtin_add_overflow(t, d, &sum)) return d > 0 ? INT64_MAX : INT64_MIN;
+  return sum;
+}
+
 std::string HostName() {
   char buf[256] = {0};
   if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
   return buf;
-}
-
-Bytes EncodeLock(const LockInfo& l) {
-  json j = {{"host", l.host},           {"pid", l.pid},
-            {"device", l.device},       {"operation", l.operation},
-            {"exclusive", l.exclusive}, {"created", l.created},
-            {"expires", l.expires}};
-  if (l.intent) {
-    j["intent"] = true;
-    j["priority_until"] = l.priority_until;
-  }
-  std::string s = j.dump();
-  return Bytes(s.begin(), s.end());
-}
-
-Result<LockInfo> DecodeLock(const Id& id, ByteView body) {
-  try {
-    json j = json::parse(AsString(body));
-    LockInfo l;
-    l.id = id;
-    l.host = j.at("host").get<std::string>();
-    l.pid = j.at("pid").get<int64_t>();
-    l.device = j.value("device", std::string());
-    l.operation = j.value("operation", std::string());
-    l.exclusive = j.at("exclusive").get<bool>();
-    l.created = j.at("created").get<int64_t>();
-    l.expires = j.at("expires").get<int64_t>();
-    l.intent = j.value("intent", false);
-    l.priority_until = j.value("priority_until", int64_t{0});
-    return l;
-  } catch (const std::exception& e) {
-    return Status::Corruption("lock object is malformed");
-  }
 }
 
 ObjectName LockName(const Id& id) { return ObjectName{ObjectType::kLock, id.Hex()}; }
@@ -132,6 +109,47 @@ class Intent {
 
 }  // namespace
 
+Bytes EncodeLock(const LockInfo& l) {
+  json j = {{"host", l.host},           {"pid", l.pid},
+            {"device", l.device},       {"operation", l.operation},
+            {"exclusive", l.exclusive}, {"created", l.created},
+            {"expires", l.expires}};
+  if (l.intent) {
+    j["intent"] = true;
+    j["priority_until"] = l.priority_until;
+  }
+  std::string s = j.dump();
+  return Bytes(s.begin(), s.end());
+}
+
+Result<LockInfo> DecodeLock(const Id& id, ByteView body) {
+  try {
+    json j = json::parse(AsString(body));
+    LockInfo l;
+    l.id = id;
+    l.host = j.at("host").get<std::string>();
+    const std::optional<int64_t> pid = WholeNumber<int64_t>(j.at("pid"));
+    const std::optional<int64_t> created = WholeNumber<int64_t>(j.at("created"));
+    const std::optional<int64_t> expires = WholeNumber<int64_t>(j.at("expires"));
+    const std::optional<int64_t> priority_until = j.contains("priority_until")
+                                                      ? WholeNumber<int64_t>(j["priority_until"])
+                                                      : std::optional<int64_t>(0);
+    if (!pid || !created || !expires || !priority_until)
+      return Status::Corruption("lock object is malformed");
+    l.pid = *pid;
+    l.device = j.value("device", std::string());
+    l.operation = j.value("operation", std::string());
+    l.exclusive = j.at("exclusive").get<bool>();
+    l.created = *created;
+    l.expires = *expires;
+    l.intent = j.value("intent", false);
+    l.priority_until = *priority_until;
+    return l;
+  } catch (const std::exception& e) {
+    return Status::Corruption("lock object is malformed");
+  }
+}
+
 bool LockInfo::Expired(TimeNs now) const { return expires != 0 && expires < now; }
 
 bool LockInfo::BlocksShared(TimeNs now) const {
@@ -140,7 +158,7 @@ bool LockInfo::BlocksShared(TimeNs now) const {
   if (intent) {
     // Bounded by the reader too: no intent holds shared takers back longer
     // than kMaxLockTtl, whatever it says.
-    return now < std::min(priority_until, created + Ns(kMaxLockTtl));
+    return now < std::min(priority_until, SaturatingAdd(created, Ns(kMaxLockTtl)));
   }
   return exclusive;
 }
@@ -187,7 +205,7 @@ Result<std::vector<LockInfo>> RepoLock::ListLocks(Repository& repo, std::string*
     auto id = Id::FromHex(hex);
     LockInfo unreadable;
     unreadable.mtime = mtime;
-    unreadable.expires = mtime ? mtime + Ns(kMaxLockTtl) : 0;
+    unreadable.expires = mtime ? SaturatingAdd(mtime, Ns(kMaxLockTtl)) : 0;
     if (!id.ok()) {
       // Not a name cairn writes; it still counts, as it may be a lock of a
       // newer version.

@@ -87,6 +87,11 @@ struct LockInfo {
   std::string Describe() const;
 };
 
+// The JSON body of a lock object (before sealing): holder, kind, times.
+Bytes EncodeLock(const LockInfo& lock);
+// Corruption when `body` is not a lock object's JSON; `id` names it.
+Result<LockInfo> DecodeLock(const Id& id, ByteView body);
+
 class RepoLock {
  public:
   // Takes the lock, waiting up to options.wait for conflicting locks to go

@@ -2,6 +2,7 @@
 
 #include "repo/cbor.h"
 
+#include <algorithm>
 #include <optional>
 
 namespace cairn::repo {
@@ -183,6 +184,13 @@ Result<VersionRecord> DecodeRecord(CborReader& r, const std::string& segment_dev
   if (!has_path || rec.path.empty() || rec.path.find('\0') != std::string::npos)
     return Status::Corruption("a record has an empty path or one with NUL");
   if (!rec.deleted && !has_type) return Status::Corruption("a record has no file type");
+  if (!rec.deleted && rec.type != FileType::kFile) {
+    // Only files have content: a content hash or chunks on anything else
+    // (never written by cairn) would be dropped by the next encoding and
+    // change the version's id (VersionIdOf) when a compaction copies it.
+    rec.content_sha256 = Id();
+    rec.chunks.clear();
+  }
   if (rec.deleted) {  // a tombstone carries nothing else
     VersionRecord t;
     t.path = std::move(rec.path);
@@ -236,7 +244,7 @@ Result<VersionSegment> Decode(ByteView body) {
       }
     } else if (key == "forget") {
       SEG_READ(uint64_t nf, r.Array());
-      s.forget.reserve(nf);
+      s.forget.reserve(std::min<uint64_t>(nf, 4096));  // a count read, not trusted
       for (uint64_t k = 0; k < nf; ++k) {
         SEG_READ(std::string id, r.ByteString());
         VersionId v;
@@ -307,7 +315,7 @@ Result<VersionSegment> Decode(ByteView body) {
   if (!r.AtEnd()) return Status::Corruption("version segment has trailing data");
   if (!has_version || !records_at) return Status::Corruption("version segment lacks fields");
   SEG_READ(uint64_t nrec, records_at->Array());
-  s.records.reserve(nrec);
+  s.records.reserve(std::min<uint64_t>(nrec, 4096));  // ~300 bytes each: not trusted
   for (uint64_t k = 0; k < nrec; ++k) {
     SEG_READ(VersionRecord rec, DecodeRecord(*records_at, s.device));
     s.records.push_back(std::move(rec));

@@ -59,10 +59,7 @@ Plan PlanRecords(const std::vector<VersionRecord>& records, const std::string& p
                  std::vector<std::string>* refused) {
   Plan plan;
   for (const VersionRecord& r : records) {
-    bool inside = r.path == path ||
-                  (r.path.size() > path.size() && r.path.compare(0, path.size(), path) == 0 &&
-                   (path == "/" || r.path[path.size()] == '/'));
-    if (!IsNormalAbsolutePath(r.path) || !inside) {
+    if (!IsRestorablePath(r.path, path)) {
       refused->push_back(r.path);
       continue;
     }
@@ -674,6 +671,16 @@ bool IsNormalAbsolutePath(std::string_view path) {
     pos = next + 1;
   }
   return true;
+}
+
+bool IsAtOrUnder(std::string_view path, std::string_view root) {
+  if (path == root) return true;
+  return path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
+         (root == "/" || path[root.size()] == '/');
+}
+
+bool IsRestorablePath(std::string_view path, std::string_view requested) {
+  return IsNormalAbsolutePath(path) && IsAtOrUnder(path, requested);
 }
 
 Result<RestoreSummary> RunRestore(repo::Repository& repo, catalog::Catalog& catalog,

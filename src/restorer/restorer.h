@@ -120,5 +120,12 @@ Result<std::vector<repo::VersionRecord>> SelectRecords(catalog::Catalog& catalog
 // Lexical checks, exposed for tests: true when `path` is absolute, has no
 // empty, "." or ".." components and no NUL.
 bool IsNormalAbsolutePath(std::string_view path);
+// True when `path` is `root` or lies below it (lexically; "/" holds every
+// absolute path).
+bool IsAtOrUnder(std::string_view path, std::string_view root);
+// The rule every restore (to files or to a stream) applies to each record it
+// selected for `requested`: a normal absolute path at or under it. A record
+// that fails it is refused, never written.
+bool IsRestorablePath(std::string_view path, std::string_view requested);
 
 }  // namespace cairn::restorer

@@ -60,13 +60,6 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-bool IsUnder(const std::string& path, const std::string& root) {
-  if (path == root) return true;
-  if (root == "/") return path.size() > 1 && path[0] == '/';
-  return path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
-         path[root.size()] == '/';
-}
-
 class Stream {
  public:
   Stream(repo::Repository& repo, catalog::Catalog& catalog, const StreamOptions& o, ByteSink& sink)
@@ -226,7 +219,7 @@ std::vector<Stream::TarItem> Stream::PlanTar(std::vector<VersionRecord>& records
     // The same rule as RunRestore: only normal paths at or under the
     // requested one, so no name in the archive is absolute or has "..".
     if (r.path == "/") continue;  // "/" itself: its name would be empty
-    if (!IsNormalAbsolutePath(r.path) || !IsUnder(r.path, root)) {
+    if (!IsRestorablePath(r.path, root)) {
       left_out.push_back("unsafe path from the repository: " + r.path);
       continue;
     }

@@ -1,5 +1,8 @@
 #include "web/auth.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -236,15 +239,10 @@ bool IsLoopbackHost(std::string_view host) {
   std::string h = Lower(host);
   if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   if (h == "localhost" || h == "::1") return true;
-  if (!h.starts_with("127.")) return false;
-  int dots = 0;
-  for (char c : h) {
-    if (c == '.')
-      ++dots;
-    else if (c < '0' || c > '9')
-      return false;
-  }
-  return dots == 3;
+  // 127.0.0.0/8 written as four numbers 0-255 ("127..." or "127.999.0.1"
+  // name no address).
+  in_addr a{};
+  return h.starts_with("127.") && inet_pton(AF_INET, h.c_str(), &a) == 1;
 }
 
 OriginPolicy MakeOriginPolicy(const std::string& bound_host, int port, bool tls,

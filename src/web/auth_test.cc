@@ -147,6 +147,11 @@ TEST(OriginPolicyTest, AllowedHostsAndDefaultPorts) {
   EXPECT_TRUE(IsLoopbackHost("[::1]"));
   EXPECT_FALSE(IsLoopbackHost("127.0.0.1.evil"));
   EXPECT_FALSE(IsLoopbackHost("0.0.0.0"));
+  // Issue 15 (fuzz/regressions/web_auth): four numbers of 0-255 only.
+  EXPECT_FALSE(IsLoopbackHost("127..."));
+  EXPECT_FALSE(IsLoopbackHost("127.999.0.1"));
+  EXPECT_FALSE(IsLoopbackHost("127.0.0."));
+  EXPECT_TRUE(IsLoopbackHost("127.255.255.254"));
 }
 
 TEST(HeaderTest, CookiesAndBearerTokens) {

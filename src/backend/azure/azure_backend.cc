@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backend/azure/azure_error.h"
+#include "backend/azure/blob_list.h"
 #include "backend/azure/signing.h"
 #include "base/time_util.h"
 
@@ -46,68 +47,7 @@ std::string NewUuid() {
          "-" + h.substr(20, 12);
 }
 
-// Etags travel quoted in headers and unquoted in listings; stored unquoted.
-std::string Unquote(std::string etag) {
-  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
-    etag = etag.substr(1, etag.size() - 2);
-  }
-  return etag;
-}
 std::string Quote(const std::string& etag) { return "\"" + etag + "\""; }
-
-std::string XmlUnescape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '&') {
-      out += s[i];
-      continue;
-    }
-    size_t semi = s.find(';', i);
-    if (semi == std::string_view::npos) {
-      out += s[i];
-      continue;
-    }
-    std::string_view ent = s.substr(i + 1, semi - i - 1);
-    if (ent == "amp")
-      out += '&';
-    else if (ent == "lt")
-      out += '<';
-    else if (ent == "gt")
-      out += '>';
-    else if (ent == "quot")
-      out += '"';
-    else if (ent == "apos")
-      out += '\'';
-    else if (ent.starts_with("#x"))
-      out += static_cast<char>(std::strtol(std::string(ent.substr(2)).c_str(), nullptr, 16));
-    else if (ent.starts_with("#"))
-      out += static_cast<char>(std::strtol(std::string(ent.substr(1)).c_str(), nullptr, 10));
-    else {
-      out += s.substr(i, semi - i + 1);
-    }
-    i = semi;
-  }
-  return out;
-}
-
-// The text of the first <tag>...</tag> in `xml`, or nullopt.
-std::optional<std::string_view> XmlElement(std::string_view xml, std::string_view tag) {
-  std::string open = "<" + std::string(tag) + ">";
-  std::string close = "</" + std::string(tag) + ">";
-  size_t start = xml.find(open);
-  if (start == std::string_view::npos) return std::nullopt;
-  start += open.size();
-  size_t end = xml.find(close, start);
-  if (end == std::string_view::npos) return std::nullopt;
-  return xml.substr(start, end - start);
-}
-
-// Last-Modified as ObjectInfo::mtime; 0 (unknown) when it does not parse.
-int64_t MtimeFromHttpDate(std::string_view text) {
-  std::optional<int64_t> t = ParseHttpDate(text);
-  return t ? *t * 1'000'000'000 : 0;
-}
 
 bool ValidObjectName(const ObjectName& name) {
   if (name.type == ObjectType::kConfig) return true;
@@ -351,35 +291,8 @@ Status AzureBackend::ListBlobs(const std::string& prefix,
     if (!marker.empty()) query.emplace_back("marker", marker);
     CAIRN_ASSIGN_OR_RETURN(Answer a, Execute({"GET", "", query, {}, {}}));
     if (a.response.status != 200) return Fail(a, "list " + Location());
-    std::string_view xml = AsString(a.response.body);
-    size_t pos = 0;
-    while (true) {
-      size_t start = xml.find("<Blob>", pos);
-      if (start == std::string_view::npos) break;
-      size_t end = xml.find("</Blob>", start);
-      if (end == std::string_view::npos) {
-        return Status::Unavailable("truncated listing of " + Location());
-      }
-      std::string_view item = xml.substr(start, end - start);
-      pos = end + 7;
-      auto name = XmlElement(item, "Name");
-      auto size = XmlElement(item, "Content-Length");
-      auto etag = XmlElement(item, "Etag");
-      auto md5 = XmlElement(item, "Content-MD5");
-      auto modified = XmlElement(item, "Last-Modified");
-      auto tier = XmlElement(item, "AccessTier");
-      if (!name) continue;
-      ObjectInfo info;
-      info.size = size ? std::strtoull(std::string(*size).c_str(), nullptr, 10) : 0;
-      if (etag) info.etag = Unquote(XmlUnescape(*etag));
-      if (md5) info.content_md5 = std::string(*md5);
-      if (modified) info.mtime = MtimeFromHttpDate(XmlUnescape(*modified));
-      if (tier) info.access_tier = XmlUnescape(*tier);
-      CAIRN_RETURN_IF_ERROR(fn(XmlUnescape(*name), std::move(info)));
-    }
-    auto next = XmlElement(xml, "NextMarker");
-    if (!next || next->empty()) return Status::OK();
-    marker = XmlUnescape(*next);  // passed back as is, never parsed
+    CAIRN_RETURN_IF_ERROR(ParseBlobListPage(AsString(a.response.body), Location(), fn, &marker));
+    if (marker.empty()) return Status::OK();
   }
 }
 

@@ -11,7 +11,8 @@ namespace {
 // True for "http://host..." / "https://host..." with a non-empty host.
 bool IsHttpUrl(std::string_view url) {
   for (std::string_view scheme : {"http://", "https://"}) {
-    if (url.size() > scheme.size() && AsciiLower(url.substr(0, scheme.size())) == scheme)
+    if (url.size() > scheme.size() && AsciiLower(url.substr(0, scheme.size())) == scheme &&
+        url[scheme.size()] != '/')
       return true;
   }
   return false;
@@ -112,6 +113,13 @@ Result<AzureConnection> ParseConnectionString(std::string_view text) {
     std::string suffix = get("endpointsuffix");
     if (suffix.empty()) suffix = "core.windows.net";
     while (!suffix.empty() && suffix.front() == '.') suffix.erase(0, 1);
+    while (!suffix.empty() && suffix.back() == '/') suffix.pop_back();
+    if (suffix.find_first_of("/?#@ \t") != std::string::npos) {
+      return Status::InvalidArgument(where +
+                                     "EndpointSuffix must be a host name suffix such as "
+                                     "core.windows.net (no '/', '?', '#', '@' or spaces)");
+    }
+    if (suffix.empty()) suffix = "core.windows.net";
     conn.blob_endpoint =
         (protocol.empty() ? "https" : protocol) + "://" + conn.account_name + ".blob." + suffix;
   }

@@ -108,5 +108,34 @@ TEST(ConnectionStringTest, ErrorsNameTheProblemButNoSecret) {
   }
 }
 
+// Issue 15 (fuzz/regressions/connection_string): "http:///" passed as a
+// URL with a host and its slashes were stripped down to "http:".
+TEST(ConnectionStringTest, AnEndpointWithoutAHostIsRefused) {
+  for (const char* s : {"BlobEndpoint=http:///;AccountName=abc;AccountKey=AAAA",
+                        "BlobEndpoint=https:////x;AccountName=abc;AccountKey=AAAA"}) {
+    auto c = ParseConnectionString(s);
+    ASSERT_FALSE(c.ok()) << s;
+    EXPECT_EQ(c.error().code(), StatusCode::kInvalidArgument) << s;
+  }
+  auto c = ParseConnectionString("BlobEndpoint=http://h///;AccountName=abc;AccountKey=AAAA");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->blob_endpoint, "http://h");
+}
+
+// Issue 15 (fuzz/regressions/connection_string): an EndpointSuffix ending
+// in '/' gave an endpoint ending in '/' (every URL then had "//").
+TEST(ConnectionStringTest, AnEndpointSuffixIsAHostSuffix) {
+  auto c =
+      ParseConnectionString("AccountName=abc;AccountKey=AAAA;EndpointSuffix=core.windows.net/");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->blob_endpoint, "https://abc.blob.core.windows.net");
+  for (const char* s : {"AccountName=abc;AccountKey=AAAA;EndpointSuffix=x/y",
+                        "AccountName=abc;AccountKey=AAAA;EndpointSuffix=x?sig=1"}) {
+    auto bad = ParseConnectionString(s);
+    ASSERT_FALSE(bad.ok()) << s;
+    EXPECT_EQ(bad.error().code(), StatusCode::kInvalidArgument) << s;
+  }
+}
+
 }  // namespace
 }  // namespace cairn::backend::azure
