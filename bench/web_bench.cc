@@ -76,6 +76,7 @@
 
 #include "base/time_util.h"
 #include "engine/session.h"
+#include "testing/url_encode.h"
 #include "web/server.h"
 
 namespace {
@@ -592,20 +593,7 @@ SocketCount ServerSockets(int port, bool set_on_listener, int backlog = 0) {
 }
 
 // Percent-encodes a query value.
-std::string Enc(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string Enc(const std::string& s) { return testing::UrlEncode(s); }
 
 // What a browser sends: over http (the default, loopback) Chrome and
 // Firefox offer gzip and deflate; over https also br.

@@ -58,18 +58,6 @@ std::vector<std::string_view> Lines(std::string_view text) {
   return out;
 }
 
-Status WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::IOError("");
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status::OK();
-}
-
 }  // namespace
 
 std::map<std::string, std::string> ParseEnvFileText(std::string_view text) {
@@ -126,44 +114,6 @@ Result<std::string> EditEnvFileText(std::string_view text, const std::vector<Env
   std::string out;
   for (const std::string& l : lines) out += l + "\n";
   return out;
-}
-
-Status WritePrivateFile(const std::string& path, std::string_view text) {
-  size_t slash = path.find_last_of('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-  struct stat st;
-  if (::stat(dir.c_str(), &st) != 0) {
-    // mkdir -p with 0700 for what is created.
-    std::string partial;
-    for (size_t pos = 1; pos <= dir.size(); ++pos) {
-      if (pos != dir.size() && dir[pos] != '/') continue;
-      partial = dir.substr(0, pos);
-      if (::mkdir(partial.c_str(), 0700) == 0)
-        ::chmod(partial.c_str(), 0700);
-      else if (errno != EEXIST)
-        return ErrnoStatus(errno, "create the folder", partial);
-    }
-  }
-  std::string tmp = dir + "/." + name + ".tmp-XXXXXX";
-  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "create a temporary file for", path);
-  int err = 0;
-  if (::fchmod(fd, 0600) != 0) err = errno;
-  if (err == 0 && !WriteAll(fd, text).ok()) err = errno;
-  if (err == 0 && ::fsync(fd) != 0) err = errno;
-  if (::close(fd) != 0 && err == 0) err = errno;
-  if (err == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
-  if (err != 0) {
-    ::unlink(tmp.c_str());
-    return ErrnoStatus(err, "write", path);
-  }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
-  return Status::OK();
 }
 
 }  // namespace cairn::config

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "config/private_file.h"
 
 namespace cairn::config {
 
@@ -41,10 +42,6 @@ using EnvChange = std::pair<std::string, std::optional<std::string>>;
 // QuoteEnvValue refuses.
 Result<std::string> EditEnvFileText(std::string_view text, const std::vector<EnvChange>& changes);
 
-// Writes `text` to `path` with mode 0600 (whatever the umask): a temporary
-// file in the same folder, fsynced, renamed over `path`, the folder fsynced.
-// A reader sees the old file or the new one, never a part. Creates the
-// folder (0700) when missing.
-Status WritePrivateFile(const std::string& path, std::string_view text);
+// WritePrivateFile (the service's environment file is one): config/private_file.h.
 
 }  // namespace cairn::config
