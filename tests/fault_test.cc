@@ -8,7 +8,8 @@
 // and a working directory inside the test's temporary folder. Where the CLI
 // cannot inject a fault, the C++ API is used directly.
 //
-// Knobs: CAIRN_KILL_TEST_ROUNDS (default 8) sets the kill -9 rounds.
+// Knobs: CAIRN_KILL_TEST_ROUNDS (default 8) sets the kill -9 rounds;
+// CAIRN_KILL_TEST_TREE, _SEED and _SUMMARY: the kill campaign (below).
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -941,36 +942,72 @@ int KillRounds() {
   return std::max(1, std::atoi(v));
 }
 
+// The kill -9 campaign (issue 15; scripts/fault-campaign kill): each round
+// changes part of the tree, starts a backup and kills it at a random moment;
+// then the next backup must complete, `check --read-data` be clean and the
+// restore byte-identical to the tree. CAIRN_KILL_TEST_TREE names a real
+// folder to copy as the tree (default: ~50 MB of generated files);
+// CAIRN_KILL_TEST_SEED the random seed; CAIRN_KILL_TEST_SUMMARY a Markdown
+// file for the figures.
 TEST(FaultTest, KillMinus9AtRandomMomentsLeavesAConsistentRepository) {
   TempDir tmp;
   const std::string src = tmp.Sub("src"), repo_dir = tmp.Sub("repo");
   Cli cli(tmp.Sub("home"), repo_dir);
   RunResult r = cli.Run({"init"});
   ASSERT_EQ(r.code, 0) << r.Describe();
-  // ~50 MB in ~2000 files: mostly small documents, some bigger files.
-  std::mt19937_64 rng(20261126);
+  const char* seed_env = std::getenv("CAIRN_KILL_TEST_SEED");
+  const uint64_t seed = seed_env && *seed_env ? std::strtoull(seed_env, nullptr, 10) : 20261126;
+  std::mt19937_64 rng(seed);
+  const char* tree_env = std::getenv("CAIRN_KILL_TEST_TREE");
+  const std::string tree = tree_env ? tree_env : "";
   std::vector<std::string> files;
-  size_t total = 0;
-  for (int i = 0; i < 2000; ++i) {
-    size_t size = i % 100 == 0 ? (512 << 10) + rng() % (1 << 20) : 4096 + rng() % (24 << 10);
-    std::string p = src + "/d" + std::to_string(i % 37) + "/f" + std::to_string(i) + ".bin";
-    WriteFile(p, RandomData(rng(), size));
-    files.push_back(p);
-    total += size;
+  if (!tree.empty()) {
+    // A real tree, copied (symlinks as symlinks; what cannot be read is left out).
+    std::error_code ec;
+    fs::copy(tree, src, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    ASSERT_FALSE(ec) << "cannot copy " << tree << ": " << ec.message();
+    for (auto it = fs::recursive_directory_iterator(src); it != fs::recursive_directory_iterator();
+         ++it)
+      if (!it->is_symlink() && it->is_regular_file()) files.push_back(it->path().string());
+    std::sort(files.begin(), files.end());
+    ASSERT_GT(files.size(), 100u) << tree << " is too small for the campaign";
+  } else {
+    // ~50 MB in ~2000 files: mostly small documents, some bigger files.
+    for (int i = 0; i < 2000; ++i) {
+      size_t size = i % 100 == 0 ? (512 << 10) + rng() % (1 << 20) : 4096 + rng() % (24 << 10);
+      std::string p = src + "/d" + std::to_string(i % 37) + "/f" + std::to_string(i) + ".bin";
+      WriteFile(p, RandomData(rng(), size));
+      files.push_back(p);
+    }
   }
-  ASSERT_GT(total, 40u << 20);
+  uint64_t total = 0;
+  for (const std::string& f : files) total += fs::file_size(f);
+  ASSERT_GT(total, 20u << 20);
+  const auto started = std::chrono::steady_clock::now();
 
   const int rounds = KillRounds();
-  int killed_running = 0;
-  // Delays from 0 to 1.5 s, denser at the short end (u² · 1.5 s) so that
-  // most rounds are killed while they run rather than after they finished.
+  int killed_running = 0, finished = 0, failed_rounds = 0;
+  std::vector<int> kill_delays;
   std::uniform_real_distribution<double> unit(0, 1);
+  double backup_ms = 1500;
   for (int round = 0; round < rounds; ++round) {
+    SCOPED_TRACE("kill round " + std::to_string(round) + " (seed " + std::to_string(seed) + ")");
     if (round > 0) {
       // New work for this round, so that it has data to write when it is
-      // killed: a third of the files change, one is added, one goes.
-      for (const std::string& f : files)
-        if (rng() % 3 == 0) WriteFile(f, RandomData(rng(), fs::file_size(f)));
+      // killed: a tenth of the files edited in place (a real tree) or a third
+      // rewritten (generated), one file added, one gone.
+      for (const std::string& f : files) {
+        if (!tree.empty()) {
+          if (rng() % 10 != 0) continue;
+          const uint64_t size = fs::file_size(f);
+          std::string bytes = ReadFile(f);
+          const size_t at = size ? rng() % size : 0;
+          bytes.insert(at, RandomData(rng(), 64 + rng() % 4096));
+          WriteFile(f, bytes);
+        } else if (rng() % 3 == 0) {
+          WriteFile(f, RandomData(rng(), fs::file_size(f)));
+        }
+      }
       std::string added = src + "/new/r" + std::to_string(round) + ".bin";
       WriteFile(added, RandomData(rng(), 300 << 10));
       files.push_back(added);
@@ -982,8 +1019,9 @@ TEST(FaultTest, KillMinus9AtRandomMomentsLeavesAConsistentRepository) {
     pid_t pid = cli.Start({"backup", src}, base + ".out", base + ".err", false,
                           {{"CAIRN_CHECKPOINT_SECONDS", "0.2"}});
     ASSERT_GT(pid, 0);
-    const double u = unit(rng);
-    const int delay = static_cast<int>(1500 * u * u);
+    // A moment anywhere in the backup: uniform over 1.2 times what the last
+    // backup of a round's changes took (the first round: over 1.5 s).
+    const int delay = static_cast<int>(unit(rng) * 1.2 * backup_ms);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay));
     int status = 0;
     pid_t done = waitpid(pid, &status, WNOHANG);
@@ -993,37 +1031,92 @@ TEST(FaultTest, KillMinus9AtRandomMomentsLeavesAConsistentRepository) {
       ASSERT_EQ(kill(pid, SIGKILL), 0);
       ASSERT_EQ(waitpid(pid, &status, 0), pid);
       // Killed by the signal, not finished in between.
-      if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ++killed_running;
+      if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+        ++killed_running;
+        kill_delays.push_back(delay);
+      } else {
+        ++finished;
+      }
     } else {
       ASSERT_EQ(done, pid);
-      EXPECT_EQ(DecodeWait(status), 0) << "round " << round << ": a backup that was not killed "
-                                       << "failed\n"
+      ++finished;
+      EXPECT_EQ(DecodeWait(status), 0) << "a backup that was not killed failed\n"
                                        << ReadFile(base + ".err");
     }
-    // Consistent after every kill: every referenced object exists.
+    // Consistent after the kill: every referenced object exists.
     r = cli.Run({"check"});
-    EXPECT_EQ(r.code, 0) << "round " << round << "\n" << r.Describe();
+    EXPECT_EQ(r.code, 0) << r.Describe();
+    // The next backup completes; then the repository reads clean and
+    // restores the tree byte for byte.
+    const auto backup_start = std::chrono::steady_clock::now();
+    r = cli.Run({"backup", src});
+    EXPECT_EQ(r.code, 0) << r.Describe();
+    if (round > 0)
+      backup_ms = std::max(50.0, std::chrono::duration<double, std::milli>(
+                                     std::chrono::steady_clock::now() - backup_start)
+                                     .count());
+    r = cli.Run({"check", "--read-data"});
+    EXPECT_EQ(r.code, 0) << r.Describe();
+    const std::string target = tmp.Sub("target");
+    fs::remove_all(target);
+    r = cli.Run({"restore", src, "--to", target});
+    EXPECT_EQ(r.code, 0) << r.Describe();
+    auto want = FileHashes(src), got = FileHashes(target + src);
+    EXPECT_EQ(want.size(), got.size());
+    for (const auto& [rel, hash] : want) {
+      auto it = got.find(rel);
+      if (it == got.end())
+        ADD_FAILURE() << "not restored: " << rel;
+      else
+        EXPECT_EQ(it->second, hash) << "different content: " << rel;
+    }
+    for (const auto& [rel, hash] : got)
+      EXPECT_TRUE(want.count(rel)) << "restored a file that is not in the source: " << rel;
+    if (::testing::Test::HasFailure()) {
+      ++failed_rounds;
+      break;  // what went wrong is in the failure messages; later rounds would build on it
+    }
   }
   EXPECT_GE(killed_running, 1) << "no backup was still running when it was killed";
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
-  r = cli.Run({"backup", src});
-  ASSERT_EQ(r.code, 0) << r.Describe();
-  r = cli.Run({"check", "--read-data"});
-  EXPECT_EQ(r.code, 0) << r.Describe();
-  const std::string target = tmp.Sub("target");
-  r = cli.Run({"restore", src, "--to", target});
-  ASSERT_EQ(r.code, 0) << r.Describe();
-  auto want = FileHashes(src), got = FileHashes(target + src);
-  EXPECT_EQ(want.size(), got.size());
-  for (const auto& [rel, hash] : want) {
-    auto it = got.find(rel);
-    if (it == got.end())
-      ADD_FAILURE() << "not restored: " << rel;
-    else
-      EXPECT_EQ(it->second, hash) << "different content: " << rel;
+  if (const char* summary = std::getenv("CAIRN_KILL_TEST_SUMMARY"); summary && *summary) {
+    std::sort(kill_delays.begin(), kill_delays.end());
+    auto pct = [&](double q) {
+      return kill_delays.empty() ? 0
+                                 : kill_delays[static_cast<size_t>(q * (kill_delays.size() - 1))];
+    };
+    FILE* out = std::fopen(summary, "w");
+    ASSERT_NE(out, nullptr) << summary;
+    const char* commit = std::getenv("CAIRN_CAMPAIGN_COMMIT");
+    std::fprintf(
+        out,
+        "# kill -9 campaign\n\n"
+        "`scripts/fault-campaign kill` "
+        "(tests/fault_test.cc, `FaultTest.KillMinus9AtRandomMomentsLeavesAConsistentRepository`): "
+        "per round, a tenth of the tree's files edited in place, one added and one removed; "
+        "`cairn backup` started and sent SIGKILL after a random delay (uniform over 1.2 times what "
+        "the last uninterrupted backup of a round took); then "
+        "`cairn check`, the next `cairn backup` to completion, `cairn check --read-data`, and "
+        "`cairn restore` of the whole tree compared byte for byte with it.\n\n"
+        "| | |\n|---|---|\n"
+        "| date | %s |\n| commit | %s |\n| tree | %s: %zu files, %.1f MB |\n"
+        "| rounds | %d (seed %llu) |\n"
+        "| result | %s |\n"
+        "| killed while running | %d (delays: median %d ms, p90 %d ms, max %d ms) |\n"
+        "| had finished before the kill | %d |\n"
+        "| total time | %.0f s |\n\n"
+        "Every round: `check` after the kill exit 0, the next backup exit 0, "
+        "`check --read-data` exit 0, the restore exit 0 and byte-identical%s.\n",
+        FormatRfc3339(NowNs()).c_str(), commit && *commit ? commit : "?",
+        tree.empty() ? "generated files" : tree.c_str(), files.size(), total / 1e6, rounds,
+        static_cast<unsigned long long>(seed),
+        failed_rounds == 0 ? "**all passed**" : "**FAILED** (see the test's output)",
+        killed_running, pct(0.5), pct(0.9), pct(1.0), finished, seconds,
+        failed_rounds == 0 ? "" : " (not all: see the failure)");
+    std::fclose(out);
   }
-  for (const auto& [rel, hash] : got)
-    EXPECT_TRUE(want.count(rel)) << "restored a file that is not in the source: " << rel;
 }
 
 // kill -9 of prune at random moments (issue 12): after every kill the

@@ -214,6 +214,17 @@ TEST_F(KeySlotTest, UnreadableSlotIsSkippedButNotMistakenForAWrongPassword) {
   EXPECT_EQ(failed.status().code(), StatusCode::kIOError) << failed.status().ToString();
 }
 
+// A wrong secret and a damaged slot look the same to the AEAD (found by the
+// bit-flip campaign): the answer names the slot that was tried, so someone
+// sure of the secret knows which object to put back.
+TEST_F(KeySlotTest, WrongPasswordNamesTheSlotsTried) {
+  auto wrong = Repository::Open(Ordered(dir_.path()), "not pw");
+  ASSERT_EQ(wrong.status().code(), StatusCode::kWrongPassword) << wrong.status().ToString();
+  const std::string& m = wrong.status().message();
+  EXPECT_NE(m.find("Tried key slot " + real_.Hex().substr(0, 16)), std::string::npos) << m;
+  EXPECT_NE(m.find("that slot is damaged"), std::string::npos) << m;
+}
+
 TEST_F(KeySlotTest, OnlyNewerSlotsIsUnsupported) {
   ASSERT_OK(Ordered(dir_.path())->Remove(ObjectName{ObjectType::kKey, real_.Hex()}));
   PlantVariant(EarlyName(1), "version", 99);

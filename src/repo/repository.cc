@@ -173,10 +173,10 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::shared_ptr<backend::Ba
   // that cannot be tried, or that opens to keys that are not this
   // repository's, is skipped with a warning and never ends the search.
   std::vector<std::string> skipped;
-  Status load_error;    // the first slot that could not be read (not NotFound)
-  Status unsupported;   // the first slot of a newer or foreign format
-  Status foreign_keys;  // the first slot that opened but whose keys do not fit
-  size_t derived = 0;   // slots whose key derivation ran
+  Status load_error;               // the first slot that could not be read (not NotFound)
+  Status unsupported;              // the first slot of a newer or foreign format
+  Status foreign_keys;             // the first slot that opened but whose keys do not fit
+  std::vector<std::string> tried;  // slots whose key derivation ran (first 16 hex digits)
   for (const Id& sid : slot_ids) {
     auto skip = [&](const Status& why) {
       skipped.push_back("skipped key slot " + sid.Hex().substr(0, 16) + ": " + why.message());
@@ -195,7 +195,7 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::shared_ptr<backend::Ba
       skip(slot.error());
       continue;
     }
-    ++derived;
+    tried.push_back(sid.Hex().substr(0, 16));
     auto keys = UnwrapKeySlot(*slot, secret);
     if (!keys.ok()) {
       // Not this secret's slot: the normal case with several keys, no warning.
@@ -230,15 +230,26 @@ Result<std::unique_ptr<Repository>> Repository::Open(std::shared_ptr<backend::Ba
   // The slot that would have opened may be the one that could not be read.
   if (!load_error.ok())
     return load_error.WithContext("no key slot opened, and reading one failed" + also);
-  if (derived == 0) {
+  if (tried.empty()) {
     if (!unsupported.ok()) return Status::Unsupported(unsupported.message() + also);
     return Status::Corruption("no key slot of the repository at " + be->Location() + " is usable" +
                               also);
   }
+  // A wrong secret and a damaged slot (salt or wrapped keys altered) look
+  // the same to the AEAD: name the slots tried, so that someone sure of the
+  // secret knows which object to put back.
+  std::string tried_list;
+  for (size_t i = 0; i < tried.size() && i < 3; ++i) tried_list += (i ? ", " : "") + tried[i];
+  if (tried.size() > 3) tried_list += " and " + std::to_string(tried.size() - 3) + " more";
+  const bool one = tried.size() == 1;
   return Status::WrongPassword(
       "wrong password: no key slot of the repository at " + be->Location() +
       " opens with the given secret (check --password-file, CAIRN_PASSWORD or "
-      "BACKUP_ENCRYPTION_KEY)" +
+      "BACKUP_ENCRYPTION_KEY). Tried key slot" +
+      (one ? " " : "s ") + tried_list + ": if the secret is right, " +
+      (one ? "that slot is" : "one of them is") +
+      " damaged; open the repository with another key, or put back its file under keys/ from a "
+      "copy of the storage" +
       also);
 }
 
