@@ -449,8 +449,10 @@ Status Run::Checkpoint(bool final) {
   if (records.empty() && !final) return Status::OK();
   // A run in which nothing changed writes nothing at all: a daemon that
   // checks every few minutes must not leave an object per check (the caller
-  // records the completed run locally).
-  if (records.empty() && final && sequence_ == 0) return Status::OK();
+  // records the completed run locally). Only packs the index lost (adopted
+  // from their headers when an index object was damaged) are indexed again:
+  // Flush writes nothing when nothing is pending.
+  if (records.empty() && final && sequence_ == 0) return repo_.Flush();
   // Packs and index first, then the segment that references them.
   CAIRN_RETURN_IF_ERROR(repo_.Flush());
   repo::VersionSegment seg;

@@ -105,7 +105,9 @@ class Checker {
                              : Result<std::vector<repo::IndexedPack>>(body.error());
       if (!packs.ok()) {
         Add(Severity::kError, Kind::kUnreadableIndex, "index " + id.Hex(),
-            "index " + id.Hex() + ": " + packs.error().message());
+            "index " + id.Hex() + ": " + packs.error().message() +
+                " (the packs it listed are read by their own headers; the next backup indexes "
+                "them again, then prune deletes this object)");
         continue;
       }
       for (auto& p : *packs) indexed_.emplace(p.pack_id, std::move(p.entries));
@@ -145,11 +147,31 @@ class Checker {
         MarkBad(entries, Add(Severity::kError, Kind::kPackHeaderMismatch, PackObject(pid),
                              "pack " + pid.Hex() + ": header disagrees with the index"));
     }
-    for (auto& [pid, size] : present_)
-      if (!indexed_.count(pid))
-        Add(Severity::kWarning, Kind::kUnindexedPack, PackObject(pid),
+    // Packs no readable index object lists: left by an interrupted backup,
+    // or listed by a damaged index object. Their headers say what they hold
+    // (design.md §6), as restore finds them, so their chunks count as stored
+    // and --read-data verifies them too; an unreadable header is damage.
+    std::vector<std::pair<Id, std::vector<repo::PackEntry>>> adopted;
+    for (auto& [pid, size] : present_) {
+      if (indexed_.count(pid)) continue;
+      auto header = repo::ReadPackHeader(be_, repo_.keys().meta_key, pid, size);
+      if (!header.ok()) {
+        Add(Severity::kError, Kind::kUnreadablePackHeader, PackObject(pid),
             "pack " + pid.Hex() +
-                " is not indexed (left by an interrupted backup; the next backup adopts it)");
+                " is not indexed, and its header cannot be read: " + header.error().message());
+        continue;
+      }
+      Add(Severity::kWarning, Kind::kUnindexedPack, PackObject(pid),
+          "pack " + pid.Hex() + " is not indexed (left by an interrupted backup, or listed by a " +
+              "damaged index object); its header is readable and the next backup indexes it " +
+              "again");
+      report_.blobs += header->size();
+      adopted.emplace_back(pid, std::move(*header));
+    }
+    for (auto& [pid, entries] : adopted) {
+      index_.AddPack(pid, entries);
+      indexed_.emplace(pid, std::move(entries));
+    }
     return Status::OK();
   }
 

@@ -41,7 +41,8 @@ struct Finding {
     kMissingPack,           // a pack an index lists is not in the backend
     kUnreadablePackHeader,  // a present pack's header does not load, decrypt or parse
     kPackHeaderMismatch,    // a pack's header lists other chunks than its index entry
-    kUnindexedPack,         // (warning) a pack no index lists: left by an interrupted backup
+    kUnindexedPack,         // (warning) a pack no readable index lists (an interrupted backup,
+                            // a damaged index object); read by its header
     kUnreadableSegment,     // a version segment does not load, decrypt or parse
     kMissingChunk,          // file versions reference chunks that no index lists
     // Data (with CheckOptions::read_data).

@@ -66,6 +66,9 @@ struct Pruner::State {
   // After Rewrite.
   std::unordered_set<Id, IdHash> doomed;
   std::set<Id> rewrite_index, new_index;
+  // Index objects that cannot be read while every present pack is listed by a
+  // readable one: they list nothing else, and are deleted with the rest.
+  std::set<Id> damaged_index;
   // Blobs of doomed packs that no surviving pack holds -> their pack: what a
   // backup during phase 1 may have deduplicated against.
   std::unordered_map<Id, Id, IdHash> only_in_doomed;
@@ -116,6 +119,7 @@ Status Pruner::Snapshot(RepoLock& lock) {
     return Status::OK();
   }));
   uint64_t n = 0;
+  std::map<Id, std::string> damaged;  // index objects that cannot be read -> why
   for (const Id& i : s.index0) {
     CAIRN_RETURN_IF_ERROR(s.Stopped());
     auto body = s.repo.LoadSealed(ObjectType::kIndex, "index", i);
@@ -123,10 +127,8 @@ Status Pruner::Snapshot(RepoLock& lock) {
         body.ok() ? DecodeIndexBody(*body) : Result<std::vector<IndexedPack>>(body.error());
     if (!listed.ok()) {
       if (Fatal(listed.error())) return listed.error();
-      return Status::PreconditionFailed(
-          "index object " + i.Hex() + " cannot be read (" + listed.error().message() +
-          "), so prune cannot tell which packs are in use and deletes nothing; run `cairn check` "
-          "and `cairn recover --index` (or remove the damaged object) first");
+      damaged[i] = listed.error().message();
+      continue;
     }
     s.listing[i] = std::move(*listed);
     s.Progress("reading the index", ++n, s.index0.size());
@@ -137,6 +139,25 @@ Status Pruner::Snapshot(RepoLock& lock) {
       PackState& st = s.packs[p.pack_id];
       if (!st.listed) st.listed = &p;
     }
+  if (!damaged.empty()) {
+    // A damaged index object's packs look like orphans: while any present
+    // pack is unlisted, it may be one of them, and nothing is deleted. Once a
+    // backup has indexed them again (it reads their headers), the damaged
+    // object lists nothing that is not listed elsewhere.
+    size_t unlisted = 0;
+    for (const auto& [id, p] : s.packs)
+      if (p.present && !p.listed) ++unlisted;
+    const auto& [first, why] = *damaged.begin();
+    if (unlisted > 0)
+      return Status::PreconditionFailed(
+          "index object " + first.Hex() + " cannot be read (" + why + ")" +
+          (damaged.size() > 1 ? " nor can " + std::to_string(damaged.size() - 1) + " more" : "") +
+          ", and " + std::to_string(unlisted) +
+          " pack(s) are listed by no readable index object, so prune cannot tell which packs "
+          "are in use and deletes nothing. Run `cairn backup` first: it indexes those packs "
+          "again from their own headers; then prune removes the damaged object");
+    for (const auto& [id, why_not] : damaged) s.damaged_index.insert(id);
+  }
   return Status::OK();
 }
 
@@ -424,14 +445,16 @@ Status Pruner::Finish(RepoLock& exclusive) {
   for (const Id& id : s.orphans)
     if (!listed_late.count(id)) orphans.push_back(id);
 
-  if (s.rewrite_index.empty() && s.doomed.empty() && orphans.empty()) return Status::OK();
+  if (s.rewrite_index.empty() && s.doomed.empty() && orphans.empty() && s.damaged_index.empty())
+    return Status::OK();
   CAIRN_RETURN_IF_ERROR(held());
   CAIRN_ASSIGN_OR_RETURN(GenerationState gen, AdvanceGeneration(s.repo, s.o.device, "prune"));
   st.generation = gen.generation.number;
   // Index objects first: a crash after this leaves doomed packs unindexed
   // (harmless orphans the next prune deletes), never an index entry that
   // names a deleted pack.
-  const uint64_t total = s.rewrite_index.size() + s.doomed.size() + orphans.size();
+  const uint64_t total =
+      s.rewrite_index.size() + s.damaged_index.size() + s.doomed.size() + orphans.size();
   uint64_t n = 0;
   auto remove = [&](ObjectType type, const Id& id) -> Status {
     CAIRN_RETURN_IF_ERROR(held());
@@ -443,6 +466,10 @@ Status Pruner::Finish(RepoLock& exclusive) {
   };
   Status done = [&]() -> Status {
     for (const Id& i : s.rewrite_index) {
+      CAIRN_RETURN_IF_ERROR(remove(ObjectType::kIndex, i));
+      ++st.index_deleted;
+    }
+    for (const Id& i : s.damaged_index) {
       CAIRN_RETURN_IF_ERROR(remove(ObjectType::kIndex, i));
       ++st.index_deleted;
     }

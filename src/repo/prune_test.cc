@@ -474,5 +474,49 @@ TEST_F(PruneTest, AnUnreadableIndexObjectStopsPruneBeforeAnything) {
   EXPECT_EQ(PacksInStorage().size(), packs_.size());
 }
 
+// A damaged index object (found by the bit-flip campaign): its packs are
+// intact, so readers find their blobs from the pack headers; prune refuses
+// while they are unlisted (they would look like orphans), and once a writer
+// has indexed them again it removes the damaged object and keeps every pack.
+TEST_F(PruneTest, ADamagedIndexObjectIsRemovedOnceItsPacksAreIndexedAgain) {
+  std::string file;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir_.path() + "/index"))
+    if (f.is_regular_file()) file = f.path().string();
+  ASSERT_FALSE(file.empty());
+  FlipByte(file, 40);
+  std::unordered_set<Id, IdHash> live;
+  std::set<Id> all;
+  for (const auto& [id, data] : blobs_) {
+    live.insert(id);
+    all.insert(id);
+  }
+
+  auto reader = Reopen();
+  ASSERT_FALSE(reader->warnings().empty());
+  EXPECT_NE(reader->warnings()[0].find("read from their own headers"), std::string::npos)
+      << reader->warnings()[0];
+  for (const auto& [id, data] : blobs_) {
+    auto got = reader->LoadBlob(id);
+    ASSERT_TRUE(got.ok()) << id.Hex() << ": " << got.status().ToString();
+    EXPECT_EQ(*got, data);
+  }
+
+  auto refused = RunPrune(live);
+  EXPECT_EQ(refused.status().code(), StatusCode::kPreconditionFailed)
+      << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("Run `cairn backup` first"), std::string::npos)
+      << refused.status().ToString();
+  EXPECT_TRUE(std::filesystem::exists(file));
+
+  ASSERT_TRUE(reader->Flush().ok());  // what the next backup does
+  auto pruned = RunPrune(live);
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_GE(pruned->index_deleted, 1u);
+  EXPECT_FALSE(std::filesystem::exists(file));
+  EXPECT_EQ(PacksInStorage().size(), packs_.size());
+  ExpectContents(all, {});
+  EXPECT_TRUE(Reopen()->warnings().empty());
+}
+
 }  // namespace
 }  // namespace cairn::repo

@@ -276,24 +276,33 @@ Status Repository::LoadIndex(bool adopt_orphan_packs) {
     if (id.ok()) ids.push_back(*id);
     return Status::OK();
   }));
+  bool damaged = false;  // an index object that cannot be read: its packs are unlisted
   for (const Id& id : ids) {
     {
       MutexLock lock(mu_);
       if (loaded_index_objects_.count(id)) continue;
     }
     auto body = LoadSealed(ObjectType::kIndex, "index", id);
+    constexpr char kInstead[] =
+        "; the packs it listed are read from their own headers instead (the next backup "
+        "indexes them again)";
     if (!body.ok()) {
       if (body.error().code() != StatusCode::kCorruption) return body.error();
-      warnings_.push_back("index " + id.Hex() + ": " + body.error().message());
+      warnings_.push_back("index " + id.Hex() + ": " + body.error().message() + kInstead);
+      damaged = true;
     } else if (auto packs = DecodeIndexBody(*body); !packs.ok()) {
-      warnings_.push_back("index " + id.Hex() + ": " + packs.error().message());
+      warnings_.push_back("index " + id.Hex() + ": " + packs.error().message() + kInstead);
+      damaged = true;
     } else {
       for (const IndexedPack& p : *packs) index_.AddPack(p.pack_id, p.entries);
     }
     MutexLock lock(mu_);
     loaded_index_objects_.insert(id);  // a damaged one is reported once
   }
-  if (!adopt_orphan_packs || orphans_adopted_) return Status::OK();
+  // A damaged index object hides the chunks of every pack only it listed,
+  // though the packs are intact: they are found as orphans are, from their
+  // headers (design.md §7), so restore and check still read them.
+  if ((!adopt_orphan_packs && !damaged) || orphans_adopted_) return Status::OK();
   orphans_adopted_ = true;
   std::vector<backend::ObjectInfo> orphans;
   CAIRN_RETURN_IF_ERROR(backend_->List(ObjectType::kPack, [&](const backend::ObjectInfo& info) {

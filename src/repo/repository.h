@@ -94,7 +94,9 @@ class Repository {
   // every pack that no index lists (left by an interrupted backup) and adds
   // it; the next Flush() writes an index object for them so their chunks are
   // reused. Unreadable index objects are skipped and reported in warnings()
-  // (once). REQUIRES: not called concurrently with itself.
+  // (once); when there is one, the orphan packs are adopted whatever
+  // adopt_orphan_packs says (its packs are among them), so nothing it listed
+  // becomes unreadable. REQUIRES: not called concurrently with itself.
   Status LoadIndex(bool adopt_orphan_packs);
   // Tells the repository the generation (repo/generation.h; its etag, as
   // the lock just taken saw it: RepoLock::generation_etag) under which the
