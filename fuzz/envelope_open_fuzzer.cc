@@ -31,8 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       // decompressing; sizes above 1 MiB take no other path and only make
       // each run slow (ASan's allocator: the campaign ran at 700 runs/s with
       // 16 MiB), so they are left to the check that refuses > 1 GiB.
-      if (in.size() >= 9 && in[0] != 0 && declared > (1u << 20) && declared <= (1u << 30))
-        return 0;
+      if (in.size() >= 9 && in[0] != 0 && declared > (1u << 20) && declared <= (1u << 30)) return 0;
       const size_t raw_size = (mode & 0x80) ? SIZE_MAX : (in.size() > 9 ? declared : 0);
       Bytes sealed;
       crypto::SealAppend(key, in, repo::EnvelopeAd("index", name), sealed);
