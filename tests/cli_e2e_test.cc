@@ -420,8 +420,12 @@ TEST_F(CliE2eTest, RepositoryHoldsNoPlaintext) {
 
   std::vector<std::string> needles = {marker, token, s, fs::path(sb.root()).filename().string(),
                                       device};
-  if (struct passwd* pw = getpwuid(getuid()); pw && strlen(pw->pw_name) >= 4)
-    needles.push_back(pw->pw_name);
+  struct passwd pw {};
+  struct passwd* me = nullptr;
+  char pw_buf[4096];
+  if (getpwuid_r(getuid(), &pw, pw_buf, sizeof pw_buf, &me) == 0 && me != nullptr &&
+      strlen(me->pw_name) >= 4)
+    needles.push_back(me->pw_name);
   ASSERT_GT(CountFiles(sb.repo()), 3u);
   for (const auto& n : needles) {
     std::vector<std::string> hits = FilesContaining(sb.repo(), n);
