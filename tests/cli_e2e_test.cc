@@ -1122,6 +1122,9 @@ TEST_F(CliE2eTest, PruneFreesWhatForgetDroppedAndCleanupDoesBoth) {
   EXPECT_NE(bad.err.find("--max-unused"), std::string::npos) << bad.Describe();
   bad = Expect(1, {"prune", "--max-repack-size", "5X"});
   EXPECT_NE(bad.err.find("--max-repack-size"), std::string::npos) << bad.Describe();
+  // More than 2^64 bytes: refused, not converted out of range.
+  bad = Expect(1, {"prune", "--max-repack-size", "99999999999999999999T"});
+  EXPECT_NE(bad.err.find("--max-repack-size"), std::string::npos) << bad.Describe();
   bad = Expect(1, {"prune", "--keep-last", "3"});
   EXPECT_NE(bad.err.find("--keep-last"), std::string::npos) << bad.Describe();
 }
