@@ -831,6 +831,7 @@ int main(int argc, char** argv) {
   bool default_malloc = false;
   for (int i = 2; i + 1 < argc; ++i)
     if (std::string(argv[i]) == "--malloc") default_malloc = std::string(argv[i + 1]) == "default";
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): no other thread yet
   if (!default_malloc) mallopt(M_MMAP_THRESHOLD, 1 << 20);
   engine::InitProcess();
   if (argc < 2) {
