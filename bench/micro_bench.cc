@@ -63,7 +63,7 @@ void BM_ChunkerCut(benchmark::State& state) {
   for (int i = 0; i < 32; ++i) params.seed[i] = static_cast<uint8_t>(i);
   const chunk::Chunker chunker(params);
   size_t chunks = 0;
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     size_t pos = 0;
     while (pos < data.size()) {
       ByteView rest = ByteView(data).subspan(pos);
@@ -85,7 +85,7 @@ void BM_Compress(benchmark::State& state, compress::Algorithm algo) {
   const Bytes text = SourceLikeText(kMiB);
   Bytes out;
   size_t compressed = 0;
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     out.clear();
     if (compress::CompressAppend(algo, level, text, out) != algo) {
       state.SkipWithError("data was not compressible");
@@ -109,7 +109,7 @@ void BM_Decompress(benchmark::State& state, compress::Algorithm algo) {
     return;
   }
   Bytes out;
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     out.clear();
     if (!compress::DecompressAppend(algo, compressed, text.size(), out).ok()) {
       state.SkipWithError("decompression failed");
@@ -130,7 +130,7 @@ void BM_Seal(benchmark::State& state) {
   const Bytes ad = {1, 2, 3, 4};
   Bytes out;
   out.reserve(plain.size() + crypto::kSealOverhead);
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     out.clear();
     crypto::SealAppend(key, plain, ad, out);
     benchmark::DoNotOptimize(out.data());
@@ -142,7 +142,7 @@ BENCHMARK(BM_Seal);
 void BM_Sha256(benchmark::State& state) {
   crypto::Init();
   const Bytes data = RandomData(kMiB, 3);
-  for (auto _ : state) benchmark::DoNotOptimize(crypto::Sha256::Digest(data));
+  for ([[maybe_unused]] auto _ : state) benchmark::DoNotOptimize(crypto::Sha256::Digest(data));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * data.size()));
 }
 BENCHMARK(BM_Sha256);
@@ -151,7 +151,7 @@ void BM_KeyedId(benchmark::State& state) {
   crypto::Init();
   const crypto::Key key = crypto::Key::Random();
   const Bytes data = RandomData(kMiB, 4);
-  for (auto _ : state) benchmark::DoNotOptimize(crypto::KeyedId(key, data));
+  for ([[maybe_unused]] auto _ : state) benchmark::DoNotOptimize(crypto::KeyedId(key, data));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * data.size()));
 }
 BENCHMARK(BM_KeyedId);
@@ -170,7 +170,7 @@ void BM_AesGcmSeal(benchmark::State& state) {
   const Bytes plain = RandomData(kMiB, 2);
   const Bytes ad = {1, 2, 3, 4};
   Bytes out(plain.size() + crypto_aead_aes256gcm_ABYTES);
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     unsigned long long n = 0;
     crypto_aead_aes256gcm_encrypt(out.data(), &n, plain.data(), plain.size(), ad.data(), ad.size(),
                                   nullptr, nonce, key);
@@ -184,7 +184,7 @@ BENCHMARK(BM_AesGcmSeal);
 void BM_Md5(benchmark::State& state) {
   const Bytes data = RandomData(kMiB, 5);
   unsigned char md[EVP_MAX_MD_SIZE];
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     unsigned int n = 0;
     EVP_Digest(data.data(), data.size(), md, &n, EVP_md5(), nullptr);
     benchmark::DoNotOptimize(md);

@@ -59,6 +59,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -74,6 +75,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/errno_status.h"
 #include "base/time_util.h"
 #include "engine/session.h"
 #include "testing/url_encode.h"
@@ -85,6 +87,13 @@ using namespace cairn;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
+
+// Ends the process at once, stdio flushed: std::exit would run the static
+// destructors while other threads (the server's, the pipeline's) still run.
+[[noreturn]] void Exit(int code) {
+  std::fflush(nullptr);
+  std::_Exit(code);
+}
 
 constexpr double kGoalMs = 100;
 constexpr double kGoalBytes = 500 * 1000;  // "≤ 500 KB"
@@ -111,7 +120,7 @@ Args ParseArgs(int argc, char** argv) {
     std::string k = argv[i];
     if (k.rfind("--", 0) != 0) {
       std::fprintf(stderr, "web_bench: unexpected argument %s\n", k.c_str());
-      std::exit(2);
+      Exit(2);
     }
     k = k.substr(2);
     if (k == "quick" || k == "load-child" || k == "help" || k == "no-diagnostics" ||
@@ -121,7 +130,7 @@ Args ParseArgs(int argc, char** argv) {
       a.kv[k] = argv[++i];
     } else {
       std::fprintf(stderr, "web_bench: --%s needs a value\n", k.c_str());
-      std::exit(2);
+      Exit(2);
     }
   }
   return a;
@@ -129,7 +138,7 @@ Args ParseArgs(int argc, char** argv) {
 
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "web_bench: %s\n", what.c_str());
-  std::exit(1);
+  Exit(1);
 }
 [[noreturn]] void Die(const std::string& what, const Status& st) {
   Die(what + ": " + st.ToString());
@@ -137,8 +146,9 @@ Args ParseArgs(int argc, char** argv) {
 
 void Say(const std::string& line) {
   std::time_t t = std::time(nullptr);
+  std::tm tm{};
   char buf[16];
-  std::strftime(buf, sizeof buf, "%H:%M:%S", std::localtime(&t));
+  std::strftime(buf, sizeof buf, "%H:%M:%S", localtime_r(&t, &tm));
   std::fprintf(stderr, "[web-bench %s] %s\n", buf, line.c_str());
 }
 
@@ -355,11 +365,11 @@ class Home {
 
 void WriteFile(const std::string& path, const std::string& data) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) Die("cannot write " + path + ": " + std::strerror(errno));
+  if (fd < 0) Die("cannot write " + path + ": " + ErrnoText(errno));
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n <= 0) Die("cannot write " + path + ": " + std::strerror(errno));
+    if (n <= 0) Die("cannot write " + path + ": " + ErrnoText(errno));
     off += static_cast<size_t>(n);
   }
   ::close(fd);
@@ -530,7 +540,7 @@ std::string Trimmed(std::string s) {
 }
 
 // A server on `session` as `cairn serve` starts it (threads: 0 = its default).
-Served StartServer(std::shared_ptr<engine::Session> session, size_t threads = 0) {
+Served StartServer(const std::shared_ptr<engine::Session>& session, size_t threads = 0) {
   Served s;
   s.session = session;
   web::ServerOptions o;  // as `cairn serve`: the defaults, no daemon
@@ -578,11 +588,11 @@ SocketCount ServerSockets(int port, bool set_on_listener, int backlog = 0) {
       if (set_on_listener) {
         const int one = 1;
         if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
-          Die(std::string("setsockopt(TCP_NODELAY) on the listener: ") + std::strerror(errno));
+          Die(std::string("setsockopt(TCP_NODELAY) on the listener: ") + ErrnoText(errno));
       }
       // listen() again on a listening socket changes its backlog (Linux).
       if (backlog > 0 && ::listen(fd, backlog) != 0)
-        Die(std::string("listen() again on the listener: ") + std::strerror(errno));
+        Die(std::string("listen() again on the listener: ") + ErrnoText(errno));
       continue;
     }
     ++c.connections;
@@ -745,7 +755,7 @@ RawAnswer RawGet(int port, const std::string& path, const std::string& accept_en
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    a.error = std::string("connect: ") + std::strerror(errno);
+    a.error = std::string("connect: ") + ErrnoText(errno);
     if (fd >= 0) ::close(fd);
     return a;
   }
@@ -832,12 +842,11 @@ int LoadChild(const Args& args) {
   const int clients = static_cast<int>(args.Int("clients", 200));
   const double seconds = std::atof(args.Get("seconds", "10").c_str());
   const std::string encoding = args.Get("encoding", kGzip.header);
-  const char* token_env = std::getenv("WEB_BENCH_TOKEN");
-  if (port <= 0 || token_env == nullptr) {
-    std::fprintf(stderr, "web_bench --load-child: --port and WEB_BENCH_TOKEN are needed\n");
+  const std::string token = Trimmed(ReadAll(args.Get("token-file")));
+  if (port <= 0 || token.empty()) {
+    std::fprintf(stderr, "web_bench --load-child: --port and --token-file are needed\n");
     return 2;
   }
-  const std::string token = token_env;
   struct PerClient {
     std::vector<float> ms;  // every answer's latency
     uint64_t ok_in_window = 0, errors = 0, bad_status = 0;
@@ -950,9 +959,11 @@ LoadResult RunLoad(const Served& served, int clients, double seconds, Raw& raw,
   ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n <= 0) Die("cannot find my own binary");
   exe[n] = 0;
-  ::setenv("WEB_BENCH_TOKEN", served.token.c_str(), 1);
+  // The token through its file, not the environment: setenv would race with
+  // the server's threads.
   const std::string cmd = std::string("'") + exe + "' --load-child --port " +
-                          std::to_string(served.port) + " --clients " + std::to_string(clients) +
+                          std::to_string(served.port) + " --token-file '" +
+                          served.server->token_file() + "' --clients " + std::to_string(clients) +
                           " --seconds " + Fmt(seconds, 3);
   r.load_before = LoadAvg();
   r.hwm_before_reset_kib = StatusField("VmHWM");
@@ -967,7 +978,6 @@ LoadResult RunLoad(const Served& served, int clients, double seconds, Raw& raw,
   char buf[4096];
   while (size_t k = std::fread(buf, 1, sizeof buf, p)) out.append(buf, k);
   const int rc = ::pclose(p);
-  ::unsetenv("WEB_BENCH_TOKEN");
   r.wall = Seconds(Clock::now() - t0);
   r.server_cpu = ProcessCpuSeconds() - cpu0;
   r.client_cpu = ChildrenCpuSeconds() - child0;
@@ -1317,7 +1327,8 @@ int Main(const Args& args) {
   if (!out_md.empty() && out_raw.empty()) {
     char stamp[32];
     std::time_t t = std::time(nullptr);
-    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::gmtime(&t));
+    std::tm tm{};
+    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", gmtime_r(&t, &tm));
     out_raw = (fs::path(out_md).parent_path() /
                ("raw-web-" + std::string(stamp) + (quick ? "-quick" : "") + ".tsv"))
                   .string();
@@ -1328,8 +1339,9 @@ int Main(const Args& args) {
   Report report;
   {
     std::time_t t = std::time(nullptr);
+    std::tm tm{};
     char buf[64];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", std::gmtime(&t));
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", gmtime_r(&t, &tm));
     report.date = buf;
   }
   report.command = args.Get("command", "web_bench");
@@ -1504,7 +1516,7 @@ int Main(const Args& args) {
     queries.push_back(cold);
   }
   // The engine calls behind them, for the column "engine".
-  auto list_call = [](Served* s, std::string path, std::string after,
+  auto list_call = [](Served* s, const std::string& path, const std::string& after,
                       bool with_at) -> std::function<Status()> {
     return [s, path, after, with_at]() -> Status {
       engine::ListRequest lr;
@@ -1516,7 +1528,7 @@ int Main(const Args& args) {
       return r.ok() ? Status::OK() : r.error();
     };
   };
-  auto find_call = [](Served* s, std::string pattern) -> std::function<Status()> {
+  auto find_call = [](Served* s, const std::string& pattern) -> std::function<Status()> {
     return [s, pattern]() -> Status {
       engine::FindRequest fr;
       fr.pattern = pattern;
@@ -1718,7 +1730,12 @@ int main(int argc, char** argv) {
   }
   if (args.Has("load-child")) return LoadChild(args);
   // As cmd/cairn/main.cc: large buffers are returned to the system when freed.
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);  // NOLINT(concurrency-mt-unsafe): no other thread yet
   engine::InitProcess();
-  return Main(args);
+  try {
+    return Main(args);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "web_bench: %s\n", e.what());
+    return 1;
+  }
 }

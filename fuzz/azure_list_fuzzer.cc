@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string marker;
   Status st = ParseBlobListPage(
       xml, "azure://fuzz",
-      [&](const std::string& name, backend::ObjectInfo info) {
+      [&](const std::string& name, const backend::ObjectInfo& info) {
         names.push_back(name);
         FUZZ_CHECK(info.name.name.empty());
         return Status::OK();
@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t calls = 0;
   Status stopped = ParseBlobListPage(
       xml, "azure://fuzz",
-      [&](const std::string&, backend::ObjectInfo) {
+      [&](const std::string&, const backend::ObjectInfo&) {
         ++calls;
         return Status::IOError("stop");
       },

@@ -6,6 +6,7 @@
 //
 // Usage: make_fuzz_seeds OUT_DIR SOURCE_DIR   (scripts/fuzz --seeds)
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -129,7 +130,7 @@ std::vector<repo::PackEntry> Entries() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int Run(int argc, char** argv) {
   if (argc != 3) {
     std::cerr << "usage: make_fuzz_seeds OUT_DIR SOURCE_DIR\n";
     return 2;
@@ -293,7 +294,7 @@ int main(int argc, char** argv) {
             "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>ServerBusy</Code><Message>"
             "The server is busy.</Message></Error>");
   Write("azure_error", "not-found",
-        std::string("\x01\x94\x00\x00\x00") +
+        std::string("\x01\x94\x00\x00\x00", 5) +
             "<Error><Code>BlobNotFound</Code><Message>The specified blob does not exist."
             "</Message></Error>");
   Write("restore_path", "under", std::string("/home/you/a/b.txt\0/home/you\0/tmp/r", 33));
@@ -350,4 +351,13 @@ int main(int argc, char** argv) {
   }
   std::cout << "seeds written to " << g_out << "\n";
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {  // a file that cannot be written, say
+    std::cerr << "make_fuzz_seeds: " << e.what() << "\n";
+    return 1;
+  }
 }

@@ -39,7 +39,7 @@ class OnePackBackend : public backend::Backend {
     uint64_t n =
         length == 0 ? pack_.size() - offset : std::min<uint64_t>(length, pack_.size() - offset);
     n -= std::min<uint64_t>(n, cut_);  // a short answer
-    return Bytes(pack_.begin() + offset, pack_.begin() + offset + n);
+    return Bytes(pack_.data() + offset, pack_.data() + offset + n);
   }
   Result<backend::ObjectInfo> Stat(const backend::ObjectName&) override {
     backend::ObjectInfo info;

@@ -48,7 +48,7 @@ class AzureE2eTest : public ::testing::Test {
     sb_.env()["CAIRN_REPOSITORY"] = location_;
   }
 
-  ProcResult Ok(std::vector<std::string> args) {
+  ProcResult Ok(const std::vector<std::string>& args) {
     ProcResult r = sb_.Cairn(args);
     EXPECT_EQ(r.exit_code, 0) << Join(args) << "\n" << r.Describe();
     return r;

@@ -594,7 +594,7 @@ void AzureFaultCampaignTest::WriteSummary(const std::string& file, uint64_t seed
       max = std::max(max, v);
     }
     char buf[64];
-    std::snprintf(buf, sizeof(buf), "%.1f s | %.1f s", n ? sum / n : 0.0, max);
+    std::snprintf(buf, sizeof(buf), "%.1f s | %.1f s", n ? sum / static_cast<double>(n) : 0.0, max);
     return std::string(buf);
   };
   md << "\n## Time\n\n| | mean | max |\n|---|---|---|\n"

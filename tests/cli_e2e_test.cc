@@ -420,8 +420,12 @@ TEST_F(CliE2eTest, RepositoryHoldsNoPlaintext) {
 
   std::vector<std::string> needles = {marker, token, s, fs::path(sb.root()).filename().string(),
                                       device};
-  if (struct passwd* pw = getpwuid(getuid()); pw && strlen(pw->pw_name) >= 4)
-    needles.push_back(pw->pw_name);
+  struct passwd pw {};
+  struct passwd* me = nullptr;
+  char pw_buf[4096];
+  if (getpwuid_r(getuid(), &pw, pw_buf, sizeof pw_buf, &me) == 0 && me != nullptr &&
+      strlen(me->pw_name) >= 4)
+    needles.push_back(me->pw_name);
   ASSERT_GT(CountFiles(sb.repo()), 3u);
   for (const auto& n : needles) {
     std::vector<std::string> hits = FilesContaining(sb.repo(), n);
@@ -1117,6 +1121,9 @@ TEST_F(CliE2eTest, PruneFreesWhatForgetDroppedAndCleanupDoesBoth) {
   ProcResult bad = Expect(1, {"prune", "--max-unused", "120%"});
   EXPECT_NE(bad.err.find("--max-unused"), std::string::npos) << bad.Describe();
   bad = Expect(1, {"prune", "--max-repack-size", "5X"});
+  EXPECT_NE(bad.err.find("--max-repack-size"), std::string::npos) << bad.Describe();
+  // More than 2^64 bytes: refused, not converted out of range.
+  bad = Expect(1, {"prune", "--max-repack-size", "99999999999999999999T"});
   EXPECT_NE(bad.err.find("--max-repack-size"), std::string::npos) << bad.Describe();
   bad = Expect(1, {"prune", "--keep-last", "3"});
   EXPECT_NE(bad.err.find("--keep-last"), std::string::npos) << bad.Describe();

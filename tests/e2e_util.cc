@@ -18,12 +18,14 @@
 #include <random>
 #include <thread>
 
+#include "base/errno_status.h"
+
 namespace cairn::e2e {
 
 namespace {
 
 [[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "e2e_util: %s: %s\n", what.c_str(), strerror(errno));
+  std::fprintf(stderr, "e2e_util: %s: %s\n", what.c_str(), ErrnoText(errno).c_str());
   std::fflush(stderr);
   std::abort();
 }
@@ -500,7 +502,9 @@ std::vector<std::string> CompareTrees(const std::string& expected, const std::st
       continue;
     }
     const Entry& y = it->second;
-    auto diff = [&](const std::string& what, const std::string& want, const std::string& got) {
+    // (rel by an init-capture: clang before 16 cannot capture a structured binding.)
+    auto diff = [&, &rel = rel](const std::string& what, const std::string& want,
+                                const std::string& got) {
       diffs.push_back(name(rel) + ": " + what + " is " + got + ", expected " + want);
     };
     if (x.type != y.type) {

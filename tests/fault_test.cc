@@ -37,6 +37,7 @@
 
 #include "archiver/archiver.h"
 #include "backend/local/local_backend.h"
+#include "base/errno_status.h"
 #include "base/time_util.h"
 #include "catalog/catalog.h"
 #include "checker/checker.h"
@@ -107,7 +108,7 @@ std::map<std::string, std::string> FileHashes(const std::string& root) {
 // Flips one byte of a file in place.
 void FlipByte(const std::string& path, uint64_t offset) {
   int fd = open(path.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0) << path << ": " << strerror(errno);
+  ASSERT_GE(fd, 0) << path << ": " << ErrnoText(errno);
   unsigned char c = 0;
   ASSERT_EQ(pread(fd, &c, 1, static_cast<off_t>(offset)), 1);
   c ^= 0x5a;
@@ -180,6 +181,7 @@ class Cli {
     std::map<std::string, std::string> env = env_;
     for (const auto& [k, v] : extra) env[k] = v;
     std::vector<std::string> envs;
+    envs.reserve(env.size());
     for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
     std::vector<char*> cargv, cenv;
     for (auto& a : argv) cargv.push_back(a.data());
@@ -1351,7 +1353,7 @@ TEST(FaultTest, DiskFullOnTinyTmpfsWithTheCli) {
   const std::string mnt = tmp.Sub("mnt");
   fs::create_directories(mnt);
   if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=8m,mode=0755") != 0)
-    GTEST_SKIP() << "cannot mount a tmpfs here: " << strerror(errno);
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << ErrnoText(errno);
   struct Unmount {
     std::string dir;
     ~Unmount() { umount2(dir.c_str(), MNT_DETACH); }
@@ -1374,7 +1376,7 @@ TEST(FaultTest, DiskFullOnTinyTmpfsWithTheCli) {
 
   // Free space (grow the file system), then: consistent, and it goes on.
   ASSERT_EQ(mount("tmpfs", mnt.c_str(), "tmpfs", MS_REMOUNT, "size=64m,mode=0755"), 0)
-      << strerror(errno);
+      << ErrnoText(errno);
   r = cli.Run({"check", "--read-data"});
   EXPECT_EQ(r.code, 0) << r.Describe();
   r = cli.Run({"backup", src});

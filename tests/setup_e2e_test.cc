@@ -448,7 +448,7 @@ class Terminal {
     if (pid_ == 0) {
       sigset_t none;
       sigemptyset(&none);
-      sigprocmask(SIG_SETMASK, &none, nullptr);
+      pthread_sigmask(SIG_SETMASK, &none, nullptr);
       signal(SIGINT, SIG_DFL);
       if (chdir(po.cwd.c_str()) != 0) _exit(127);
       std::vector<char*> a, e;

@@ -46,6 +46,13 @@ using repo::FileType;
 using repo::VersionRecord;
 using Clock = std::chrono::steady_clock;
 
+// Ends the process at once, stdio flushed: std::exit would run the static
+// destructors while other threads (the server's, the pipeline's) still run.
+[[noreturn]] void Exit(int code) {
+  std::fflush(nullptr);
+  std::_Exit(code);
+}
+
 constexpr size_t kSegmentRecords = 20000;  // the archiver's checkpoint_records
 constexpr const char kDevice[] = "bench-laptop";
 
@@ -56,7 +63,7 @@ double Ms(Clock::time_point a, Clock::time_point b) {
 void Die(const Status& st, const char* what) {
   if (st.ok()) return;
   std::fprintf(stderr, "%s: %s\n", what, st.ToString().c_str());
-  std::exit(1);
+  Exit(1);
 }
 
 Id MadeUpId(uint64_t a, uint64_t b) {
@@ -90,10 +97,15 @@ std::string NameOf(std::map<uint32_t, std::string>& cache, uint32_t id, bool gro
   auto it = cache.find(id);
   if (it != cache.end()) return it->second;
   std::string name;
+  char buf[4096];
   if (group) {
-    if (struct group* g = getgrgid(id)) name = g->gr_name;
+    struct group g {};
+    struct group* found = nullptr;
+    if (getgrgid_r(id, &g, buf, sizeof buf, &found) == 0 && found != nullptr) name = found->gr_name;
   } else {
-    if (struct passwd* p = getpwuid(id)) name = p->pw_name;
+    struct passwd p {};
+    struct passwd* found = nullptr;
+    if (getpwuid_r(id, &p, buf, sizeof buf, &found) == 0 && found != nullptr) name = found->pw_name;
   }
   return cache[id] = name;
 }
@@ -246,7 +258,8 @@ void Ingest(Catalog& cat, uint64_t run_no, std::vector<VersionRecord> records, b
   uint32_t seq = 0;
   for (size_t i = 0; i < records.size(); i += kSegmentRecords) {
     size_t end = std::min(records.size(), i + kSegmentRecords);
-    std::vector<VersionRecord> part(records.begin() + i, records.begin() + end);
+    std::vector<VersionRecord> part(records.begin() + static_cast<std::ptrdiff_t>(i),
+                                    records.begin() + static_cast<std::ptrdiff_t>(end));
     repo::VersionSegment seg;
     seg.run_id = run_id;
     seg.sequence = seq++;

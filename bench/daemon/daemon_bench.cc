@@ -70,6 +70,13 @@ using namespace cairn;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
+// Ends the process at once, stdio flushed: std::exit would run the static
+// destructors while other threads (the server's, the pipeline's) still run.
+[[noreturn]] void Exit(int code) {
+  std::fflush(nullptr);
+  std::_Exit(code);
+}
+
 // ---- options -----------------------------------------------------------------
 
 struct Args {
@@ -87,7 +94,7 @@ struct Args {
     auto it = kv.find(k);
     if (it == kv.end()) {
       std::fprintf(stderr, "daemon_bench %s: --%s is required\n", cmd.c_str(), k.c_str());
-      std::exit(2);
+      Exit(2);
     }
     return it->second;
   }
@@ -223,7 +230,7 @@ class Home {
 
 [[noreturn]] void Die(const std::string& what, const Status& st) {
   std::fprintf(stderr, "daemon_bench: %s: %s\n", what.c_str(), st.ToString().c_str());
-  std::exit(1);
+  Exit(1);
 }
 
 // Progress of a long job on stderr, every 10 s.
@@ -271,11 +278,11 @@ void Append(const std::string& path, const std::string& line) {
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     std::perror(path.c_str());
-    std::exit(1);
+    Exit(1);
   }
   if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
     std::perror(path.c_str());
-    std::exit(1);
+    Exit(1);
   }
   ::close(fd);
 }
@@ -569,9 +576,10 @@ int Batch(const Args& a) {
   std::vector<double> single;
   for (size_t b = warm; b < cpu_ms.size(); ++b)
     if (runs_per[b] == 1) single.push_back(cpu_ms[b]);
-  cpu_ms.erase(cpu_ms.begin(), cpu_ms.begin() + warm);
-  backup_ms.erase(backup_ms.begin(), backup_ms.begin() + warm);
-  to_run_ms.erase(to_run_ms.begin(), to_run_ms.begin() + warm);
+  const auto skip = static_cast<std::ptrdiff_t>(warm);
+  cpu_ms.erase(cpu_ms.begin(), cpu_ms.begin() + skip);
+  backup_ms.erase(backup_ms.begin(), backup_ms.begin() + skip);
+  to_run_ms.erase(to_run_ms.begin(), to_run_ms.begin() + skip);
   raw.Put("steady_batches", cpu_ms.size());
   raw.Put("cpu_ms_p50", Percentile(cpu_ms, 0.5), "%.1f");
   raw.Put("cpu_ms_p95", Percentile(cpu_ms, 0.95), "%.1f");
@@ -681,9 +689,9 @@ int Month(const Args& a) {
   Home home(a.Need("home"), a.Need("repo"));
   const std::string docs = a.Need("docs");
   const std::string ls_tree = a.Get("ls-tree");
-  const int batches = a.Int("batches", 10000);
-  const int compact_every = a.Int("compact-every", 0);
-  const int bucket = a.Int("bucket", std::max(1, batches / 10));
+  const int batches = static_cast<int>(a.Int("batches", 10000));
+  const int compact_every = static_cast<int>(a.Int("compact-every", 0));
+  const int bucket = static_cast<int>(a.Int("bucket", std::max(1, batches / 10)));
   Raw raw(a.Get("raw"), "month", a.Get("case", "tree"));
   {
     auto s = home.Session();
@@ -756,7 +764,7 @@ int Month(const Args& a) {
 
 int Watch(const Args& a) {
   const std::string tree = a.Need("tree");
-  const int reps = a.Int("reps", 3);
+  const int reps = static_cast<int>(a.Int("reps", 3));
   Raw raw(a.Get("raw"), "watch", a.Get("case", "tree"));
   const long mark_size = SlabObjectSize("inotify_inode_mark");
   const long conn_size = SlabObjectSize("fsnotify_mark_connector");
@@ -823,6 +831,7 @@ int main(int argc, char** argv) {
   bool default_malloc = false;
   for (int i = 2; i + 1 < argc; ++i)
     if (std::string(argv[i]) == "--malloc") default_malloc = std::string(argv[i + 1]) == "default";
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): no other thread yet
   if (!default_malloc) mallopt(M_MMAP_THRESHOLD, 1 << 20);
   engine::InitProcess();
   if (argc < 2) {

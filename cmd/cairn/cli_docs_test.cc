@@ -31,7 +31,7 @@ struct Command {
 };
 
 // Every subcommand, hidden ones included when `hidden`.
-void Walk(const CLI::App& app, std::vector<std::string> path, bool hidden,
+void Walk(const CLI::App& app, const std::vector<std::string>& path, bool hidden,
           std::vector<Command>& out) {
   for (const CLI::App* sub : app.get_subcommands({})) {
     if (!hidden && sub->get_group().empty()) continue;

@@ -36,11 +36,15 @@ Result<uint64_t> ParseByteSize(const std::string& text, const std::string& flag)
     mult = 1024.0 * 1024 * 1024;
   else if (unit == "T")
     mult = 1024.0 * 1024 * 1024 * 1024;
-  char* end = nullptr;
-  double v = number.empty() ? -1 : std::strtod(number.c_str(), &end);
-  if (mult == 0 || number.empty() || *end != '\0' || v < 0)
+  auto refuse = [&] {
     return Status::InvalidArgument(flag + " takes a size such as 500M, 2G or 1T, not \"" + text +
                                    "\"");
+  };
+  if (mult == 0 || number.empty()) return refuse();
+  char* end = nullptr;
+  const double v = std::strtod(number.c_str(), &end);
+  // (A size past 2^64 bytes would make the conversion undefined.)
+  if (*end != '\0' || v < 0 || v * mult >= 18446744073709551616.0) return refuse();
   return static_cast<uint64_t>(v * mult);
 }
 

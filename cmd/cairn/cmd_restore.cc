@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/errno_status.h"
 #include "cmd/cairn/commands.h"
 
 namespace cairn::cli {
@@ -22,7 +23,7 @@ class StdoutSink : public engine::ByteSink {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EPIPE)
         return Status::IOError("the program reading cairn's output stopped reading (broken pipe)");
-      if (n < 0) return Status::IOError(std::string("cannot write to stdout: ") + strerror(errno));
+      if (n < 0) return Status::IOError(std::string("cannot write to stdout: ") + ErrnoText(errno));
       pos += static_cast<size_t>(n);
       written_ += static_cast<uint64_t>(n);
     }
@@ -42,7 +43,7 @@ void Note(const Context& ctx, const std::string& line) {
 // `restore --stdout`: the engine's RestoreToStream with stdout as the sink.
 // Exit codes as restore's: 3 when entries were left out of a tar or a
 // version segment could not be read.
-int RestoreToStdout(Context& ctx, const RestoreArgs& o, engine::StreamRequest req) {
+int RestoreToStdout(Context& ctx, const RestoreArgs& o, const engine::StreamRequest& req) {
   if (!o.to.empty() || o.overwrite)
     return ctx.Fail(
         Status::InvalidArgument("--stdout writes nothing to disk: leave out --to and --overwrite"));
@@ -114,7 +115,7 @@ int RestoreCommand(Context& ctx, const RestoreArgs& o) {
     stream.path = req.path;
     stream.at = req.at;
     stream.version = req.version;
-    return RestoreToStdout(ctx, o, std::move(stream));
+    return RestoreToStdout(ctx, o, stream);
   }
   if (!o.to.empty()) req.target = AbsolutePath(o.to);
   req.overwrite = o.overwrite;

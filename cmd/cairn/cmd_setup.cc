@@ -818,7 +818,7 @@ class Setup {
         }
       }
     }
-    auto run = [&](std::vector<std::string> argv) -> bool {
+    auto run = [&](const std::vector<std::string>& argv) -> bool {
       auto r = daemon::RunProgram(argv);
       if (r.ok() && r->exit_code == 0) return true;
       std::string cmd;
@@ -846,8 +846,13 @@ class Setup {
     if (linger) {
       const char* user = std::getenv("USER");
       std::string name = user && *user ? user : "";
-      if (name.empty())
-        if (struct passwd* pw = ::getpwuid(::getuid())) name = pw->pw_name;
+      if (name.empty()) {
+        struct passwd pw {};
+        struct passwd* found = nullptr;
+        char buf[4096];
+        if (::getpwuid_r(::getuid(), &pw, buf, sizeof buf, &found) == 0 && found != nullptr)
+          name = found->pw_name;
+      }
       if (run({"loginctl", "enable-linger", name})) Say("Lingering enabled for " + name + ".");
     }
   }

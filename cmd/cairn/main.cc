@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   // Pack and read buffers are megabytes each: keep them out of the heap so
   // freeing them returns memory (glibc would otherwise raise its mmap
   // threshold and keep freed buffers as resident heap).
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);  // NOLINT(concurrency-mt-unsafe): no other thread yet
   cairn::engine::InitProcess();
   std::stop_source stop;
   StopOnSignals(stop);

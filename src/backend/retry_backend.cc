@@ -187,7 +187,7 @@ Status RetryBackend::Remove(const ObjectName& name) {
 // The inner lock, with Refresh and Release retried like any call: a
 // release that failed once would leave the lock to block every other taker
 // until it expires.
-class RetryBackend::RetryingLock : public BackendLock {
+class RetryBackend::RetryingLock final : public BackendLock {
  public:
   RetryingLock(RetryBackend& backend, std::string name, std::unique_ptr<BackendLock> inner)
       : backend_(backend), name_(std::move(name)), inner_(std::move(inner)) {}

@@ -6,22 +6,14 @@
 #include <cstdlib>
 #include <string>
 
+#include "testing/scoped_env.h"
+
 namespace cairn {
 namespace {
 
 constexpr int64_t kSecond = 1'000'000'000;
 
-class ScopedTz {
- public:
-  explicit ScopedTz(const char* tz) {
-    ::setenv("TZ", tz, 1);
-    ::tzset();
-  }
-  ~ScopedTz() {
-    ::setenv("TZ", "UTC0", 1);
-    ::tzset();
-  }
-};
+using ::cairn::testing::ScopedTz;
 
 TimeNs Local(int y, int mon, int d, int h) {
   std::tm tm{};

@@ -35,6 +35,7 @@ TEST(RateLimiterTest, ThreadsShareOneBudget) {
   const Clock::time_point t0 = Clock::now();
   {
     std::vector<std::jthread> threads;
+    threads.reserve(4);
     for (int t = 0; t < 4; ++t)
       threads.emplace_back([&] {
         for (int i = 0; i < 25; ++i) limiter.Acquire(1000);

@@ -132,10 +132,14 @@ class [[nodiscard]] Result {
     if (!_st.ok()) return _st;      \
   } while (0)
 
+// `tmp` is a name and `lhs` a declaration ("auto x"): neither can be put in
+// parentheses.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define CAIRN_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                                \
   if (!tmp.ok()) return tmp.error();                \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 #define CAIRN_ASSIGN_OR_RETURN(lhs, expr) \
   CAIRN_ASSIGN_OR_RETURN_IMPL(CAIRN_CONCAT(_res_, __LINE__), lhs, expr)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <thread>
 
+#include "testing/scoped_env.h"
+
 namespace cairn {
 namespace {
 
@@ -23,8 +25,7 @@ TEST(TimeTest, Rfc3339) {
 }
 
 TEST(TimeTest, LocalForms) {
-  setenv("TZ", "UTC", 1);
-  tzset();
+  ::cairn::testing::ScopedTz utc("UTC");
   auto a = ParseTime("2026-11-26 10:00");
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(*a, 1795687200LL * 1000000000LL);

@@ -1183,6 +1183,7 @@ TEST_F(CatalogTest, GarbageFileIsCorruption) {
 TEST_F(CatalogTest, DamagedPagesAreCorruption) {
   OpenCatalog();
   std::vector<VersionRecord> records;
+  records.reserve(3000);
   for (int i = 0; i < 3000; ++i) records.push_back(Rec("d", "/f" + std::to_string(i), 1, i));
   ASSERT_OK(cat_->AddSegment(MakeId(1), {}, records));
   cat_.reset();  // the last close checkpoints the WAL into the main file
@@ -1353,7 +1354,8 @@ TEST_F(CatalogTest, HundredThousandRecords) {
       "[ timing ] 3 non-recursive listings %.1f ms; Find %.0f ms; LatestForSkip %.3f ms\n"
       "[ timing ] reopen %.0f ms, with quick_check %.0f ms; file %.1f MB\n",
       total, ms(t0, t1), kDirs * 12, ms(t1, t2), ms(t3, t4), ms(t4, t5), ms(t5, t6), ms(t6, t7),
-      ms(t7, t8), ms(t9, t10), ms(t11, t12), ms(t12, t13), fs::file_size(path_) / 1e6);
+      ms(t7, t8), ms(t9, t10), ms(t11, t12), ms(t12, t13),
+      static_cast<double>(fs::file_size(path_)) / 1e6);
 }
 
 // The web dashboard's folder view (docs/api.md, /api/files): the first page

@@ -174,7 +174,7 @@ TEST(ChunkerTest, InsertionChangesOnlyNearbyChunks) {
   Bytes edited = data;
   const size_t mid = edited.size() / 2 + 777;
   const Bytes insert = {'c', 'a', 'i', 'r', 'n'};
-  edited.insert(edited.begin() + mid, insert.begin(), insert.end());
+  edited.insert(edited.begin() + static_cast<std::ptrdiff_t>(mid), insert.begin(), insert.end());
 
   for (const ChunkerParams& p : {SmallParams(), DefaultParams()}) {
     Chunker c(p);

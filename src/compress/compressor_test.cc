@@ -284,6 +284,7 @@ TEST(CompressorTest, ManyThreadsAlternatingLevels) {
   // Per-thread contexts are reused across calls with different levels.
   Bytes text = TextData(200000);
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::vector<int> failures(4, 0);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "base/bytes.h"
+#include "base/errno_status.h"
 
 namespace cairn::config {
 namespace {
@@ -757,10 +758,9 @@ Result<Settings> LoadSettingsFile(const std::string& path) {
   if (!in) {
     int err = errno;
     if (err == EACCES) {
-      return Status::PermissionDenied("cannot read config file '" + path +
-                                      "': " + std::strerror(err));
+      return Status::PermissionDenied("cannot read config file '" + path + "': " + ErrnoText(err));
     }
-    return Status::IOError("cannot read config file '" + path + "': " + std::strerror(err));
+    return Status::IOError("cannot read config file '" + path + "': " + ErrnoText(err));
   }
   std::string text;
   char buffer[8192];

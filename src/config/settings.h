@@ -29,7 +29,8 @@
 
 namespace cairn::config {
 
-struct Settings {
+// Fields in the settings file's order, not packed for size:
+struct Settings {  // NOLINT(clang-analyzer-optin.performance.Padding): a few per process
   // backup:
   // Directories to back up; "~" is expanded to $HOME and each entry must then
   // be absolute. Empty: the CLI picks defaults.

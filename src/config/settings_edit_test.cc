@@ -14,6 +14,7 @@
 
 #include "config/settings.h"
 #include "testing/file_util.h"
+#include "testing/scoped_env.h"
 #include "testing/temp_dir.h"
 
 namespace cairn::config {
@@ -26,24 +27,7 @@ using ::cairn::testing::WriteFile;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// Sets HOME for the life of the object, then restores it.
-class ScopedHome {
- public:
-  explicit ScopedHome(const char* value) {
-    if (const char* old = std::getenv("HOME")) old_ = old;
-    setenv("HOME", value, 1);
-  }
-  ~ScopedHome() {
-    if (old_) {
-      setenv("HOME", old_->c_str(), 1);
-    } else {
-      unsetenv("HOME");
-    }
-  }
-
- private:
-  std::optional<std::string> old_;
-};
+using ::cairn::testing::ScopedEnv;
 
 SettingChange SetBool(std::string key, bool v) { return {std::move(key), v}; }
 SettingChange SetInt(std::string key, int64_t v) { return {std::move(key), v}; }
@@ -97,7 +81,7 @@ std::set<std::string> Listing(const std::string& dir) {
 // The shipped example, several keys changed: each change touches its own
 // lines only, every other byte (comments, blank lines, order) stays.
 TEST(EditSettingsText, ShippedExampleKeepsEverythingElse) {
-  ScopedHome home("/home/tester");
+  ScopedEnv home("HOME", "/home/tester");
   const std::string example =
       ReadFile(std::string(CAIRN_SOURCE_DIR) + "/config/settings.example.yaml");
   ASSERT_FALSE(example.empty());
@@ -439,7 +423,7 @@ TEST(EditSettingsText, InvalidUtf8IsRefused) {
 
 // The original design's file: every section a flow map, one over two lines.
 TEST(EditSettingsText, FlowMapSectionIsRewrittenInBlockStyle) {
-  ScopedHome home("/home/tester");
+  ScopedEnv home("HOME", "/home/tester");
   constexpr std::string_view kOriginal =
       "# cairn\n"
       "backup:   {watched_directories: [~/Documents, ~/Pictures], exclude_patterns: [\"*.tmp\", "

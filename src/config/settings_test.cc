@@ -10,6 +10,7 @@
 #include <string>
 
 #include "testing/file_util.h"
+#include "testing/scoped_env.h"
 #include "testing/temp_dir.h"
 
 namespace cairn::config {
@@ -21,30 +22,7 @@ using ::cairn::testing::WriteFile;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// Sets an environment variable for the life of the object, then restores it.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    const char* old = std::getenv(name);
-    if (old != nullptr) old_ = old;
-    if (value != nullptr) {
-      setenv(name, value, 1);
-    } else {
-      unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      unsetenv(name_.c_str());
-    }
-  }
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
+using ::cairn::testing::ScopedEnv;
 
 // Changes the working directory for the life of the object.
 class ScopedCwd {

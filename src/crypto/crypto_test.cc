@@ -39,7 +39,7 @@ TEST(KeyTest, RandomKeysDifferAndCompare) {
   EXPECT_FALSE(a == b);
   Key a2(a.view());
   EXPECT_TRUE(a == a2);
-  Key copy = a;
+  Key copy = a;  // NOLINT(performance-unnecessary-copy-initialization): the copy is tested
   EXPECT_TRUE(copy == a);
   EXPECT_TRUE(Key() == Key(Bytes(kKeySize, 0)));
   EXPECT_FALSE(Key() == a);
@@ -298,9 +298,11 @@ TEST(KeyedIdTest, DependsOnKeyAndData) {
 
 TEST(KeyedIdTest, ThreadsAgree) {
   std::vector<Key> keys;
+  keys.reserve(4);
   for (int i = 0; i < 4; ++i) keys.push_back(Key::Random());
   const Bytes data = Pattern(50000, 7);
   std::vector<Id> want;
+  want.reserve(keys.size());
   for (const Key& k : keys) want.push_back(KeyedId(k, data));
 
   std::vector<int> mismatches(keys.size(), 0);

@@ -333,7 +333,8 @@ Status AlertSink::RunCommand(const Alert& alert, std::stop_token stop) {
   if (!exited && !timed_out) return Status::Cancelled(what + " stopped: the daemon is stopping");
   if (timed_out) {
     char seconds[32];
-    std::snprintf(seconds, sizeof seconds, "%g", options_.timeout.count() / 1000.0);
+    std::snprintf(seconds, sizeof seconds, "%g",
+                  static_cast<double>(options_.timeout.count()) / 1000.0);
     return Status::Unavailable(what + " did not finish within " + seconds + " s and was killed" +
                                said);
   }

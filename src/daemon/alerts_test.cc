@@ -20,6 +20,7 @@
 
 #include "daemon/log.h"
 #include "testing/assert_ok.h"
+#include "testing/scoped_env.h"
 #include "testing/temp_dir.h"
 
 namespace cairn::daemon {
@@ -52,24 +53,7 @@ std::map<std::string, std::string> ParseEnv(const std::string& text) {
   return out;
 }
 
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
+using ::cairn::testing::ScopedEnv;
 
 Alert FailedAlert() {
   Alert a;

@@ -108,7 +108,8 @@ Result<DiskSpace> ReadDiskSpace(const std::string& path) {
 
 std::string DiskSpaceWarning(const std::string& path, const DiskSpace& space, double threshold) {
   if (space.total_bytes == 0 || space.free_bytes > space.total_bytes) return "";
-  const double used = 1.0 - static_cast<double>(space.free_bytes) / space.total_bytes;
+  const double used =
+      1.0 - static_cast<double>(space.free_bytes) / static_cast<double>(space.total_bytes);
   if (used <= threshold) return "";
   return "the disk holding the repository " + path + " is " +
          std::to_string(static_cast<int>(used * 100)) + "% full (" + Bytes(space.free_bytes) +

@@ -450,7 +450,7 @@ std::vector<std::string> RotatedLogFiles(const std::string& file, uint32_t max_f
 
 // ---------------------------------------------------------------------------
 
-Result<std::unique_ptr<Logger>> Logger::Create(LogOptions options) {
+Result<std::unique_ptr<Logger>> Logger::Create(const LogOptions& options) {
   if (options.max_file_bytes == 0) {
     return Status::InvalidArgument("the log file's maximum size must be more than 0");
   }

@@ -103,7 +103,7 @@ class Logger {
  public:
   // InvalidArgument for a zero max_file_bytes; the file's folder or the file
   // cannot be created: the errno Status naming it (PermissionDenied, ...).
-  static Result<std::unique_ptr<Logger>> Create(LogOptions options);
+  static Result<std::unique_ptr<Logger>> Create(const LogOptions& options);
   ~Logger();  // flushes
   Logger(const Logger&) = delete;
   Logger& operator=(const Logger&) = delete;

@@ -16,7 +16,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/errno_status.h"
 #include "testing/assert_ok.h"
+#include "testing/scoped_env.h"
 #include "testing/temp_dir.h"
 
 namespace cairn::daemon {
@@ -26,29 +28,7 @@ using ::cairn::testing::TempDir;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-// Sets an environment variable (nullptr: unsets it) for the object's life.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value != nullptr) {
-      ::setenv(name, value, 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
+using ::cairn::testing::ScopedEnv;
 
 // The service manager's end: a unix datagram socket bound at a path (or an
 // abstract name when `path` starts with '@'), as systemd binds
@@ -57,13 +37,13 @@ class FakeManager {
  public:
   explicit FakeManager(const std::string& path) : path_(path) {
     fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    EXPECT_GE(fd_, 0) << std::strerror(errno);
+    EXPECT_GE(fd_, 0) << ErrnoText(errno);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::memcpy(addr.sun_path, path.data(), path.size());
     if (path[0] == '@') addr.sun_path[0] = '\0';
     socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len), 0) << std::strerror(errno);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len), 0) << ErrnoText(errno);
   }
   ~FakeManager() { ::close(fd_); }
 

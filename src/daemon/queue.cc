@@ -43,11 +43,7 @@ Status SqlStatus(sqlite3* db, int rc, const std::string& what) {
       return Status::Corruption(msg);
     case SQLITE_FULL:
       return Status(StatusCode::kNoSpace, msg);
-    case SQLITE_CANTOPEN:
-    case SQLITE_PERM:
-    case SQLITE_READONLY:
-      return Status::IOError(msg);
-    default:
+    default:  // SQLITE_CANTOPEN, SQLITE_PERM, SQLITE_READONLY and the rest
       return Status::IOError(msg);
   }
 }

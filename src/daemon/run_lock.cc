@@ -7,12 +7,14 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/errno_status.h"
+
 namespace cairn::daemon {
 
 Result<std::unique_ptr<RunLock>> RunLock::Acquire(const std::string& path,
                                                   const std::string& what) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::IOError("cannot open " + path + ": " + std::strerror(errno));
+  if (fd < 0) return Status::IOError("cannot open " + path + ": " + ErrnoText(errno));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     std::string holder;
@@ -26,8 +28,7 @@ Result<std::unique_ptr<RunLock>> RunLock::Acquire(const std::string& path,
       }
     }
     ::close(fd);
-    if (err != EWOULDBLOCK)
-      return Status::IOError("cannot lock " + path + ": " + std::strerror(err));
+    if (err != EWOULDBLOCK) return Status::IOError("cannot lock " + path + ": " + ErrnoText(err));
     return Status::Locked("another `cairn run`" +
                           (holder.empty() ? std::string() : " (pid " + holder + ")") +
                           " is already protecting " + what +

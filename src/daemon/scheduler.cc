@@ -66,6 +66,7 @@ std::vector<std::string> Scheduler::Due() {
     if (NextOf(j) <= now) due.push_back(&j);
   std::sort(due.begin(), due.end(), [](const Job* a, const Job* b) { return a->order < b->order; });
   std::vector<std::string> out;
+  out.reserve(due.size());
   for (const Job* j : due) out.push_back(j->spec.name);
   return out;
 }
@@ -102,6 +103,7 @@ std::vector<Scheduler::JobState> Scheduler::Jobs() {
   for (const auto& [name, j] : jobs_) v.push_back({j.order, {name, j.last_run, NextOf(j)}});
   std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<JobState> out;
+  out.reserve(v.size());
   for (auto& [order, s] : v) out.push_back(std::move(s));
   return out;
 }

@@ -293,7 +293,7 @@ Result<std::unique_ptr<Service>> Service::Create(ServiceOptions options) {
   s->logger_ = std::move(*logger);
   Service* self = s.get();
   s->alerts_ = std::make_unique<Alerts>(
-      s->logger_->redactor(), [self](LogLevel l, std::string text) { self->Log(l, text); });
+      s->logger_->redactor(), [self](LogLevel l, const std::string& text) { self->Log(l, text); });
   if (Status st = s->alerts_->Configure(settings); !st.ok()) return st;
 
   s->socket_path_ =

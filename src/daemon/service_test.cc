@@ -26,6 +26,7 @@
 #include "daemon/status_socket.h"
 #include "testing/assert_ok.h"
 #include "testing/file_util.h"
+#include "testing/scoped_env.h"
 #include "testing/temp_dir.h"
 
 namespace cairn::daemon {
@@ -419,8 +420,8 @@ class FakeManager {
 TEST_F(ServiceTest, SystemdHearsReadyStatusWatchdogAndStopping) {
   const std::string path = home_.Sub("notify.sock");
   FakeManager manager(path);
-  ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
-  ::setenv("WATCHDOG_USEC", "400000", 1);  // a ping every 200 ms
+  ::cairn::testing::ScopedEnv socket("NOTIFY_SOCKET", path.c_str());
+  ::cairn::testing::ScopedEnv usec("WATCHDOG_USEC", "400000");  // a ping every 200 ms
   Start();
   std::string heard = manager.Drain(std::chrono::milliseconds(1500));
   EXPECT_NE(heard.find("READY=1"), std::string::npos) << heard;
@@ -429,8 +430,6 @@ TEST_F(ServiceTest, SystemdHearsReadyStatusWatchdogAndStopping) {
   EXPECT_OK(Stop());
   heard = manager.Drain(std::chrono::milliseconds(300));
   EXPECT_NE(heard.find("STOPPING=1"), std::string::npos) << heard;
-  ::unsetenv("NOTIFY_SOCKET");
-  ::unsetenv("WATCHDOG_USEC");
 }
 
 }  // namespace

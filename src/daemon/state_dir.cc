@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/errno_status.h"
+
 namespace cairn::daemon {
 
 std::string StateDir(const std::function<const char*(const char*)>& getenv,
@@ -42,8 +44,7 @@ Status MakeStateDir(const std::string& dir) {
     if (pos != dir.size() && dir[pos] != '/') continue;
     const std::string part = dir.substr(0, pos);
     if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST)
-      return Status::IOError("cannot create the state folder " + part + ": " +
-                             std::strerror(errno));
+      return Status::IOError("cannot create the state folder " + part + ": " + ErrnoText(errno));
   }
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/errno_status.h"
 #include "testing/assert_ok.h"
 #include "testing/temp_dir.h"
 
@@ -96,8 +97,7 @@ std::string RawCall(const std::string& path, const std::string& bytes) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0)
-      << std::strerror(errno);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << ErrnoText(errno);
   EXPECT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
             static_cast<ssize_t>(bytes.size()));
   ::shutdown(fd, SHUT_WR);
@@ -116,7 +116,7 @@ void LeaveStaleSocket(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << ErrnoText(errno);
   ASSERT_EQ(::listen(fd, 1), 0);
   ::close(fd);
   ASSERT_TRUE(fs::is_socket(path));

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/errno_status.h"
 #include "daemon/user_unit_template.h"
 
 extern char** environ;
@@ -60,7 +61,7 @@ Result<ProgramResult> RunProgram(const std::vector<std::string>& argv) {
   if (argv.empty()) return Status::InvalidArgument("no program to run");
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0)
-    return Status::IOError(std::string("pipe: ") + std::strerror(errno));
+    return Status::IOError(std::string("pipe: ") + ErrnoText(errno));
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -77,6 +78,7 @@ Result<ProgramResult> RunProgram(const std::vector<std::string>& argv) {
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = -1;
@@ -86,7 +88,7 @@ Result<ProgramResult> RunProgram(const std::vector<std::string>& argv) {
   ::close(fds[1]);
   if (rc != 0) {
     ::close(fds[0]);
-    return Status::NotFound("cannot run " + argv[0] + ": " + std::strerror(rc));
+    return Status::NotFound("cannot run " + argv[0] + ": " + ErrnoText(rc));
   }
   ProgramResult r;
   char buf[4096];

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "testing/scoped_env.h"
+
 namespace cairn::engine {
 namespace {
 
@@ -14,19 +16,7 @@ constexpr int64_t kSecond = 1'000'000'000;
 constexpr int64_t kHour = 3600 * kSecond;
 constexpr int64_t kDay = 24 * kHour;
 
-// Runs a test in a time zone, set through TZ (a POSIX rule, so no tzdata is
-// needed), and back to UTC after.
-class ScopedTz {
- public:
-  explicit ScopedTz(const char* tz) {
-    ::setenv("TZ", tz, 1);
-    ::tzset();
-  }
-  ~ScopedTz() {
-    ::setenv("TZ", "UTC0", 1);
-    ::tzset();
-  }
-};
+using ::cairn::testing::ScopedTz;
 
 // Local wall-clock time (isdst as given: -1 lets mktime decide).
 TimeNs Local(int y, int mon, int d, int h, int min = 0, int isdst = -1) {
@@ -66,6 +56,7 @@ TEST_F(RetentionTest, NoPolicyKeepsEverything) {
 
 TEST_F(RetentionTest, EightVersionsAndMaxVersionsThreeKeepTheNewestThree) {
   std::vector<RetentionInput> h;
+  h.reserve(8);
   for (int i = 0; i < 8; ++i) h.push_back(V(now_ - (8 - i) * kHour, "c" + std::to_string(i)));
   RetentionPolicy p;
   p.max_versions = 3;

@@ -693,7 +693,6 @@ Result<QueryInfo> Session::Find(const FindRequest& request, const VersionFn& fn,
   // the end (existing first), at most `limit` of them.
   std::vector<FileVersion> deleted;
   bool full = false;  // `limit` existing paths given, and a result after them met
-  const Status kFull = Status::Cancelled("search: limit reached");
   Status st = cat->Find(
       QueryDevice(request.device), FindPattern(request.pattern),
       [&](const repo::VersionRecord& r) -> Status {
@@ -707,12 +706,12 @@ Result<QueryInfo> Session::Find(const FindRequest& request, const VersionFn& fn,
           info.truncated = true;  // more results than the limit, whatever comes next
           if (info.count < limit) return Status::OK();  // existing ones may still come
           full = true;
-          return kFull;
+          return Status::Cancelled("search: limit reached");
         }
         if (limit != 0 && info.count == limit) {
           info.truncated = true;
           full = true;
-          return kFull;
+          return Status::Cancelled("search: limit reached");
         }
         if (limit != 0 && kept == limit) {
           // This existing path takes the place of the last deleted one.
@@ -788,6 +787,7 @@ Result<std::vector<KeyInfo>> Session::ListKeys() {
   CAIRN_ASSIGN_OR_RETURN(repo::Repository * repo, Repo());
   CAIRN_ASSIGN_OR_RETURN(auto slots, repo->ListKeySlots());
   std::vector<KeyInfo> out;
+  out.reserve(slots.size());
   for (const auto& s : slots)
     out.push_back(KeyInfo{s.slot_id.Hex(), s.created, s.label, s.slot_id == repo->key_slot_in_use(),
                           s.kdf.memlimit, s.kdf.opslimit});

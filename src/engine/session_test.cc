@@ -1292,6 +1292,10 @@ TEST_F(SessionTest, TheSlotThatOpenedLastTimeIsTriedFirst) {
   before = crypto::KdfRunCount();
   auto again = Make();
   ASSERT_OK(again->Open());
+  // The real slot and at most its six copies derived a key; the planted
+  // one did not.
+  EXPECT_GE(crypto::KdfRunCount(), before + 1);
+  EXPECT_LE(crypto::KdfRunCount(), before + 7);
   EXPECT_EQ(ReadFile(hint), real + "\n");
   ASSERT_EQ(notices_.size(), 1u);
   EXPECT_NE(notices_[0].find(planted.substr(0, 16)), std::string::npos) << notices_[0];

@@ -60,16 +60,16 @@ Status CborReader::Head(uint8_t& major, uint64_t& value) {
 }
 
 Result<uint64_t> CborReader::Uint() {
-  uint8_t major;
-  uint64_t v;
+  uint8_t major = 0;
+  uint64_t v = 0;
   CAIRN_RETURN_IF_ERROR(Head(major, v));
   if (major != 0) return Malformed("expected an unsigned integer");
   return v;
 }
 
 Result<int64_t> CborReader::Int() {
-  uint8_t major;
-  uint64_t v;
+  uint8_t major = 0;
+  uint64_t v = 0;
   CAIRN_RETURN_IF_ERROR(Head(major, v));
   if (major == 0) {
     if (v > static_cast<uint64_t>(INT64_MAX)) return Malformed("integer out of range");
@@ -83,8 +83,8 @@ Result<int64_t> CborReader::Int() {
 }
 
 Result<std::string> CborReader::String(uint8_t want_major) {
-  uint8_t major;
-  uint64_t n;
+  uint8_t major = 0;
+  uint64_t n = 0;
   CAIRN_RETURN_IF_ERROR(Head(major, n));
   if (major != want_major) return Malformed(want_major == 2 ? "expected bytes" : "expected text");
   if (n > static_cast<uint64_t>(end_ - p_)) return Malformed("truncated string");
@@ -97,16 +97,16 @@ Result<std::string> CborReader::ByteString() { return String(2); }
 Result<std::string> CborReader::Text() { return String(3); }
 
 Result<bool> CborReader::Bool() {
-  uint8_t major;
-  uint64_t v;
+  uint8_t major = 0;
+  uint64_t v = 0;
   CAIRN_RETURN_IF_ERROR(Head(major, v));
   if (major != 7 || (v != 20 && v != 21)) return Malformed("expected a boolean");
   return v == 21;
 }
 
 Result<uint64_t> CborReader::Array() {
-  uint8_t major;
-  uint64_t n;
+  uint8_t major = 0;
+  uint64_t n = 0;
   CAIRN_RETURN_IF_ERROR(Head(major, n));
   if (major != 4) return Malformed("expected an array");
   if (n > static_cast<uint64_t>(end_ - p_)) return Malformed("array longer than its data");
@@ -114,8 +114,8 @@ Result<uint64_t> CborReader::Array() {
 }
 
 Result<uint64_t> CborReader::Map() {
-  uint8_t major;
-  uint64_t n;
+  uint8_t major = 0;
+  uint64_t n = 0;
   CAIRN_RETURN_IF_ERROR(Head(major, n));
   if (major != 5) return Malformed("expected a map");
   if (n > static_cast<uint64_t>(end_ - p_)) return Malformed("map longer than its data");
@@ -124,8 +124,8 @@ Result<uint64_t> CborReader::Map() {
 
 Status CborReader::Skip(int depth) {
   if (depth > kMaxDepth) return Malformed("nested too deeply");
-  uint8_t major;
-  uint64_t v;
+  uint8_t major = 0;
+  uint64_t v = 0;
   CAIRN_RETURN_IF_ERROR(Head(major, v));
   switch (major) {
     case 0:

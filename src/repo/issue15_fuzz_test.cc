@@ -33,7 +33,7 @@ class ShortBackend : public backend::Backend {
   Result<Bytes> Load(const backend::ObjectName&, uint64_t offset, uint64_t length) override {
     uint64_t n = std::min<uint64_t>(length, data_.size() - offset);
     n -= std::min<uint64_t>(n, cut_);
-    return Bytes(data_.begin() + offset, data_.begin() + offset + n);
+    return Bytes(data_.data() + offset, data_.data() + offset + n);
   }
   Result<backend::ObjectInfo> Stat(const backend::ObjectName&) override {
     return Status::NotFound("x");
@@ -127,7 +127,7 @@ TEST(Issue15FuzzTest, GenerationNumbersThatAreNotWholeAreCorruption) {
 // InvalidArgument instead of the Corruption that key.h promises.
 TEST(Issue15FuzzTest, MalformedKeySlotsAreCorruption) {
   const std::string good_wrapped = std::string(224, 'A');  // 168 bytes of base64
-  auto slot = [&](std::string version, std::string salt, std::string wrapped) {
+  auto slot = [&](const std::string& version, const std::string& salt, const std::string& wrapped) {
     return B(R"({"version":)" + version +
              R"(,"kdf":"argon2id13","aead":"xchacha20-poly1305","opslimit":1,)"
              R"("memlimit":8192,"salt":")" +

@@ -87,7 +87,7 @@ class PruneTest : public ::testing::Test {
     ASSERT_GE(packs_.size(), 4u);
   }
 
-  std::unique_ptr<Repository> Reopen(std::shared_ptr<backend::Backend> be = nullptr) {
+  std::unique_ptr<Repository> Reopen(const std::shared_ptr<backend::Backend>& be = nullptr) {
     auto r = Repository::Open(be ? be : local_, "pw");
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_TRUE((*r)->LoadIndex(false).ok());

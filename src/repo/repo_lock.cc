@@ -355,7 +355,7 @@ void RepoLock::RemoveStrays() {
   std::erase_if(strays_, [&](const Id& id) { return repo_.backend().Remove(LockName(id)).ok(); });
 }
 
-void RepoLock::Lose(Status why) {
+void RepoLock::Lose(const Status& why) {
   {
     MutexLock g(mu_);
     if (!health_.ok()) return;  // the first reason stays

@@ -138,7 +138,7 @@ class RepoLock {
   // One refresh: checks the current object is still there, writes a new
   // one, removes the old one. Locked when the lock is gone.
   Status RefreshOnce();
-  void Lose(Status why) EXCLUDES(mu_);
+  void Lose(const Status& why) EXCLUDES(mu_);
   // Removes the objects of `strays_` that can be removed.
   void RemoveStrays();
 

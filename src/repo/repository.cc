@@ -21,10 +21,7 @@ const crypto::Key& KeyFor(const MasterKeys& k, BlobType t) {
 
 Repository::Repository(std::shared_ptr<backend::Backend> be, RepoConfig config, MasterKeys keys,
                        Id slot)
-    : backend_(std::move(be)),
-      config_(std::move(config)),
-      keys_(std::move(keys)),
-      slot_in_use_(slot) {}
+    : backend_(std::move(be)), config_(config), keys_(std::move(keys)), slot_in_use_(slot) {}
 
 Repository::~Repository() {
   // Joined outside mu_: the uploaders take it on their way out.
@@ -338,9 +335,11 @@ namespace {
 // only: where THP is off, nothing changes.
 void AdviseHugePages(void* p, size_t size) {
   constexpr uintptr_t kHuge = 2u << 20;
-  uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
-  uintptr_t end = (reinterpret_cast<uintptr_t>(p) + size) & ~(kHuge - 1);
-  if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+  const uintptr_t at = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t begin = (at + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t end = (at + size) & ~(kHuge - 1);
+  // p plus an offset, not an integer cast back to a pointer:
+  if (end > begin) (void)madvise(static_cast<char*>(p) + (begin - at), end - begin, MADV_HUGEPAGE);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include "archiver/archiver.h"
 #include "backend/local/local_backend.h"
+#include "base/errno_status.h"
 #include "crypto/crypto.h"
 #include "testing/assert_ok.h"
 #include "testing/fault_file_system.h"
@@ -126,7 +127,7 @@ TEST_F(RestorerTest, FullDiskIsNoSpace) {
   const std::string mnt = tmp_.Sub("mnt");
   fs::create_directories(mnt);
   if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m,mode=0755") != 0)
-    GTEST_SKIP() << "cannot mount a tmpfs here (needs CAP_SYS_ADMIN): " << strerror(errno);
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs CAP_SYS_ADMIN): " << ErrnoText(errno);
   struct Unmount {
     std::string dir;
     ~Unmount() { umount2(dir.c_str(), MNT_DETACH); }

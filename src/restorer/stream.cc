@@ -297,7 +297,7 @@ Status Stream::StreamTar(std::vector<VersionRecord>& records) {
   for (const TarItem& item : items) {
     const VersionRecord& r = *item.rec;
     CAIRN_RETURN_IF_ERROR(tar->AddEntry(r, item.name, item.hardlink_to));
-    if (!item.hardlink_to.empty()) {
+    if (!item.hardlink_to.empty() || r.type == FileType::kSymlink) {
       ++summary_.links;
     } else if (r.type == FileType::kFile) {
       CAIRN_RETURN_IF_ERROR(
@@ -306,8 +306,6 @@ Status Stream::StreamTar(std::vector<VersionRecord>& records) {
       ++progress_.files_done;
     } else if (r.type == FileType::kDir) {
       ++summary_.dirs;
-    } else if (r.type == FileType::kSymlink) {
-      ++summary_.links;
     } else {
       ++summary_.others;
     }

@@ -415,9 +415,12 @@ TEST_F(StreamTest, FolderTarExtractsToTheSameTree) {
   }
   EXPECT_TRUE(names.count("docs/sub/b.bin")) << ReadFile(listing);
   // Owner names are in the headers.
-  if (const struct passwd* pw = getpwuid(getuid())) {
+  struct passwd pw {};
+  struct passwd* me = nullptr;
+  char pw_buf[4096];
+  if (getpwuid_r(getuid(), &pw, pw_buf, sizeof pw_buf, &me) == 0 && me != nullptr) {
     ASSERT_EQ(Shell("tar -tvf " + tar_file + " > " + listing), 0);
-    EXPECT_NE(ReadFile(listing).find(std::string(pw->pw_name) + "/"), std::string::npos)
+    EXPECT_NE(ReadFile(listing).find(std::string(me->pw_name) + "/"), std::string::npos)
         << ReadFile(listing);
   }
 

@@ -82,7 +82,9 @@ std::string UniqueContainerName();
 }  // namespace cairn::testing
 
 // In a TEST body or SetUp: skips (locally) or fails (CI) without Azurite,
-// else leaves a started server in `var` (an Azurite*).
+// else leaves a started server in `var` (an Azurite*). `var` is the name it
+// declares, so it cannot be put in parentheses.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define CAIRN_REQUIRE_AZURITE(var)                                   \
   ::cairn::testing::Azurite* var = nullptr;                          \
   do {                                                               \
@@ -94,3 +96,4 @@ std::string UniqueContainerName();
     var = ::cairn::testing::SharedAzurite(&_why);                    \
     ASSERT_NE(var, nullptr) << _why;                                 \
   } while (0)
+// NOLINTEND(bugprone-macro-parentheses)

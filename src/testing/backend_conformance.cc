@@ -143,7 +143,7 @@ TEST_P(BackendConformanceTest, RangedLoads) {
   Bytes data = RandomBytes(1000, 7);
   ASSERT_OK(backend_->Save(name, data));
   auto slice = [&](size_t off, size_t len) {
-    return Bytes(data.begin() + off, data.begin() + off + len);
+    return Bytes(data.data() + off, data.data() + off + len);
   };
   struct Case {
     uint64_t offset, length;
@@ -265,6 +265,7 @@ TEST_P(BackendConformanceTest, ConcurrentReplacesWithTheSameEtagHaveOneWinner) {
   std::latch start(kThreads);
   {
     std::vector<std::jthread> threads;
+    threads.reserve(kThreads);
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
         start.arrive_and_wait();
@@ -331,6 +332,7 @@ TEST_P(BackendConformanceTest, ListOfMoreThanAThousandObjects) {
   std::vector<Status> errors(kThreads);
   {
     std::vector<std::jthread> threads;
+    threads.reserve(kThreads);
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
         for (int k = 0; k < kPerThread && errors[t].ok(); ++k) {
@@ -459,6 +461,7 @@ TEST_P(BackendConformanceTest, ConcurrentSavesOfDistinctNamesAllLand) {
   std::latch start(kThreads);
   {
     std::vector<std::jthread> threads;
+    threads.reserve(kThreads);
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
         start.arrive_and_wait();
@@ -489,6 +492,7 @@ TEST_P(BackendConformanceTest, ConcurrentSavesOfTheSameNameHaveOneWinner) {
     std::latch start(kThreads);
     {
       std::vector<std::jthread> threads;
+      threads.reserve(kThreads);
       for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&, t] {
           Bytes data = content(t);

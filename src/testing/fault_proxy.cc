@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "base/bytes.h"
+#include "base/errno_status.h"
 
 namespace cairn::testing {
 
@@ -26,7 +27,7 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxHead = 64 << 10;
 constexpr int kForever = -1;  // poll timeout
 
-std::string Errno(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+std::string Errno(const char* what) { return std::string(what) + ": " + ErrnoText(errno); }
 
 int Millis(std::chrono::seconds s) { return static_cast<int>(s.count() * 1000); }
 

@@ -9,13 +9,15 @@
 
 #include <cstdio>
 
+#include "base/errno_status.h"
+
 namespace cairn::testing {
 
 namespace {
 
 // Reports the failed call `what` (errno still set) as a test failure.
 void Fail(const std::string& what, const std::string& path) {
-  ADD_FAILURE() << "file_util: " << what << " " << Printable(path) << ": " << strerror(errno);
+  ADD_FAILURE() << "file_util: " << what << " " << Printable(path) << ": " << ErrnoText(errno);
 }
 
 // Writes all of `data` at the file offset, or at `offset` when >= 0.

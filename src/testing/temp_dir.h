@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <string>
 
+#include "base/errno_status.h"
+
 namespace cairn::testing {
 
 // A fresh directory "cairn-test-XXXXXX" under $TMPDIR (or /tmp). When it
@@ -21,7 +23,7 @@ class TempDir {
     const char* base = std::getenv("TMPDIR");
     std::string tmpl = std::string(base && *base ? base : "/tmp") + "/cairn-test-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr) {
-      ADD_FAILURE() << "mkdtemp " << tmpl << ": " << std::strerror(errno);
+      ADD_FAILURE() << "mkdtemp " << tmpl << ": " << ErrnoText(errno);
       return;
     }
     path_ = tmpl;

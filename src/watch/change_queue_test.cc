@@ -29,6 +29,7 @@ WatchEvent Moved(std::string from, std::string to, bool dir = false) {
 
 std::vector<std::string> Describe(const std::vector<Change>& changes) {
   std::vector<std::string> out;
+  out.reserve(changes.size());
   for (const Change& c : changes) {
     out.push_back(std::string(EventKindName(c.kind)) + " " + c.path + (c.is_dir ? "/" : ""));
   }

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "base/errno_status.h"
 #include "testing/assert_ok.h"
 #include "testing/file_util.h"
 #include "testing/temp_dir.h"
@@ -38,7 +39,7 @@ std::unique_ptr<InotifyWatcher> MakeWatcher(WatchOptions options = {}) {
 
 void Rename(const std::string& from, const std::string& to) {
   ASSERT_EQ(::rename(from.c_str(), to.c_str()), 0)
-      << from << " -> " << to << ": " << std::strerror(errno);
+      << from << " -> " << to << ": " << ErrnoText(errno);
 }
 
 // Writes a sentinel file in `dir` and waits for its event: since events come
@@ -412,7 +413,7 @@ TEST(InotifyWatcherTest, QueueOverflowRescansEveryRootAndSaysSoOnce) {
   for (unsigned long long i = 0; i < files; ++i) {
     const std::string p = tmp.Sub("burst/f" + std::to_string(i));
     const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    ASSERT_GE(fd, 0) << std::strerror(errno);
+    ASSERT_GE(fd, 0) << ErrnoText(errno);
     ::close(fd);
   }
   MakeDirs(tmp.Sub("burst/late"));
@@ -571,7 +572,7 @@ TEST(InotifyWatcherTest, UnmountUnderARootRescansIt) {
   TempDir tmp;
   MakeDirs(tmp.Sub("root/mnt"));
   if (::mount("cairn-test", tmp.Sub("root/mnt").c_str(), "tmpfs", 0, "size=1m") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs: " << std::strerror(errno);
+    GTEST_SKIP() << "cannot mount a tmpfs: " << ErrnoText(errno);
   }
   WriteFile(tmp.Sub("root/mnt/on-tmpfs.txt"), "t");
   auto w = MakeWatcher();
@@ -579,7 +580,7 @@ TEST(InotifyWatcherTest, UnmountUnderARootRescansIt) {
   ASSERT_OK(w->AddRoot(tmp.Sub("root")));
   EXPECT_EQ(w->Stats().watches, 2u);
 
-  ASSERT_EQ(::umount(tmp.Sub("root/mnt").c_str()), 0) << std::strerror(errno);
+  ASSERT_EQ(::umount(tmp.Sub("root/mnt").c_str()), 0) << ErrnoText(errno);
   Collected c;
   ASSERT_TRUE(CollectUntil(*w, c, [&](const Collected& c) {
     return c.Has(EventKind::kRescan, tmp.Sub("root"));

@@ -362,7 +362,8 @@ std::string Server::Impl::MetricsText() {
   const TimeNs now = NowNs();
   double last = 0;
   if (status["last_backup"].is_string()) {
-    if (auto t = ParseTime(status["last_backup"].get<std::string>()); t.ok()) last = *t / 1e9;
+    if (auto t = ParseTime(status["last_backup"].get<std::string>()); t.ok())
+      last = static_cast<double>(*t) / 1e9;
   }
   metric("cairn_up", "gauge", "1 when the repository can be read.",
          "cairn_up " + std::string(status["stats"].is_null() ? "0" : "1") + "\n");
@@ -370,7 +371,8 @@ std::string Server::Impl::MetricsText() {
          "When the last backup of this device succeeded (Unix time; 0: never).",
          "cairn_last_success_timestamp_seconds " + num(last) + "\n");
   metric("cairn_last_backup_age_seconds", "gauge", "Seconds since the last successful backup.",
-         "cairn_last_backup_age_seconds " + num(last > 0 ? now / 1e9 - last : -1) + "\n");
+         "cairn_last_backup_age_seconds " +
+             num(last > 0 ? static_cast<double>(now) / 1e9 - last : -1) + "\n");
   const json& st = status["stats"];
   auto stat = [&](const char* key) { return st.is_object() ? num(st.value(key, 0.0)) : "0"; };
   metric("cairn_files", "gauge", "Files of this device that exist now.",
@@ -858,9 +860,9 @@ void Server::Impl::RegisterApi() {
     folder.at = at;
     res.set_chunked_content_provider("application/x-tar",
                                      [session, folder](size_t, httplib::DataSink& sink) {
-                                       engine::StreamRequest sr = folder;
                                        HttpByteSink out(sink);
-                                       if (!session->RestoreToStream(sr, out).ok()) return false;
+                                       if (!session->RestoreToStream(folder, out).ok())
+                                         return false;
                                        sink.done();
                                        return true;
                                      });

@@ -73,10 +73,11 @@ class ServerTest : public engine::SessionFixture {
   }
   httplib::Headers Auth() { return {{"Authorization", "Bearer " + token_}}; }
 
-  httplib::Result Get(const std::string& path, httplib::Headers h = {}) {
+  httplib::Result Get(const std::string& path, const httplib::Headers& h = {}) {
     return Client().Get(path, h);
   }
-  httplib::Result Post(const std::string& path, const std::string& body, httplib::Headers h = {}) {
+  httplib::Result Post(const std::string& path, const std::string& body,
+                       const httplib::Headers& h = {}) {
     return Client().Post(path, h, body, "application/json");
   }
 
@@ -477,6 +478,7 @@ TEST_F(ServerTest, ManyConcurrentClientsWhileABackupRuns) {
   ASSERT_EQ(job->status, 202);
   std::atomic<int> good{0}, bad{0};
   std::vector<std::thread> clients;
+  clients.reserve(200);
   for (int i = 0; i < 200; ++i) {
     clients.emplace_back([&, i] {
       httplib::Client c("127.0.0.1", server_->port());

@@ -110,7 +110,7 @@ Result<std::pair<std::string, std::string>> ParseAzureLocation(std::string_view 
 
 // A blob lease. Release() gives it up; the destructor does once more, best
 // effort, if that did not succeed.
-class AzureLock : public BackendLock {
+class AzureLock final : public BackendLock {
  public:
   AzureLock(std::shared_ptr<AzureBackend> backend, std::string blob, std::string lease_id)
       : backend_(std::move(backend)), blob_(std::move(blob)), lease_id_(std::move(lease_id)) {}
@@ -172,7 +172,7 @@ class AzureLock : public BackendLock {
 };
 
 AzureBackend::AzureBackend(AzureConnection connection, std::string container, std::string prefix,
-                           AzureOptions options)
+                           const AzureOptions& options)
     : connection_(std::move(connection)),
       container_(std::move(container)),
       prefix_(std::move(prefix)),

@@ -126,7 +126,7 @@ class AzureBackend : public Backend, public std::enable_shared_from_this<AzureBa
   };
 
   AzureBackend(AzureConnection connection, std::string container, std::string prefix,
-               AzureOptions options);
+               const AzureOptions& options);
 
   // Signs (Shared Key) or appends the SAS, sends, and returns the response
   // whatever its status; an error only when nothing was answered.

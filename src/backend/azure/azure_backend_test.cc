@@ -213,8 +213,8 @@ TEST_F(AzureBackendTest, WrongAccountKeyIsPermissionDeniedAndNeverShown) {
   ASSERT_TRUE(conn.ok());
   auto b = AzureBackend::Open(*conn, container_, "pre/fix");
   ASSERT_TRUE(b.ok());
-  for (Status s : {(*b)->Create(), (*b)->Save(kKey, AsBytes("x")), (*b)->Load(kKey).status(),
-                   (*b)->Stat(kKey).status()}) {
+  for (const Status& s : {(*b)->Create(), (*b)->Save(kKey, AsBytes("x")), (*b)->Load(kKey).status(),
+                          (*b)->Stat(kKey).status()}) {
     EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << s.ToString();
     EXPECT_FALSE(s.retryable());
     EXPECT_NE(s.message().find("account key or SAS rejected: check "
@@ -261,8 +261,8 @@ TEST_F(AzureBackendTest, ReadOnlySasRefusesWritesClearly) {
   auto loaded = ro->Load(kPack);
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   EXPECT_EQ(AsString(*loaded), "written with the key");
-  for (Status s : {ro->Save(kKey, AsBytes("x")), ro->Remove(kPack),
-                   ro->Replace(kKey, AsBytes("x"), "").status()}) {
+  for (const Status& s : {ro->Save(kKey, AsBytes("x")), ro->Remove(kPack),
+                          ro->Replace(kKey, AsBytes("x"), "").status()}) {
     EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << s.ToString();
     EXPECT_NE(s.message().find("AZURE_STORAGE_CONNECTION_STRING"), std::string::npos)
         << s.ToString();

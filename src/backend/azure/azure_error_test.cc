@@ -8,7 +8,7 @@ namespace {
 const std::string kUrl =
     "https://acct.blob.core.windows.net/c/p/keys/k?sv=2022-11-02&sp=r&sig=c2VjcmV0c2lnbmF0dXJl";
 
-HttpResponse Answer(long status, std::string code, std::string body = "") {
+HttpResponse Answer(long status, const std::string& code, const std::string& body = "") {
   HttpResponse r;
   r.status = status;
   if (!code.empty()) r.headers["x-ms-error-code"] = code;

@@ -35,7 +35,7 @@ TEST(BlobListTest, AnAnswerCutInsideABlobIsRetryable) {
   std::string marker;
   Status st = ParseBlobListPage(
       "<Blobs><Blob><Name>a</Name>", "azure://c",
-      [](const std::string&, ObjectInfo) { return Status::OK(); }, &marker);
+      [](const std::string&, const ObjectInfo&) { return Status::OK(); }, &marker);
   EXPECT_EQ(st.code(), StatusCode::kUnavailable);
   EXPECT_TRUE(st.retryable());
   EXPECT_NE(st.message().find("azure://c"), std::string::npos);

@@ -312,7 +312,7 @@ constexpr ObjectType kAllTypes[] = {ObjectType::kConfig, ObjectType::kKey,      
 
 }  // namespace
 
-Result<std::shared_ptr<LocalBackend>> LocalBackend::Open(std::string dir) {
+Result<std::shared_ptr<LocalBackend>> LocalBackend::Open(const std::string& dir) {
   if (dir.empty()) return Status::InvalidArgument("empty repository directory");
   if (dir.find('\0') != std::string::npos) {
     return Status::InvalidArgument("repository directory contains a NUL byte");

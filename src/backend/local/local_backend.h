@@ -38,7 +38,7 @@ class LocalBackend : public Backend {
  public:
   // `dir` is the repository directory; a relative path is made absolute
   // against the current directory now. Touches nothing on disk (Create does).
-  static Result<std::shared_ptr<LocalBackend>> Open(std::string dir);
+  static Result<std::shared_ptr<LocalBackend>> Open(const std::string& dir);
 
   std::string Location() const override { return root_; }
   Status Create() override;

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "backend/local/posix_error.h"
+#include "base/errno_status.h"
 #include "testing/assert_ok.h"
 #include "testing/backend_conformance.h"
 #include "testing/file_util.h"
@@ -294,7 +295,7 @@ TEST(PosixErrorTest, MapsErrnoToCodes) {
   Status io = PosixError(EIO, "read", path);
   EXPECT_EQ(io.code(), StatusCode::kIOError);
   EXPECT_NE(io.message().find(path), std::string::npos) << io.message();
-  EXPECT_NE(io.message().find(std::strerror(EIO)), std::string::npos) << io.message();
+  EXPECT_NE(io.message().find(ErrnoText(EIO)), std::string::npos) << io.message();
   EXPECT_NE(PosixError(EACCES, "open", path).message().find(path), std::string::npos);
 }
 
