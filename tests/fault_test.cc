@@ -1125,7 +1125,8 @@ TEST(FaultTest, KillMinus9AtRandomMomentsLeavesAConsistentRepository) {
     std::sort(kill_delays.begin(), kill_delays.end());
     auto pct = [&](double q) {
       return kill_delays.empty() ? 0
-                                 : kill_delays[static_cast<size_t>(q * (kill_delays.size() - 1))];
+                                 : kill_delays[static_cast<size_t>(
+                                       q * static_cast<double>(kill_delays.size() - 1))];
     };
     FILE* out = std::fopen(summary, "w");
     ASSERT_NE(out, nullptr) << summary;
@@ -1150,8 +1151,8 @@ TEST(FaultTest, KillMinus9AtRandomMomentsLeavesAConsistentRepository) {
         "Every round: `check` after the kill exit 0, the next backup exit 0, "
         "`check --read-data` exit 0, the restore exit 0 and byte-identical%s.\n",
         FormatRfc3339(NowNs()).c_str(), commit && *commit ? commit : "?",
-        tree.empty() ? "generated files" : tree.c_str(), files.size(), total / 1e6, rounds,
-        static_cast<unsigned long long>(seed),
+        tree.empty() ? "generated files" : tree.c_str(), files.size(),
+        static_cast<double>(total) / 1e6, rounds, static_cast<unsigned long long>(seed),
         failed_rounds == 0 ? "**all passed**" : "**FAILED** (see the test's output)",
         killed_running, pct(0.5), pct(0.9), pct(1.0), finished, seconds,
         failed_rounds == 0 ? "" : " (not all: see the failure)");

@@ -44,6 +44,10 @@ std::optional<std::pair<std::string, int>> SplitHostPort(std::string_view hp) {
     size_t close = hp.find(']');
     if (close == std::string_view::npos) return std::nullopt;
     host = hp.substr(1, close - 1);
+    // Brackets hold an IPv6 address and nothing else (RFC 3986 IP-literal):
+    // "[127.0.0.1]" or "[localhost]" name no host this server answers to.
+    in6_addr a6{};
+    if (inet_pton(AF_INET6, std::string(host).c_str(), &a6) != 1) return std::nullopt;
     std::string_view rest = hp.substr(close + 1);
     if (!rest.empty()) {
       if (rest.front() != ':') return std::nullopt;

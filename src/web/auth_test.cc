@@ -125,6 +125,10 @@ TEST(OriginPolicyTest, LoopbackAcceptsItsNamesWithItsPortOnly) {
   EXPECT_FALSE(HostAllowed(p, "::1:5000"));
   EXPECT_FALSE(HostAllowed(p, "127.0.0.1:5000x"));
   EXPECT_FALSE(HostAllowed(p, "127.0.0.1:"));
+  // Brackets hold an IPv6 address only (found by the web_auth fuzzer).
+  EXPECT_FALSE(HostAllowed(p, "[127.0.0.1]:5000"));
+  EXPECT_FALSE(HostAllowed(p, "[localhost]:5000"));
+  EXPECT_FALSE(OriginAllowed(p, "http://[127.0.0.1]:5000"));
 
   EXPECT_TRUE(OriginAllowed(p, "http://127.0.0.1:5000"));
   EXPECT_TRUE(OriginAllowed(p, "http://localhost:5000"));
