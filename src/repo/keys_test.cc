@@ -220,7 +220,7 @@ TEST_F(KeySlotTest, UnreadableSlotIsSkippedButNotMistakenForAWrongPassword) {
 TEST_F(KeySlotTest, WrongPasswordNamesTheSlotsTried) {
   auto wrong = Repository::Open(Ordered(dir_.path()), "not pw");
   ASSERT_EQ(wrong.status().code(), StatusCode::kWrongPassword) << wrong.status().ToString();
-  const std::string& m = wrong.status().message();
+  const std::string m = wrong.status().message();
   EXPECT_NE(m.find("Tried key slot " + real_.Hex().substr(0, 16)), std::string::npos) << m;
   EXPECT_NE(m.find("that slot is damaged"), std::string::npos) << m;
 }

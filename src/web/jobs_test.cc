@@ -62,10 +62,11 @@ TEST(JobManagerTest, FailuresAndCancellation) {
 }
 
 TEST(JobManagerTest, RefusesBeyondMaxRunning) {
+  // Before the manager: its destructor joins the jobs, which read it.
+  std::atomic<bool> release{false};
   JobManager::Options o;
   o.max_running = 2;
   JobManager m(o);
-  std::atomic<bool> release{false};
   auto block = [&release](const engine::JobContext&) -> Result<json> {
     while (!release) std::this_thread::sleep_for(1ms);
     return json::object();
