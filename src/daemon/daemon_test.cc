@@ -406,7 +406,10 @@ TEST_F(DaemonTest, LostEventsAreFoundByTheRescanAndTheNoticeIsLoggedOnce) {
   EXPECT_EQ(Versions(docs() + "/kept.txt").size(), 2u);
   EXPECT_EQ(Versions(docs() + "/new.txt").size(), 1u);
   std::lock_guard lock(mu_);
-  for (const RunReport& r : reports_) EXPECT_OK(r.status);
+  // A pass still running at Stop() is cancelled by it (its report says so);
+  // every other run must have succeeded.
+  for (const RunReport& r : reports_)
+    if (r.status.code() != StatusCode::kCancelled) EXPECT_OK(r.status);
 }
 
 // The watch limit (the real watcher, allowed two watches): the folders
