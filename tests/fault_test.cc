@@ -491,7 +491,9 @@ TEST_P(CorruptionTest, CheckNamesDamageAndRestoreNeverWritesWrongContent) {
           << r.Describe();
     }
   }
-  if (files_hit) EXPECT_FALSE(Exists(target + victim)) << "the damaged file was restored";
+  if (files_hit) {
+    EXPECT_FALSE(Exists(target + victim)) << "the damaged file was restored";
+  }
   // Nothing but the original files (no temporary files left behind).
   for (const auto& [rel, hash] : FileHashes(target))
     EXPECT_TRUE(originals.count("/" + rel)) << "unexpected file in the restore: " << rel;

@@ -169,8 +169,11 @@ TEST(CliDocsTest, ManPageIsValidRoff) {
             << line;
       }
       // Every minus sign escaped.
-      for (size_t i = 0; i < line.size(); ++i)
-        if (line[i] == '-') EXPECT_TRUE(i > 0 && line[i - 1] == '\\') << line;
+      for (size_t i = 0; i < line.size(); ++i) {
+        if (line[i] == '-') {
+          EXPECT_TRUE(i > 0 && line[i - 1] == '\\') << line;
+        }
+      }
     }
   });
 }

@@ -107,7 +107,9 @@ void PrintStatus(const json& s) {
   std::printf("  repository:   %s (device %s)\n", Str(s, "repository").c_str(),
               Str(s, "device").c_str());
   std::printf("  folders:      %s\n", folders.c_str());
-  std::string watching = s.value("watching", false) ? Str(s, "mechanism") : "not watching";
+  std::string watching = s.value("watching", false)   ? Str(s, "mechanism")
+                         : s.value("starting", false) ? "starting (setting up the watches)"
+                                                      : "not watching";
   if (Num(s, "watches") > 0) {
     watching += ", " + std::to_string(Num(s, "watches")) + " folder watches";
     if (Num(s, "watch_limit") > 0)

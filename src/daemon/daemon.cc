@@ -153,6 +153,10 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(DaemonOptions options) {
   d->location_ = cfg.location;
   d->device_ = cfg.device;
   CAIRN_RETURN_IF_ERROR(d->ResolveFolders());
+  {
+    MutexLock lock(d->snap_mu_);
+    d->snap_.folders = d->roots_;  // while starting: what will be watched
+  }
   d->state_dir_ = d->options_.state_dir;
   if (d->state_dir_.empty())
     d->state_dir_ =
@@ -281,6 +285,7 @@ Status Daemon::StartWatcher() {
   missing_roots_ = std::move(missing);
   MutexLock lock(snap_mu_);
   snap_.watching = true;
+  snap_.starting = false;
   snap_.watch_mode = watch_mode_;
   snap_.folders = roots_;
   snap_.watcher = watcher_->Stats();

@@ -95,6 +95,9 @@ std::string FormatRunReport(const RunReport& r);
 // The daemon's state for `cairn status` (the status socket's answer).
 struct DaemonSnapshot {
   bool watching = false;
+  // From Create until Run has opened the repository and set up the watches
+  // (seconds on a large tree): `folders` already names what will be watched.
+  bool starting = true;
   std::string watch_mode;            // "auto", "inotify", "poll" (as configured)
   std::vector<std::string> folders;  // the roots watched
   watch::WatcherStats watcher;

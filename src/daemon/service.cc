@@ -204,6 +204,7 @@ class Service::Alerts {
 json SnapshotJson(const DaemonSnapshot& snap, TimeNs now) {
   json j;
   j["watching"] = snap.watching;
+  j["starting"] = snap.starting;
   j["watch_mode"] = snap.watch_mode;
   j["mechanism"] = snap.watcher.mechanism;
   j["folders"] = snap.folders;

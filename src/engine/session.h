@@ -62,7 +62,7 @@ struct BackupRequest {
   // Absolute paths. Empty: backup.watched_directories, else those of
   // ~/Documents, ~/Pictures and ~/Desktop that exist.
   std::vector<std::string> paths;
-  std::vector<std::string> extra_excludes;  // in addition to the settings'
+  std::vector<std::string> extra_excludes = {};  // in addition to the settings'
   // Paths left out with everything under them, taken literally (no pattern
   // characters): a daemon's log and socket files. cairn's own folders
   // (OwnFolders) are always left out.

@@ -234,6 +234,7 @@ json Server::Impl::StatusJson(bool with_stats) {
   if (o.service != nullptr) {
     json d = o.service->Snapshot();
     j["watching"] = d.value("watching", false);
+    j["starting"] = d.value("starting", false);
     j["folders"] = d.value("folders", json::array());
     j["queued"] = d.value("queued", 0);
     j["running"] = d.contains("running") && d["running"].is_string() ? d["running"] : json("");
@@ -248,6 +249,7 @@ json Server::Impl::StatusJson(bool with_stats) {
     j["daemon"] = std::move(d);
   } else {
     j["watching"] = false;
+    j["starting"] = false;
     std::vector<std::string> folders = s.watched_directories;
     if (folders.empty()) folders = session->DefaultBackupPaths();
     j["folders"] = folders;

@@ -545,9 +545,13 @@ step('cairn run: logs in with the link again, the folders are watched', async ()
   await newPage();
   await page.goto(loginLink());
   await page.waitForSelector('.hero.ok', { timeout: 30_000 });
-  const folders = await page.textContent('section[aria-labelledby=ov-folders]');
-  assert.match(folders, /Watched folders/);
-  assert.match(folders, /Changes are backed up within seconds/);
+  // While cairn run sets up its watches the card names the folders and says
+  // it is starting; the status the page receives every few seconds then
+  // says they are watched.
+  const card = 'section[aria-labelledby=ov-folders]';
+  assert.match(await page.textContent(card), /Watched folders/);
+  assert.ok((await page.textContent(card)).includes(DOCS), `the card names ${DOCS}`);
+  await page.waitForFunction((sel) => /Changes are backed up within seconds/.test(document.querySelector(sel)?.textContent ?? ''), card, { timeout: 30_000 });
 });
 
 step('cairn run: pauses and resumes protection', async () => {

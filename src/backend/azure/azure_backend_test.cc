@@ -175,6 +175,7 @@ TEST_F(AzureBackendTest, TheLeaseOfAHolderThatVanishedExpiresOnItsOwn) {
   // process's memory.)
   static BackendLock* vanished_holder = nullptr;
   vanished_holder = lock->release();
+  ASSERT_NE(vanished_holder, nullptr);
   EXPECT_EQ(backend_->TryLock("repository", std::chrono::seconds(15)).status().code(),
             StatusCode::kLocked);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(25);

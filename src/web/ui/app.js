@@ -849,7 +849,8 @@ function drawCards(cards, st, runningList) {
     st.mode === 'serve' ? h('p', { class: 'small muted' }, 'This is "cairn serve": it shows and restores backups, and does not watch for changes.') : null,
     folders.length ? h('ul', { class: 'plain' }, folders.map((f) => h('li', null, h('a', { href: href('files', { path: f }) }, icon('folder', 'ico dir'), ' ', f))))
       : h('p', { class: 'muted' }, 'No folder is configured.'),
-    st.mode === 'run' ? h('p', { class: 'small muted' }, st.watching ? 'Changes are backed up within seconds.' : 'Not watching for changes right now.') : null);
+    st.mode === 'run' ? h('p', { class: 'small muted' }, st.watching ? 'Changes are backed up within seconds.'
+      : st.starting ? 'Starting: opening the repository and setting up the watches on these folders…' : 'Not watching for changes right now.') : null);
   const running = [...state.jobs.values()].filter(isActive);
   const serve = st.mode === 'serve';
   const queue = h('section', { class: 'card', 'aria-labelledby': 'ov-queue' },
