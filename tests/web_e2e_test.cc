@@ -149,6 +149,7 @@ TEST_F(WebE2eTest, RunServesTheDaemonsStateAndRestoresYesterdaysVersion) {
   json s = json::parse(Get("/api/status")->body);
   EXPECT_EQ(s["mode"], "run");
   EXPECT_TRUE(s["watching"]);
+  EXPECT_EQ(s["starting"], false);  // present, and over once watching
   EXPECT_EQ(s["folders"], json::array({docs()}));
   // The file changes; the daemon protects the change within seconds.
   WriteFile(docs() + "/letter.txt", "Dear Ann, I was wrong.\n");

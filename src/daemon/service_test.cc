@@ -192,6 +192,7 @@ TEST_F(ServiceTest, StatusPauseAndResumeThroughTheSocket) {
   nlohmann::json s = Call({"status", std::nullopt});
   EXPECT_TRUE(s.value("ok", false)) << s.dump();
   EXPECT_TRUE(s.value("watching", false)) << s.dump();
+  EXPECT_EQ(s["starting"], false) << s.dump();  // present, and over once watching
   EXPECT_EQ(s["folders"], nlohmann::json::array({docs()})) << s.dump();
   EXPECT_EQ(s.value("device", ""), "laptop");
   EXPECT_EQ(s.value("version", ""), "9.9.9-test");
