@@ -246,7 +246,16 @@ Status Server::Impl::Listen() {
   RaiseListenBacklog(port);
   const std::shared_ptr<engine::Session> session = o.session();
   policy = MakeOriginPolicy(host, port, tls, session->settings().web_allowed_hosts);
-  listener = std::jthread([this] { http->listen_after_bind(); });
+  listener = std::jthread([this] {
+    http->listen_after_bind();
+    listener_done = true;
+  });
+  // httplib's stop() does nothing until the accept loop has begun: a Stop
+  // that came first (a server stopped right after Start, on a busy machine
+  // where the listener thread had not run yet) left the loop running and
+  // Stop waiting for it for ever. Serving means the loop runs.
+  while (!http->is_running() && !listener_done)
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
   stats_refresher = std::jthread([this](std::stop_token stop) { RefreshStats(stop); });
   status_publisher = std::jthread([this](std::stop_token stop) {
     while (SleepUnlessStopped(stop, o.status_interval)) {

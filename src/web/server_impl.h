@@ -81,6 +81,7 @@ class Server::Impl {
   std::atomic<int> streams{0};
   std::atomic<bool> stopping{false};  // Stop began: event streams end
   static constexpr int kMaxStreams = 8;
+  std::atomic<bool> listener_done{false};  // listen_after_bind returned
   std::jthread listener;
   std::jthread status_publisher;
 
