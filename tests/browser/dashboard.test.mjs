@@ -551,7 +551,7 @@ step('cairn run: logs in with the link again, the folders are watched', async ()
   const card = 'section[aria-labelledby=ov-folders]';
   assert.match(await page.textContent(card), /Watched folders/);
   assert.ok((await page.textContent(card)).includes(DOCS), `the card names ${DOCS}`);
-  await page.waitForFunction((sel) => /Changes are backed up within seconds/.test(document.querySelector(sel)?.textContent ?? ''), card, { timeout: 30_000 });
+  await waitInPage((sel) => /Changes are backed up within seconds/.test(document.querySelector(sel)?.textContent ?? ''), card, 30_000, 'the folders watched');
 });
 
 step('cairn run: pauses and resumes protection', async () => {
