@@ -85,6 +85,45 @@ cairn_install_test_deps() {
   fi
 }
 
+# The clang builds under sanitizers (docs/testing.md, "Sanitizers"):
+# build-asan/ is -DCAIRN_FUZZ=ON (which implies ASan+UBSan), the same build as
+# scripts/fuzz's; build-tsan/ is -DCAIRN_SANITIZE=thread. A report fails the
+# test or fuzz run that triggered it.
+CAIRN_ASAN_BUILD="${CAIRN_ASAN_BUILD_DIR:-$CAIRN_ROOT/build-asan}"
+CAIRN_TSAN_BUILD="${CAIRN_TSAN_BUILD_DIR:-$CAIRN_ROOT/build-tsan}"
+# The sanitizers' options for test runs (a caller's own settings win).
+cairn_sanitizer_options() {
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0}"
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+  export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+}
+
+# cairn_sanitized_build address|thread [NINJA TARGETS...]: configures (once)
+# and builds; prints the build folder. One build at a time per folder
+# (scripts/fuzz, scripts/sanitize and scripts/test share build-asan/).
+cairn_sanitized_build() {
+  local kind="$1" dir
+  shift
+  local -a flags
+  case "$kind" in
+    address) dir="$CAIRN_ASAN_BUILD" flags=(-DCAIRN_FUZZ=ON) ;;
+    thread) dir="$CAIRN_TSAN_BUILD" flags=(-DCAIRN_SANITIZE=thread) ;;
+    *) echo "cairn_sanitized_build: address or thread, not $kind" >&2; return 2 ;;
+  esac
+  if [[ ! -f "$dir/build.ninja" ]]; then
+    echo "configuring $dir (clang, $kind sanitizer; the first build takes a while)..." >&2
+    cmake -S "$CAIRN_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ "${flags[@]}" >/dev/null
+  fi
+  local log="$dir/.last-build.log"
+  if ! flock "$dir/.build.lock" ninja -C "$dir" -j"$(nproc)" "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "the build in $dir failed" >&2
+    return 1
+  fi
+  echo "$dir"
+}
+
 cairn_build() {
   if [[ ! -f "$CAIRN_BUILD/build.ninja" ]]; then
     echo "configuring and building cairn (the first build takes a few minutes)..." >&2
