@@ -129,6 +129,31 @@ cairn_sanitized_build() {
   echo "$dir"
 }
 
+# cairn_ccache_hits: ccache's hits so far (0 without ccache).
+cairn_ccache_hits() {
+  command -v ccache >/dev/null || { echo 0; return; }
+  ccache --print-stats 2>/dev/null |
+    awk '$1 == "direct_cache_hit" || $1 == "preprocessed_cache_hit" { s += $2 } END { print s + 0 }'
+}
+
+# cairn_asan_cache_warm: whether the compiler cache holds build-asan/'s
+# objects (from an earlier build of these sources anywhere), judged by three
+# units of different folders (so that one changed file does not decide):
+# configures build-asan/ and compiles them (seconds).
+cairn_asan_cache_warm() {
+  local dir="$CAIRN_ASAN_BUILD" before after
+  local -a units
+  cairn_sanitized_build address build.ninja >/dev/null || return 1
+  mapfile -t units < <(ninja -C "$dir" -t targets all |
+    awk -F: '/^src\/(base|chunk|compress)\/[^ ]*\.cc\.o:/ && !seen[substr($1, 1, 8)]++ { print $1 }')
+  ((${#units[@]} > 0)) || return 1
+  for u in "${units[@]}"; do rm -f "$dir/$u"; done
+  before=$(cairn_ccache_hits)
+  cairn_sanitized_build address "${units[@]}" >/dev/null || return 1
+  after=$(cairn_ccache_hits)
+  ((after > before))
+}
+
 cairn_build() {
   if [[ ! -f "$CAIRN_BUILD/build.ninja" ]]; then
     echo "configuring and building cairn (the first build takes a few minutes)..." >&2
