@@ -643,18 +643,19 @@ TEST_F(ServerTest, TlsServesHttpsWithSecureCookies) {
 // (Without the fix this failed within 300 rounds with six busy loops
 // beside it; on a quiet machine it rarely does.)
 TEST_F(ServerTest, AServerStoppedRightAfterStartingStops) {
-  std::promise<void> done;
-  std::future<void> finished = done.get_future();
-  std::thread([this, &done] {
+  // Shared with the thread, which may still be inside set_value when the
+  // test returns.
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> finished = done->get_future();
+  std::thread([session = session_, done] {
     for (int i = 0; i < 300; ++i) {
       ServerOptions o;
-      auto session = session_;
       o.session = [session] { return session; };
       o.port = 0;
       auto s = Server::Start(std::move(o));
       if (!s.ok()) ADD_FAILURE() << s.error().ToString();
     }
-    done.set_value();
+    done->set_value();
   }).detach();
   if (finished.wait_for(120s) != std::future_status::ready) {
     // The loop is stuck in a destructor: nothing can unwind it.
